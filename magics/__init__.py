@@ -1,0 +1,207 @@
+"""The IPython extension of cx: ``%load_ext cx`` adds the ``%%cx`` cell magic and ``%cx``.
+
+Loading also routes C's ``stdout``/``stderr`` into ``sys.stdout``/``sys.stderr`` (:mod:`cx.capture`),
+so ``printf`` from compiled code shows in the output of the cell that called it, in order with
+Python's prints, and flushes C's buffers after every cell. This is the only module of cx that
+imports IPython.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+import weakref
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+import cx
+from cx import capture
+from cx.errors import parse_diagnostics, render_diagnostics
+
+from .session import Session
+
+__all__ = ["CxMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+#: How each parsed option reaches ``cx.compile``: argument name -> (keyword, conversion). The one
+#: place to extend when an option is added; options not listed here only steer the magic itself.
+COMPILE_OPTIONS = {
+    "name": ("name", str),
+    "include_dirs": ("include_dirs", tuple),
+    "defines": ("defines", tuple),
+    "library_dirs": ("library_dirs", tuple),
+    "libraries": ("libraries", tuple),
+    "options": ("options", lambda text: tuple(shlex.split(text))),
+}
+
+
+def compile_options(args) -> dict:
+    """The ``cx.compile`` keyword arguments for parsed ``%%cx`` options (unset ones left out)."""
+    out = {}
+    for dest, (keyword, convert) in COMPILE_OPTIONS.items():
+        value = getattr(args, dest, None)
+        if value:
+            out[keyword] = convert(value)
+    return out
+
+
+@magics_class
+class CxMagics(Magics):
+    """The ``%%cx`` magic and the session it remembers (:class:`cx.magics.session.Session`)."""
+
+    def __init__(self, shell):
+        super().__init__(shell)
+        self.session = Session()
+        self._bound = {}  # name -> weak reference to what this magic put in user_ns
+
+    @magic_arguments()
+    @argument("-n", "--name", metavar="NAME",
+              help="also bind the compiled module under NAME (for its globals, .close(), ...)")
+    @argument("-I", dest="include_dirs", metavar="DIR", action="append",
+              help="add DIR to the #include search path (repeatable)")
+    @argument("-D", dest="defines", metavar="NAME[=VALUE]", action="append",
+              help="define a preprocessor macro (repeatable)")
+    @argument("-l", dest="libraries", metavar="LIB", action="append",
+              help="link the library LIB, e.g. -l m (repeatable)")
+    @argument("-L", dest="library_dirs", metavar="DIR", action="append",
+              help="add DIR to the library search path (repeatable)")
+    @argument("--options", metavar='"FLAGS"',
+              help='extra compiler flags from cx\'s whitelist, quoted: --options "-O2 -Wall"')
+    @argument("-v", "--verbose", action="store_true",
+              help="show what was compiled, linked and bound, and how long it took")
+    @argument("-f", "--force", action="store_true",
+              help="compile even if this cell was compiled before with the same options")
+    @line_cell_magic
+    def cx(self, line, cell=None):
+        """Compile C source in memory and bind its functions and structs into the namespace.
+
+        Every function the cell defines (and does not declare ``static``) becomes a Python callable
+        of the same name; the GIL is released while it runs. Every struct, union and typedef'd
+        struct becomes a ``ctypes`` class. ``printf`` output appears in the output of the cell that
+        calls the function. A compile error fails the cell and shows the compiler's message with
+        the cell's line number.
+
+        A later cell can call a function of an earlier ``%%cx`` cell after declaring its prototype
+        (``long fib(int n);``); defining a function again replaces it for later cells. Running an
+        unchanged cell again reuses the compiled code (``-f`` compiles it afresh, which also resets
+        its global variables).
+
+        ``%cx SOURCE`` compiles one line of C with the default options.
+
+        Example::
+
+            %%cx -n mathlib -l m
+            #include <math.h>
+            #include <stdio.h>
+            double hyp(double a, double b) { return sqrt(a * a + b * b); }
+            void hello(const char *who) { printf("hello, %s\\n", who); }
+
+        then ``hyp(3, 4)`` returns 5.0 and ``hello("notebook")`` prints ``hello, notebook``.
+        """
+        if cell is None:
+            if not line.strip():
+                raise UsageError("%cx needs C source on the same line, e.g. "
+                                 "%cx int twice(int x) { return 2 * x; }   (use %%cx for a cell)")
+            args, source = parse_argstring(self.cx, ""), line
+        else:
+            args, source = parse_argstring(self.cx, line), cell
+        try:
+            result = self.session.run(source, compile_options(args), force=args.force)
+        except cx.OptionError as e:
+            raise UsageError(f"%%cx: {e}") from None
+        self._show_warnings(result.module, source)
+        bound, unbound = self._bind(result.module, args.name)
+        if args.verbose:
+            self._report(result, source, bound, unbound)
+
+    # -- pieces of one run -----------------------------------------------------------------------
+    def _bind(self, module, name):
+        """Put the module's functions and struct classes in the user namespace."""
+        ns = self.shell.user_ns
+        found, unbound = {}, {}
+        d = module.declarations
+        for fname, fn in d.functions.items():
+            if not fn.defined or fn.static:
+                continue
+            try:
+                found[fname] = module[fname]
+            except cx.CxError as e:  # e.g. variadic: callable from C cells, not from Python
+                unbound[fname] = str(e)
+        try:
+            structs = module.structs
+        except cx.CxError as e:  # a struct ctypes cannot lay out; functions are still bound
+            structs = {}
+            print(f"cx: struct types are not bound in Python: {e}", file=sys.stderr)
+        for sname, cls in structs.items():
+            found.setdefault(sname, cls)  # a function of the same name wins
+        if name:
+            found[name] = module
+        for key, obj in found.items():
+            ns[key] = obj
+            self._bound[key] = weakref.ref(obj)
+        for key, why in unbound.items():
+            old = self._bound.pop(key, None)
+            if old is not None and old() is not None and ns.get(key) is old():
+                del ns[key]  # the old binding would run old code: better absent than stale
+            print(f"cx: {key} is not bound in Python: {why}", file=sys.stderr)
+        return found, unbound
+
+    @staticmethod
+    def _show_warnings(module, source):
+        text = module.warnings
+        if text:
+            print(render_diagnostics(parse_diagnostics(text), source), file=sys.stderr)
+
+    @staticmethod
+    def _report(result, source, bound, unbound):
+        m = result.module
+        if result.cached:
+            print(f"cx: {m.name} is unchanged: reused the compiled code (-f to compile again)")
+        else:
+            lines = len(source.splitlines())
+            print(f"cx: compiled {m.name} ({lines} lines) in {result.seconds * 1e3:.1f} ms")
+        for symbol, provider in result.linked.items():
+            print(f"cx: linked {symbol} from {provider}")
+        names = [f"{k}()" if callable(v) and not isinstance(v, type) else k
+                 for k, v in bound.items() if v is not m]
+        print("cx: bound " + (", ".join(names) if names else "nothing"))
+
+    def after_cell(self, result=None):
+        """``post_run_cell`` hook: write out C output still buffered (a line without a newline)."""
+        if capture.installed():
+            capture.flush()
+
+
+_loaded = weakref.WeakKeyDictionary()  # shell -> (CxMagics, whether it installed capture)
+
+
+def load_ipython_extension(ipython):
+    """Register ``%%cx`` and route C stdio into Python's streams. Loading twice is harmless."""
+    if ipython in _loaded:
+        return
+    magics = CxMagics(ipython)
+    ipython.register_magics(magics)
+    capturing = capture.supported()
+    if capturing:
+        capture.install()
+    else:
+        print("cx: this C library cannot redirect stdio (no fopencookie): printf output goes to "
+              "the process's standard output, not the cell", file=sys.stderr)
+    ipython.events.register("post_run_cell", magics.after_cell)
+    _loaded[ipython] = (magics, capturing)
+
+
+def unload_ipython_extension(ipython):
+    """Remove ``%%cx`` and give C its own stdout/stderr back. Names already bound stay usable."""
+    entry = _loaded.pop(ipython, None)
+    if entry is None:
+        return
+    magics, capturing = entry
+    ipython.events.unregister("post_run_cell", magics.after_cell)
+    manager = ipython.magics_manager
+    for kind in ("line", "cell"):
+        manager.magics[kind].pop("cx", None)
+    manager.registry.pop(type(magics).__name__, None)
+    if capturing:
+        capture.flush()
+        capture.uninstall()

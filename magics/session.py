@@ -1,0 +1,124 @@
+"""What the ``%%cx`` magic remembers between cells: who defines each C symbol, and compiled cells.
+
+A :class:`Session` is the magic's memory, free of IPython so it can be tested on its own. Cells are
+linked as if they were one program: a cell that declares a function or ``extern`` variable without
+defining it is compiled with ``link=`` the modules of the cells that defined those names most
+recently. A cell with the same source, options and linked modules as one already compiled is not
+compiled again.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import cx
+from cx import decls
+
+__all__ = ["Session", "CellResult"]
+
+
+@dataclass
+class CellResult:
+    """What :meth:`Session.run` did for one cell.
+
+    Attributes
+    ----------
+    module : cx.Module
+        The compiled cell.
+    cached : bool
+        True when ``module`` was compiled by an earlier run and reused.
+    seconds : float
+        Time spent compiling (0.0 for a cached cell).
+    linked : dict
+        Symbol declared by the cell -> name of the module it was linked to.
+    """
+
+    module: cx.Module
+    cached: bool
+    seconds: float
+    linked: dict = field(default_factory=dict)
+
+
+def _freeze(value):
+    """A hashable form of a compile option value (for the cache key)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+class Session:
+    """The symbol table and compile cache of one IPython session.
+
+    Parameters
+    ----------
+    compile : callable, optional
+        The compile function, ``cx.compile`` unless a test substitutes one.
+
+    Attributes
+    ----------
+    compiles : int
+        How many times a cell was actually compiled (cache hits don't count).
+    """
+
+    def __init__(self, compile: Callable[..., cx.Module] = cx.compile):
+        self._compile = compile
+        self._providers = {}  # symbol -> Module that defined it most recently (keeps it alive)
+        self._cache = weakref.WeakValueDictionary()  # key -> Module, while something keeps it alive
+        self._serial = weakref.WeakKeyDictionary()  # Module -> compile number (part of cache keys)
+        self._stamp = weakref.WeakKeyDictionary()  # Module -> when it last became a provider
+        self._clock = itertools.count(1)
+        self.compiles = 0
+
+    def provider(self, symbol: str):
+        """The module whose definition of ``symbol`` later cells link to, or None."""
+        return self._providers.get(symbol)
+
+    def run(self, source: str, options: Mapping[str, object], *, force: bool = False) -> CellResult:
+        """Compile ``source`` (or reuse an earlier compile) and make it provide its symbols.
+
+        Parameters
+        ----------
+        source : str
+            The cell's C source.
+        options : mapping
+            Keyword arguments for ``cx.compile`` other than ``link``.
+        force : bool
+            Compile even if an identical cell was compiled before.
+
+        Raises
+        ------
+        cx.CompileError, cx.OptionError
+            From ``cx.compile``; the session is unchanged.
+        """
+        wanted = self._declared_not_defined(source)
+        links = {id(m): m for m in map(self._providers.get, wanted) if m is not None}
+        links = sorted(links.values(), key=self._stamp.__getitem__)  # later definitions win
+        key = (source, _freeze(options), tuple(self._serial[m] for m in links))
+        linked = {s: self._providers[s].name for s in sorted(wanted) if s in self._providers}
+        module = None if force else self._cache.get(key)
+        cached = module is not None
+        seconds = 0.0
+        if not cached:
+            start = time.perf_counter()
+            module = self._compile(source, link=links, **options)
+            seconds = time.perf_counter() - start
+            self.compiles += 1
+            self._serial[module] = self.compiles
+            self._cache[key] = module
+        self._stamp[module] = next(self._clock)
+        for symbol in module.exports():
+            self._providers[symbol] = module
+        return CellResult(module, cached, seconds, linked)
+
+    @staticmethod
+    def _declared_not_defined(source: str) -> set:
+        """Functions the source declares without a body, and its ``extern`` variables."""
+        d = decls.parse(source)
+        names = {n for n, f in d.functions.items() if not f.defined}
+        names |= {n for n, g in d.globals.items() if g.extern}
+        return names

@@ -1,0 +1,32 @@
+"""cx: in-memory C for notebooks.
+
+Write C, compile it in memory with an embedded TinyCC, and call it from Python at once::
+
+    >>> import cx
+    >>> lib = cx.compile("int add(int a, int b) { return a + b; }")
+    >>> lib.add(2, 3)
+    5
+
+Every call releases the GIL while C runs. In IPython or Jupyter, ``%load_ext cx`` adds the
+``%%cx`` cell magic.
+"""
+from .errors import ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError
+from .module import Module, compile
+
+__all__ = ["compile", "Module", "CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError",
+           "OptionError", "load_ipython_extension", "unload_ipython_extension"]
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext cx``: register the ``%%cx`` magic (see :mod:`cx.magics`)."""
+    from .magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    """``%unload_ext cx``."""
+    from .magics import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -1,0 +1,191 @@
+/*
+ * _speedups.c -- fast argument conversion for cx's ctypes bindings.
+ *
+ * ctypes converts each argument through its argtype's from_param. For pointer
+ * parameters, cx installs a PointerArg converter whose from_param takes any
+ * object with the buffer protocol (numpy arrays, bytes, bytearray,
+ * array.array, memoryview) zero-copy, after checking that its element type
+ * matches the C pointee and that it is C-contiguous (and writable when the
+ * pointee is not const). Everything else (None, str, ctypes objects, lists)
+ * goes to a Python fallback. The call itself stays a ctypes call: the GIL is
+ * released exactly as ctypes does.
+ *
+ * The module also exports the address of closed_trap, a function that does
+ * nothing and returns 0: cx points the bound functions of a closed module at
+ * it (with an errcheck that raises), so a stale call never jumps into freed code.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+static PyObject *c_void_p_type;   /* ctypes.c_void_p */
+static PyObject *ctypes_metatypes; /* tuple of ctypes metaclasses */
+
+static long closed_trap(void) { return 0; }
+
+typedef struct {
+    PyObject_HEAD
+    char kind;          /* 'f' float, 'i' signed, 'u' unsigned, 'c' char, '?' bool, 'v' any, 's' struct */
+    Py_ssize_t itemsize; /* expected element size (0: any) */
+    int writable;       /* pointee not const: the buffer must be writable */
+    PyObject *what;     /* "argument 'x' of f()" for messages */
+    PyObject *ctype;    /* C spelling of the parameter type, e.g. "double *" */
+    PyObject *fallback; /* callable(obj) for non-buffer objects */
+} PointerArg;
+
+static int kind_matches(char kind, char code) {
+    switch (kind) {
+    case 'f': return strchr("efdg", code) != NULL;
+    case 'i': return strchr("bhilqn", code) != NULL;
+    case 'u': return strchr("BHILQN", code) != NULL;
+    case 'c': return strchr("bBc?", code) != NULL;
+    case '?': return code == '?';
+    default: return 1; /* 'v' (void) and 's' (struct: checked by itemsize) */
+    }
+}
+
+/* Returns the element code of a native, single-element buffer format, or 0. */
+static char format_code(const char *fmt) {
+    if (fmt == NULL) return 'B';
+    if (*fmt == '@' || *fmt == '=') fmt++;
+#if PY_LITTLE_ENDIAN
+    else if (*fmt == '<') fmt++;
+#else
+    else if (*fmt == '>' || *fmt == '!') fmt++;
+#endif
+    if (fmt[0] == '\0' || fmt[1] != '\0') return 0;
+    return fmt[0];
+}
+
+static PyObject *type_error(PointerArg *self, const char *fmt, ...) {
+    char detail[256];
+    va_list ap;
+    va_start(ap, fmt);
+    PyOS_vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    PyErr_Format(PyExc_TypeError, "%U (%U): %s", self->what, self->ctype, detail);
+    return NULL;
+}
+
+static PyObject *PointerArg_from_param(PointerArg *self, PyObject *obj) {
+    if (obj == Py_None) Py_RETURN_NONE;
+    if (PyObject_IsInstance((PyObject *)Py_TYPE(obj), ctypes_metatypes) == 1 || !PyObject_CheckBuffer(obj))
+        return PyObject_CallOneArg(self->fallback, obj);
+
+    Py_buffer view;
+    int flags = PyBUF_STRIDES | PyBUF_FORMAT | (self->writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &view, flags) < 0) {
+        if (!self->writable || !PyErr_ExceptionMatches(PyExc_BufferError)) return NULL;
+        PyErr_Clear();
+        return type_error(self, "the %s is read-only, but the C parameter is not const and may write "
+                          "to it; pass a writable copy or declare the parameter const",
+                          Py_TYPE(obj)->tp_name);
+    }
+    PyObject *result = NULL;
+    char code = format_code(view.format);
+    if (!PyBuffer_IsContiguous(&view, 'C')) {
+        type_error(self, "the %s is not C-contiguous; pass numpy.ascontiguousarray(...)",
+                   Py_TYPE(obj)->tp_name);
+    } else if (self->kind != 'v' &&
+               (code == 0 ? self->kind != 's' : !kind_matches(self->kind, code))) {
+        type_error(self, "element type '%s' does not match the C type; convert it first, "
+                   "e.g. numpy.asarray(x, dtype=...)", view.format ? view.format : "B");
+    } else if (self->itemsize && self->kind != 'c' && view.itemsize != self->itemsize) {
+        type_error(self, "elements are %zd bytes, the C type needs %zd (wrong dtype?)",
+                   view.itemsize, self->itemsize);
+    } else {
+        PyObject *addr = PyLong_FromVoidPtr(view.buf);
+        if (addr) {
+            result = PyObject_CallOneArg(c_void_p_type, addr);
+            Py_DECREF(addr);
+        }
+    }
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static int PointerArg_init(PointerArg *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"kind", "itemsize", "writable", "what", "ctype", "fallback", NULL};
+    int kind;
+    PyObject *what, *ctype, *fallback;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "CnpUUO", kwlist, &kind, &self->itemsize,
+                                     &self->writable, &what, &ctype, &fallback))
+        return -1;
+    if (!strchr("fiuc?vs", kind)) {
+        PyErr_Format(PyExc_ValueError, "unknown pointer kind %c", kind);
+        return -1;
+    }
+    self->kind = (char)kind;
+    Py_XSETREF(self->what, Py_NewRef(what));
+    Py_XSETREF(self->ctype, Py_NewRef(ctype));
+    Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    return 0;
+}
+
+static int PointerArg_traverse(PointerArg *self, visitproc visit, void *arg) {
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int PointerArg_clear(PointerArg *self) {
+    Py_CLEAR(self->what);
+    Py_CLEAR(self->ctype);
+    Py_CLEAR(self->fallback);
+    return 0;
+}
+
+static void PointerArg_dealloc(PointerArg *self) {
+    PyObject_GC_UnTrack(self);
+    PointerArg_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef PointerArg_methods[] = {
+    {"from_param", (PyCFunction)PointerArg_from_param, METH_O,
+     "Convert one argument for ctypes: a buffer (zero-copy, type-checked) or via the fallback."},
+    {NULL}};
+
+static PyTypeObject PointerArg_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cx._speedups.PointerArg",
+    .tp_basicsize = sizeof(PointerArg),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "PointerArg(kind, itemsize, writable, what, ctype, fallback): ctypes converter "
+              "for one pointer parameter.",
+    .tp_init = (initproc)PointerArg_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)PointerArg_dealloc,
+    .tp_traverse = (traverseproc)PointerArg_traverse,
+    .tp_clear = (inquiry)PointerArg_clear,
+    .tp_methods = PointerArg_methods,
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT, "cx._speedups",
+    "Fast argument conversion for cx's ctypes bindings (internal).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) {
+    PyObject *ctypes = PyImport_ImportModule("ctypes");
+    if (!ctypes) return NULL;
+    c_void_p_type = PyObject_GetAttrString(ctypes, "c_void_p");
+    const char *names[] = {"c_int", "Structure", "Union", "Array", "_Pointer", "_CFuncPtr"};
+    ctypes_metatypes = PyTuple_New(6);
+    for (int i = 0; ctypes_metatypes && i < 6; i++) {
+        PyObject *t = PyObject_GetAttrString(ctypes, names[i]);
+        if (!t) { Py_CLEAR(ctypes_metatypes); break; }
+        PyTuple_SET_ITEM(ctypes_metatypes, i, Py_NewRef((PyObject *)Py_TYPE(t)));
+        Py_DECREF(t);
+    }
+    Py_DECREF(ctypes);
+    if (!c_void_p_type || !ctypes_metatypes || PyType_Ready(&PointerArg_Type) < 0) return NULL;
+
+    PyObject *m = PyModule_Create(&speedups_module);
+    if (!m) return NULL;
+    if (PyModule_AddObject(m, "PointerArg", Py_NewRef((PyObject *)&PointerArg_Type)) < 0 ||
+        PyModule_AddObject(m, "closed_trap_address", PyLong_FromVoidPtr((void *)closed_trap)) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,102 @@
+"""The default backend: TinyCC in memory, through libjit. No temporary files, no subprocess."""
+from __future__ import annotations
+
+import ctypes
+
+from .. import _libjit
+from ..errors import SOURCE_NAME, CompileError, CxError, OptionError, parse_diagnostics
+
+
+class TccCode:
+    """Machine code compiled in memory by libjit; owns one ``jit_state`` and frees it on close."""
+
+    def __init__(self, state, lib):
+        self._state = state
+        self._lib = lib
+        self.diagnostics = ""
+
+    @property
+    def closed(self) -> bool:
+        """True once the code has been freed."""
+        return self._state is None
+
+    def sym(self, name: str):
+        """Address of the global symbol ``name``, or None."""
+        if self._state is None:
+            raise CxError("the code was closed")
+        return self._lib.jit_sym(self._state, name.encode())
+
+    def symbols(self) -> dict:
+        """Every global symbol the compiled code defines, name -> address."""
+        found = {}
+
+        @_libjit.symbol_cb
+        def collect(ctx, name, addr):
+            found[name.decode()] = addr
+
+        self._lib.jit_list(self._state, collect, None)
+        return found
+
+    def close(self):
+        """Free the machine code. Calling anything compiled here afterwards is undefined."""
+        state, self._state = self._state, None
+        if state is not None:
+            self._lib.jit_delete(state)
+
+    def __del__(self):
+        self.close()
+
+
+def _check(lib, state, rc, what):
+    if rc == _libjit.JIT_EOPTION:
+        raise OptionError(lib.jit_error(state).decode(errors="replace"))
+    if rc != _libjit.JIT_OK:
+        raise CxError(f"{what}: {lib.jit_error(state).decode(errors='replace')}")
+
+
+def build(source: str, settings) -> TccCode:
+    """Compile ``source`` with TinyCC in memory and return its code.
+
+    Parameters
+    ----------
+    source : str
+        The full translation unit (cx's prelude, then the user's source after a
+        ``#line 1 "<cell>"`` directive).
+    settings : cx.module.Settings
+        Include/library dirs, libraries, defines, options and symbols to link against.
+
+    Raises
+    ------
+    CompileError
+        With the compiler's diagnostics, when the source does not compile or link.
+    """
+    lib = _libjit.lib()
+    state = lib.jit_new(_libjit.runtime_dir().encode())
+    if not state:
+        raise MemoryError("libjit could not allocate a compiler state")
+    code = TccCode(state, lib)  # owns state from here on, so every failure path frees it
+    for d in settings.include_dirs:
+        _check(lib, state, lib.jit_add_include_dir(state, str(d).encode()), f"include dir {d!r}")
+    for d in settings.library_dirs:
+        _check(lib, state, lib.jit_add_library_dir(state, str(d).encode()), f"library dir {d!r}")
+    for name in settings.libraries:
+        _check(lib, state, lib.jit_add_library(state, str(name).encode()), f"library {name!r}")
+    for name, value in settings.defines.items():
+        _check(lib, state, lib.jit_define(state, name.encode(), None if value is None else str(value).encode()),
+               f"define {name!r}")
+    if settings.options:
+        _check(lib, state, lib.jit_set_options(state, " ".join(settings.options).encode()), "options")
+    for name, addr in settings.symbols.items():
+        _check(lib, state, lib.jit_add_symbol(state, name.encode(), ctypes.c_void_p(addr)), f"symbol {name!r}")
+    rc = lib.jit_compile(state, source.encode("utf-8"))
+    diagnostics = lib.jit_diagnostics(state).decode("utf-8", errors="replace")
+    if rc != _libjit.JIT_OK:
+        error = lib.jit_error(state).decode("utf-8", errors="replace")
+        code.close()
+        parsed = parse_diagnostics(diagnostics or error)
+        summary = "C compile failed" if rc == _libjit.JIT_ECOMPILE else "C link failed"
+        if rc == _libjit.JIT_ELINK:
+            summary += f": {error}" if error else ""
+        raise CompileError(summary, parsed, settings.user_source, name=SOURCE_NAME)
+    code.diagnostics = diagnostics
+    return code

