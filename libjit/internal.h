@@ -8,13 +8,14 @@
 #ifndef CX_JIT_INTERNAL_H
 #define CX_JIT_INTERNAL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "jit.h"
 
 struct TCCState; /* libtcc's, only compile.c and compat.c include libtcc.h */
 
-/* ---- growable byte buffers (jit.c) ---------------------------------- */
+/* ---- growable strings (buffers.c) ----------------------------------- */
 
 /* A NUL-terminated growable string. data is NULL until the first append. */
 struct jit_buf {
@@ -27,6 +28,7 @@ struct jit_buf {
  * JIT_ENOMEM (then the buffer is unchanged and truncated is set). */
 int jit__buf_append(struct jit_buf *b, const char *s, size_t n);
 /* printf-style append. JIT_OK or JIT_ENOMEM. */
+int jit__buf_vprintf(struct jit_buf *b, const char *fmt, va_list ap);
 int jit__buf_printf(struct jit_buf *b, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
@@ -37,7 +39,7 @@ void jit__buf_free(struct jit_buf *b);
 /* The contents, or "" when empty. */
 const char *jit__buf_str(const struct jit_buf *b);
 
-/* ---- recorded configuration (jit.c) --------------------------------- */
+/* ---- recorded configuration (buffers.c) ----------------------------- */
 
 /* Configuration calls only record what to do; jit_compile applies the
  * records to a fresh TCCState, in the order TinyCC needs (compile.c). */

@@ -115,11 +115,10 @@ JIT_API void *jit_sym(jit_state *j, const char *name);
 
 /* Calls cb(ctx, name, addr) for every global symbol the compiled code
  * defines, in the order the source first declares them. Returns JIT_OK, or
- * JIT_ESTATE before a
- * successful compile. Only the source's own definitions are listed: not
- * static, weak or hidden ones, nor jit_add_symbol names, nor anything
- * resolved from libraries or TinyCC's runtime (libtcc1.a, the -b bounds
- * checker, linker markers such as __init_array_start). */
+ * JIT_ESTATE before a successful compile. Only the source's own definitions
+ * are listed: not static, weak or hidden ones, nor jit_add_symbol names,
+ * nor anything resolved from libraries or TinyCC's runtime (libtcc1.a, the
+ * -b bounds checker, linker markers such as __init_array_start). */
 typedef void jit_symbol_cb(void *ctx, const char *name, const void *addr);
 JIT_API int jit_list(jit_state *j, jit_symbol_cb *cb, void *ctx);
 

@@ -124,11 +124,15 @@ static const char *scanned_triplet(char *buf, size_t size)
 
     if (!d)
         return NULL;
-    while (!found && (e = readdir(d)) != NULL)
-        if (strstr(e->d_name, "-linux-gnu") && has_libc(e->d_name)) {
-            snprintf(buf, size, "%s", e->d_name);
+    while (!found && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+
+        if (n < size && strstr(e->d_name, "-linux-gnu")
+            && has_libc(e->d_name)) {
+            memcpy(buf, e->d_name, n + 1);
             found = buf;
         }
+    }
     closedir(d);
     return found;
 }

@@ -278,3 +278,37 @@ def test_two_threads_run_in_parallel():
         t.join()
     two = time.perf_counter() - t0
     assert two < 1.5 * one, f"two threads took {two:.3f}s, one call {one:.3f}s"
+
+
+def test_constructors_run_once_after_a_libc_header():
+    lib = cx.compile("""
+        #include <stdio.h>
+        static int runs;
+        __attribute__((constructor)) static void setup(void) { runs++; }
+        int count(void) { return runs; }
+    """)
+    assert lib.count() == 1
+
+
+def test_attributes_survive_libc_headers():
+    lib = cx.compile("""
+        #include <stdlib.h>
+        struct __attribute__((packed)) P { char c; int i; };
+        int size(void) { return sizeof(struct P); }
+    """)
+    assert lib.size() == 5
+
+
+def test_link_calls_functions_of_an_earlier_module():
+    first = cx.compile("long fib(int n) { long a = 0, b = 1; while (n--) { long t = a + b; a = b; b = t; } return a; }"
+                       "int base = 10;")
+    second = cx.compile("long fib(int n); extern int base; long fib_plus(int n) { return fib(n) + base; }",
+                        link=[first])
+    assert second.fib_plus(10) == 65
+    first.close()  # the second module keeps the first one's code alive
+    assert second.fib_plus(10) == 65
+
+
+def test_unknown_backend_is_an_option_error():
+    with pytest.raises(cx.OptionError, match="unknown backend"):
+        cx.compile("int f(void) { return 1; }", backend="nope")

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import binding, decls as _decls, unit
+from . import backends, binding, decls as _decls, unit
 from .errors import ClosedError, CxError, OptionError
 
 __all__ = ["compile", "Module"]
@@ -56,7 +56,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
             defines: Union[Mapping[str, object], Iterable[str], None] = None,
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
             options: Union[str, Iterable[str]] = (), link: Iterable["Module"] = (),
-            hold_gil: Iterable[str] = ()) -> "Module":
+            hold_gil: Iterable[str] = (), backend: str = "tcc") -> "Module":
     """Compile C source in memory and return a :class:`Module` of callable functions.
 
     Parameters
@@ -79,6 +79,9 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     hold_gil : iterable of str
         Names of functions to call with the GIL held (for C that uses Python's C API). All other
         functions release the GIL while they run.
+    backend : str
+        ``"tcc"`` (default): TinyCC in memory, compiles in milliseconds. ``"cc"``: the system C
+        compiler, optimising, cached on disk (see :mod:`cx.backends.cc`).
 
     Returns
     -------
@@ -120,9 +123,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         options=_normalise_options(options),
         symbols={n: a for n, a in symbols.items() if n in wanted},
     )
-    from .backends import tcc
-
-    code = tcc.build(unit.translation_unit(source, declarations), settings)
+    code = backends.get(backend).build(unit.translation_unit(source, declarations), settings)
     name = name or "cx_" + hashlib.sha1(source.encode()).hexdigest()[:8]
     return Module(code, declarations, name=name, source=source,
                   keep=tuple(m._code for m in links if m._code is not None), hold_gil=frozenset(hold_gil))

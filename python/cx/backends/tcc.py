@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import ctypes
+import os
 
 from .. import _libjit
 from ..errors import SOURCE_NAME, CompileError, CxError, OptionError, parse_diagnostics
+
+
+#: cx's own headers, searched before the system's (sys/cdefs.h: keeps __attribute__ working).
+_SHIM_INCLUDE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "include")
 
 
 class TccCode:
@@ -75,6 +80,7 @@ def build(source: str, settings) -> TccCode:
     if not state:
         raise MemoryError("libjit could not allocate a compiler state")
     code = TccCode(state, lib)  # owns state from here on, so every failure path frees it
+    _check(lib, state, lib.jit_add_sysinclude_dir(state, _SHIM_INCLUDE.encode()), "cx's include dir")
     for d in settings.include_dirs:
         _check(lib, state, lib.jit_add_include_dir(state, str(d).encode()), f"include dir {d!r}")
     for d in settings.library_dirs:

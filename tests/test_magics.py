@@ -1,0 +1,310 @@
+"""The %%cx magic (cx.magics) in an in-process IPython shell with a throwaway IPYTHONDIR."""
+import gc
+import shutil
+import subprocess
+import weakref
+
+import pytest
+
+IPython = pytest.importorskip("IPython")
+from IPython.core.error import UsageError  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from traitlets.config import Config  # noqa: E402
+
+import cx  # noqa: E402
+import cx.magics  # noqa: E402
+from cx import capture  # noqa: E402
+
+FIB_HELLO = """\
+#include <stdio.h>
+long fib(int n) { long a = 0, b = 1; while (n--) { long t = a + b; a = b; b = t; } return a; }
+void hello(const char *who) { printf("hello, %s\\n", who); }
+struct point { int x, y; };
+"""
+
+
+@pytest.fixture
+def shell(tmp_path, monkeypatch):
+    """A fresh in-process IPython shell with cx loaded; unloaded and discarded afterwards."""
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    InteractiveShell.clear_instance()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    sh = InteractiveShell.instance(config=config)
+    ok(sh, "%load_ext cx")
+    yield sh
+    cx.magics.unload_ipython_extension(sh)
+    InteractiveShell.clear_instance()
+
+
+def ok(sh, code):
+    """Run a cell that must succeed."""
+    result = sh.run_cell(code)
+    result.raise_error()
+    return result
+
+
+def session(sh):
+    return sh.magics_manager.registry["CxMagics"].session
+
+
+# -- loading ------------------------------------------------------------------------------------
+def test_loading_twice_is_harmless(shell, capsys):
+    ok(shell, "%load_ext cx")
+    cx.magics.load_ipython_extension(shell)
+    ok(shell, "%%cx\nint one(void) { return 1; }")
+    assert shell.user_ns["one"]() == 1
+    assert len([f for f in shell.events.callbacks["post_run_cell"]
+                if getattr(f, "__func__", None) is cx.magics.CxMagics.after_cell]) == 1
+    cx.magics.unload_ipython_extension(shell)  # one unload undoes the (single) install
+    assert not capture.installed()
+    assert "cx" not in shell.magics_manager.magics["cell"]
+
+
+def test_unload_keeps_bound_functions_and_reload_works(shell):
+    ok(shell, "%%cx\nint one(void) { return 1; }")
+    ok(shell, "%unload_ext cx")
+    assert shell.user_ns["one"]() == 1
+    assert shell.run_cell("%%cx\nint two(void) { return 2; }").error_in_exec is not None
+    ok(shell, "%load_ext cx")
+    ok(shell, "%%cx\nint two(void) { return 2; }")
+    assert shell.user_ns["two"]() == 2
+
+
+# -- binding ------------------------------------------------------------------------------------
+def test_cell_binds_every_function_and_struct(shell, capsys):
+    ok(shell, "%%cx\n" + FIB_HELLO)
+    ns = shell.user_ns
+    assert ns["fib"](90) == 2880067194370816120
+    p = ns["point"](3, 4)
+    assert (p.x, p.y) == (3, 4)
+    ok(shell, 'hello("notebook")')
+    assert capsys.readouterr().out == "hello, notebook\n"
+
+
+def test_static_functions_are_not_bound(shell):
+    ok(shell, "%%cx\nstatic int helper(void) { return 1; }\nint visible(void) { return helper() + 1; }")
+    assert "helper" not in shell.user_ns
+    assert shell.user_ns["visible"]() == 2
+
+
+def test_name_binds_the_module(shell):
+    ok(shell, "%%cx -n lib\nint counter = 5;\nint bump(void) { return ++counter; }")
+    lib = shell.user_ns["lib"]
+    assert isinstance(lib, cx.Module) and lib.name == "lib"
+    assert shell.user_ns["bump"]() == 6
+    assert lib.counter == 6
+
+
+def test_defines(shell):
+    ok(shell, "%%cx -D N=5 -D FLAG\nint n(void) { return N; }\n#ifdef FLAG\nint flag(void) { return 1; }\n#endif")
+    assert shell.user_ns["n"]() == 5
+    assert shell.user_ns["flag"]() == 1
+
+
+def test_include_dir(shell, tmp_path):
+    (tmp_path / "inc").mkdir()
+    (tmp_path / "inc" / "answer.h").write_text("#define ANSWER 42\n")
+    ok(shell, f'%%cx -I {tmp_path / "inc"}\n#include "answer.h"\nint answer(void) {{ return ANSWER; }}')
+    assert shell.user_ns["answer"]() == 42
+
+
+def test_library(shell):
+    ok(shell, "%%cx -l m\n#include <math.h>\ndouble cube_root(double x) { return cbrt(x); }")
+    assert shell.user_ns["cube_root"](27.0) == pytest.approx(3.0)
+
+
+def test_missing_library_fails_the_cell(shell):
+    result = shell.run_cell("%%cx -l cx_no_such_library\nint f(void) { return 0; }")
+    assert isinstance(result.error_in_exec, cx.CompileError)
+    assert "cx_no_such_library" in str(result.error_in_exec)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a system C compiler to build a library")
+def test_library_dir(shell, tmp_path):
+    (tmp_path / "a.c").write_text("int forty_two(void) { return 42; }\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(tmp_path / "libcxdemo.so"), str(tmp_path / "a.c")],
+                   check=True)
+    ok(shell, f"%%cx -L {tmp_path} -l cxdemo\nint forty_two(void);\nint twice(void) {{ return 2 * forty_two(); }}")
+    assert shell.user_ns["twice"]() == 84
+
+
+def test_options_are_passed_quoted_or_with_equals(shell):
+    ok(shell, '%%cx --options "-Wall -O2"\nint f(void) { return 1; }')
+    ok(shell, "%%cx --options=-Wall\nint g(void) { return 2; }")
+    assert shell.user_ns["f"]() + shell.user_ns["g"]() == 3
+
+
+def test_refused_option_is_a_usage_error(shell):
+    result = shell.run_cell('%%cx --options "-fno-such-flag"\nint f(void) { return 1; }')
+    assert isinstance(result.error_in_exec, UsageError)
+    assert str(result.error_in_exec).startswith("%%cx: ")
+    assert "-fno-such-flag" in str(result.error_in_exec)
+
+
+def test_unknown_magic_option_is_a_usage_error(shell):
+    result = shell.run_cell("%%cx --no-such-option\nint f(void) { return 1; }")
+    assert isinstance(result.error_in_exec, UsageError)
+
+
+def test_variadic_function_is_reported_not_bound_and_cell_succeeds(shell, capsys):
+    ok(shell, "%%cx\nint first(int n, ...) { return n; }\nint plain(void) { return 3; }")
+    assert "first" not in shell.user_ns
+    assert shell.user_ns["plain"]() == 3
+    assert "cx: first is not bound in Python: first() is variadic" in capsys.readouterr().err
+
+
+def test_line_magic(shell):
+    ok(shell, "%cx int twice(int x) { return 2 * x; }")
+    assert shell.user_ns["twice"](21) == 42
+    assert isinstance(shell.run_cell("%cx   ").error_in_exec, UsageError)
+
+
+def test_help_shows_options_and_example(shell, capsys):
+    doc = shell.find_cell_magic("cx").__doc__
+    for text in ("-n NAME, --name NAME", "-I DIR", "-D NAME[=VALUE]", "-l LIB", "-L DIR", "--options",
+                 "-v, --verbose", "-f, --force", "Example::", "%%cx -n mathlib -l m"):
+        assert text in doc, text
+    ok(shell, "%%cx?")
+    assert "--force" in capsys.readouterr().out
+
+
+# -- re-running and the cache ---------------------------------------------------------------------
+def test_rerun_unchanged_cell_is_not_recompiled(shell, capsys):
+    cell = "%%cx -v\nint f(void) { return 1; }"
+    ok(shell, cell)
+    first = shell.user_ns["f"]
+    ok(shell, cell)
+    assert session(shell).compiles == 1
+    out = capsys.readouterr().out
+    assert "cx: compiled" in out and "is unchanged: reused the compiled code" in out
+    assert shell.user_ns["f"] is first
+
+
+def test_force_recompiles(shell):
+    ok(shell, "%%cx\nint f(void) { return 1; }")
+    ok(shell, "%%cx -f\nint f(void) { return 1; }")
+    assert session(shell).compiles == 2
+
+
+def test_different_options_are_a_different_cache_entry(shell):
+    ok(shell, "%%cx -D V=1\nint v(void) { return V; }")
+    ok(shell, "%%cx -D V=2\nint v(void) { return V; }")
+    assert shell.user_ns["v"]() == 2
+    ok(shell, "%%cx -D V=2\nint v(void) { return V; }")
+    assert session(shell).compiles == 2
+
+
+def test_cache_keeps_only_code_still_in_use(shell):
+    ok(shell, "%%cx -D V=1\nint v(void) { return V; }")
+    ok(shell, "%%cx -D V=2\nint v(void) { return V; }")  # nothing refers to the V=1 code any more
+    ok(shell, "%%cx -D V=1\nint v(void) { return V; }")
+    assert shell.user_ns["v"]() == 1
+    assert session(shell).compiles == 3
+
+
+def test_rerun_edited_cell_rebinds_and_frees_old_code(shell):
+    ok(shell, "%%cx -n lib\nint f(void) { return 1; }")
+    old_code = weakref.ref(shell.user_ns["lib"]._code)  # the machine code's owner
+    old_f = shell.user_ns["f"]
+    ok(shell, "%%cx -n lib\nint f(void) { return 2; }")
+    assert shell.user_ns["f"]() == 2
+    assert old_f() == 1  # a function someone still holds keeps its code
+    gc.collect()
+    assert old_code() is not None  # the leak check sees code still referenced ...
+    del old_f
+    gc.collect()
+    assert old_code() is None  # ... and sees it freed once nothing refers to it
+
+
+# -- cells calling each other ---------------------------------------------------------------------
+def test_later_cell_calls_earlier_function_after_prototype(shell):
+    ok(shell, "%%cx\n" + FIB_HELLO)
+    ok(shell, "%%cx -v\nlong fib(int n);\nlong fib_plus(int n, long k) { return fib(n) + k; }")
+    assert shell.user_ns["fib_plus"](10, 1) == 56
+
+
+def test_verbose_names_the_linked_module(shell, capsys):
+    ok(shell, "%%cx -n first\nint base(void) { return 7; }")
+    ok(shell, "%%cx -v\nint base(void);\nint derived(void) { return base() * 2; }")
+    out = capsys.readouterr().out
+    assert "cx: linked base from first" in out
+    assert "cx: bound derived()" in out
+
+
+def test_redefinition_replaces_function_for_later_cells(shell):
+    ok(shell, "%%cx\nint value(void) { return 1; }")
+    ok(shell, "%%cx\nint value(void);\nint uses_first(void) { return value(); }")
+    ok(shell, "%%cx\nint value(void) { return 2; }")
+    ok(shell, "%%cx\nint value(void);\nint uses_second(void) { return value(); }")
+    ns = shell.user_ns
+    assert (ns["value"](), ns["uses_first"](), ns["uses_second"]()) == (2, 1, 2)
+
+
+def test_rerun_of_unchanged_caller_relinks_after_redefinition(shell):
+    caller = "%%cx\nint value(void);\nint caller(void) { return value(); }"
+    ok(shell, "%%cx\nint value(void) { return 1; }")
+    ok(shell, caller)
+    ok(shell, "%%cx\nint value(void) { return 2; }")
+    ok(shell, caller)  # same source and options, but what it links to changed: not a cache hit
+    assert shell.user_ns["caller"]() == 2
+
+
+def test_extern_global_across_cells(shell):
+    ok(shell, "%%cx\nint counter = 10;\nint get(void) { return counter; }")
+    ok(shell, "%%cx\nextern int counter;\nvoid add(int k) { counter += k; }")
+    shell.user_ns["add"](5)
+    assert shell.user_ns["get"]() == 15
+
+
+# -- errors and warnings --------------------------------------------------------------------------
+def test_compile_error_fails_the_cell_with_cell_line_and_caret(shell, capsys):
+    result = shell.run_cell("%%cx\nint ok(void) { return 1; }\nint bad(void) {\n    return nope + 1;\n}")
+    err = result.error_in_exec
+    assert isinstance(err, cx.CompileError)
+    assert [(d.line, d.severity) for d in err.errors] == [(3, "error")]
+    shown = capsys.readouterr().out
+    assert "<cell>:3: error: 'nope' undeclared" in shown
+    assert "        return nope + 1;\n               ^" in shown
+    assert "Traceback" not in shown and "File " not in shown
+    assert "bad" not in shell.user_ns and "ok" not in shell.user_ns
+
+
+def test_failed_edit_keeps_the_previous_binding(shell):
+    ok(shell, "%%cx\nint f(void) { return 1; }")
+    assert shell.run_cell("%%cx\nint f(void) { return oops; }").error_in_exec is not None
+    assert shell.user_ns["f"]() == 1
+
+
+def test_warnings_are_shown_and_do_not_fail_the_cell(shell, capsys):
+    ok(shell, "%%cx\nint f(void) {\n    char *p = 3;\n    return p != 0;\n}")
+    assert shell.user_ns["f"]() == 1
+    err = capsys.readouterr().err
+    assert "<cell>:2: warning: assignment makes pointer from integer without a cast" in err
+
+
+# -- C output -------------------------------------------------------------------------------------
+def test_c_output_goes_through_sys_stdout_in_order(shell, capsys):
+    ok(shell, "%%cx\n" + FIB_HELLO)
+    ok(shell, 'print("before"); hello("notebook"); print("after")')
+    assert capsys.readouterr().out == "before\nhello, notebook\nafter\n"
+
+
+def test_output_without_newline_is_flushed_at_end_of_cell(shell, capsys):
+    ok(shell, '%%cx\n#include <stdio.h>\nvoid partial(void) { printf("no newline"); }')
+    ok(shell, "partial()")
+    assert capsys.readouterr().out == "no newline"
+
+
+def test_c_stderr_goes_to_sys_stderr(shell, capsys):
+    ok(shell, '%%cx\n#include <stdio.h>\nvoid complain(void) { fprintf(stderr, "careful\\n"); }')
+    ok(shell, "complain()")
+    captured = capsys.readouterr()
+    assert captured.err == "careful\n" and captured.out == ""
+
+
+def test_unload_gives_c_its_own_stdout_back(shell, capfd):
+    ok(shell, '%%cx\n#include <stdio.h>\nvoid say(void) { printf("direct\\n"); fflush(stdout); }')
+    cx.magics.unload_ipython_extension(shell)
+    shell.user_ns["say"]()
+    assert capfd.readouterr().out == "direct\n"
