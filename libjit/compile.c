@@ -145,6 +145,8 @@ static void collect_name(void *ctx, const char *name, const void *value)
     struct name_filter *f = ctx;
 
     (void)value;
+    if (jit__is_runtime_symbol(name))
+        return;
     if (f->nadded && bsearch(&name, f->added, f->nadded, sizeof *f->added,
                              compare_names))
         return;
@@ -290,6 +292,11 @@ static int add_libraries(jit_state *j, TCCState *s)
     return JIT_OK;
 }
 
+static void add_runtime_symbol(void *ctx, const char *name, const void *addr)
+{
+    tcc_add_symbol((TCCState *)ctx, name, addr);
+}
+
 /* Everything from tcc_new to tcc_relocate; called with the lock held. On
  * success *out is the linked image. */
 static int build(jit_state *j, const char *source, TCCState **out)
@@ -317,6 +324,7 @@ static int build(jit_state *j, const char *source, TCCState **out)
         tcc_add_sysinclude_path(s, *dir);
     for (dir = sys->library; *dir; dir++)
         tcc_add_library_path(s, *dir);
+    jit__runtime_each(add_runtime_symbol, s);
     if ((rc = apply_ops(j, s, 0)) != JIT_OK)
         goto fail;
 

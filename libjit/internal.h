@@ -157,6 +157,22 @@ struct jit_system_paths {
 };
 const struct jit_system_paths *jit__system_paths(void);
 
+/* ---- runtime helpers for compiled code (runtime.c) ------------------ */
+
+/* One helper handed to compiled code with tcc_add_symbol. Names start with
+ * "__cx_"; tables end with { NULL, NULL }. */
+struct jit_runtime_symbol {
+    const char *name;
+    const void *addr;
+};
+extern const struct jit_runtime_symbol jit__guard_symbols[]; /* guard.c */
+extern const struct jit_runtime_symbol jit__tls_symbols[];   /* tls.c */
+
+/* Call fn for every runtime helper of every table. */
+void jit__runtime_each(void (*fn)(void *ctx, const char *name, const void *addr), void *ctx);
+/* Whether name is one of the runtime helpers (never listed by jit_list). */
+int jit__is_runtime_symbol(const char *name);
+
 /* ---- libtcc version differences (compat.c) -------------------------- */
 
 int jit__tcc_relocate(struct TCCState *s);

@@ -1,0 +1,220 @@
+"""cx.capture: C stdio routed into sys.stdout/sys.stderr, without IPython."""
+import contextlib
+import ctypes
+import io
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import cx
+from cx import capture
+
+pytestmark = pytest.mark.skipif(not capture.supported(), reason="needs fopencookie (glibc or musl)")
+
+SOURCE = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+void hello(const char *who) { printf("hello, %s\n", who); }
+void partial(void) { printf("no newline"); }
+void complain(void) { fprintf(stderr, "careful\n"); }
+void bytewise(const char *s) { for (; *s; s++) { putchar(*s); fflush(stdout); } }
+void lines(int n) { for (int i = 0; i < n; i++) printf("line %d\n", i); }
+void megabytes(int n) {
+    static char block[1 << 20];
+    memset(block, 'x', sizeof block);
+    for (int i = 0; i < n; i++) fwrite(block, 1, sizeof block, stdout);
+    putchar('\n');
+}
+static void *worker(void *arg) { printf("from a C thread\n"); return arg; }
+void in_c_thread(void) { pthread_t t; pthread_create(&t, 0, worker, 0); pthread_join(t, 0); }
+"""
+
+
+@pytest.fixture(scope="module")
+def lib():
+    module = cx.compile(SOURCE, libraries=["pthread"])
+    yield module
+    module.close()
+
+
+@pytest.fixture
+def routed():
+    with capture.captured():
+        yield
+
+
+class Counter:
+    """A sys.stdout that counts characters instead of keeping them."""
+
+    def __init__(self):
+        self.chars = 0
+
+    def write(self, text):
+        self.chars += len(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+def test_c_output_reaches_the_current_sys_stdout_in_order(lib, routed):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        print("py 1")
+        lib.hello("plain python")
+        print("py 2")
+    assert buf.getvalue() == "py 1\nhello, plain python\npy 2\n"
+
+
+def test_stderr_is_unbuffered_and_goes_to_sys_stderr(lib, routed):
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf):
+        lib.complain()
+        assert buf.getvalue() == "careful\n"
+
+
+def test_flush_writes_a_line_without_newline(lib, routed):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        lib.partial()
+        assert buf.getvalue() == ""  # line buffered: still in C's buffer
+        capture.flush()
+    assert buf.getvalue() == "no newline"
+
+
+def test_utf8_split_across_writes_is_decoded_whole(lib, routed):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        lib.bytewise("h\u00e9llo \u20ac \U0001F600\n".encode())  # one byte per write
+    assert buf.getvalue() == "h\u00e9llo \u20ac \U0001F600\n"
+
+
+def test_invalid_utf8_becomes_replacement_character(lib, routed):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        lib.bytewise(b"bad \xff byte\n")
+    assert buf.getvalue() == "bad \ufffd byte\n"
+
+
+def test_output_of_a_thread_python_did_not_create(lib, routed):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        lib.in_c_thread()
+    assert buf.getvalue() == "from a C thread\n"
+
+
+def test_five_megabytes_in_one_call_is_quick(lib, routed):
+    sink = Counter()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(sink):
+        lib.megabytes(5)
+    assert sink.chars == 5 * 2**20 + 1
+    assert time.perf_counter() - start < 2.0
+
+
+def test_many_lines(lib, routed):
+    sink = Counter()
+    with contextlib.redirect_stdout(sink):
+        lib.lines(20000)
+    assert sink.chars == sum(len(f"line {i}\n") for i in range(20000))
+
+
+def test_python_stream_that_writes_to_c_stdio_does_not_recurse(lib, routed, capfd):
+    libc = ctypes.CDLL(None)
+
+    class Echo:
+        def write(self, text):  # writes through C stdio: back into capture
+            libc.fputs(text.encode(), ctypes.c_void_p.in_dll(libc, "stdout"))
+            return len(text)
+
+        def flush(self):
+            pass
+
+    with contextlib.redirect_stdout(Echo()):
+        lib.hello("loop")
+    assert capfd.readouterr().out == "hello, loop\n"  # went to fd 1, once
+
+
+def test_closed_python_stream_falls_back_to_the_file_descriptor(lib, routed, capfd):
+    closed = io.StringIO()
+    closed.close()
+    with contextlib.redirect_stdout(closed):
+        lib.hello("fallback")
+    assert capfd.readouterr().out == "hello, fallback\n"
+
+
+def test_ctrl_c_during_the_callback_is_raised_after_the_call(lib, routed):
+    class Interrupting:
+        def write(self, text):
+            raise KeyboardInterrupt
+
+        def flush(self):
+            pass
+
+    with pytest.raises(KeyboardInterrupt):
+        with contextlib.redirect_stdout(Interrupting()):
+            lib.hello("interrupted")
+            for _ in range(1000):  # the interrupt is delivered at the next bytecode boundary
+                time.sleep(0.001)
+
+
+def test_install_nests_and_uninstall_restores_libc_streams():
+    libc = ctypes.CDLL(None)
+    original = ctypes.c_void_p.in_dll(libc, "stdout").value
+    capture.install()
+    capture.install()
+    assert ctypes.c_void_p.in_dll(libc, "stdout").value != original
+    capture.uninstall()
+    assert capture.installed()
+    capture.uninstall()
+    assert not capture.installed()
+    assert ctypes.c_void_p.in_dll(libc, "stdout").value == original
+    capture.uninstall()  # one too many: harmless
+    assert ctypes.c_void_p.in_dll(libc, "stdout").value == original
+
+
+def test_plain_process_restores_and_flushes_at_exit(tmp_path):
+    script = textwrap.dedent("""
+        import cx
+        from cx import capture
+        lib = cx.compile('#include <stdio.h>\\nvoid tail(void) { printf("unflushed at exit"); }')
+        capture.install()
+        print("python first")
+        lib.tail()
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "python first\nunflushed at exit"
+
+
+HELD_GIL_WHILE_THREAD_PRINTS = """
+import contextlib, io, threading, cx
+from cx import capture
+lib = cx.compile('''#include <stdio.h>
+void spam(int n) { for (int i = 0; i < n; i++) printf("thread %d\\\\n", i); }
+void held(int n) { for (int i = 0; i < n; i++) printf("held %d\\\\n", i); }''', hold_gil=HOLD)
+with capture.captured(), contextlib.redirect_stdout(io.StringIO()):
+    t = threading.Thread(target=lib.spam, args=(200000,))
+    t.start()
+    lib.held(200000)
+    t.join()
+"""
+
+
+def run_race(hold):
+    script = HELD_GIL_WHILE_THREAD_PRINTS.replace("HOLD", repr(hold))
+    try:
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=20).returncode
+    except subprocess.TimeoutExpired:
+        return "deadlock"
+
+
+@pytest.mark.slow
+def test_documented_deadlock_gil_held_print_while_other_thread_prints():
+    """The one hazard capture does not handle (see cx.capture): pinned so the docs stay true."""
+    assert run_race([]) == 0  # functions bound the default way release the GIL: fine
+    assert run_race(["held"]) == "deadlock"
