@@ -31,7 +31,12 @@ typedef struct {
     PyObject *what;     /* "argument 'x' of f()" for messages */
     PyObject *ctype;    /* C spelling of the parameter type, e.g. "double *" */
     PyObject *fallback; /* callable(obj) for non-buffer objects */
+    PyObject *slot;     /* a c_void_p returned by every conversion (see below) */
+    void **slot_value;  /* where slot keeps its pointer */
 } PointerArg;
+
+/* A type whose instances are plain buffers, not ctypes objects (numpy.ndarray, once seen). */
+static PyTypeObject *known_buffer_type;
 
 static int kind_matches(char kind, char code) {
     switch (kind) {
@@ -67,10 +72,18 @@ static PyObject *type_error(PointerArg *self, const char *fmt, ...) {
     return NULL;
 }
 
+/*
+ * ctypes copies a converted argument's value as soon as from_param returns (ConvParam, with the
+ * GIL still held, before the next conversion), so one c_void_p per converter can carry every
+ * result: each conversion stores the pointer in it and returns it. That saves an allocation per
+ * array argument. (A converter belongs to one parameter of one function.)
+ */
 static PyObject *PointerArg_from_param(PointerArg *self, PyObject *obj) {
     if (obj == Py_None) Py_RETURN_NONE;
-    if (PyObject_IsInstance((PyObject *)Py_TYPE(obj), ctypes_metatypes) == 1 || !PyObject_CheckBuffer(obj))
-        return PyObject_CallOneArg(self->fallback, obj);
+    if (Py_TYPE(obj) != known_buffer_type) {
+        if (!PyObject_CheckBuffer(obj) || PyObject_IsInstance((PyObject *)Py_TYPE(obj), ctypes_metatypes) == 1)
+            return PyObject_CallOneArg(self->fallback, obj);
+    }
 
     Py_buffer view;
     int flags = PyBUF_STRIDES | PyBUF_FORMAT | (self->writable ? PyBUF_WRITABLE : 0);
@@ -94,11 +107,10 @@ static PyObject *PointerArg_from_param(PointerArg *self, PyObject *obj) {
         type_error(self, "elements are %zd bytes, the C type needs %zd (wrong dtype?)",
                    view.itemsize, self->itemsize);
     } else {
-        PyObject *addr = PyLong_FromVoidPtr(view.buf);
-        if (addr) {
-            result = PyObject_CallOneArg(c_void_p_type, addr);
-            Py_DECREF(addr);
-        }
+        *self->slot_value = view.buf;
+        result = Py_NewRef(self->slot);
+        if (known_buffer_type == NULL && strcmp(Py_TYPE(obj)->tp_name, "numpy.ndarray") == 0)
+            known_buffer_type = (PyTypeObject *)Py_NewRef((PyObject *)Py_TYPE(obj));
     }
     PyBuffer_Release(&view);
     return result;
@@ -116,6 +128,17 @@ static int PointerArg_init(PointerArg *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->kind = (char)kind;
+    PyObject *slot = PyObject_CallNoArgs(c_void_p_type);
+    if (!slot) return -1;
+    Py_XSETREF(self->slot, slot);
+    /* A c_void_p's value lives at the start of its own buffer (ctypes.addressof). */
+    PyObject *ctypes = PyImport_ImportModule("ctypes");
+    PyObject *addr = ctypes ? PyObject_CallMethod(ctypes, "addressof", "O", slot) : NULL;
+    Py_XDECREF(ctypes);
+    if (!addr) return -1;
+    self->slot_value = (void **)PyLong_AsVoidPtr(addr);
+    Py_DECREF(addr);
+    if (PyErr_Occurred()) return -1;
     Py_XSETREF(self->what, Py_NewRef(what));
     Py_XSETREF(self->ctype, Py_NewRef(ctype));
     Py_XSETREF(self->fallback, Py_NewRef(fallback));
@@ -131,6 +154,7 @@ static int PointerArg_clear(PointerArg *self) {
     Py_CLEAR(self->what);
     Py_CLEAR(self->ctype);
     Py_CLEAR(self->fallback);
+    Py_CLEAR(self->slot);
     return 0;
 }
 
