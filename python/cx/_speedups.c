@@ -30,6 +30,7 @@ typedef struct {
     int writable;       /* pointee not const: the buffer must be writable */
     PyObject *what;     /* "argument 'x' of f()" for messages */
     PyObject *ctype;    /* C spelling of the parameter type, e.g. "double *" */
+    PyObject *dtype;    /* the matching numpy dtype, for messages, e.g. "numpy.float64" */
     PyObject *fallback; /* callable(obj) for non-buffer objects */
     PyObject *slot;     /* a c_void_p returned by every conversion (see below) */
     void **slot_value;  /* where slot keeps its pointer */
@@ -62,13 +63,35 @@ static char format_code(const char *fmt) {
     return fmt[0];
 }
 
+/* A numpy-style name for a buffer element, for messages. */
+static const char *element_name(char code, Py_ssize_t itemsize) {
+    static const char *ints[] = {"int8", "int16", NULL, "int32", NULL, NULL, NULL, "int64"};
+    static const char *uints[] = {"uint8", "uint16", NULL, "uint32", NULL, NULL, NULL, "uint64"};
+    if (code && strchr("bhilqn", code) && itemsize >= 1 && itemsize <= 8 && ints[itemsize - 1])
+        return ints[itemsize - 1];
+    if (code && strchr("BHILQN", code) && itemsize >= 1 && itemsize <= 8 && uints[itemsize - 1])
+        return uints[itemsize - 1];
+    switch (code) {
+    case 'e': return "float16";
+    case 'f': return "float32";
+    case 'd': return "float64";
+    case 'g': return "longdouble";
+    case '?': return "bool";
+    case 'c': return "bytes";
+    case 0: return "a record/struct";
+    default: return "an unknown format";
+    }
+}
+
 static PyObject *type_error(PointerArg *self, const char *fmt, ...) {
-    char detail[256];
     va_list ap;
     va_start(ap, fmt);
-    PyOS_vsnprintf(detail, sizeof detail, fmt, ap);
+    PyObject *detail = PyUnicode_FromFormatV(fmt, ap);
     va_end(ap);
-    PyErr_Format(PyExc_TypeError, "%U (%U): %s", self->what, self->ctype, detail);
+    if (detail) {
+        PyErr_Format(PyExc_TypeError, "%U (%U): %U", self->what, self->ctype, detail);
+        Py_DECREF(detail);
+    }
     return NULL;
 }
 
@@ -88,8 +111,20 @@ static PyObject *PointerArg_from_param(PointerArg *self, PyObject *obj) {
     Py_buffer view;
     int flags = PyBUF_STRIDES | PyBUF_FORMAT | (self->writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, &view, flags) < 0) {
-        if (!self->writable || !PyErr_ExceptionMatches(PyExc_BufferError)) return NULL;
-        PyErr_Clear();
+        /* Exporters report read-only differently (numpy: ValueError, bytes: BufferError):
+         * if a read-only request succeeds, that was the problem. */
+        if (!self->writable) return NULL;
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyObject_GetBuffer(obj, &view, flags & ~PyBUF_WRITABLE) < 0) {
+            PyErr_Clear();
+            PyErr_Restore(type, value, tb);
+            return NULL;
+        }
+        PyBuffer_Release(&view);
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
         return type_error(self, "the %s is read-only, but the C parameter is not const and may write "
                           "to it; pass a writable copy or declare the parameter const",
                           Py_TYPE(obj)->tp_name);
@@ -99,13 +134,12 @@ static PyObject *PointerArg_from_param(PointerArg *self, PyObject *obj) {
     if (!PyBuffer_IsContiguous(&view, 'C')) {
         type_error(self, "the %s is not C-contiguous; pass numpy.ascontiguousarray(...)",
                    Py_TYPE(obj)->tp_name);
-    } else if (self->kind != 'v' &&
-               (code == 0 ? self->kind != 's' : !kind_matches(self->kind, code))) {
-        type_error(self, "element type '%s' does not match the C type; convert it first, "
-                   "e.g. numpy.asarray(x, dtype=...)", view.format ? view.format : "B");
-    } else if (self->itemsize && self->kind != 'c' && view.itemsize != self->itemsize) {
-        type_error(self, "elements are %zd bytes, the C type needs %zd (wrong dtype?)",
-                   view.itemsize, self->itemsize);
+    } else if ((self->kind != 'v' &&
+                (code == 0 ? self->kind != 's' : !kind_matches(self->kind, code))) ||
+               (self->itemsize && self->kind != 'c' && view.itemsize != self->itemsize)) {
+        type_error(self, "got elements of type %s (%zd bytes), which do not match the C type; "
+                   "convert first, e.g. numpy.asarray(x, dtype=%U)",
+                   element_name(code, view.itemsize), view.itemsize, self->dtype);
     } else {
         *self->slot_value = view.buf;
         result = Py_NewRef(self->slot);
@@ -117,11 +151,11 @@ static PyObject *PointerArg_from_param(PointerArg *self, PyObject *obj) {
 }
 
 static int PointerArg_init(PointerArg *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"kind", "itemsize", "writable", "what", "ctype", "fallback", NULL};
+    static char *kwlist[] = {"kind", "itemsize", "writable", "what", "ctype", "dtype", "fallback", NULL};
     int kind;
-    PyObject *what, *ctype, *fallback;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "CnpUUO", kwlist, &kind, &self->itemsize,
-                                     &self->writable, &what, &ctype, &fallback))
+    PyObject *what, *ctype, *dtype, *fallback;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "CnpUUUO", kwlist, &kind, &self->itemsize,
+                                     &self->writable, &what, &ctype, &dtype, &fallback))
         return -1;
     if (!strchr("fiuc?vs", kind)) {
         PyErr_Format(PyExc_ValueError, "unknown pointer kind %c", kind);
@@ -141,6 +175,7 @@ static int PointerArg_init(PointerArg *self, PyObject *args, PyObject *kwds) {
     if (PyErr_Occurred()) return -1;
     Py_XSETREF(self->what, Py_NewRef(what));
     Py_XSETREF(self->ctype, Py_NewRef(ctype));
+    Py_XSETREF(self->dtype, Py_NewRef(dtype));
     Py_XSETREF(self->fallback, Py_NewRef(fallback));
     return 0;
 }
@@ -153,6 +188,7 @@ static int PointerArg_traverse(PointerArg *self, visitproc visit, void *arg) {
 static int PointerArg_clear(PointerArg *self) {
     Py_CLEAR(self->what);
     Py_CLEAR(self->ctype);
+    Py_CLEAR(self->dtype);
     Py_CLEAR(self->fallback);
     Py_CLEAR(self->slot);
     return 0;
@@ -174,7 +210,7 @@ static PyTypeObject PointerArg_Type = {
     .tp_name = "cx._speedups.PointerArg",
     .tp_basicsize = sizeof(PointerArg),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "PointerArg(kind, itemsize, writable, what, ctype, fallback): ctypes converter "
+    .tp_doc = "PointerArg(kind, itemsize, writable, what, ctype, dtype, fallback): ctypes converter "
               "for one pointer parameter.",
     .tp_init = (initproc)PointerArg_init,
     .tp_new = PyType_GenericNew,

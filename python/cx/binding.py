@@ -194,7 +194,21 @@ def _pointer_converter(fn, index, param, types):
         kind, itemsize = "v", 0
     accepts_str = target.kind == "scalar" and target.name == "char" and target.const
     fallback = _pointer_fallback(fn, index, param, types, accepts_str)
-    return _speedups.PointerArg(kind, itemsize, writable, what, spelling, fallback)
+    return _speedups.PointerArg(kind, itemsize, writable, what, spelling, _dtype_hint(kind, itemsize), fallback)
+
+
+def _dtype_hint(kind, itemsize):
+    """The numpy dtype matching a pointee, for error messages."""
+    bits = itemsize * 8
+    if kind == "f":
+        return {4: "numpy.float32", 8: "numpy.float64"}.get(itemsize, "numpy.longdouble")
+    if kind in ("i", "u"):
+        return f"numpy.{'u' if kind == 'u' else ''}int{bits}"
+    if kind == "c":
+        return "numpy.uint8"
+    if kind == "?":
+        return "numpy.bool_"
+    return "<the matching dtype>"
 
 
 class _CallbackArg:
