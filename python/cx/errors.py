@@ -37,13 +37,16 @@ class Diagnostic:
         The compiler's text, without the location prefix.
     file : str
         Where the compiler located it: ``"<cell>"`` for the user's source, a header path, or
-        ``"tcc"`` for link-time messages.
+        ``"tcc"`` (``"ld"`` for the system linker) for link-time messages.
+    column : int or None
+        1-based column, when the compiler gives one (gcc and clang do, TinyCC does not).
     """
 
     line: Optional[int]
     severity: str
     message: str
     file: str = SOURCE_NAME
+    column: Optional[int] = None
 
     __module__ = "cx"
 
@@ -54,8 +57,14 @@ class Diagnostic:
         return f"{where}: {self.severity}: {self.message}"
 
 
-_LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:\d+:)?\s*(?P<sev>error|warning|note)?:?\s*(?P<msg>.*)$")
+_LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?:fatal )?(?P<sev>error|warning|note)?:?"
+                      r"\s*(?P<msg>.*)$")
 _UNLOCATED = re.compile(r"^(?P<file>tcc|cc|gcc|clang|ld|/usr/bin/ld):\s*(?P<sev>error|warning)?:?\s*(?P<msg>.*)$")
+# gcc/clang lines that carry no message of their own: "<cell>: In function 'f':", "At top level:",
+# the "from <cell>:2:" lines of an include chain, source/caret lines ("  3 |  x;", "    |  ^"),
+# and the driver's closing words.
+_NOISE = re.compile(r"^(?:\S.*: (?:In (?:static |member )?function|At top level|In instantiation)\b.*:"
+                    r"|\s*\d*\s+\|.*|compilation terminated\.|collect2: error: ld returned .*)$")
 
 
 def parse_diagnostics(text: str, source_names: Sequence[str] = (SOURCE_NAME, "<string>")) -> list:
@@ -63,7 +72,8 @@ def parse_diagnostics(text: str, source_names: Sequence[str] = (SOURCE_NAME, "<s
 
     Lines located in one of ``source_names`` get their line number; messages about other files keep
     the file name; messages without a location (the linker's) get ``line=None``. "In file included
-    from" context lines are folded into the message that follows.
+    from" context lines are folded into the message that follows, and gcc's and clang's notes into
+    the message before; their "In function" lines, source and caret lines are skipped.
     """
     out = []
     context = ""
@@ -72,9 +82,19 @@ def parse_diagnostics(text: str, source_names: Sequence[str] = (SOURCE_NAME, "<s
         if not line:
             continue
         if line.startswith("In file included from"):
-            context = line.rstrip(":") + ": "
+            context = line.rstrip(":,") + ": "
+            continue
+        if context and line.lstrip().startswith("from "):  # gcc's include chain, one line each
+            context = context[:-2] + ", " + line.strip().rstrip(":,") + ": "
+            continue
+        if _NOISE.match(line):
             continue
         m = _LOCATED.match(line)
+        if m and m.group("sev") == "note" and out:  # gcc/clang notes belong to the message before
+            prev = out[-1]
+            out[-1] = Diagnostic(prev.line, prev.severity, prev.message + "\nnote: " + m.group("msg").strip(),
+                                 prev.file, prev.column)
+            continue
         if m and m.group("sev") in ("error", "warning", None):
             file = m.group("file").strip()
             in_source = file in source_names
@@ -84,25 +104,31 @@ def parse_diagnostics(text: str, source_names: Sequence[str] = (SOURCE_NAME, "<s
                     severity=m.group("sev") or "error",
                     message=(context if not in_source else "") + m.group("msg").strip(),
                     file=SOURCE_NAME if in_source else file,
+                    column=int(m.group("col")) if m.group("col") else None,
                 )
             )
             context = ""
             continue
         m = _UNLOCATED.match(line)
         if m:
-            out.append(Diagnostic(None, m.group("sev") or "error", m.group("msg").strip(), file="tcc"))
+            tool = "ld" if m.group("file").endswith("ld") else "tcc"
+            out.append(Diagnostic(None, m.group("sev") or "error", m.group("msg").strip(), file=tool))
         elif out:
             # continuation of the previous message
             prev = out[-1]
-            out[-1] = Diagnostic(prev.line, prev.severity, prev.message + "\n" + line.strip(), prev.file)
+            out[-1] = Diagnostic(prev.line, prev.severity, prev.message + "\n" + line.strip(), prev.file, prev.column)
         else:
             out.append(Diagnostic(None, "error", line.strip(), file="tcc"))
     return out
 
 
 def _caret_column(source_line: str, message: str) -> int:
-    """Where to put the caret: under a quoted name from the message if the line has it."""
-    for name in re.findall(r"'([^']+)'", message):
+    """Where to put the caret: under a quoted name from the message if the line has it.
+
+    In "';' expected (got 'return')" the token the compiler stopped at ('return') comes first.
+    """
+    got = re.findall(r"got '([^']+)'", message)
+    for name in got + re.findall(r"'([^']+)'", message):
         col = source_line.find(name)
         if col >= 0:
             return col
@@ -115,11 +141,18 @@ def render_diagnostics(diagnostics, source: str, *, name: str = SOURCE_NAME) -> 
     parts = []
     for d in diagnostics:
         if d.file == SOURCE_NAME and d.line is not None:
-            parts.append(f"{name}:{d.line}: {d.severity}: {d.message}")
+            first, _, more = d.message.partition("\n")  # notes and continuations go under the caret
+            parts.append(f"{name}:{d.line}: {d.severity}: {first}")
             if 1 <= d.line <= len(lines):
-                text = lines[d.line - 1].expandtabs(4)
+                raw = lines[d.line - 1]
+                text = raw.expandtabs(4)
+                col = _caret_column(text, d.message)
+                if d.column is not None and 1 <= d.column <= len(raw) + 1 and "\t" not in raw:
+                    col = d.column - 1
                 parts.append(f"    {text}")
-                parts.append("    " + " " * _caret_column(text, d.message) + "^")
+                parts.append("    " + " " * col + "^")
+            if more:
+                parts.append(more)
         else:
             parts.append(str(d))
     return "\n".join(parts)
