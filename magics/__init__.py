@@ -110,9 +110,9 @@ class CxMagics(Magics):
         except cx.OptionError as e:
             raise UsageError(f"%%cx: {e}") from None
         self._show_warnings(result.module, source)
-        bound, unbound = self._bind(result.module, args.name)
+        bound = self._bind(result.module, args.name)
         if args.verbose:
-            self._report(result, source, bound, unbound)
+            self._report(result, source, bound)
 
     # -- pieces of one run -----------------------------------------------------------------------
     def _bind(self, module, name):
@@ -144,7 +144,7 @@ class CxMagics(Magics):
             if old is not None and old() is not None and ns.get(key) is old():
                 del ns[key]  # the old binding would run old code: better absent than stale
             print(f"cx: {key} is not bound in Python: {why}", file=sys.stderr)
-        return found, unbound
+        return found
 
     @staticmethod
     def _show_warnings(module, source):
@@ -153,7 +153,7 @@ class CxMagics(Magics):
             print(render_diagnostics(parse_diagnostics(text), source), file=sys.stderr)
 
     @staticmethod
-    def _report(result, source, bound, unbound):
+    def _report(result, source, bound):
         m = result.module
         if result.cached:
             print(f"cx: {m.name} is unchanged: reused the compiled code (-f to compile again)")

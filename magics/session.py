@@ -75,8 +75,15 @@ class Session:
         self.compiles = 0
 
     def provider(self, symbol: str):
-        """The module whose definition of ``symbol`` later cells link to, or None."""
-        return self._providers.get(symbol)
+        """The module whose definition of ``symbol`` later cells link to, or None.
+
+        A module the user closed (``NAME.close()``) provides nothing any more.
+        """
+        module = self._providers.get(symbol)
+        if module is not None and module.closed:
+            del self._providers[symbol]
+            return None
+        return module
 
     def run(self, source: str, options: Mapping[str, object], *, force: bool = False) -> CellResult:
         """Compile ``source`` (or reuse an earlier compile) and make it provide its symbols.
@@ -96,12 +103,12 @@ class Session:
             From ``cx.compile``; the session is unchanged.
         """
         wanted = self._declared_not_defined(source)
-        links = {id(m): m for m in map(self._providers.get, wanted) if m is not None}
-        links = sorted(links.values(), key=self._stamp.__getitem__)  # later definitions win
+        providers = {s: m for s in sorted(wanted) if (m := self.provider(s)) is not None}
+        links = sorted({id(m): m for m in providers.values()}.values(),
+                       key=self._stamp.__getitem__)  # later definitions win
         key = (source, _freeze(options), tuple(self._serial[m] for m in links))
-        linked = {s: self._providers[s].name for s in sorted(wanted) if s in self._providers}
         module = None if force else self._cache.get(key)
-        cached = module is not None
+        cached = module is not None and not module.closed
         seconds = 0.0
         if not cached:
             start = time.perf_counter()
@@ -113,12 +120,15 @@ class Session:
         self._stamp[module] = next(self._clock)
         for symbol in module.exports():
             self._providers[symbol] = module
-        return CellResult(module, cached, seconds, linked)
+        return CellResult(module, cached, seconds, {s: m.name for s, m in providers.items()})
 
     @staticmethod
     def _declared_not_defined(source: str) -> set:
         """Functions the source declares without a body, and its ``extern`` variables."""
-        d = decls.parse(source)
+        try:
+            d = decls.parse(source)
+        except cx.CompileError:  # unreadable source: cx.compile reports it with the compiler's words
+            return set()
         names = {n for n, f in d.functions.items() if not f.defined}
         names |= {n for n, g in d.globals.items() if g.extern}
         return names

@@ -71,6 +71,14 @@ def test_unload_keeps_bound_functions_and_reload_works(shell):
     assert shell.user_ns["two"]() == 2
 
 
+def test_reload_ext(shell):
+    ok(shell, "%%cx\nint one(void) { return 1; }")
+    ok(shell, "%reload_ext cx")
+    assert capture.installed()
+    ok(shell, "%%cx\nint two(void) { return 2; }")
+    assert shell.user_ns["one"]() + shell.user_ns["two"]() == 3
+
+
 # -- binding ------------------------------------------------------------------------------------
 def test_cell_binds_every_function_and_struct(shell, capsys):
     ok(shell, "%%cx\n" + FIB_HELLO)
@@ -169,6 +177,15 @@ def test_help_shows_options_and_example(shell, capsys):
     assert "--force" in capsys.readouterr().out
 
 
+def test_help_example_runs(shell, capsys):
+    doc = shell.find_cell_magic("cx").__doc__
+    example = doc.split("Example::\n\n", 1)[1].split("\n\n", 1)[0]
+    ok(shell, "\n".join(line[4:] for line in example.splitlines()))
+    ok(shell, 'print(hyp(3, 4)); hello("notebook")')
+    assert capsys.readouterr().out == "5.0\nhello, notebook\n"
+    assert shell.user_ns["mathlib"].name == "mathlib"
+
+
 # -- re-running and the cache ---------------------------------------------------------------------
 def test_rerun_unchanged_cell_is_not_recompiled(shell, capsys):
     cell = "%%cx -v\nint f(void) { return 1; }"
@@ -215,6 +232,23 @@ def test_rerun_edited_cell_rebinds_and_frees_old_code(shell):
     del old_f
     gc.collect()
     assert old_code() is None  # ... and sees it freed once nothing refers to it
+
+
+def test_rerun_after_close_compiles_again(shell):
+    cell = "%%cx -n lib\nint f(void) { return 1; }"
+    ok(shell, cell)
+    shell.user_ns["lib"].close()
+    ok(shell, cell)
+    assert shell.user_ns["f"]() == 1
+    assert session(shell).compiles == 2
+
+
+def test_closed_module_provides_nothing_to_later_cells(shell):
+    ok(shell, "%%cx -n lib\nint base(void) { return 1; }")
+    shell.user_ns["lib"].close()
+    result = shell.run_cell("%%cx\nint base(void);\nint user(void) { return base(); }")
+    assert isinstance(result.error_in_exec, cx.CompileError)
+    assert "base" in str(result.error_in_exec)
 
 
 # -- cells calling each other ---------------------------------------------------------------------

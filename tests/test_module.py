@@ -314,3 +314,8 @@ def test_link_calls_functions_of_an_earlier_module():
 def test_unknown_backend_is_an_option_error():
     with pytest.raises(cx.OptionError, match="unknown backend"):
         cx.compile("int f(void) { return 1; }", backend="nope")
+
+
+def test_regression_stray_braces_are_a_compile_error_not_a_parser_crash():
+    with pytest.raises(cx.CompileError):
+        cx.compile("}}}")

@@ -549,6 +549,10 @@ def _attempt(text, known, line=1):
     for _ in range(_MAX_RETRIES):
         try:
             nodes = parse_with(text, types, line)
+        except (AssertionError, IndexError, RecursionError) as exc:
+            # pycparser's own consistency checks on malformed input (e.g. "}}}"): the compiler
+            # will report the real error; this text simply has no readable declarations.
+            return None, f"line {line}: unreadable ({type(exc).__name__})"
         except pycparser().ParseError as exc:
             error = str(exc)
             new = _name_at_error(text, error, types, line)

@@ -61,7 +61,7 @@ def lib() -> ctypes.CDLL:
     """The loaded libjit, with argtypes/restype set on every export (loaded once)."""
     path = library_path()
     try:
-        handle = ctypes.CDLL(path)
+        handle = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)  # cc-built code links to jit_*, __cx_*
     except OSError as exc:
         raise CxError(f"cannot load cx's compiled core {path}: {exc}") from exc
     for name, (restype, argtypes) in _SIGNATURES.items():

@@ -13,20 +13,22 @@ Nothing here imports IPython; ``%load_ext cx`` calls :func:`install` and flushes
 
 Hazards, and what this module does about them:
 
-* The write function is a ctypes callback, which takes the GIL itself, so a ``printf`` from a thread
-  Python never created works. UTF-8 split across two writes is decoded with an incremental decoder
-  (invalid bytes become U+FFFD).
-* Output never waits on a pipe: the bytes go straight into the Python stream object, so many
-  megabytes printed in one call cannot fill a pipe while the GIL is held (ipykernel#752).
-* If writing to the Python stream fails (closed, ``None``) or re-enters this module (a
-  ``sys.stdout`` whose ``write`` calls C stdio), the bytes go to the original file descriptor instead.
-  A Ctrl-C that arrives while the callback runs Python code is re-raised in the main thread.
+* The write function is a few lines of C (compiled by cx on first :func:`install`) that takes the GIL
+  with ``PyGILState_Ensure``, so a ``printf`` from a thread Python never created works too.
+* Ctrl-C is not lost: a KeyboardInterrupt pending when C prints is taken out before the Python side
+  runs and re-armed after, so it is raised when the C function returns (a ctypes callback would
+  report it as "Exception ignored" and drop it).
+* UTF-8 split across two writes is decoded with an incremental decoder; invalid bytes become U+FFFD.
+* Output never waits on a pipe: the bytes go straight into the Python stream object, so megabytes
+  printed in one call cannot fill a pipe while the GIL is held (ipykernel#752).
+* If the Python stream fails (closed, ``None``) or re-enters this module (a ``sys.stdout`` whose
+  ``write`` calls C stdio), the bytes go to the original file descriptor instead.
 * Deadlock, the one case not handled: a C function bound with the GIL *held* (``hold_gil=``) that
   prints while another thread is inside ``printf`` on the same stream. That thread holds the
   stream's lock and waits for the GIL; the first holds the GIL and waits for the lock. Functions
-  bound the default way release the GIL and are not affected.
-* ``fileno(stdout)`` is -1 while capture is installed, so C code that writes to the descriptor
-  itself (``write(1, ...)``) bypasses it; C++ iostreams keep the original streams.
+  bound the default way release the GIL and are not affected, nor is :func:`flush`.
+* ``fileno(stdout)`` is -1 while capture is installed; C that writes to the descriptor itself
+  (``write(1, ...)``) bypasses capture and reaches fd 1 as before.
 
 Examples
 --------
@@ -48,22 +50,63 @@ import ctypes
 import os
 import sys
 import threading
-import _thread
 
 from .errors import CxError
 
 __all__ = ["install", "uninstall", "installed", "flush", "captured", "supported"]
 
-_IOFBF, _IOLBF, _IONBF = 0, 1, 2  # glibc's setvbuf modes
+_IOLBF, _IONBF = 1, 2  # glibc's setvbuf modes: line buffered, unbuffered
 _BUFSIZE = 8192
 
-_WRITE = ctypes.CFUNCTYPE(ctypes.c_ssize_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+# The cookie stream's write function. It is C, compiled by cx on first install, rather than a ctypes
+# callback so that a Ctrl-C is never lost: a pending SIGINT would otherwise raise KeyboardInterrupt
+# on entry to the Python callback, where ctypes reports and drops it. Here it is taken before the
+# Python code runs and armed again (PyErr_SetInterrupt) after, so it is raised once the C function
+# that printed returns. Only stable C-API functions are used, declared here (no Python.h).
+_WRITER_SOURCE = r"""
+#include <stddef.h>
+#include <sys/types.h>
+typedef struct _object PyObject;
+typedef enum { PyGILState_LOCKED, PyGILState_UNLOCKED } PyGILState_STATE;
+PyGILState_STATE PyGILState_Ensure(void);
+void PyGILState_Release(PyGILState_STATE state);
+PyObject *PyBytes_FromStringAndSize(const char *v, ssize_t len);
+PyObject *PyObject_CallFunctionObjArgs(PyObject *callable, ...);
+int PyErr_CheckSignals(void);
+int PyErr_ExceptionMatches(PyObject *exc);
+extern PyObject *PyExc_KeyboardInterrupt;
+void PyErr_Clear(void);
+void PyErr_SetInterrupt(void);
+void PyErr_WriteUnraisable(PyObject *obj);
+void Py_DecRef(PyObject *o);
+
+/* cookie: a Python callable taking bytes (kept alive by cx.capture). Called with the FILE locked. */
+ssize_t cx_capture_write(void *cookie, const char *buf, size_t size) {
+    PyObject *deliver = (PyObject *)cookie;
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int interrupted = 0;
+    if (PyErr_CheckSignals() < 0) { /* run Python's signal handlers now, not inside deliver */
+        interrupted = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+        if (!interrupted) PyErr_WriteUnraisable(deliver);
+        PyErr_Clear();
+    }
+    PyObject *data = PyBytes_FromStringAndSize(buf, (ssize_t)size);
+    PyObject *result = data ? PyObject_CallFunctionObjArgs(deliver, data, (PyObject *)0) : 0;
+    if (result) Py_DecRef(result);
+    else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) { interrupted = 1; PyErr_Clear(); }
+    else PyErr_WriteUnraisable(deliver);
+    if (data) Py_DecRef(data);
+    if (interrupted) PyErr_SetInterrupt();
+    PyGILState_Release(gil);
+    return (ssize_t)size;
+}
+"""
 
 
 class _IoFunctions(ctypes.Structure):
-    """glibc's ``cookie_io_functions_t``: read, write, seek, close (NULL ones are not supported)."""
+    """glibc's ``cookie_io_functions_t``: read, write, seek, close (NULL: not supported)."""
 
-    _fields_ = [("read", ctypes.c_void_p), ("write", _WRITE), ("seek", ctypes.c_void_p),
+    _fields_ = [("read", ctypes.c_void_p), ("write", ctypes.c_void_p), ("seek", ctypes.c_void_p),
                 ("close", ctypes.c_void_p)]
 
 
@@ -74,18 +117,34 @@ class _Stream:
         self.name = name  # "stdout" or "stderr": the attribute of sys and the libc variable
         self.fd = fd  # where bytes go when the Python stream cannot take them
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.local = threading.local()  # .busy: this thread is delivering already
         self.fp = None  # the cookie FILE*, made once and never closed (C code may have kept it)
         self.saved = None  # libc's own FILE* while capture is installed
 
     def deliver(self, data: bytes) -> None:
-        text = self.decoder.decode(data)
-        if not text:
+        """Called by the C write function, with the GIL and the C stream's lock held."""
+        local = self.local
+        if getattr(local, "busy", False):  # sys.stdout itself wrote to C stdio: don't loop
+            _write_fd(self.fd, data)
             return
-        target = getattr(sys, self.name, None)
-        if target is None:
-            os.write(self.fd, data)
-            return
-        target.write(text)
+        local.busy = True
+        try:
+            text = self.decoder.decode(data)
+            target = getattr(sys, self.name, None)
+            if target is None:
+                _write_fd(self.fd, data)
+            elif text:
+                target.write(text)
+        except Exception:  # noqa: BLE001 -- a broken or closed Python stream: output must not vanish
+            _write_fd(self.fd, data)
+        finally:
+            local.busy = False
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class _State:
@@ -93,46 +152,12 @@ class _State:
         self.lock = threading.Lock()
         self.count = 0  # install() calls not yet undone
         self.libc = None
-        self.streams = {}  # cookie number -> _Stream
-        self.local = threading.local()  # .busy: this thread is inside the write callback
-        self.callback = None  # the ctypes callback, kept alive for as long as the process lives
+        self.streams = []  # the two _Stream objects, alive for as long as the process
+        self.writer = None  # the cx.Module of the C write function, alive as long as the process
         self.atexit_registered = False
 
 
 _state = _State()
-
-
-@_WRITE
-def _write(cookie, buf, size):
-    """The cookie stream's write function: called by libc with the stream's lock held."""
-    stream = _state.streams[cookie]
-    data = ctypes.string_at(buf, size)
-    local = _state.local
-    if getattr(local, "busy", False):  # sys.stdout itself wrote to C stdio: don't loop
-        return _write_fd(stream.fd, data)
-    local.busy = True
-    try:
-        stream.deliver(data)
-    except KeyboardInterrupt:
-        # Ctrl-C arrived while this callback ran Python code; ctypes would swallow it.
-        _thread.interrupt_main()
-    except (OSError, ValueError, TypeError, AttributeError):
-        # The Python stream is closed or broken: the bytes still go somewhere visible.
-        return _write_fd(stream.fd, data)
-    finally:
-        local.busy = False
-    return size
-
-
-def _write_fd(fd: int, data: bytes) -> int:
-    try:
-        os.write(fd, data)
-    except OSError:
-        return -1
-    return len(data)
-
-
-_state.callback = _write
 
 
 def supported() -> bool:
@@ -175,15 +200,21 @@ def _make_streams() -> None:
     if not hasattr(libc, "fopencookie"):
         raise CxError("capturing C output needs fopencookie (glibc or musl); this C library has none, "
                       "so printf output goes to file descriptor 1 as usual")
-    funcs = _IoFunctions(None, _state.callback, None, None)
-    for cookie, (name, fd, mode) in enumerate((("stdout", 1, _IOLBF), ("stderr", 2, _IONBF)), start=1):
+    from .module import compile
+
+    _state.writer = compile(_WRITER_SOURCE, name="cx_capture")
+    funcs = _IoFunctions(None, _state.writer.exports()["cx_capture_write"], None, None)
+    streams = []
+    for name, fd, mode in (("stdout", 1, _IOLBF), ("stderr", 2, _IONBF)):
         stream = _Stream(name, fd)
-        fp = libc.fopencookie(cookie, b"w", funcs)
+        stream.cookie = stream.deliver  # one bound method object, whose address is the cookie
+        fp = libc.fopencookie(id(stream.cookie), b"w", funcs)
         if not fp:
             raise MemoryError(f"fopencookie could not make a stream for C {name}")
         libc.setvbuf(fp, None, mode, _BUFSIZE)
         stream.fp = fp
-        _state.streams[cookie] = stream
+        streams.append(stream)
+    _state.streams = streams
 
 
 def install() -> None:
@@ -201,7 +232,7 @@ def install() -> None:
         if _state.count == 0:
             _make_streams()
             libc = _lib()
-            for stream in _state.streams.values():
+            for stream in _state.streams:
                 var = _variable(stream.name)
                 libc.fflush(var.value)
                 stream.saved = var.value
@@ -227,7 +258,7 @@ def uninstall() -> None:
 
 def _restore() -> None:
     libc = _lib()
-    for stream in _state.streams.values():
+    for stream in _state.streams:
         var = _variable(stream.name)
         if var.value == stream.fp:  # someone else may have replaced it since: leave theirs
             var.value = stream.saved

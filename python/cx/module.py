@@ -27,6 +27,7 @@ class Settings:
     libraries: Sequence[str] = ()
     options: Sequence[str] = ()
     symbols: Mapping[str, int] = field(default_factory=dict)
+    compiler: Optional[str] = None
 
 
 def _normalise_defines(defines) -> dict:
@@ -56,7 +57,8 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
             defines: Union[Mapping[str, object], Iterable[str], None] = None,
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
             options: Union[str, Iterable[str]] = (), link: Iterable["Module"] = (),
-            hold_gil: Iterable[str] = (), backend: str = "tcc") -> "Module":
+            hold_gil: Iterable[str] = (), backend: str = "tcc",
+            compiler: Optional[str] = None) -> "Module":
     """Compile C source in memory and return a :class:`Module` of callable functions.
 
     Parameters
@@ -82,6 +84,9 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     backend : str
         ``"tcc"`` (default): TinyCC in memory, compiles in milliseconds. ``"cc"``: the system C
         compiler, optimising, cached on disk (see :mod:`cx.backends.cc`).
+    compiler : str, optional
+        For ``backend="cc"``: the C compiler to run, a name on PATH or a path (``"clang"``,
+        ``"gcc-12"``); default ``$CC``, else the first of ``cc``, ``gcc``, ``clang`` found.
 
     Returns
     -------
@@ -122,7 +127,10 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         libraries=tuple(libraries),
         options=_normalise_options(options),
         symbols={n: a for n, a in symbols.items() if n in wanted},
+        compiler=compiler,
     )
+    if compiler is not None and backend != "cc":
+        raise OptionError(f"compiler={compiler!r} applies to backend='cc' only; pass backend='cc' too")
     code = backends.get(backend).build(unit.translation_unit(source, declarations), settings)
     name = name or "cx_" + hashlib.sha1(source.encode()).hexdigest()[:8]
     return Module(code, declarations, name=name, source=source,

