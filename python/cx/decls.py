@@ -474,9 +474,12 @@ class _Builder:
         index = length = 0
         for item in init.exprs:
             if type(item).__name__ == "NamedInitializer":
-                if type(item.name[0]).__name__ == "ID":
+                designator = item.name[0]
+                if type(designator).__name__ == "ArrayDesignator":  # pycparser >= 3.1 wraps it
+                    designator = designator.expr
+                if type(designator).__name__ in ("ID", "MemberDesignator"):
                     return None
-                index = self.value(item.name[0])
+                index = self.value(designator)
                 if index is None:
                     return None
             index += 1
