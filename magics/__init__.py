@@ -32,7 +32,16 @@ COMPILE_OPTIONS = {
     "library_dirs": ("library_dirs", tuple),
     "libraries": ("libraries", tuple),
     "options": ("options", lambda text: tuple(shlex.split(text))),
+    "hold_gil": ("hold_gil", tuple),
+    "check": ("check", bool),
 }
+
+
+def _backend_options(args) -> dict:
+    """``--cc [COMPILER]``: the system compiler backend, and which compiler when one is named."""
+    if args.cc is None:
+        return {}
+    return {"backend": "cc", **({"compiler": args.cc} if args.cc else {})}
 
 
 def compile_options(args) -> dict:
@@ -42,6 +51,7 @@ def compile_options(args) -> dict:
         value = getattr(args, dest, None)
         if value:
             out[keyword] = convert(value)
+    out.update(_backend_options(args))
     return out
 
 
@@ -67,6 +77,14 @@ class CxMagics(Magics):
               help="add DIR to the library search path (repeatable)")
     @argument("--options", metavar='"FLAGS"',
               help='extra compiler flags from cx\'s whitelist, quoted: --options "-O2 -Wall"')
+    @argument("--cc", nargs="?", const="", default=None, metavar="COMPILER",
+              help="compile with the system C compiler (optimising, cached on disk) instead of "
+                   "TinyCC; optionally name it (--cc clang); flags go in --options")
+    @argument("--check", action="store_true",
+              help="checked mode: TinyCC's bounds checker turns out-of-bounds access, double "
+                   "free and use after free into exceptions naming the line")
+    @argument("--hold-gil", dest="hold_gil", metavar="FUNCTION", action="append",
+              help="call FUNCTION with the GIL held (for C that uses Python's C API; repeatable)")
     @argument("-v", "--verbose", action="store_true",
               help="show what was compiled, linked and bound, and how long it took")
     @argument("-f", "--force", action="store_true",

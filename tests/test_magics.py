@@ -150,6 +150,36 @@ def test_refused_option_is_a_usage_error(shell):
     assert "-fno-such-flag" in str(result.error_in_exec)
 
 
+def test_cc_compiles_with_the_system_compiler(shell, tmp_path, monkeypatch):
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
+    ok(shell, '%%cx --cc --options "-O3"\nint twice(int x) { return 2 * x; }')
+    assert shell.user_ns["twice"](21) == 42
+    assert type(shell.user_ns["twice"]._cx_owner).__module__ == "cx.backends.cc"
+    assert compile_options_of(shell, "--cc gcc") == {"backend": "cc", "compiler": "gcc"}
+
+
+def compile_options_of(sh, line):
+    from IPython.core.magic_arguments import parse_argstring
+
+    from cx.magics import compile_options
+
+    magics = sh.magics_manager.registry["CxMagics"]
+    return compile_options(parse_argstring(magics.cx, line))
+
+
+def test_check_and_hold_gil_reach_compile(shell):
+    assert compile_options_of(shell, "--check --hold-gil f --hold-gil g") == {"check": True, "hold_gil": ("f", "g")}
+    ok(shell, "%%cx --hold-gil held\nint held(void) { return 7; }")
+    assert shell.user_ns["held"]() == 7
+    assert "holds the GIL" in shell.user_ns["held"].__doc__
+
+
+def test_hold_gil_of_an_unknown_function_is_a_usage_error(shell):
+    result = shell.run_cell("%%cx --hold-gil nope\nint f(void) { return 1; }")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert "nope" in str(result.error_in_exec)
+
+
 def test_unknown_magic_option_is_a_usage_error(shell):
     result = shell.run_cell("%%cx --no-such-option\nint f(void) { return 1; }")
     assert isinstance(result.error_in_exec, UsageError)
