@@ -69,6 +69,7 @@ void jit__tcc_delete(struct TCCState *s)
     if (!s)
         return;
     jit__lock();
+    jit_guard_remove_code(tcc_get_symbol(s, "__jit_pad_text"));
     tcc_delete(s);
     jit__unlock();
 }
@@ -81,9 +82,11 @@ void *jit__tcc_get_symbol(struct TCCState *s, const char *name)
 /* Put before the source: takes offset 0 of every section a plain source
  * uses (see above); "#line 1" gives the source its own line numbers. A
  * prefix costs nothing measurable, a separate unit ~0.1 ms (TinyCC
- * re-reads its predefined macros for every unit). */
+ * re-reads its predefined macros for every unit). The text padding is a
+ * hidden global (never listed, but found by tcc_get_symbol): it marks the
+ * start of the source's code for the guard's code registry. */
 static const char padding[] =
-    "static void __jit_pad_text(void) {}\n"
+    "__attribute__((visibility(\"hidden\"))) void __jit_pad_text(void) {}\n"
     "static char __jit_pad_data = 1;\n"
     "static char __jit_pad_bss;\n"
     "static const char __jit_pad_rodata = 1;\n"
@@ -292,6 +295,33 @@ static int add_libraries(jit_state *j, TCCState *s)
     return JIT_OK;
 }
 
+static int has_option(jit_state *j, const char *option)
+{
+    size_t i;
+
+    for (i = 0; i < j->ops.count; i++)
+        if (j->ops.items[i].kind == JIT_OP_OPTION
+            && strcmp(j->ops.items[i].name, option) == 0)
+            return 1;
+    return 0;
+}
+
+/* Tell the guard where the source's code is: from the text padding to
+ * __cx_code_end (which cx's wrappers define last), else to the end of the
+ * text section (which then includes TinyCC's runtime). And hand it TinyCC's
+ * line lookup, which states linked with -b/-bt have. */
+static void register_code(TCCState *s)
+{
+    void *start = tcc_get_symbol(s, "__jit_pad_text");
+    void *end = tcc_get_symbol(s, "__cx_code_end");
+
+    if (!end)
+        end = tcc_get_symbol(s, "_etext");
+    if (start && end)
+        jit_guard_add_code(start, end);
+    jit__guard_set_backtracer(tcc_get_symbol(s, "_tcc_backtrace"));
+}
+
 static void add_runtime_symbol(void *ctx, const char *name, const void *addr)
 {
     tcc_add_symbol((TCCState *)ctx, name, addr);
@@ -311,6 +341,9 @@ static int build(jit_state *j, const char *source, TCCState **out)
     if (!s)
         return jit__fail_static(j, JIT_ENOMEM, "out of memory");
     tcc_set_error_func(s, j, on_message);
+#ifndef TCC_RELOCATE_AUTO /* libtcc >= Feb 2024 */
+    tcc_set_backtrace_func(s, NULL, jit__guard_backtrace);
+#endif
     if (j->runtime_dir)
         tcc_set_lib_path(s, j->runtime_dir);
     if ((rc = apply_ops(j, s, 1)) != JIT_OK)
@@ -338,10 +371,13 @@ static int build(jit_state *j, const char *source, TCCState **out)
     }
     if ((rc = add_libraries(j, s)) != JIT_OK)
         goto fail;
+    if (has_option(j, "-b")) /* the bounds checker's exit() ends the call */
+        tcc_add_symbol(s, "exit", (const void *)jit__guard_exit);
     if (relocate_keeping_handlers(s) != 0) {
         rc = fail_with_first_error(j, JIT_ELINK, "linking failed");
         goto fail;
     }
+    register_code(s);
     *out = s;
     return JIT_OK;
 

@@ -168,6 +168,21 @@ struct jit_runtime_symbol {
 extern const struct jit_runtime_symbol jit__guard_symbols[]; /* guard.c */
 extern const struct jit_runtime_symbol jit__tls_symbols[];   /* tls.c */
 
+/* ---- guarded calls: what compile.c hands TinyCC (guard.c) ----------- */
+
+/* TinyCC's backtrace callback (a TCCBtFunc), set on every state: records
+ * the bounds checker's messages for the running guarded call, and serves
+ * jit_guard_recover's line lookups. */
+int jit__guard_backtrace(void *udata, void *pc, const char *file, int line,
+                         const char *func, const char *msg);
+/* TinyCC's internal _tcc_backtrace (from any state linked with -b/-bt),
+ * which maps a pc to file:line through the line tables of every such
+ * state. NULL is ignored. */
+void jit__guard_set_backtracer(void *fn);
+/* exit() for code compiled with -b (the bounds checker calls it on some
+ * errors): abandons the running guarded call, or exits if there is none. */
+void jit__guard_exit(int status);
+
 /* Call fn for every runtime helper of every table. */
 void jit__runtime_each(void (*fn)(void *ctx, const char *name, const void *addr), void *ctx);
 /* Whether name is one of the runtime helpers (never listed by jit_list). */

@@ -130,6 +130,150 @@ JIT_API const char *jit_error(jit_state *j);
  * line; "" if none. Never NULL. */
 JIT_API const char *jit_diagnostics(jit_state *j);
 
+/* ---- guarded calls (guard.c) -------------------------------------------
+ *
+ * A call entered through a guard frame survives what would end the
+ * process: a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, stack
+ * overflow included), SIGINT, and -- in code compiled with -b -- the
+ * bounds checker's exit(). The call returns early instead, and the thread
+ * can ask what happened (jit_guard_last). A wrapper with the prototype of
+ * f (cx generates one per exported function, compiled in the same unit):
+ *
+ *     T __cx_guard_f(A a) {
+ *         jit_guard_frame fr;                   (on the wrapper's stack)
+ *         T r;
+ *         if (_setjmp(&fr)) {                   (the frame starts with a jmp_buf)
+ *             jit_guard_recover(&fr);
+ *             return (T)0;                      (zero of T, a zeroed struct)
+ *         }
+ *         jit_guard_enter(&fr, "f", 0);
+ *         r = f(a);
+ *         jit_guard_leave(&fr);
+ *         return r;
+ *     }
+ *
+ * Compiled code sees these helpers as __cx_guard_enter, __cx_guard_leave
+ * and __cx_guard_recover (handed to every compile); code built by another
+ * compiler may link to the jit_guard_* names. A unit that defines
+ * `void __cx_code_end(void) {}` after its wrappers has [start of its code,
+ * __cx_code_end) registered as compiled code; without it, [start, _etext).
+ *
+ * What a guard does:
+ *   - Fatal signals: when the faulting thread is inside a guard frame, the
+ *     handler records the signal, address and pc (and return addresses into
+ *     compiled code found on the stack) and longjmps to the innermost frame;
+ *     jit_guard_recover looks up the source line (needs -bt or -b, which
+ *     keep line tables) and calls the notify callback. Anywhere else the
+ *     previous handler runs exactly as before (SIG_DFL: the default action,
+ *     e.g. a core dump; Python's faulthandler: its traceback).
+ *   - SIGINT: the previous handler (e.g. Python's, which sets its flag) runs
+ *     when the call can stop, and the call returns early: at once if the
+ *     interrupted instruction is in registered compiled code or in a
+ *     system call (sleep, read; not with JIT_GUARD_HOST_API). In other code
+ *     (libc: malloc may hold a lock) it waits, retried every 0.2 ms by
+ *     a per-thread timer, until the thread is back in compiled code, runs a
+ *     suspended callback (whose code sees the interrupt at once), or the
+ *     call returns by itself. Process-directed SIGINT reaches the main
+ *     thread (or any thread not blocking it): only its call is interrupted.
+ *   - Nothing per call beyond the frame bookkeeping: no system call, no
+ *     signal-mask save (the recovery path unblocks the signal itself).
+ *
+ * What recovery cannot undo: memory the abandoned call allocated stays
+ * allocated; a lock it held stays held; a fault inside a library (libc's
+ * malloc on a corrupted heap) may leave that library's state damaged
+ * (jit_guard_report.in_code says whether the fault was in compiled code).
+ *
+ * Threads: frames, reports and the alternate signal stack (allocated on a
+ * thread's first guarded call, freed when it exits) are per thread; any
+ * number of threads may make guarded calls at once. jit_guard_install,
+ * jit_guard_set_notify and the code registry may be called from any thread.
+ */
+
+/* A guard frame: opaque, on the stack of the guarded call's wrapper. */
+#define JIT_GUARD_FRAME_SIZE 512
+typedef union jit_guard_frame {
+    unsigned char bytes[JIT_GUARD_FRAME_SIZE];
+    long double align_;
+} jit_guard_frame;
+
+/* What ended the calling thread's last abandoned guarded call. Strings are
+ * copies (NUL-terminated, truncated to fit). */
+typedef struct jit_guard_report {
+    int signal;          /* SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGINT;
+                            0 when checked code called exit() */
+    int code;            /* the signal's si_code, or exit()'s status */
+    const void *address; /* the faulting address (si_addr) */
+    const void *pc;      /* the faulting instruction, NULL if unknown */
+    int in_code;         /* 1: pc is in registered compiled code; 0: elsewhere */
+    int stack_overflow;  /* 1: the fault was just below the stack pointer */
+    int line;            /* source line of the fault, or of the last call
+                            from compiled code into the library; 0: unknown */
+    char file[128];      /* the file of line ("<cell>"), or "" */
+    char where[128];     /* the C function containing line, or "" */
+    char function[128];  /* the guarded function that was called */
+    char library[256];   /* the shared object containing pc when !in_code */
+    char message[512];   /* the bounds checker's message (-b), or "" */
+} jit_guard_report;
+
+/* Called (on the crashing thread, from jit_guard_recover, not in a signal
+ * handler) after a call was abandoned because of a fatal signal or exit();
+ * not for SIGINT. thread is pthread_self() as an unsigned long. */
+typedef void jit_guard_notify_fn(unsigned long thread, void *ctx);
+
+/* Install the handlers: the fatal signals once per process (keeping each
+ * previous handler to chain to), and SIGINT whenever the installed SIGINT
+ * handler is a function that is not libjit's (someone -- Python's
+ * signal.signal, ipykernel -- replaced it since; SIG_IGN and SIG_DFL are
+ * left alone). Idempotent and cheap (one sigaction query): call it again
+ * whenever SIGINT may have been replaced. JIT_OK, or JIT_ENOMEM. */
+JIT_API int jit_guard_install(void);
+
+/* Set (or, with NULL, clear) the notify callback. */
+JIT_API void jit_guard_set_notify(jit_guard_notify_fn *fn, void *ctx);
+
+/* For wrappers: push frame (whose jmp_buf the caller has just set with
+ * _setjmp) as the calling thread's innermost guard frame. function names
+ * the guarded function in reports; it must live as long as the call.
+ * flags: 0, or JIT_GUARD_HOST_API. */
+JIT_API void jit_guard_enter(jit_guard_frame *frame, const char *function, int flags);
+/* The guarded code calls its host's API (Python's C API, holding the GIL):
+ * an interrupt stops it only in compiled code, never while it waits in a
+ * system call (which stops other calls early: a loop around sleep() is
+ * interrupted in the kernel, where it spends its time). */
+#define JIT_GUARD_HOST_API 1
+/* For wrappers: pop frame after the guarded function returned. */
+JIT_API void jit_guard_leave(jit_guard_frame *frame);
+/* For wrappers, after _setjmp returned non-zero: complete the report and
+ * call the notify callback (signal and exit() only). */
+JIT_API void jit_guard_recover(jit_guard_frame *frame);
+
+/* Suspend the calling thread's guard frames while it runs code that must
+ * not be abandoned, e.g. a Python callback called from guarded code: a
+ * crash there is not caught, and an interrupt runs SIGINT's previous
+ * handler at once (the guarded call then stops when the thread is back in
+ * compiled code). Returns a token for jit_guard_resume, which must be
+ * called on the same thread. Guarded calls made in between get frames of
+ * their own. jit_guard_current returns the same token without suspending
+ * (for a caller that must hold the token before anything changes). */
+JIT_API void *jit_guard_current(void);
+JIT_API void *jit_guard_suspend(void);
+JIT_API void jit_guard_resume(void *token);
+
+/* Abandon the calling thread's innermost guarded call as soon as it runs
+ * compiled code again (like SIGINT, without calling any handler). JIT_OK,
+ * JIT_ESTATE (no guarded call), or JIT_ENOMEM (no timer). */
+JIT_API int jit_guard_stop(void);
+
+/* Copy the calling thread's last report into *out. 1 if there is one,
+ * 0 if this thread never had a call abandoned. */
+JIT_API int jit_guard_last(jit_guard_report *out);
+
+/* Register [start, end) as compiled code (jit_compile does this for its
+ * own code) / forget the range starting at start. JIT_OK, JIT_EARG or
+ * JIT_ENOMEM. */
+JIT_API int jit_guard_add_code(const void *start, const void *end);
+JIT_API void jit_guard_remove_code(const void *start);
+
 #ifdef __cplusplus
 }
 #endif

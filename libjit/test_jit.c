@@ -800,6 +800,472 @@ static void test_threads_lookup(void)
     jit_delete(j);
 }
 
+/* ---- thread-local storage helpers (tls.c) --------------------------- */
+
+/* What cx's rewrite of `static _Thread_local long counter = 40;` and of a
+ * 128-byte aligned struct produces (python/cx/tls.py), written by hand. */
+static const char tls_source[] =
+    "struct __cx_tls_key { unsigned long index; };\n"
+    "void *__cx_tls_get(struct __cx_tls_key *, const void *, unsigned long,"
+    " unsigned long);\n"
+    "void __cx_tls_release(struct __cx_tls_key *, unsigned long);\n"
+    "unsigned long __cx_tls_live(void);\n"
+    "typedef struct { char c; double d __attribute((aligned(128))); } big;\n"
+    "static struct __cx_tls_key keys[2];\n"
+    "static long init_counter = 40;\n"
+    "static big init_big = { 'a', 1.5 };\n"
+    "#define TLS(k, v) (*(__typeof__(v) *)__cx_tls_get(k, &(v), sizeof(v),"
+    " _Alignof(__typeof__(v))))\n"
+    "long bump(void) { return ++TLS(&keys[0], init_counter); }\n"
+    "unsigned long big_addr(void) { return (unsigned long)&TLS(&keys[1], init_big); }\n"
+    "double big_d(void) { return TLS(&keys[1], init_big).d; }\n"
+    "unsigned long live(void) { return __cx_tls_live(); }\n"
+    "void release(void) { __cx_tls_release(keys, 2); }\n"
+    "#ifdef WITH_DESTRUCTOR\n"
+    "__attribute((destructor)) static void fini(void) { release(); }\n"
+    "#endif\n";
+
+struct tls_fns {
+    long (*bump)(void);
+    unsigned long (*big_addr)(void);
+    double (*big_d)(void);
+    unsigned long (*live)(void);
+    void (*release)(void);
+};
+
+struct tls_worker {
+    struct tls_fns *f;
+    pthread_barrier_t *all_started;
+    int ok;
+};
+
+static void *tls_worker(void *arg)
+{
+    struct tls_worker *w = arg;
+    unsigned long addr;
+    int i, ok = 1;
+
+    for (i = 1; i <= 1000; i++)
+        ok &= w->f->bump() == 40 + i; /* its own copy, from the template */
+    addr = w->f->big_addr();
+    ok &= addr % 128 == 0 && w->f->big_d() == 1.5 && w->f->big_addr() == addr;
+    pthread_barrier_wait(w->all_started); /* every thread holds its copies */
+    pthread_barrier_wait(w->all_started); /* main has counted them */
+    w->ok = ok;
+    return NULL;
+}
+
+static int tls_fns(jit_state *j, struct tls_fns *f)
+{
+    f->bump = (long (*)(void))jit_sym(j, "bump");
+    f->big_addr = (unsigned long (*)(void))jit_sym(j, "big_addr");
+    f->big_d = (double (*)(void))jit_sym(j, "big_d");
+    f->live = (unsigned long (*)(void))jit_sym(j, "live");
+    f->release = (void (*)(void))jit_sym(j, "release");
+    return f->bump && f->big_addr && f->big_d && f->live && f->release;
+}
+
+/* Each thread gets its own initialised, aligned copies; they are freed when
+ * the thread exits, by __cx_tls_release, and by the module's destructor. */
+static void test_tls(void)
+{
+    jit_state *j = COMPILED(NULL, tls_source), *d;
+    pthread_t t[NTHREADS];
+    struct tls_worker w[NTHREADS];
+    pthread_barrier_t barrier;
+    struct tls_fns f;
+    unsigned long base, with_main;
+    int i, started[NTHREADS];
+
+    if (!j)
+        return;
+    if (!CHECK_J(j, tls_fns(j, &f))) {
+        jit_delete(j);
+        return;
+    }
+    base = f.live();
+    CHECK(f.bump() == 41 && f.bump() == 42 && f.big_addr() % 128 == 0);
+    with_main = f.live();
+    CHECK(with_main == base + 2);
+    pthread_barrier_init(&barrier, NULL, NTHREADS + 1);
+    for (i = 0; i < NTHREADS; i++) {
+        w[i].f = &f;
+        w[i].all_started = &barrier;
+        w[i].ok = 0;
+        started[i] = pthread_create(&t[i], NULL, tls_worker, &w[i]) == 0;
+        if (!CHECK(started[i]))
+            return; /* the barrier would never open */
+    }
+    pthread_barrier_wait(&barrier);
+    CHECK(f.live() == with_main + 2 * NTHREADS);
+    pthread_barrier_wait(&barrier);
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(w[i].ok);
+    }
+    pthread_barrier_destroy(&barrier);
+    CHECK(f.live() == with_main); /* freed at thread exit */
+    CHECK(f.bump() == 43);        /* main's copy untouched */
+    f.release();
+    CHECK(f.live() == base);
+    CHECK(f.bump() == 41);        /* a fresh copy after release */
+    f.release();
+    jit_delete(j);
+
+    /* the module's destructor releases its keys */
+    d = jit_new(runtime_dir);
+    if (!CHECK(d != NULL))
+        return;
+    CHECK_J(d, jit_define(d, "WITH_DESTRUCTOR", NULL) == JIT_OK);
+    CHECK_J(d, jit_compile(d, tls_source) == JIT_OK);
+    if (CHECK_J(d, tls_fns(d, &f))) {
+        CHECK(f.bump() == 41 && f.big_d() == 1.5 && f.live() == base + 2);
+    }
+    jit_delete(d); /* f's code is gone: count with a new module */
+    j = COMPILED(NULL, tls_source);
+    if (j && CHECK_J(j, tls_fns(j, &f)))
+        CHECK(f.live() == base);
+    jit_delete(j);
+}
+
+/* ---- guarded calls (guard.c) ---------------------------------------- */
+
+#include <stdint.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/* Set (JIT_TEST_NO_FAULTS=1, by `make valgrind`) to skip the deliberate
+ * faults, which valgrind reports as errors before the guard sees them. */
+static int no_faults;
+
+/* What cx generates (python/cx/guard.py), written by hand: the user's
+ * functions at <cell> lines 1.., one wrapper each, then __cx_code_end. */
+static const char guard_source[] =
+    "typedef union { unsigned char b[512]; long double a; } frame_t;\n"
+    "int __cx_setjmp(void *) __asm__(\"_setjmp\");\n"
+    "void __cx_guard_enter(frame_t *, const char *, int);\n"
+    "void __cx_guard_leave(frame_t *);\n"
+    "void __cx_guard_recover(frame_t *);\n"
+    "void abort(void);\n"
+    "void *malloc(unsigned long);\n"
+    "void free(void *);\n"
+    "#line 1 \"<cell>\"\n"
+    "int deref(int *p) {\n"
+    "    return *p;\n"
+    "}\n"
+    "int divide(int a, int b) { return a / b; }\n"
+    "int recurse(int n) { volatile char pad[256]; pad[0] = n; return recurse(n + 1) + pad[0]; }\n"
+    "int spin(volatile int *stop) { while (!*stop) ; return 1; }\n"
+    "int boom(int x) { if (x) abort(); return x; }\n"
+    "int call(int (*f)(int), int x) { int r = f(x); while (x) ; return r; }\n"
+    "int past(int i) { int a[4] = {1, 2, 3, 4}; return a[i]; }\n"
+    "int twice(int n) { char *p = malloc(n); free(p); free(p); return n; }\n"
+    "#line 1 \"<cx-generated>\"\n"
+    "#define WRAP(name, params, args) int __cx_guard_##name params { \\\n"
+    "    frame_t fr; int r; \\\n"
+    "    if (__cx_setjmp(&fr)) { __cx_guard_recover(&fr); return 0; } \\\n"
+    "    __cx_guard_enter(&fr, #name, 0); r = name args; __cx_guard_leave(&fr); return r; }\n"
+    "WRAP(deref, (int *p), (p))\n"
+    "WRAP(divide, (int a, int b), (a, b))\n"
+    "WRAP(recurse, (int n), (n))\n"
+    "WRAP(spin, (volatile int *s), (s))\n"
+    "WRAP(boom, (int x), (x))\n"
+    "WRAP(call, (int (*f)(int), int x), (f, x))\n"
+    "WRAP(past, (int i), (i))\n"
+    "WRAP(twice, (int n), (n))\n"
+    "void __cx_code_end(void) {}\n";
+
+struct guarded {
+    jit_state *j;
+    int (*deref)(int *), (*divide)(int, int), (*recurse)(int);
+    int (*spin)(volatile int *), (*boom)(int), (*call)(int (*)(int), int);
+    int (*past)(int), (*twice)(int);
+};
+
+static int guarded_compile(int line, struct guarded *g, const char *options)
+{
+    memset(g, 0, sizeof *g);
+    g->j = compiled(line, options, guard_source);
+    if (!g->j)
+        return 0;
+#define SYM(name) g->name = (__typeof__(g->name))jit_sym(g->j, "__cx_guard_" #name)
+    SYM(deref); SYM(divide); SYM(recurse); SYM(spin); SYM(boom); SYM(call);
+    SYM(past); SYM(twice);
+#undef SYM
+    return check(g->deref && g->twice, line, "wrappers found", g->j);
+}
+
+static unsigned long notified_thread;
+static int notified;
+
+static void on_notify(unsigned long thread, void *ctx)
+{
+    notified_thread = thread;
+    notified += ctx == &notified;
+}
+
+static void test_guard_crashes(void)
+{
+    struct guarded g;
+    jit_guard_report r;
+    int x = 7;
+
+    if (no_faults)
+        return;
+    CHECK(jit_guard_install() == JIT_OK);
+    CHECK(jit_guard_install() == JIT_OK); /* idempotent */
+    jit_guard_set_notify(on_notify, &notified);
+    if (!guarded_compile(__LINE__, &g, "-bt"))
+        return;
+
+    CHECK(g.deref(&x) == 7);
+    CHECK(jit_guard_last(&r) == 0 && r.signal == 0);
+
+    CHECK(g.deref(NULL) == 0);
+    CHECK(jit_guard_last(&r) == 1);
+    CHECK(r.signal == SIGSEGV && r.address == NULL && r.in_code == 1);
+    CHECK(r.line == 2 && strcmp(r.file, "<cell>") == 0);
+    CHECK(strcmp(r.where, "deref") == 0 && strcmp(r.function, "deref") == 0);
+    CHECK(!r.stack_overflow && r.library[0] == '\0' && r.message[0] == '\0');
+    CHECK(notified == 1 && notified_thread == (unsigned long)pthread_self());
+    CHECK(g.deref(&x) == 7); /* the next call works */
+
+    CHECK(g.divide(7, 0) == 0);
+    CHECK(jit_guard_last(&r) && r.signal == SIGFPE && r.code == FPE_INTDIV);
+    CHECK(r.line == 4 && strcmp(r.function, "divide") == 0);
+    CHECK(g.divide(7, 2) == 3);
+
+    CHECK(g.recurse(0) == 0); /* on the alternate stack */
+    CHECK(jit_guard_last(&r) && r.signal == SIGSEGV && r.stack_overflow);
+    CHECK(r.line == 5);
+    CHECK(g.recurse(0) == 0 && jit_guard_last(&r) && r.stack_overflow);
+
+    CHECK(g.boom(1) == 0); /* abort(), inside libc */
+    CHECK(jit_guard_last(&r) && r.signal == SIGABRT && r.in_code == 0);
+    CHECK(strncmp(r.library, "libc.so", 7) == 0);
+    CHECK(r.line == 7 && strcmp(r.where, "boom") == 0); /* the call into libc */
+    CHECK(g.boom(0) == 0 && notified == 5);
+
+    jit_guard_set_notify(NULL, NULL);
+    jit_delete(g.j);
+}
+
+/* Each thread's crash is its own: threads crash at their own addresses
+ * and call normally in between, all at once. */
+#define GUARD_THREADS 4
+#define GUARD_ROUNDS 300
+
+struct guard_worker {
+    struct guarded *g;
+    int id, failures;
+};
+
+static void *guard_worker(void *arg)
+{
+    struct guard_worker *w = arg;
+    jit_guard_report r;
+    int round, x;
+
+    for (round = 0; round < GUARD_ROUNDS; round++) {
+        int *bad = (int *)(uintptr_t)(64 * (w->id + 1) + (round % 4) * 8);
+
+        x = round * 10 + w->id;
+        if (w->g->deref(&x) != x)
+            w->failures++;
+        if (!no_faults && (w->g->deref(bad) != 0 || !jit_guard_last(&r)
+                           || r.signal != SIGSEGV || r.address != bad || r.line != 2))
+            w->failures++;
+        if (w->g->divide(x, 1) != x)
+            w->failures++;
+    }
+    return NULL;
+}
+
+static void test_guard_threads(void)
+{
+    struct guarded g;
+    struct guard_worker w[GUARD_THREADS];
+    pthread_t t[GUARD_THREADS];
+    int i;
+
+    if (!guarded_compile(__LINE__, &g, "-bt"))
+        return;
+    for (i = 0; i < GUARD_THREADS; i++) {
+        w[i].g = &g;
+        w[i].id = i;
+        w[i].failures = 0;
+        CHECK(pthread_create(&t[i], NULL, guard_worker, &w[i]) == 0);
+    }
+    for (i = 0; i < GUARD_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(w[i].failures == 0);
+    }
+    jit_delete(g.j);
+}
+
+/* SIGINT: the previous handler runs, then the guarded call returns. */
+static volatile sig_atomic_t host_interrupts;
+
+static void host_interrupt(int sig)
+{
+    (void)sig;
+    host_interrupts++;
+}
+
+static void *interrupt_later(void *arg)
+{
+    sigset_t set;
+    struct timespec delay = { 0, 50 * 1000 * 1000 };
+
+    (void)arg;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* so the main thread gets it */
+    nanosleep(&delay, NULL);
+    kill(getpid(), SIGINT);
+    return NULL;
+}
+
+static int stop_from_host(int x)
+{
+    struct timespec delay = { 0, 5 * 1000 * 1000 };
+
+    CHECK(jit_guard_stop() == JIT_OK);
+    nanosleep(&delay, NULL); /* retries while outside compiled code */
+    return x;
+}
+
+static int twenty_one(int x)
+{
+    return x + 21;
+}
+
+static void test_guard_interrupt(void)
+{
+    struct guarded g;
+    struct sigaction host, old;
+    jit_guard_report r;
+    pthread_t t;
+    volatile int never = 0, yes = 1;
+
+    memset(&host, 0, sizeof host);
+    host.sa_handler = host_interrupt;
+    sigemptyset(&host.sa_mask);
+    sigaction(SIGINT, &host, &old);
+    CHECK(jit_guard_install() == JIT_OK); /* over the host's handler */
+    if (!guarded_compile(__LINE__, &g, "-bt"))
+        goto out;
+
+    CHECK(g.spin(&yes) == 1);
+    CHECK(pthread_create(&t, NULL, interrupt_later, NULL) == 0);
+    CHECK(g.spin(&never) == 0); /* returns only when interrupted */
+    pthread_join(t, NULL);
+    CHECK(host_interrupts == 1);
+    CHECK(jit_guard_last(&r) && r.signal == SIGINT && strcmp(r.function, "spin") == 0);
+
+    /* outside a guarded call only the host's handler runs */
+    kill(getpid(), SIGINT);
+    CHECK(host_interrupts == 2);
+
+    /* jit_guard_stop: from a callback (host code), then back in the loop */
+    CHECK(jit_guard_stop() == JIT_ESTATE);
+    CHECK(g.call(stop_from_host, 1) == 0);
+    CHECK(jit_guard_last(&r) && r.signal == SIGINT && strcmp(r.function, "call") == 0);
+    CHECK(host_interrupts == 2);
+    CHECK(g.call(twenty_one, 0) == 21);
+
+    jit_delete(g.j);
+out:
+    sigaction(SIGINT, &old, NULL);
+}
+
+/* -b: the bounds checker's errors end the call, with its message. */
+static void test_guard_checked(void)
+{
+    struct guarded g;
+    jit_guard_report r;
+
+    if (no_faults || !guarded_compile(__LINE__, &g, "-b"))
+        return;
+    CHECK(g.past(3) == 4);
+    CHECK(g.past(1000) == 0); /* BCHECK message, then a fault */
+    CHECK(jit_guard_last(&r) && r.signal == SIGSEGV);
+    CHECK(contains(r.message, "is outside of the region"));
+    CHECK(r.line == 9 && strcmp(r.file, "<cell>") == 0);
+    CHECK(g.twice(8) == 0); /* double free: BCHECK calls exit() */
+    CHECK(jit_guard_last(&r) && r.signal == 0 && r.code == 255);
+    CHECK(contains(r.message, "freeing invalid region") && r.line == 10);
+    CHECK(g.past(2) == 3);
+    jit_delete(g.j);
+}
+
+/* Outside a guarded call a fault reaches the previous handler exactly:
+ * run in children, before this process installs the guard. */
+static void host_fatal(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig;
+    (void)info;
+    (void)uctx;
+    _exit(42);
+}
+
+/* A callback of guarded code that runs what must not be abandoned (like a
+ * Python callback): its crash is not the guarded call's. */
+static int crash_in_callback(int x)
+{
+    void *token = jit_guard_suspend();
+
+    *(volatile int *)(uintptr_t)(16 * x) = x; /* unmapped (UBSan checks NULL) */
+    jit_guard_resume(token);
+    return x;
+}
+
+static int crash_outside(int with_host_handler, int in_callback)
+{
+    struct sigaction host;
+    struct guarded g;
+    int status = -1;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        memset(&host, 0, sizeof host);
+        sigemptyset(&host.sa_mask);
+        if (with_host_handler) {
+            host.sa_sigaction = host_fatal;
+            host.sa_flags = SA_SIGINFO;
+        } else {
+            host.sa_handler = SIG_DFL;
+        }
+        sigaction(SIGSEGV, &host, NULL);
+        if (jit_guard_install() != JIT_OK || !guarded_compile(__LINE__, &g, "-bt"))
+            _exit(3);
+        if (g.deref(NULL) != 0) /* caught */
+            _exit(5);
+        if (in_callback)
+            g.call(crash_in_callback, 1);
+        else
+            *(volatile int *)(uintptr_t)(g.deref(NULL) + 16) = 1; /* unmapped */
+        _exit(4);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return status;
+}
+
+static void test_guard_chains(void)
+{
+    int status;
+
+    if (no_faults)
+        return;
+    status = crash_outside(1, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
+    status = crash_outside(0, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+    status = crash_outside(1, 1);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 42);
+}
+
 /* ---- bench (bench_jit only) ----------------------------------------- */
 
 #ifdef JIT_BENCH
@@ -902,6 +1368,7 @@ int main(int argc, char **argv)
         return 2;
     }
     runtime_dir = argv[1];
+    no_faults = getenv("JIT_TEST_NO_FAULTS") != NULL;
     setvbuf(stdout, NULL, _IOLBF, 0);
 #ifdef JIT_BENCH
     if (argc > 2 && strcmp(argv[2], "--bench") == 0)
@@ -912,6 +1379,7 @@ int main(int argc, char **argv)
      * relocation in the process; later ones would pass trivially. */
     test_signal_handlers_kept("-b");
     test_signal_handlers_kept("-bt");
+    test_guard_chains(); /* before this process installs the guard */
     test_version();
     test_null_arguments();
     test_call_order();
@@ -934,6 +1402,11 @@ int main(int argc, char **argv)
     test_list("-bt -g -fcommon");
     test_threads_compiling();
     test_threads_lookup();
+    test_tls();
+    test_guard_crashes();
+    test_guard_threads();
+    test_guard_interrupt();
+    test_guard_checked();
 
     printf("test_jit: %d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;

@@ -1,5 +1,4 @@
 """backend="cc": the system C compiler, a shared object, the on-disk cache, and gcc's messages."""
-import ctypes
 import gc
 import json
 import os
@@ -188,6 +187,16 @@ def test_user_options_reach_the_compiler(compiles):
     assert argv.index("-O3") > argv.index("-O2")  # the user's -O wins
 
 
+@pytest.mark.skipif(shutil.which("clang") is None, reason="clang is not installed (apt-get install clang)")
+def test_clang_compiles_and_reports_cell_lines():
+    lib = cx.compile(SOURCE, backend="cc", compiler="clang", options="-O3")
+    assert lib.norm(np.array([3.0, 4.0]), 2) == 5.0
+    with pytest.raises(cx.CompileError) as info:
+        cx.compile("int f(void) {\n  return x;\n}\n", backend="cc", compiler="clang")
+    assert [(d.line, d.column) for d in info.value.errors] == [(2, 10)]
+    assert info.value.errors[0].message == "use of undeclared identifier 'x'"
+
+
 def test_unknown_compiler_is_an_option_error():
     with pytest.raises(cx.OptionError, match="no-such-cc-here"):
         cx.compile("int f(void) { return 1; }", backend="cc", compiler="no-such-cc-here")
@@ -267,6 +276,21 @@ def test_cache_directory_open_to_others_is_repaired(cache):
     os.chmod(cache, 0o777)
     cc.cache_dir()
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700
+
+
+def test_shared_sticky_directory_like_tmp_is_refused_not_chmodded(cache):
+    cache.mkdir()
+    os.chmod(cache, 0o1777)
+    with pytest.raises(cx.CxError, match="shared directory"):
+        cc.cache_dir()
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o1777
+
+
+def test_cache_directory_readable_by_others_is_left_alone(cache):
+    cache.mkdir()
+    os.chmod(cache, 0o755)  # e.g. CX_CACHE_DIR pointed at a project directory: not ours to lock
+    cc.cache_dir()
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o755
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to another user")

@@ -42,6 +42,7 @@ import numpy as np
 
 import cx
 from cx import decls, unit
+from cx._bench_report import format_table, plot, targets
 from cx.backends import cc, tcc
 from cx.module import Module, Settings
 
@@ -185,6 +186,13 @@ def system_cc(src_path, out_path, flags=("-O2", "-fPIC", "-shared")):
     subprocess.run(argv, check=True, capture_output=True)
 
 
+def compiler_label():
+    """``gcc`` or ``clang`` (what the system compiler is), else its file name."""
+    argv0 = cc.find_compiler()
+    family = cc._family(cc.identify(argv0))
+    return family if family != "other" else os.path.basename(argv0[0])
+
+
 def cffi_api(work, tag, cdef, source):
     import cffi
 
@@ -257,7 +265,7 @@ def numba_first_calls(py_source, calls):
 # ----------------------------------------------------------------------------------------------
 # Sections
 
-def bench_compile(cfg, work, libtcc, section, source, pysrc, pyx, cdef, symbol, numba_calls, rounds):
+def bench_compile(work, libtcc, section, source, pysrc, pyx, cdef, symbol, numba_calls, rounds):
     n_slow, n_peer = rounds["slow"], rounds["peer"]
     rows = []
     fresh = lambda i, tag: source + f"/* {section} {tag} {i} */\n"  # noqa: E731
@@ -276,7 +284,7 @@ def bench_compile(cfg, work, libtcc, section, source, pysrc, pyx, cdef, symbol, 
             f.write(fresh(i, "gcc"))
         system_cc(path, path[:-2] + ".so")
 
-    ccname = os.path.basename(cc.find_compiler()[0])
+    ccname = compiler_label()
     rows.append(row(f"{ccname} -O2 -shared (subprocess)", interleaved({"g": gcc_once}, n_slow)["g"]))
     rows.append(row("cx backend='cc' (cold)", interleaved(
         {"c": lambda i: getattr(cx.compile(fresh(i, "cc"), backend="cc"), symbol)}, n_slow)["c"],
@@ -340,7 +348,7 @@ def _per_call(stmt, env, number, rounds_out, key):
     rounds_out.setdefault(key, []).append(t / number)
 
 
-def bench_calls(cfg, work, built):
+def bench_calls(cfg, built):
     number, rounds = cfg["call_number"], cfg["call_rounds"]
     lib = cx.compile(SMALL_C + "double dot(const double *a, const double *b, long n) {"
                      " double s = 0; for (long i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n")
@@ -425,28 +433,40 @@ def bench_kernels(cfg, work):
     g.dot.argtypes, g.dot.restype = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long], ctypes.c_double
     g.branchy.argtypes, g.branchy.restype = [ctypes.c_void_p, ctypes.c_long], ctypes.c_long
     g.fib.argtypes, g.fib.restype = [ctypes.c_int], ctypes.c_long
-    ccname = os.path.basename(cc.find_compiler()[0])
-    variants = {"cx (TinyCC)": tcc_lib, "cx backend='cc'": cc_lib}
-    kernels = {
-        f"dot (n={n_dot})": ([(name, lambda i, m=m: m.dot(a, b, n_dot)) for name, m in variants.items()]
-                             + [(f"{ccname} -O2 + ctypes", lambda i: g.dot(a.ctypes.data, b.ctypes.data, n_dot))]),
-        f"branchy loop (n={n_branchy})": ([(name, lambda i, m=m: m.branchy(v, n_branchy)) for name, m in variants.items()]
-                                          + [(f"{ccname} -O2 + ctypes", lambda i: g.branchy(v.ctypes.data, n_branchy))]),
-        f"fib({n_fib})": ([(name, lambda i, m=m: m.fib(n_fib)) for name, m in variants.items()]
-                          + [(f"{ccname} -O2 + ctypes", lambda i: g.fib(n_fib))]),
+    ref = f"{compiler_label()} -O2 + ctypes"
+    calls = {  # kernel -> (call on a cx module, call on the reference library)
+        f"dot (n={n_dot})": (lambda m: m.dot(a, b, n_dot), lambda: g.dot(a.ctypes.data, b.ctypes.data, n_dot)),
+        f"branchy loop (n={n_branchy})": (lambda m: m.branchy(v, n_branchy),
+                                          lambda: g.branchy(v.ctypes.data, n_branchy)),
+        f"fib({n_fib})": (lambda m: m.fib(n_fib), lambda: g.fib(n_fib)),
     }
+    kernels = {}
+    for kernel, (on_cx, on_ref) in calls.items():
+        kernels[kernel] = [("cx (TinyCC)", lambda i, f=on_cx: f(tcc_lib)),
+                           ("cx backend='cc'", lambda i, f=on_cx: f(cc_lib)),
+                           (ref, lambda i, f=on_ref: f())]
     out = {}
     for kernel, cands in kernels.items():
         results = [c[1](0) for c in cands]
         if len({round(float(r), 6) for r in results}) != 1:
             raise RuntimeError(f"{kernel}: the variants disagree: {results}")
         times = interleaved(dict(cands), rounds)
-        out[kernel] = with_ratios([row(name, t) for name, t in times.items()], f"{ccname} -O2 + ctypes")
+        out[kernel] = with_ratios([row(name, t) for name, t in times.items()], ref)
     return out
 
 
-def bench_threads(cfg):
+SPIN_MAIN_C = KERNELS_C + r"""
+#include <stdlib.h>
+int main(int argc, char **argv) { return spin(atol(argv[1])) < 0; }
+"""
+
+
+def bench_threads(cfg, work):
     lib = cx.compile(KERNELS_C)
+    exe = os.path.join(work, "spin")
+    with open(exe + ".c", "w") as f:
+        f.write(SPIN_MAIN_C)
+    subprocess.run([*cc.find_compiler(), "-O0", exe + ".c", "-o", exe], check=True, capture_output=True)
     n = 1 << 16
     while True:  # calibrate one call to about cfg["thread_call_s"]
         t0 = time.perf_counter()
@@ -456,170 +476,36 @@ def bench_threads(cfg):
             break
         n *= 4
     n = max(1, int(n * cfg["thread_call_s"] / t))
-    results = []
+    def threads(k, i):
+        workers = [threading.Thread(target=lib.spin, args=(n // k,)) for _ in range(k)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+
+    def processes(k, i):  # the machine's own ceiling: the same loop in k processes, no Python at all
+        procs = [subprocess.Popen([exe, str(n // k)]) for _ in range(k)]
+        for p in procs:
+            p.wait()
+
+    cands = {}
     for k in (1, 2, 4):
-        chunk = n // k
-        walls = []
-        for _ in range(cfg["thread_rounds"]):
-            workers = [threading.Thread(target=lib.spin, args=(chunk,)) for _ in range(k)]
-            t0 = time.perf_counter()
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            walls.append(time.perf_counter() - t0)
-        results.append({"threads": k, "median_s": statistics.median(walls), "times_s": walls})
+        cands[("threads", k)] = lambda i, k=k: threads(k, i)
+        cands[("processes", k)] = lambda i, k=k: processes(k, i)
+    times = interleaved(cands, cfg["thread_rounds"])
     cpus = os.cpu_count() or 1
-    for r in results:
-        r["speedup"] = results[0]["median_s"] / r["median_s"]
-        r["efficiency"] = r["speedup"] / min(r["threads"], cpus)
-    return {"work_iterations": n, "cpus": cpus, "rows": results,
-            "note": "strong scaling: the same work split over k threads; efficiency = speedup / min(k, cpus)"}
-
-
-# ----------------------------------------------------------------------------------------------
-# Targets, table, JSON, plot
-
-def _median(rows, name):
-    return next(r for r in rows if r["name"] == name)["median_s"]
-
-
-def targets(res):
-    small = res["compile_small"]
-    gcc_row = next(r for r in small if r["name"].endswith("-O2 -shared (subprocess)"))
-    cx_t = _median(small, "cx.compile (TinyCC)")
-    out = [
-        ("cx.compile of the small cell <= 1.5x libtcc alone", cx_t / _median(small, "libtcc alone (floor)"), 1.5, "<="),
-        ("cx.compile of the small cell >= 10x faster than the system compiler", gcc_row["median_s"] / cx_t, 10, ">="),
-        ("scalar call <= 1.15x raw ctypes", _median(res["calls"]["scalar"], "cx")
-         / _median(res["calls"]["scalar"], "raw ctypes CFUNCTYPE (same address)"), 1.15, "<="),
-        ("two-array call <= 3x a scalar call", res["calls"]["arrays"][0]["vs_cx_scalar"], 3, "<="),
-    ]
-    for kernel, rows in res["kernels"].items():
-        ratio = _median(rows, "cx backend='cc'") / rows[-1]["median_s"]
-        out.append((f"backend='cc' {kernel} within 1.1x of -O2", ratio, 1.1, "<="))
-    return [{"target": t, "value": v, "limit": lim, "op": op,
-             "pass": v <= lim if op == "<=" else v >= lim} for t, v, lim, op in out]
-
-
-def _fmt_time(s):
-    if s is None:
-        return "-"
-    for unit_, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
-        if s >= scale or unit_ == "ns":
-            return f"{s / scale:.3g} {unit_}"
-
-
-def format_table(res):
-    lines = []
-    m = res["meta"]
-    lines.append(f"cx {m['cx']} benchmark ({m['mode']}): {m['cpus']} CPUs ({m['cpu']}), Python {m['python']}, "
-                 f"{m['compiler']}")
-
-    def block(title, rows, ref_label, extra=None):
-        lines.append("")
-        lines.append(f"== {title}")
-        lines.append(f"  {'':52} {'median':>10}  {ref_label:>12}" + (f"  {extra[0]:>10}" if extra else ""))
+    out = {"work_iterations": n, "cpus": cpus,
+           "note": "strong scaling: the same work split over k threads of one cx call (TinyCC code), and, for "
+                   "the machine's own ceiling, over k processes of the same C loop (gcc -O0, no Python); "
+                   "efficiency = speedup / min(k, cpus)"}
+    for kind in ("threads", "processes"):
+        rows = [{"threads": k, "median_s": statistics.median(times[(kind, k)]), "times_s": times[(kind, k)]}
+                for k in (1, 2, 4)]
         for r in rows:
-            if r["status"] != "ok":
-                lines.append(f"  {r['name']:52} {r['status']}")
-                continue
-            ratio = f"{r['ratio']:.2f}x"
-            tail = f"  {extra[1](r):>10}" if extra else ""
-            approx = "~" if r.get("extrapolated") else ""
-            lines.append(f"  {r['name']:52} {approx + _fmt_time(r['median_s']):>10}  {ratio:>12}{tail}")
-
-    block(f"compile: small cell ({res['sizes']['small_functions']} functions, stdio.h + math.h)",
-          res["compile_small"], "vs libtcc")
-    block(f"compile: large source ({res['sizes']['large_functions']} functions)", res["compile_large"], "vs libtcc")
-    lines.append("")
-    lines.append("== where cx.compile's time goes (medians, small cell | large source)")
-    ps, pl = res["compile_profile"]["small"], res["compile_profile"]["large"]
-    for k in ps:
-        lines.append(f"  {k:52} {_fmt_time(ps[k]):>10}  {_fmt_time(pl[k]):>12}")
-    block("call: int add(int, int)", res["calls"]["scalar"], "vs ctypes")
-    block("call: double dot(const double *, const double *, long), two numpy arrays", res["calls"]["arrays"],
-          "vs cx", ("vs scalar", lambda r: f"{r['vs_cx_scalar']:.2f}x"))
-    for kernel, rows in res["kernels"].items():
-        block(f"kernel: {kernel}", rows, "vs -O2")
-    lines.append("")
-    lines.append(f"== threads: one CPU-bound cx call split over k threads ({res['threads']['cpus']} CPUs)")
-    for r in res["threads"]["rows"]:
-        lines.append(f"  {r['threads']} thread(s){'':42} {_fmt_time(r['median_s']):>10}  speedup {r['speedup']:.2f}x"
-                     f"  efficiency {r['efficiency']:.0%}")
-    lines.append("")
-    lines.append("== targets")
-    for t in res["targets"]:
-        lines.append(f"  {'PASS' if t['pass'] else 'MISS'}  {t['target']:66} {t['value']:.2f}x "
-                     f"(limit {t['op']} {t['limit']}x)")
-    return "\n".join(lines)
-
-
-def plot(res, path):
-    """Write the results as a PNG (2 x 3 panels). Returns False if matplotlib is missing."""
-    if not have("matplotlib"):
-        return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 3, figsize=(18, 10))
-    m = res["meta"]
-    fig.suptitle(f"cx {m['cx']} ({m['mode']} run): {m['cpus']} CPUs {m['cpu']}, Python {m['python']}, "
-                 f"{m['compiler']}", fontsize=11)
-
-    def bars(ax, rows, title, xlabel, scale=1.0, log=True):
-        rows = [r for r in rows if r["status"] == "ok"]
-        names = [("~" if r.get("extrapolated") else "") + r["name"] for r in rows]
-        values = [r["median_s"] * scale for r in rows]
-        ax.barh(names[::-1], values[::-1], color="tab:blue")
-        if log:
-            ax.set_xscale("log")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(xlabel)
-        ax.tick_params(axis="y", labelsize=8)
-
-    bars(axes[0][0], res["compile_small"], "compile: small cell", "ms (log)", 1e3)
-    bars(axes[0][1], res["compile_large"], f"compile: {res['sizes']['large_functions']} functions", "ms (log)", 1e3)
-    prof = res["compile_profile"]["small"]
-    keys = [k for k in prof if k not in ("total", "libtcc alone")]
-    axes[0][2].barh(["cx.compile", "libtcc alone"], [0, prof["libtcc alone"] * 1e3], color="tab:gray")
-    left = 0.0
-    for k in keys:
-        axes[0][2].barh(["cx.compile"], [prof[k] * 1e3], left=[left], label=k)
-        left += prof[k] * 1e3
-    axes[0][2].legend(fontsize=8)
-    axes[0][2].set_title("where cx.compile's time goes (small cell)", fontsize=10)
-    axes[0][2].set_xlabel("ms")
-    bars(axes[1][0], res["calls"]["scalar"] + res["calls"]["arrays"], "per call", "ns", 1e9, log=False)
-    ax = axes[1][1]
-    kernels = list(res["kernels"])
-    variants = [r["name"] for r in res["kernels"][kernels[0]]]
-    width = 0.8 / len(variants)
-    for j, name in enumerate(variants):
-        ax.bar([i + j * width for i in range(len(kernels))],
-               [next(r for r in res["kernels"][k] if r["name"] == name)["ratio"] for k in kernels],
-               width, label=name)
-    ax.set_xticks([i + width for i in range(len(kernels))])
-    ax.set_xticklabels(kernels, fontsize=8)
-    ax.axhline(1.1, color="k", ls=":", lw=1)
-    ax.set_ylabel("run time / system compiler -O2")
-    ax.set_title("kernels (lower is faster)", fontsize=10)
-    ax.legend(fontsize=8)
-    ax = axes[1][2]
-    t = res["threads"]["rows"]
-    ax.plot([r["threads"] for r in t], [r["speedup"] for r in t], "o-", label="measured speedup")
-    ax.plot([r["threads"] for r in t], [min(r["threads"], res["threads"]["cpus"]) for r in t], "k:", label="ideal")
-    ax.set_xticks([1, 2, 4])
-    ax.set_xlabel("threads")
-    ax.set_ylabel("speedup")
-    ax.set_title("threads: one CPU-bound cx call split", fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return True
+            r["speedup"] = rows[0]["median_s"] / r["median_s"]
+            r["efficiency"] = r["speedup"] / min(r["threads"], cpus)
+        out["rows" if kind == "threads" else "process_rows"] = rows
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -627,7 +513,7 @@ def plot(res, path):
 QUICK = {"mode": "quick", "large_n": 200, "compile_rounds": {"fast": 9, "slow": 3, "peer": 1, "numba_sample": 4},
          "large_rounds": {"fast": 3, "slow": 1, "peer": 1, "numba_sample": 10},
          "profile_rounds": 9, "call_number": 5000, "call_rounds": 5, "dot_n": 100_000, "branchy_n": 200_000,
-         "fib_n": 22, "kernel_rounds": 5, "thread_call_s": 0.05, "thread_rounds": 3}
+         "fib_n": 22, "kernel_rounds": 15, "thread_call_s": 0.05, "thread_rounds": 3}
 FULL = {"mode": "full", "large_n": 10_000, "compile_rounds": {"fast": 41, "slow": 11, "peer": 5, "numba_sample": 4},
         "large_rounds": {"fast": 5, "slow": 1, "peer": 1, "numba_sample": 50},
         "profile_rounds": 41, "call_number": 200_000, "call_rounds": 15, "dot_n": 1_000_000,
@@ -663,11 +549,11 @@ def run(cfg, work, log=print):
     big = large_c(cfg["large_n"])
     res["sizes"] = {"small_functions": 4, "large_functions": cfg["large_n"]}
     log("compile: small cell ...")
-    res["compile_small"] = bench_compile(cfg, work, libtcc, "small", SMALL_C, SMALL_PY, SMALL_PYX, SMALL_CDEF,
+    res["compile_small"] = bench_compile(work, libtcc, "small", SMALL_C, SMALL_PY, SMALL_PYX, SMALL_CDEF,
                                          "add", numba_small, cfg["compile_rounds"])
     log("compile: large source ...")
     res["compile_large"] = bench_compile(
-        cfg, work, libtcc, "large", big, large_py(cfg["large_n"]), large_pyx(cfg["large_n"]),
+        work, libtcc, "large", big, large_py(cfg["large_n"]), large_pyx(cfg["large_n"]),
         "\n".join(f"int f{i}(int x);" for i in range(cfg["large_n"])), "f0",
         {f"f{i}": (1,) for i in range(cfg["large_n"])}, cfg["large_rounds"])
     log("compile: profile ...")
@@ -676,11 +562,11 @@ def run(cfg, work, log=print):
     log("calls ...")
     built = {"cffi": cffi_api(work, "calls", SMALL_CDEF, SMALL_C) if have("cffi") else None,
              "cython": cython_build(work, "calls", SMALL_PYX) if have("Cython") else None}
-    res["calls"] = bench_calls(cfg, work, built)
+    res["calls"] = bench_calls(cfg, built)
     log("kernels ...")
     res["kernels"] = bench_kernels(cfg, work)
     log("threads ...")
-    res["threads"] = bench_threads(cfg)
+    res["threads"] = bench_threads(cfg, work)
     res["targets"] = targets(res)
     return res
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import inspect
 
-from . import _speedups
+from . import _speedups, guard as _guard
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable"]
@@ -229,16 +229,8 @@ class _CallbackArg:
             return obj
         if not callable(obj):
             raise TypeError(f"{self.what}: expected a Python callable or a C function, got {type(obj).__name__}")
-        errors = self.errors
-
-        def trampoline(*args):
-            try:
-                return obj(*args)
-            except BaseException as exc:  # re-raised in the caller's frame after the C call returns
-                errors.append(exc)
-                return 0 if self.functype._restype_ is not None else None
-
-        return self.functype(trampoline)
+        result = 0 if self.functype._restype_ is not None else None
+        return self.functype(_guard.callback(obj, self.errors, result))
 
 
 class _CallbackErrors(list):
@@ -249,6 +241,11 @@ def _make_signature(fn, types):
     params = [inspect.Parameter(p.name or f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
               for i, p in enumerate(fn.params)]
     return inspect.Signature(params)
+
+
+def _is_pyobject(t):
+    """``PyObject *`` (from <Python.h>, which the declaration parser does not read)."""
+    return t.kind == "pointer" and t.target.kind == "opaque" and t.target.name == "PyObject"
 
 
 def bind_function(fn, address, owner, types, *, hold_gil=False):
@@ -264,7 +261,9 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     types : TypeTable
     hold_gil : bool
         Bind with ``PYFUNCTYPE`` so the GIL is held during the call (for C that calls Python's
-        C API). The default releases it.
+        C API). The default releases it. ``PyObject *`` parameters then take any Python object
+        (borrowed), and a ``PyObject *`` result is a new reference (NULL with an exception set
+        raises it).
 
     Returns
     -------
@@ -281,7 +280,9 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
         t = p.type
         if t.kind == "array":  # decays to a pointer
             t = t.decay() if hasattr(t, "decay") else t
-        if t.kind == "pointer" and t.target.kind == "function":
+        if hold_gil and _is_pyobject(t):
+            argtypes.append(ctypes.py_object)
+        elif t.kind == "pointer" and t.target.kind == "function":
             if callback_errors is None:
                 callback_errors = _CallbackErrors()
             argtypes.append(_CallbackArg(types.function_type(t.target), _describe(fn, i, p), callback_errors))
@@ -292,7 +293,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
                                "define, passed by value; pass a pointer instead")
         else:
             argtypes.append(types.ctype(t))
-    restype = types.restype(fn.result)
+    restype = ctypes.py_object if hold_gil and _is_pyobject(fn.result) else types.restype(fn.result)
     if fn.result.kind == "opaque":
         raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, which the cell does not define")
     decode = restype is ctypes.c_char_p
@@ -309,6 +310,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     bound = cls(address)
     bound._cx_owner = owner
     bound._cx_decl = fn
+    bound.__name__ = fn.name  # as ctypes gives CDLL functions
     if errcheck is not None:
         bound.errcheck = errcheck
         bound._cx_errcheck = errcheck

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-__all__ = ["CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError", "OptionError", "parse_diagnostics"]
+__all__ = ["CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError", "BoundsError", "OptionError", "parse_diagnostics"]
 
 #: The file name cx gives the user's source in compiler messages.
 SOURCE_NAME = "<cell>"
@@ -199,25 +199,50 @@ class ClosedError(CxError, ValueError):
 
 
 class CrashError(CxError, RuntimeError):
-    """Compiled C code crashed (a fatal signal) and the call was abandoned.
+    """Compiled C code crashed (a fatal signal, or exit() in checked code) and the call was abandoned.
+
+    The process survives and the next call works; memory the abandoned call allocated stays
+    allocated, and a lock it held stays held (see cx.guard).
 
     Attributes
     ----------
     signal : int
-        The signal number (e.g. ``signal.SIGSEGV``).
+        The signal number (e.g. ``signal.SIGSEGV``); 0 when checked code called ``exit()``.
     function : str
         The C function that was called.
     line : int or None
-        The C source line where it crashed, when known.
+        The line of the cell where it crashed (or, for a crash inside the C library, the line
+        that called it), when known: with ``check=True`` or ``options="-bt"``.
+    address : int or None
+        The memory address the crash was about (SIGSEGV/SIGBUS).
+    where : str or None
+        The C function containing ``line``.
+    library : str or None
+        The shared library the crash happened in, when not in the cell's code (``"libc.so.6"``).
+    check : str or None
+        The bounds checker's message (checked mode), e.g. ``"BCHECK: 0x... is outside of the region"``.
     """
 
-    def __init__(self, message: str, signal: int = 0, function: str = "", line: Optional[int] = None):
+    def __init__(self, message: str, signal: int = 0, function: str = "", line: Optional[int] = None, *,
+                 address: Optional[int] = None, where: Optional[str] = None, library: Optional[str] = None,
+                 check: Optional[str] = None):
         super().__init__(message)
         self.signal = signal
         self.function = function
         self.line = line
+        self.address = address
+        self.where = where
+        self.library = library
+        self.check = check
 
 
-for _cls in (CompileError, ClosedError, CrashError, OptionError):
+class BoundsError(CrashError):
+    """Checked code (``check=True``) read or wrote out of bounds, freed twice, or used freed memory.
+
+    ``check`` holds the bounds checker's message and ``line`` the cell line.
+    """
+
+
+for _cls in (CompileError, ClosedError, CrashError, BoundsError, OptionError):
     _cls.__module__ = "cx"
 del _cls

@@ -7,11 +7,12 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import backends, binding, decls as _decls, unit
-from .errors import ClosedError, CxError, OptionError
+from . import backends, binding, decls as _decls, guard as _guard, tls, unit
+from .errors import ClosedError, CompileError, CxError, OptionError
 
 __all__ = ["compile", "Module"]
 
@@ -58,7 +59,8 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
             options: Union[str, Iterable[str]] = (), link: Iterable["Module"] = (),
             hold_gil: Iterable[str] = (), backend: str = "tcc",
-            compiler: Optional[str] = None) -> "Module":
+            compiler: Optional[str] = None, check: bool = False,
+            guard: Optional[bool] = None) -> "Module":
     """Compile C source in memory and return a :class:`Module` of callable functions.
 
     Parameters
@@ -87,6 +89,15 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     compiler : str, optional
         For ``backend="cc"``: the C compiler to run, a name on PATH or a path (``"clang"``,
         ``"gcc-12"``); default ``$CC``, else the first of ``cc``, ``gcc``, ``clang`` found.
+    check : bool
+        Checked mode (TinyCC's bounds checker, ``-b``): an out-of-bounds read or write, a double
+        free or a use after free raises :class:`cx.BoundsError` naming the line, instead of
+        corrupting memory. Code runs several times slower.
+    guard : bool, optional
+        Call every function through a crash guard (see :mod:`cx.guard`): a crash raises
+        :class:`cx.CrashError` and the interrupt button (SIGINT) stops a running call, instead of
+        killing the process. Default: on for the ``"tcc"`` backend (which then also keeps line
+        tables, ``-bt``, so errors name the line), off for ``"cc"``.
 
     Returns
     -------
@@ -99,6 +110,8 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         line numbers in ``source``.
     OptionError
         An option was refused.
+    CrashError
+        Not from compile itself: a guarded function raises it when its C code crashes.
 
     Examples
     --------
@@ -118,7 +131,8 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     for m in links:  # later modules win
         symbols.update(m.exports())
     wanted = {n for n, f in declarations.functions.items() if not f.defined}
-    wanted |= {n for n, g in declarations.globals.items() if g.extern}
+    wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
+    wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
     settings = Settings(
         user_source=source,
         include_dirs=tuple(include_dirs),
@@ -131,10 +145,50 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     )
     if compiler is not None and backend != "cc":
         raise OptionError(f"compiler={compiler!r} applies to backend='cc' only; pass backend='cc' too")
-    code = backends.get(backend).build(unit.translation_unit(source, declarations), settings)
+    guard = _guard_settings(settings, backend, check, guard)
+    code, guarded = _build(source, declarations, settings, backend, guard, frozenset(hold_gil))
     name = name or "cx_" + hashlib.sha1(source.encode()).hexdigest()[:8]
     return Module(code, declarations, name=name, source=source,
-                  keep=tuple(m._code for m in links if m._code is not None), hold_gil=frozenset(hold_gil))
+                  keep=tuple(m._code for m in links if m._code is not None), hold_gil=frozenset(hold_gil),
+                  guarded=guarded)
+
+
+def _guard_settings(settings, backend, check, guard) -> bool:
+    """Whether to guard the calls; adds the options that checked mode and line numbers need."""
+    if guard is None:
+        guard = backend == "tcc"
+    if check:
+        if backend != "tcc":
+            raise OptionError(f"check=True needs TinyCC's bounds checker: backend='tcc', not {backend!r}")
+        if not guard:
+            raise OptionError("check=True needs the crash guard (guard=False would let the bounds "
+                              "checker's exit() end the process)")
+    extra = ("-b",) if check else ("-bt",) if guard and backend == "tcc" else ()
+    if extra and not any(o == "-b" or o.startswith("-bt") for o in settings.options):
+        settings.options = tuple(settings.options) + extra
+    if guard:
+        _guard.install()
+    return bool(guard)
+
+
+def _build(source, declarations, settings, backend, guard, hold_gil):
+    """The backend's code for ``source``, and whether it has the guard wrappers."""
+    build = backends.get(backend).build
+    try:
+        return build(unit.translation_unit(source, declarations, guard=guard, hold_gil=hold_gil),
+                     settings), guard
+    except CompileError as exc:
+        if not (guard and _guard.generated_code_failed(exc)):
+            raise
+        error = exc
+    # The wrappers after a source that does not end cleanly (an unclosed brace) get the blame:
+    # compile without them, which either gives the source's own error, or, if it compiles, an
+    # unguarded module (a wrapper cx could not generate).
+    code = build(unit.translation_unit(source, declarations, guard=False), settings)
+    first = next((str(d) for d in error.errors), error.summary)
+    warnings.warn(f"cx: calls are not crash-guarded: the generated wrappers failed to compile ({first})",
+                  RuntimeWarning, stacklevel=3)
+    return code, False
 
 
 class Module:
@@ -146,8 +200,9 @@ class Module:
     alive; after :meth:`close` they raise :class:`cx.ClosedError` instead of running.
     """
 
-    def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset()):
+    def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False):
         d = self.__dict__
+        d["_guarded"] = guarded  # functions are bound to their guard wrappers (cx.guard)
         d["name"] = name
         d["source"] = source
         d["declarations"] = declarations
@@ -190,13 +245,23 @@ class Module:
         return {n: self._global(n).get() for n in self._exported_globals}
 
     def exports(self) -> dict:
-        """Addresses of every exported function and global, name -> int (for linking)."""
+        """Addresses of every exported function and global, name -> int (for linking).
+
+        A ``_Thread_local`` global has no one address: it is listed under its name with the
+        address of its initial value (no thread's copy), and under the symbols a module linking
+        to it needs (:func:`cx.tls.link_names`).
+        """
         self._check_open()
         out = {}
         for n in list(self._exported) + list(self._exported_globals):
-            addr = self._code.sym(n)
-            if addr:
-                out[n] = addr
+            g = self._exported_globals.get(n)
+            names = (n,) if g is None or not g.thread_local else tls.link_names(n)
+            for s in names:
+                addr = self._code.sym(s)
+                if addr:
+                    out[s] = addr
+            if names[0] != n and names[0] in out:
+                out[n] = out[names[0]]
         return out
 
     # -- attribute access ----------------------------------------------------------------------
@@ -209,7 +274,8 @@ class Module:
         if fn is None:
             self._check_open()
             decl = self._exported[n]
-            addr = self._code.sym(n)
+            addr = self._guarded and not decl.variadic and self._code.sym(_guard.wrapper_name(n))
+            addr = addr or self._code.sym(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
             fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil)
@@ -217,6 +283,10 @@ class Module:
         return fn
 
     def _global(self, n):
+        decl = self._exported_globals[n]
+        if decl.thread_local:  # the calling thread's own copy: never cached
+            self._check_open()
+            return binding.GlobalVariable(decl, tls.address(self._code, n), self._code, self._types)
         var = self._globals.get(n)
         if var is None:
             self._check_open()

@@ -11,14 +11,18 @@ Each feature that needs the unit registers a rewrite or a generator here, in its
 """
 from __future__ import annotations
 
+from . import tls
 from .errors import SOURCE_NAME
 
 #: C text placed before the user's source.
-PRELUDE = ""
+#: TinyCC predefines __STDC_NO_ATOMICS__ and __STDC_NO_THREADS__ although <stdatomic.h> works and
+#: glibc provides <threads.h> (and cx provides thread_local, see :mod:`cx.tls`): undefine them so
+#: code that checks them is not misled. (__STDC_NO_COMPLEX__ stays: TinyCC has no _Complex.)
+PRELUDE = "#undef __STDC_NO_ATOMICS__\n#undef __STDC_NO_THREADS__\n" + tls.PRELUDE
 
 #: Functions ``rewrite(source, declarations) -> source`` applied in order to the user's source.
 #: A rewrite must keep line numbers (use ``#line`` after any line it has to insert).
-REWRITES = []
+REWRITES = [tls.rewrite]
 
 #: Functions ``generate(declarations, options) -> str`` whose C text is appended after the source.
 GENERATORS = []

@@ -24,6 +24,7 @@ shared object and loads it with ``dlopen``; :class:`cx.Module` binds it exactly 
 """
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import functools
 import hashlib
@@ -172,7 +173,8 @@ def cache_dir() -> str:
     """The per-user cache directory, created private (mode 0700) if missing.
 
     ``$CX_CACHE_DIR``, else ``$XDG_CACHE_HOME/cx``, else ``~/.cache/cx``. A directory that others
-    can write to is made private again; one owned by another user is refused (:class:`cx.CxError`).
+    can write to is made private again (0700); one owned by another user, or a shared sticky one
+    such as ``/tmp``, is refused (:class:`cx.CxError`).
     """
     path = os.environ.get("CX_CACHE_DIR")
     if not path:
@@ -191,7 +193,10 @@ def cache_dir() -> str:
     if st.st_uid != os.geteuid():
         raise CxError(f"cx's cache directory {path} belongs to user id {st.st_uid}, not to you "
                       f"({os.geteuid()}): refusing to load code from it; set CX_CACHE_DIR to a directory of yours")
-    if st.st_mode & 0o077:
+    if st.st_mode & stat.S_ISVTX and st.st_mode & 0o002:
+        raise CxError(f"cx's cache directory {path} is a shared directory (like /tmp): refusing to load code "
+                      "from it; set CX_CACHE_DIR to a private directory")
+    if st.st_mode & 0o022:
         try:
             os.chmod(path, 0o700)  # repair: nobody else may plant objects that we would dlopen
         except OSError as exc:
@@ -276,8 +281,6 @@ def _dlopen(path):
 
 
 def _dlclose(dll):
-    import _ctypes
-
     _ctypes.dlclose(dll._handle)
 
 
@@ -297,7 +300,7 @@ def _lookup(directory, key):
         with open(os.path.join(directory, key + ".json"), "rb") as f:
             record = json.loads(f.read())
         so = os.path.join(directory, record["so"])
-        if not os.path.isfile(so):
+        if os.path.basename(so) != record["so"] or not os.path.isfile(so):
             return None
         for dep, (mtime_ns, size) in record.get("deps", {}).items():
             st = os.stat(dep)

@@ -1,0 +1,40 @@
+"""``python -m cx.bench --quick``: runs end to end and writes every section (timings are not judged)."""
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+SECTIONS = ("meta", "sizes", "compile_small", "compile_large", "compile_profile", "calls", "kernels", "threads",
+            "targets")
+
+
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("cc", "gcc", "clang")),
+                    reason="no system C compiler (apt-get install gcc)")
+def test_quick_run_writes_every_section_and_the_plot(tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run([sys.executable, "-m", "cx.bench", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, CX_CACHE_DIR=str(tmp_path / "cache")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((out / "bench.json").read_text())
+    assert set(SECTIONS) <= set(res)
+    names = {r["name"] for r in res["compile_small"]}
+    for peer in ("libtcc alone (floor)", "cx.compile (TinyCC)", "cx backend='cc' (cold)",
+                 "cffi API mode (ffi.compile)", "Cython (cythonize + build + import)",
+                 "numba (first call of each function)"):
+        assert peer in names  # measured, or a row saying "skipped (not installed)"
+    for r in res["compile_small"] + res["compile_large"] + res["calls"]["scalar"]:
+        assert r["status"] == "ok" and r["median_s"] > 0 or r["status"].startswith("skipped")
+    assert {r["name"] for r in res["calls"]["scalar"]} >= {"cx", "raw ctypes CFUNCTYPE (same address)",
+                                                            "Python function"}
+    assert len(res["kernels"]) == 3
+    assert all(len(rows) == 3 for rows in res["kernels"].values())
+    assert [r["threads"] for r in res["threads"]["rows"]] == [1, 2, 4]
+    assert len(res["targets"]) == 7 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    assert "== targets" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
