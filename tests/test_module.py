@@ -319,3 +319,9 @@ def test_unknown_backend_is_an_option_error():
 def test_regression_stray_braces_are_a_compile_error_not_a_parser_crash():
     with pytest.raises(cx.CompileError):
         cx.compile("}}}")
+
+
+def test_python_h_is_found_without_include_dirs():
+    lib = cx.compile("#include <Python.h>\nPyObject *twice(long x) { return PyLong_FromLong(2 * x); }",
+                     hold_gil=["twice"])
+    assert lib.twice(21) == 42

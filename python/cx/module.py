@@ -31,6 +31,15 @@ class Settings:
     compiler: Optional[str] = None
 
 
+def _python_include(source: str) -> tuple:
+    """Python's own include directory, when the source includes <Python.h> (for hold_gil code)."""
+    if "Python.h" not in source:
+        return ()
+    import sysconfig
+
+    return (sysconfig.get_paths()["include"],)
+
+
 def _normalise_defines(defines) -> dict:
     if defines is None:
         return {}
@@ -135,7 +144,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
     settings = Settings(
         user_source=source,
-        include_dirs=tuple(include_dirs),
+        include_dirs=tuple(include_dirs) + _python_include(source),
         defines=_normalise_defines(defines),
         library_dirs=tuple(library_dirs),
         libraries=tuple(libraries),
