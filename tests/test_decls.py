@@ -3,7 +3,6 @@
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -560,7 +559,8 @@ def test_importing_decls_does_not_import_pycparser():
     assert out.stdout.strip() == "False"
 
 
-def test_a_typical_cell_parses_in_milliseconds():
+def test_a_typical_cell_is_read_completely():
+    # Parse speed is measured by `python -m cx.bench` (section 'where cx.compile's time goes').
     source = textwrap.dedent("""
         #include <stdio.h>
         #include <math.h>
@@ -585,13 +585,7 @@ def test_a_typical_cell_parses_in_milliseconds():
             return s;
         }
     """)
-    uncached = parse.__wrapped__
-    uncached(source)
-    best = min(_timed(uncached, source) for _ in range(5))
-    assert best < 0.010  # about 0.6 ms on the 2-core CI machine; this only catches blow-ups
-
-
-def _timed(fn, arg):
-    start = time.perf_counter()
-    fn(arg)
-    return time.perf_counter() - start
+    d = parse(source)
+    assert list(d.functions) == ["norm", "dist", "sum"]
+    assert d.functions["sum"].params[0].type.target.alias == "int32_t"
+    assert not d.warnings

@@ -2,8 +2,6 @@
 import ctypes
 import gc
 import inspect
-import threading
-import time
 import weakref
 
 import numpy as np
@@ -254,33 +252,8 @@ def test_defines_include_dirs_and_libraries(tmp_path):
     assert lib.f(27.0) == 48.0
 
 
-def _timed(fn, *args, threads=1):
-    workers = [threading.Thread(target=fn, args=args) for _ in range(threads)]
-    t0 = time.perf_counter()
-    for t in workers:
-        t.start()
-    for t in workers:
-        t.join()
-    return time.perf_counter() - t0
-
-
-def test_two_threads_run_in_parallel():
-    lib = cx.compile("""
-        double spin(long n) { double s = 0; for (long i = 0; i < n; i++) s += (double)i * 1e-9; return s; }
-    """)
-    n = 1 << 16
-    while _timed(lib.spin, n) < 0.05:  # calibrate a call of about 0.3 s
-        n *= 4
-    n = int(n * 0.3 / _timed(lib.spin, n))
-    # The machine may be busy with other work: the best of three tries counts.
-    ratios = []
-    for _ in range(3):
-        one = _timed(lib.spin, n)
-        two = _timed(lib.spin, n, threads=2)
-        ratios.append(two / one)
-        if ratios[-1] < 1.5:
-            break
-    assert min(ratios) < 1.5, f"two threads took {min(ratios):.2f}x one call (tries: {ratios})"
+# Two threads calling a long C function run in parallel: tests/test_threads.py
+# (test_long_c_calls_run_in_parallel), with the seed's other thread promises.
 
 def test_constructors_run_once_after_a_libc_header():
     lib = cx.compile("""
