@@ -295,6 +295,27 @@ static int add_libraries(jit_state *j, TCCState *s)
     return JIT_OK;
 }
 
+/* TinyCC internals (libtcc.a is linked statically): its global compile
+ * state, and its error function, which longjmps to tcc_compile's handler. */
+extern TCCState *tcc_state;
+#ifdef TCC_RELOCATE_AUTO /* libtcc before 2024 */
+void tcc_error(const char *fmt, ...);
+#define jit__tcc_error tcc_error
+#else
+void _tcc_error(const char *fmt, ...);
+#define jit__tcc_error _tcc_error
+#endif
+
+int jit__tcc_compiling(void)
+{
+    return tcc_state != NULL;
+}
+
+void jit__tcc_fail_compile(const char *message)
+{
+    jit__tcc_error("%s", message);
+}
+
 static int has_option(jit_state *j, const char *option)
 {
     size_t i;
@@ -361,7 +382,10 @@ static int build(jit_state *j, const char *source, TCCState **out)
     if ((rc = apply_ops(j, s, 0)) != JIT_OK)
         goto fail;
 
-    if (tcc_compile_string(s, source) != 0) {
+    jit__guard_compiling(1);
+    rc = tcc_compile_string(s, source);
+    jit__guard_compiling(0);
+    if (rc != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "compilation failed");
         goto fail;
     }

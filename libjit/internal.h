@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "jit.h"
 
@@ -168,20 +169,55 @@ struct jit_runtime_symbol {
 extern const struct jit_runtime_symbol jit__guard_symbols[]; /* guard.c */
 extern const struct jit_runtime_symbol jit__tls_symbols[];   /* tls.c */
 
-/* ---- guarded calls: what compile.c hands TinyCC (guard.c) ----------- */
+/* ---- guarded calls (guard.c) ---------------------------------------- */
 
-/* TinyCC's backtrace callback (a TCCBtFunc), set on every state: records
- * the bounds checker's messages for the running guarded call, and serves
- * jit_guard_recover's line lookups. */
-int jit__guard_backtrace(void *udata, void *pc, const char *file, int line,
-                         const char *func, const char *msg);
-/* TinyCC's internal _tcc_backtrace (from any state linked with -b/-bt),
- * which maps a pc to file:line through the line tables of every such
- * state. NULL is ignored. */
-void jit__guard_set_backtracer(void *fn);
+/* What the bounds checker reports, through TinyCC's backtrace (msg with
+ * the first frame, then one call per frame up the stack): kept for the
+ * running guarded call's report, printed outside one. Returns 0 to stop
+ * the walk. */
+int jit__guard_checker(void *pc, const char *file, int line, const char *func,
+                       const char *msg);
 /* exit() for code compiled with -b (the bounds checker calls it on some
  * errors): abandons the running guarded call, or exits if there is none. */
 void jit__guard_exit(int status);
+/* Bracket tcc_compile_string: a fatal signal in this thread meanwhile (a
+ * TinyCC bug, e.g. on a truncated source) becomes a compile error, through
+ * jit__tcc_fail_compile, when the guard's handlers are installed. */
+void jit__guard_compiling(int on);
+/* compile.c: whether TinyCC is inside a compile (its global state is set),
+ * and end that compile with an error message (TinyCC's own error path:
+ * longjmp to the compile's error handler, which cleans up). */
+int jit__tcc_compiling(void);
+void jit__tcc_fail_compile(const char *message);
+
+/* ---- where code is, and where it crashed (where.c) ------------------ */
+
+/* Copy src (NULL: "") into dst[size], truncated, NUL-terminated. */
+void jit__copy(char *dst, size_t size, const char *src);
+/* Whether pc is in registered compiled code. Async-signal-safe. */
+int jit__in_code(uintptr_t pc);
+/* Find libc's code (once; jit_guard_install calls it). */
+void jit__where_init(void);
+/* In a signal handler: whether the thread was interrupted at a system call
+ * of libc called straight from compiled code (only libc frames between). */
+int jit__in_libc_syscall(uintptr_t pc);
+/* In a signal handler: the return addresses into compiled code on the
+ * interrupted stack, innermost first; at most max. Returns the count. */
+int jit__code_callers(uintptr_t *out, int max);
+/* The source line of pc in registered code, 0 if unknown (needs -b/-bt);
+ * file and func get its file and function. Takes jit__lock. */
+int jit__source_line(uintptr_t pc, char *file, size_t file_size,
+                     char *func, size_t func_size);
+/* The file name (without directory) of the shared object holding pc. */
+void jit__library_of(const void *pc, char *out, size_t size);
+/* TinyCC's backtrace callback (a TCCBtFunc), set on every state: answers
+ * jit__source_line, and passes everything else to jit__guard_checker. */
+int jit__guard_backtrace(void *udata, void *pc, const char *file, int line,
+                         const char *func, const char *msg);
+/* TinyCC's internal _tcc_backtrace (found in any state linked with -b or
+ * -bt), which maps a pc to file:line through every such state's line
+ * tables. NULL is ignored. */
+void jit__guard_set_backtracer(void *fn);
 
 /* Call fn for every runtime helper of every table. */
 void jit__runtime_each(void (*fn)(void *ctx, const char *name, const void *addr), void *ctx);

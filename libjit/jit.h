@@ -104,7 +104,9 @@ JIT_API int jit_add_symbol(jit_state *j, const char *name, const void *addr);
 /* Compile source (a NUL-terminated C translation unit) in memory, link it,
  * and run its constructors (__attribute__((constructor))), in order.
  * Exactly once per state: a second call, or any call after a failure,
- * returns JIT_ESTATE. Returns JIT_ECOMPILE or JIT_ELINK on failure. */
+ * returns JIT_ESTATE. Returns JIT_ECOMPILE or JIT_ELINK on failure; also
+ * JIT_ECOMPILE, "the compiler crashed ...", when TinyCC itself crashes on
+ * the source and jit_guard_install has run (see below). */
 JIT_API int jit_compile(jit_state *j, const char *source);
 
 /* Address of a global symbol of the compiled code, or NULL (not compiled
@@ -130,7 +132,7 @@ JIT_API const char *jit_error(jit_state *j);
  * line; "" if none. Never NULL. */
 JIT_API const char *jit_diagnostics(jit_state *j);
 
-/* ---- guarded calls (guard.c) -------------------------------------------
+/* ---- guarded calls (guard.c, interrupt.c, where.c) ---------------------
  *
  * A call entered through a guard frame survives what would end the
  * process: a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, stack
@@ -160,8 +162,9 @@ JIT_API const char *jit_diagnostics(jit_state *j);
  *
  * What a guard does:
  *   - Fatal signals: when the faulting thread is inside a guard frame, the
- *     handler records the signal, address and pc (and return addresses into
- *     compiled code found on the stack) and longjmps to the innermost frame;
+ *     handler records the signal, address and pc (and, for a fault inside a
+ *     library, the return addresses into compiled code on the stack) and
+ *     longjmps to the innermost frame;
  *     jit_guard_recover looks up the source line (needs -bt or -b, which
  *     keep line tables) and calls the notify callback. Anywhere else the
  *     previous handler runs exactly as before (SIG_DFL: the default action,
@@ -175,6 +178,11 @@ JIT_API const char *jit_diagnostics(jit_state *j);
  *     suspended callback (whose code sees the interrupt at once), or the
  *     call returns by itself. Process-directed SIGINT reaches the main
  *     thread (or any thread not blocking it): only its call is interrupted.
+ *     raise(SIGINT) by the code itself only runs the previous handler.
+ *   - exit(): code compiled with -b (the bounds checker calls exit() on
+ *     some errors) gets an exit() that ends the guarded call instead, with
+ *     the checker's message and line in the report; outside a guarded call
+ *     it exits. The checker's messages go to the report, not to stderr.
  *   - Nothing per call beyond the frame bookkeeping: no system call, no
  *     signal-mask save (the recovery path unblocks the signal itself).
  *

@@ -1050,6 +1050,32 @@ static void test_guard_crashes(void)
     jit_delete(g.j);
 }
 
+/* A truncated initializer crashes TinyCC itself (0.9.28rc, October 2025):
+ * with the guard installed, that is a compile error, and the next compile
+ * works. */
+static void test_guard_compiler_crash(void)
+{
+    jit_state *j;
+
+    if (no_faults)
+        return;
+    CHECK(jit_guard_install() == JIT_OK);
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile(j, "typedef struct { double x, y; } Point;\n"
+                              "Point mid(Point a, Point b) {\n"
+                              "    Point m = { (a.x + b.") == JIT_ECOMPILE);
+    CHECK_J(j, contains(jit_error(j), "<string>:3: error: the compiler crashed (SIGSEGV)"));
+    jit_delete(j);
+    j = COMPILED(NULL, "int f(void) { return 7; }");
+    if (j) {
+        int (*f)(void) = (int (*)(void))jit_sym(j, "f");
+        CHECK_J(j, f && f() == 7);
+        jit_delete(j);
+    }
+}
+
 /* Each thread's crash is its own: threads crash at their own addresses
  * and call normally in between, all at once. */
 #define GUARD_THREADS 4
@@ -1404,6 +1430,7 @@ int main(int argc, char **argv)
     test_threads_lookup();
     test_tls();
     test_guard_crashes();
+    test_guard_compiler_crash();
     test_guard_threads();
     test_guard_interrupt();
     test_guard_checked();

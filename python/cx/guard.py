@@ -13,7 +13,8 @@ prototype, compiled in the same translation unit (:func:`generate`, registered i
         return __cx_r;
     }
 
-libjit (``libjit/guard.c``, documented in ``jit.h``) owns the signal handlers. On SIGSEGV, SIGBUS,
+libjit owns the signal handlers (``libjit/guard.c``, ``interrupt.c``, ``where.c``; the API is
+documented in ``jit.h``). On SIGSEGV, SIGBUS,
 SIGFPE, SIGILL or SIGABRT inside a guarded call it jumps back to the wrapper, which returns zero;
 ``jit_guard_recover`` then calls back into Python, which sets an asynchronous exception on the
 calling thread (``PyThreadState_SetAsyncExc``): the interpreter raises it as soon as the ctypes call
@@ -22,10 +23,13 @@ so no Python bytecode runs on the crash path (where a pending signal could other
 Nothing of this costs anything per call: the wrapper's frame bookkeeping is a ``_setjmp`` and two
 calls into libjit.
 
-SIGINT (Jupyter's interrupt button) is handled by libjit too: Python's own handler runs first (it
-only sets a flag), then the guarded call returns early, and the interpreter raises
-``KeyboardInterrupt`` when it looks at the flag, right after the call. Only the thread that receives
-SIGINT -- the main thread -- is interrupted. Python's ``signal.signal`` (which ipykernel calls
+SIGINT (Jupyter's interrupt button) is handled by libjit too: Python's own handler runs (it only
+sets a flag), the guarded call returns early, and the interpreter raises ``KeyboardInterrupt`` when
+it looks at the flag, right after the call. The call returns at once when it runs compiled code or
+waits in a system call; inside other library code (``malloc`` may hold a lock) libjit retries every
+0.2 ms until it is back in compiled code. A Python callback (see :func:`callback`) sees the
+interrupt at once, and the C call that called it stops when the callback has returned. Only the
+thread that receives SIGINT -- the main thread -- is interrupted. Python's ``signal.signal`` (which ipykernel calls
 before every cell) replaces libjit's handler, so :func:`install` puts it back: at every
 ``cx.compile``, and before every IPython cell (a ``pre_run_cell`` hook registered when IPython is
 running).
@@ -40,6 +44,7 @@ import functools
 import signal as _signal
 import sys
 import threading
+import weakref
 
 from . import _libjit, unit
 from .errors import BoundsError, CrashError
@@ -51,6 +56,8 @@ __all__ = ["install", "generate", "wrapper_name", "last_report", "Report", "desc
 FRAME_SIZE = 512
 
 _PREFIX = "__cx_guard_"
+#: Defined last by the wrappers: marks the end of the cell's code for libjit (jit.h).
+END_SYMBOL = "__cx_code_end"
 _GENERATED_FILE = "<cx-generated>"
 
 
@@ -133,7 +140,7 @@ def _async_raiser():
 
 _lock = threading.Lock()
 _notify = None  # kept alive: libjit calls it
-_hooked_shells = set()
+_hooked_shells = weakref.WeakSet()
 
 
 def install():
@@ -163,12 +170,12 @@ def _hook_ipython():
     ipython = sys.modules.get("IPython")
     get = getattr(ipython, "get_ipython", None)
     shell = get() if get is not None else None
-    if shell is None or id(shell) in _hooked_shells:
+    if shell is None or shell in _hooked_shells:
         return
     events = getattr(shell, "events", None)
     if events is not None:
         events.register("pre_run_cell", _rearm)
-        _hooked_shells.add(id(shell))
+        _hooked_shells.add(shell)
 
 
 def callback(obj, errors, result):
@@ -240,6 +247,11 @@ def describe(report) -> str:
     """A one-paragraph description of ``report`` for the person in the notebook."""
     fn = report.function.decode(errors="replace") or "?"
     sig = report.signal
+    message = report.message.decode(errors="replace")
+    if message:  # the bounds checker spoke first (its fault or exit() followed)
+        text = f"{fn}() failed the bounds check: {message.removeprefix('BCHECK: ')}"
+        where = _location(report)
+        return text + (f", {where}" if where else "") + "."
     if sig == 0:
         what = f"called exit({report.code})"
     elif report.stack_overflow:
@@ -261,18 +273,13 @@ def describe(report) -> str:
     else:
         what = f"crashed with {_signal.Signals(sig).name}" if sig in _SIGNAL_TEXT else f"crashed (signal {sig})"
     text = f"{fn}() {what}"
-    message = report.message.decode(errors="replace")
-    if message:
-        text += f": {message}"
+    library = report.library.decode(errors="replace")
+    if library and not report.in_code and sig in (_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGFPE,
+                                                   _signal.SIGILL):
+        text += f" inside {library}"  # e.g. memcpy given a bad pointer: the line is the call's
     where = _location(report)
     if where:
         text += f", {where}"
-    library = report.library.decode(errors="replace")
-    if not report.in_code and library and sig != 0:
-        text += (f". The crash was inside {library}, whose internal state may now be damaged: "
-                 "if cx misbehaves from here on, restart the kernel")
-    if not where and not message and sig != 0:
-        text += " (compile with options='-bt' or check=True to see the source line)"
     return text + "."
 
 
@@ -347,7 +354,7 @@ def generate(declarations, options) -> str:
     functions = guarded_functions(declarations)
     host_api = options.get("hold_gil", ())  # these run Python's C API (JIT_GUARD_HOST_API)
     parts = [_HEADER] + [_wrapper(f, 1 if f.name in host_api else 0) for f in functions]
-    parts.append("void __cx_code_end(void) {}")  # marks the end of the cell's code for libjit
+    parts.append(f"void {END_SYMBOL}(void) {{}}")
     return "\n".join(parts)
 
 

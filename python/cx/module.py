@@ -172,11 +172,12 @@ def _guard_settings(settings, backend, check, guard) -> bool:
         if not guard:
             raise OptionError("check=True needs the crash guard (guard=False would let the bounds "
                               "checker's exit() end the process)")
-    extra = ("-b",) if check else ("-bt",) if guard and backend == "tcc" else ()
-    if extra and not any(o == "-b" or o.startswith("-bt") for o in settings.options):
-        settings.options = tuple(settings.options) + extra
-    if guard:
-        _guard.install()
+    options = tuple(settings.options)
+    if check and "-b" not in options:
+        settings.options = options + ("-b",)  # implies -bt
+    elif guard and backend == "tcc" and not any(o == "-b" or o.startswith("-bt") for o in options):
+        settings.options = options + ("-bt",)  # line tables: crashes name the line
+    _guard.install()  # also turns a crash of the compiler itself into a CompileError
     return bool(guard)
 
 
@@ -184,12 +185,17 @@ def _build(source, declarations, settings, backend, guard, hold_gil):
     """The backend's code for ``source``, and whether it has the guard wrappers."""
     build = backends.get(backend).build
     try:
-        return build(unit.translation_unit(source, declarations, guard=guard, hold_gil=hold_gil),
-                     settings), guard
+        code = build(unit.translation_unit(source, declarations, guard=guard, hold_gil=hold_gil), settings)
     except CompileError as exc:
         if not (guard and _guard.generated_code_failed(exc)):
             raise
         error = exc
+    else:
+        if guard and not code.sym(_guard.END_SYMBOL):  # swallowed by an unterminated comment
+            warnings.warn("cx: calls are not crash-guarded: the source ends inside a comment",
+                          RuntimeWarning, stacklevel=3)
+            return code, False
+        return code, guard
     # The wrappers after a source that does not end cleanly (an unclosed brace) get the blame:
     # compile without them, which either gives the source's own error, or, if it compiles, an
     # unguarded module (a wrapper cx could not generate).
