@@ -50,7 +50,7 @@ extern "C" {
 
 /* Version of this header; jit_version() returns the library's. */
 #define JIT_VERSION_MAJOR 0
-#define JIT_VERSION_MINOR 1
+#define JIT_VERSION_MINOR 2
 #define JIT_VERSION_PATCH 0
 #define JIT_VERSION_NUMBER \
     (JIT_VERSION_MAJOR * 10000 + JIT_VERSION_MINOR * 100 + JIT_VERSION_PATCH)

@@ -77,7 +77,7 @@ static void test_version(void)
     const char *v = jit_version_string();
 
     CHECK(jit_version() == JIT_VERSION_NUMBER);
-    CHECK(strncmp(v, "libjit 0.1.0 (TinyCC 0.9.", 25) == 0);
+    CHECK(strncmp(v, "libjit 0.2.0 (TinyCC 0.9.", 25) == 0);
     CHECK(jit_version_string() == v);
 }
 

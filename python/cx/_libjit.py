@@ -12,7 +12,7 @@ import importlib.util
 from .errors import CxError
 
 #: JIT_VERSION_NUMBER of libjit/jit.h that this module was written for.
-EXPECTED_VERSION = 100
+EXPECTED_VERSION = 200
 
 JIT_OK = 0
 JIT_ENOMEM = -1
@@ -24,6 +24,43 @@ JIT_EARG = -6
 
 state_p = ctypes.c_void_p
 symbol_cb = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+
+
+class GuardReport(ctypes.Structure):
+    """``jit_guard_report`` of libjit/jit.h: what ended a thread's last abandoned call."""
+
+    _fields_ = [
+        ("signal", ctypes.c_int),
+        ("code", ctypes.c_int),
+        ("address", ctypes.c_void_p),
+        ("pc", ctypes.c_void_p),
+        ("in_code", ctypes.c_int),
+        ("stack_overflow", ctypes.c_int),
+        ("line", ctypes.c_int),
+        ("file", ctypes.c_char * 128),
+        ("where", ctypes.c_char * 128),
+        ("function", ctypes.c_char * 128),
+        ("library", ctypes.c_char * 256),
+        ("message", ctypes.c_char * 512),
+    ]
+
+
+#: jit_guard_notify: called (GIL not held) after a guarded call was abandoned.
+guard_notify = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)
+
+_GUARD_SIGNATURES = {
+    "jit_guard_install": (ctypes.c_int, []),
+    "jit_guard_set_notify": (None, [guard_notify, ctypes.py_object]),
+    "jit_guard_last": (ctypes.c_int, [ctypes.POINTER(GuardReport)]),
+    "jit_guard_current": (ctypes.c_void_p, []),
+    "jit_guard_suspend": (ctypes.c_void_p, []),
+    "jit_guard_resume": (None, [ctypes.c_void_p]),
+    "jit_guard_stop": (ctypes.c_int, []),
+    "jit_guard_add_code": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
+    "jit_guard_remove_code": (None, [ctypes.c_void_p]),
+}
+#: The names of the guard part of the API (used by :mod:`cx.guard`).
+GUARD_FUNCTIONS = tuple(_GUARD_SIGNATURES)
 
 _SIGNATURES = {
     "jit_version": (ctypes.c_int, []),
@@ -42,6 +79,7 @@ _SIGNATURES = {
     "jit_list": (ctypes.c_int, [state_p, symbol_cb, ctypes.c_void_p]),
     "jit_error": (ctypes.c_char_p, [state_p]),
     "jit_diagnostics": (ctypes.c_char_p, [state_p]),
+    **_GUARD_SIGNATURES,
 }
 
 

@@ -40,7 +40,6 @@ itself, so C calling C across modules pays nothing.
 from __future__ import annotations
 
 import ctypes
-import functools
 import signal as _signal
 import sys
 import threading
@@ -66,51 +65,14 @@ def wrapper_name(function: str) -> str:
     return _PREFIX + function
 
 
-class Report(ctypes.Structure):
-    """``jit_guard_report`` of libjit/jit.h: what ended a thread's last abandoned call."""
-
-    _fields_ = [
-        ("signal", ctypes.c_int),
-        ("code", ctypes.c_int),
-        ("address", ctypes.c_void_p),
-        ("pc", ctypes.c_void_p),
-        ("in_code", ctypes.c_int),
-        ("stack_overflow", ctypes.c_int),
-        ("line", ctypes.c_int),
-        ("file", ctypes.c_char * 128),
-        ("where", ctypes.c_char * 128),
-        ("function", ctypes.c_char * 128),
-        ("library", ctypes.c_char * 256),
-        ("message", ctypes.c_char * 512),
-    ]
+Report = _libjit.GuardReport
+_NOTIFY = _libjit.guard_notify
 
 
-_NOTIFY = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_ulong, ctypes.py_object)
-
-# The guard part of libjit's API (jit.h), declared where it is used.
-_SIGNATURES = {
-    "jit_guard_install": (ctypes.c_int, []),
-    "jit_guard_set_notify": (None, [_NOTIFY, ctypes.py_object]),
-    "jit_guard_last": (ctypes.c_int, [ctypes.POINTER(Report)]),
-    "jit_guard_current": (ctypes.c_void_p, []),
-    "jit_guard_suspend": (ctypes.c_void_p, []),
-    "jit_guard_resume": (None, [ctypes.c_void_p]),
-    "jit_guard_stop": (ctypes.c_int, []),
-    "jit_guard_add_code": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
-    "jit_guard_remove_code": (None, [ctypes.c_void_p]),
-}
-
-
-@functools.lru_cache(maxsize=None)
 def _api():
+    """libjit's guard functions by name (declared in :mod:`cx._libjit`)."""
     lib = _libjit.lib()
-    fns = {}
-    for name, (restype, argtypes) in _SIGNATURES.items():
-        fn = getattr(lib, name)
-        fn.restype = restype
-        fn.argtypes = argtypes
-        fns[name] = fn
-    return fns
+    return {name: getattr(lib, name) for name in _libjit.GUARD_FUNCTIONS}
 
 
 # ---- raising in Python ----------------------------------------------------------------------
