@@ -8,7 +8,41 @@ or garbage collection.
 
 import importlib
 
-from ..errors import OptionError
+from ..errors import CxError, OptionError
+
+
+class Code:
+    """What every backend's code object shares: one native handle that owns the machine code.
+
+    The handle is released by :meth:`close` or when the object is collected (bound functions keep
+    it referenced). Subclasses implement ``_release(handle)`` and ``sym(name)``.
+    """
+
+    #: The compiler's warnings for this code, as text.
+    diagnostics = ""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    @property
+    def closed(self) -> bool:
+        """True once the machine code has been released."""
+        return self._handle is None
+
+    def _live(self):
+        """The handle, or :class:`cx.CxError` if the code was closed."""
+        if self._handle is None:
+            raise CxError("the code was closed")
+        return self._handle
+
+    def close(self):
+        """Release the machine code. Calling anything compiled here afterwards is undefined."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._release(handle)
+
+    def __del__(self):
+        self.close()
 
 #: Backend names and the modules that implement them.
 BACKENDS = {"tcc": "cx.backends.tcc", "cc": "cx.backends.cc"}

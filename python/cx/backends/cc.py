@@ -39,6 +39,7 @@ import subprocess
 import tempfile
 
 from .. import _libjit
+from . import Code
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic, OptionError, parse_diagnostics
 
 __all__ = ["build", "CcCode", "cache_dir", "clear_cache", "check_options", "find_compiler"]
@@ -237,7 +238,7 @@ def _write_atomic(directory, name, data: bytes, scratch):
 # ----------------------------------------------------------------------------------------------
 # The code object
 
-class CcCode:
+class CcCode(Code):
     """A shared object built by the system compiler and loaded with ``dlopen``.
 
     The object stays mapped while this code object is referenced (bound functions hold it);
@@ -245,35 +246,23 @@ class CcCode:
     """
 
     def __init__(self, dll, path, diagnostics="", link=None):
-        self._dll = dll
+        super().__init__(dll)
         self.path = path
         self.diagnostics = diagnostics
         self._link = link  # the companion cx-link-*.so, loaded first, closed last
 
-    @property
-    def closed(self) -> bool:
-        """True once the object has been unloaded."""
-        return self._dll is None
-
     def sym(self, name: str):
         """Address of the global symbol ``name`` (searched in the object and what it links), or None."""
-        if self._dll is None:
-            raise CxError("the code was closed")
         try:
-            return ctypes.addressof(ctypes.c_char.in_dll(self._dll, name))
+            return ctypes.addressof(ctypes.c_char.in_dll(self._live(), name))
         except ValueError:
             return None
 
-    def close(self):
-        """``dlclose`` the object. Calling anything compiled here afterwards is undefined."""
-        dll, self._dll = self._dll, None
+    def _release(self, dll):
         link, self._link = self._link, None
         for d in (dll, link):
             if d is not None:
                 _dlclose(d)
-
-    def __del__(self):
-        self.close()
 
 
 def _dlopen(path):

@@ -5,6 +5,7 @@ import ctypes
 import os
 
 from .. import _libjit
+from . import Code
 from ..errors import SOURCE_NAME, CompileError, CxError, OptionError, parse_diagnostics
 
 
@@ -12,44 +13,19 @@ from ..errors import SOURCE_NAME, CompileError, CxError, OptionError, parse_diag
 _SHIM_INCLUDE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "include")
 
 
-class TccCode:
+class TccCode(Code):
     """Machine code compiled in memory by libjit; owns one ``jit_state`` and frees it on close."""
 
     def __init__(self, state, lib):
-        self._state = state
+        super().__init__(state)
         self._lib = lib
-        self.diagnostics = ""
-
-    @property
-    def closed(self) -> bool:
-        """True once the code has been freed."""
-        return self._state is None
 
     def sym(self, name: str):
         """Address of the global symbol ``name``, or None."""
-        if self._state is None:
-            raise CxError("the code was closed")
-        return self._lib.jit_sym(self._state, name.encode())
+        return self._lib.jit_sym(self._live(), name.encode())
 
-    def symbols(self) -> dict:
-        """Every global symbol the compiled code defines, name -> address."""
-        found = {}
-
-        @_libjit.symbol_cb
-        def collect(ctx, name, addr):
-            found[name.decode()] = addr
-
-        self._lib.jit_list(self._state, collect, None)
-        return found
-
-    def close(self):
-        """Free the machine code. Calling anything compiled here afterwards is undefined."""
-        state, self._state = self._state, None
-        if state is not None:
-            self._lib.jit_delete(state)
-
-    def __del__(self):
-        self.close()
+    def _release(self, state):
+        self._lib.jit_delete(state)
 
 
 def _check(lib, state, rc, what):
