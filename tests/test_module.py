@@ -298,3 +298,43 @@ def test_python_h_is_found_without_include_dirs():
     lib = cx.compile("#include <Python.h>\nPyObject *twice(long x) { return PyLong_FromLong(2 * x); }",
                      hold_gil=["twice"])
     assert lib.twice(21) == 42
+
+
+def test_regression_functions_with_parameters_do_not_keep_their_module_alive():
+    # ctypes' CFUNCTYPE caches prototypes forever, keyed by the argtypes: with cx's per-function
+    # converters that kept every module's code alive (found by the compile/close memory test).
+    lib = cx.compile("long add(long a, long b) { return a + b; } double first(const double *v) { return v[0]; }")
+    assert lib.add(1, 2) == 3 and lib.first(np.ones(1)) == 1.0
+    code_ref = weakref.ref(lib._code)
+    del lib
+    gc.collect()
+    assert code_ref() is None
+
+
+def test_integers_out_of_range_are_refused_not_wrapped():
+    lib = cx.compile("#include <stdint.h>\nint add(int a, int b) { return a + b; }\n"
+                     "unsigned char low(unsigned char x) { return x; }\nuint64_t big(uint64_t x) { return x; }")
+    with pytest.raises(ctypes.ArgumentError, match=r"argument 'a' of add\(\) \(int\): 2147483648 is out of range"):
+        lib.add(2**31, 0)
+    with pytest.raises(ctypes.ArgumentError, match=r"out of range \(0\.\.255\)"):
+        lib.low(256)
+    with pytest.raises(ctypes.ArgumentError, match="out of range"):
+        lib.big(-1)
+    assert lib.big(2**64 - 1) == 2**64 - 1
+    assert lib.add(-2**31, 2**31 - 1) == -1
+
+
+def test_integer_parameters_take_numpy_integers_and_refuse_floats():
+    lib = cx.compile("long twice(long x) { return 2 * x; }")
+    assert lib.twice(np.int32(21)) == 42
+    with pytest.raises(ctypes.ArgumentError, match="got a float"):
+        lib.twice(2.5)
+
+
+def test_float_parameters_take_ints_and_numpy_floats():
+    lib = cx.compile("double half(double x) { return x / 2; } float f(float x) { return x; }")
+    assert lib.half(3) == 1.5
+    assert lib.half(np.float32(1.0)) == 0.5
+    assert lib.f(0.5) == 0.5
+    with pytest.raises(ctypes.ArgumentError, match="expected a number, got str"):
+        lib.half("1")

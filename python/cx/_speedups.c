@@ -10,12 +10,16 @@
  * goes to a Python fallback. The call itself stays a ctypes call: the GIL is
  * released exactly as ctypes does.
  *
+ * Scalar parameters get IntArg (range-checked integers) and FloatArg converters, which also
+ * happen to be faster than ctypes' own simple types as argtypes.
+ *
  * The module also exports the address of closed_trap, a function that does
  * nothing and returns 0: cx points the bound functions of a closed module at
  * it (with an errcheck that raises), so a stale call never jumps into freed code.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <string.h>
 
 static PyObject *c_void_p_type;   /* ctypes.c_void_p */
@@ -220,6 +224,238 @@ static PyTypeObject PointerArg_Type = {
     .tp_methods = PointerArg_methods,
 };
 
+/*
+ * IntArg: the converter for an integer parameter. ctypes' own integer types wrap out-of-range
+ * values silently (c_int(2**32 + 1) is 1); cx refuses them with an OverflowError naming the
+ * argument, accepts any integer-like object (numpy integers: __index__), and refuses floats. The
+ * value is stored in one ctypes instance of the parameter's type, returned like PointerArg's slot.
+ */
+typedef struct {
+    PyObject_HEAD
+    int bits;            /* 8, 16, 32 or 64 */
+    int is_signed;
+    PyObject *what;      /* "argument 'n' of f()" */
+    PyObject *ctype;     /* C spelling, e.g. "int" */
+    PyObject *slot;      /* an instance of the parameter's ctypes type */
+    void *slot_value;    /* where slot keeps its value */
+} IntArg;
+
+static PyObject *int_error(IntArg *self, PyObject *exc, PyObject *value) {
+    if (self->is_signed) {
+        long long hi = self->bits == 64 ? LLONG_MAX : (1LL << (self->bits - 1)) - 1;
+        PyErr_Format(exc, "%U (%U): %R is out of range (%lld..%lld)", self->what, self->ctype, value,
+                     -hi - 1, hi);
+    } else {
+        unsigned long long hi = self->bits == 64 ? ULLONG_MAX : (1ULL << self->bits) - 1;
+        PyErr_Format(exc, "%U (%U): %R is out of range (0..%llu)", self->what, self->ctype, value, hi);
+    }
+    return NULL;
+}
+
+static PyObject *IntArg_from_param(IntArg *self, PyObject *obj) {
+    PyObject *value;
+    if (PyLong_Check(obj)) {
+        value = Py_NewRef(obj);
+    } else if (Py_TYPE(obj) == Py_TYPE(self->slot)) {
+        return Py_NewRef(obj);
+    } else if (PyFloat_Check(obj)) {
+        return PyErr_Format(PyExc_TypeError, "%U (%U): got a float (%R); the C parameter is an integer, "
+                            "convert with int() or round()", self->what, self->ctype, obj);
+    } else {
+        value = PyNumber_Index(obj);
+        if (!value) {
+            PyErr_Clear();
+            return PyErr_Format(PyExc_TypeError, "%U (%U): expected an integer, got %s", self->what,
+                                self->ctype, Py_TYPE(obj)->tp_name);
+        }
+    }
+    int bad = 0;
+    if (self->is_signed) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(value, &overflow);
+        long long hi = self->bits == 64 ? LLONG_MAX : (1LL << (self->bits - 1)) - 1;
+        bad = overflow || x > hi || x < -hi - 1;
+        if (!bad) {
+            switch (self->bits) {
+            case 8: *(signed char *)self->slot_value = (signed char)x; break;
+            case 16: *(short *)self->slot_value = (short)x; break;
+            case 32: *(int *)self->slot_value = (int)x; break;
+            default: *(long long *)self->slot_value = x; break;
+            }
+        }
+    } else {
+        unsigned long long x = PyLong_AsUnsignedLongLong(value);
+        if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            bad = 1;
+        } else if (self->bits < 64 && x > (1ULL << self->bits) - 1) {
+            bad = 1;
+        } else {
+            switch (self->bits) {
+            case 8: *(unsigned char *)self->slot_value = (unsigned char)x; break;
+            case 16: *(unsigned short *)self->slot_value = (unsigned short)x; break;
+            case 32: *(unsigned int *)self->slot_value = (unsigned int)x; break;
+            default: *(unsigned long long *)self->slot_value = x; break;
+            }
+        }
+    }
+    if (bad) {
+        int_error(self, PyExc_OverflowError, value);
+        Py_DECREF(value);
+        return NULL;
+    }
+    Py_DECREF(value);
+    return Py_NewRef(self->slot);
+}
+
+static int IntArg_init(IntArg *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"ctype_class", "is_signed", "what", "ctype", NULL};
+    PyObject *cls, *what, *ctype;
+    int is_signed;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OpUU", kwlist, &cls, &is_signed, &what, &ctype))
+        return -1;
+    PyObject *slot = PyObject_CallNoArgs(cls);
+    if (!slot) return -1;
+    PyObject *ctypes = PyImport_ImportModule("ctypes");
+    PyObject *size = ctypes ? PyObject_CallMethod(ctypes, "sizeof", "O", slot) : NULL;
+    PyObject *addr = ctypes ? PyObject_CallMethod(ctypes, "addressof", "O", slot) : NULL;
+    Py_XDECREF(ctypes);
+    if (!size || !addr) {
+        Py_XDECREF(size);
+        Py_XDECREF(addr);
+        Py_DECREF(slot);
+        return -1;
+    }
+    long bytes = PyLong_AsLong(size);
+    self->slot_value = PyLong_AsVoidPtr(addr);
+    Py_DECREF(size);
+    Py_DECREF(addr);
+    if (bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8) {
+        Py_DECREF(slot);
+        PyErr_Format(PyExc_ValueError, "IntArg: unsupported integer size %ld", bytes);
+        return -1;
+    }
+    self->bits = (int)bytes * 8;
+    self->is_signed = is_signed;
+    Py_XSETREF(self->slot, slot);
+    Py_XSETREF(self->what, Py_NewRef(what));
+    Py_XSETREF(self->ctype, Py_NewRef(ctype));
+    return 0;
+}
+
+static void IntArg_dealloc(IntArg *self) {
+    Py_CLEAR(self->slot);
+    Py_CLEAR(self->what);
+    Py_CLEAR(self->ctype);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef IntArg_methods[] = {
+    {"from_param", (PyCFunction)IntArg_from_param, METH_O,
+     "Convert one integer argument for ctypes, refusing values out of the C type's range."},
+    {NULL}};
+
+static PyTypeObject IntArg_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cx._speedups.IntArg",
+    .tp_basicsize = sizeof(IntArg),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "IntArg(ctype_class, is_signed, what, ctype): ctypes converter for one integer "
+              "parameter, range-checked.",
+    .tp_init = (initproc)IntArg_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)IntArg_dealloc,
+    .tp_methods = IntArg_methods,
+};
+
+/*
+ * FloatArg: the converter for a float or double parameter: any real number (int, float, numpy
+ * floats, objects with __float__), stored in one ctypes instance of the parameter's type.
+ */
+typedef struct {
+    PyObject_HEAD
+    int is_double;
+    PyObject *what, *ctype, *slot;
+    void *slot_value;
+} FloatArg;
+
+static PyObject *FloatArg_from_param(FloatArg *self, PyObject *obj) {
+    double x;
+    if (PyFloat_CheckExact(obj)) {
+        x = PyFloat_AS_DOUBLE(obj);
+    } else if (Py_TYPE(obj) == Py_TYPE(self->slot)) {
+        return Py_NewRef(obj);
+    } else if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyByteArray_Check(obj)) {
+        return PyErr_Format(PyExc_TypeError, "%U (%U): expected a number, got %s", self->what,
+                            self->ctype, Py_TYPE(obj)->tp_name);
+    } else {
+        x = PyFloat_AsDouble(obj);
+        if (x == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return PyErr_Format(PyExc_TypeError, "%U (%U): expected a number, got %s", self->what,
+                                self->ctype, Py_TYPE(obj)->tp_name);
+        }
+    }
+    if (self->is_double)
+        *(double *)self->slot_value = x;
+    else
+        *(float *)self->slot_value = (float)x;
+    return Py_NewRef(self->slot);
+}
+
+static int FloatArg_init(FloatArg *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"ctype_class", "what", "ctype", NULL};
+    PyObject *cls, *what, *ctype;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OUU", kwlist, &cls, &what, &ctype))
+        return -1;
+    PyObject *slot = PyObject_CallNoArgs(cls);
+    if (!slot) return -1;
+    PyObject *ctypes = PyImport_ImportModule("ctypes");
+    PyObject *size = ctypes ? PyObject_CallMethod(ctypes, "sizeof", "O", slot) : NULL;
+    PyObject *addr = ctypes ? PyObject_CallMethod(ctypes, "addressof", "O", slot) : NULL;
+    Py_XDECREF(ctypes);
+    long bytes = size ? PyLong_AsLong(size) : -1;
+    void *value = addr ? PyLong_AsVoidPtr(addr) : NULL;
+    Py_XDECREF(size);
+    Py_XDECREF(addr);
+    if (PyErr_Occurred() || (bytes != sizeof(double) && bytes != sizeof(float))) {
+        Py_DECREF(slot);
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError, "FloatArg: unsupported size %ld", bytes);
+        return -1;
+    }
+    self->is_double = bytes == sizeof(double);
+    self->slot_value = value;
+    Py_XSETREF(self->slot, slot);
+    Py_XSETREF(self->what, Py_NewRef(what));
+    Py_XSETREF(self->ctype, Py_NewRef(ctype));
+    return 0;
+}
+
+static void FloatArg_dealloc(FloatArg *self) {
+    Py_CLEAR(self->slot);
+    Py_CLEAR(self->what);
+    Py_CLEAR(self->ctype);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef FloatArg_methods[] = {
+    {"from_param", (PyCFunction)FloatArg_from_param, METH_O,
+     "Convert one real-number argument for ctypes."},
+    {NULL}};
+
+static PyTypeObject FloatArg_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "cx._speedups.FloatArg",
+    .tp_basicsize = sizeof(FloatArg),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "FloatArg(ctype_class, what, ctype): ctypes converter for one float/double parameter.",
+    .tp_init = (initproc)FloatArg_init,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)FloatArg_dealloc,
+    .tp_methods = FloatArg_methods,
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT, "cx._speedups",
     "Fast argument conversion for cx's ctypes bindings (internal).", -1, NULL,
@@ -238,11 +474,15 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         Py_DECREF(t);
     }
     Py_DECREF(ctypes);
-    if (!c_void_p_type || !ctypes_metatypes || PyType_Ready(&PointerArg_Type) < 0) return NULL;
+    if (!c_void_p_type || !ctypes_metatypes || PyType_Ready(&PointerArg_Type) < 0 ||
+        PyType_Ready(&IntArg_Type) < 0 ||
+        PyType_Ready(&FloatArg_Type) < 0) return NULL;
 
     PyObject *m = PyModule_Create(&speedups_module);
     if (!m) return NULL;
     if (PyModule_AddObject(m, "PointerArg", Py_NewRef((PyObject *)&PointerArg_Type)) < 0 ||
+        PyModule_AddObject(m, "IntArg", Py_NewRef((PyObject *)&IntArg_Type)) < 0 ||
+        PyModule_AddObject(m, "FloatArg", Py_NewRef((PyObject *)&FloatArg_Type)) < 0 ||
         PyModule_AddObject(m, "closed_trap_address", PyLong_FromVoidPtr((void *)closed_trap)) < 0) {
         Py_DECREF(m);
         return NULL;

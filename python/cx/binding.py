@@ -211,6 +211,21 @@ def _dtype_hint(kind, itemsize):
     return "<the matching dtype>"
 
 
+_SIGNED = {ctypes.c_byte, ctypes.c_short, ctypes.c_int, ctypes.c_long, ctypes.c_longlong}
+_UNSIGNED = {ctypes.c_ubyte, ctypes.c_ushort, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulonglong}
+
+
+def _scalar_converter(fn, index, param, ctype):
+    """The argtype for a by-value parameter: range-checked integers and real numbers through
+    :mod:`cx._speedups`; ctypes' own type for the rest (char, _Bool, long double, structs)."""
+    what, spelling = _describe(fn, index, param), param.type.spelling
+    if ctype in _SIGNED or ctype in _UNSIGNED:
+        return _speedups.IntArg(ctype, ctype in _SIGNED, what, spelling)
+    if ctype in (ctypes.c_double, ctypes.c_float):
+        return _speedups.FloatArg(ctype, what, spelling)
+    return ctype
+
+
 class _CallbackArg:
     """from_param for a function-pointer parameter: wraps Python callables in a ctypes callback.
 
@@ -292,18 +307,19 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
             raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}', which the cell does not "
                                "define, passed by value; pass a pointer instead")
         else:
-            argtypes.append(types.ctype(t))
+            argtypes.append(_scalar_converter(fn, i, p, types.ctype(t)))
     restype = ctypes.py_object if hold_gil and _is_pyobject(fn.result) else types.restype(fn.result)
     if fn.result.kind == "opaque":
         raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, which the cell does not define")
     decode = restype is ctypes.c_char_p
     if callback_errors is not None or decode:
         errcheck = _make_errcheck(callback_errors, decode)
-    factory = ctypes.PYFUNCTYPE if hold_gil else ctypes.CFUNCTYPE
-    proto = factory(restype, *argtypes)
+    # The class is made directly from ctypes' function-pointer base, not with CFUNCTYPE, whose
+    # global cache would keep every function's converters (and so every module) alive forever.
+    flags = ctypes._FUNCFLAG_CDECL | (ctypes._FUNCFLAG_PYTHONAPI if hold_gil else 0)
     doc = fn.prototype + ";" + ("\n\n(holds the GIL while running)" if hold_gil else "")
-    cls = type(fn.name, (proto,), {
-        "_flags_": proto._flags_, "_argtypes_": proto._argtypes_, "_restype_": proto._restype_,
+    cls = type(fn.name, (ctypes._CFuncPtr,), {
+        "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
         "__qualname__": fn.name, "__repr__": _function_repr,
     })
