@@ -16,6 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cx
@@ -464,3 +465,18 @@ def bench():
 
 if __name__ == "__main__":
     bench()
+
+
+def test_cc_backend_calls_are_guarded_and_interruptible(tmp_path, monkeypatch):
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
+    lib = cx.compile("int deref(int *p) { return *p; }\nvoid spin(volatile int *stop) { while (!*stop) ; }",
+                     backend="cc")
+    with pytest.raises(cx.CrashError, match="deref"):
+        lib.deref(None)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        lib.spin(np.zeros(1, dtype=np.int32))
+    assert time.monotonic() - start < 5
+    timer.join()

@@ -105,8 +105,8 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     guard : bool, optional
         Call every function through a crash guard (see :mod:`cx.guard`): a crash raises
         :class:`cx.CrashError` and the interrupt button (SIGINT) stops a running call, instead of
-        killing the process. Default: on for the ``"tcc"`` backend (which then also keeps line
-        tables, ``-bt``, so errors name the line), off for ``"cc"``.
+        killing the process. Default: on (with the ``"tcc"`` backend it also keeps line tables,
+        ``-bt``, so errors name the line).
 
     Returns
     -------
@@ -165,7 +165,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
 def _guard_settings(settings, backend, check, guard) -> bool:
     """Whether to guard the calls; adds the options that checked mode and line numbers need."""
     if guard is None:
-        guard = backend == "tcc"
+        guard = True
     if check:
         if backend != "tcc":
             raise OptionError(f"check=True needs TinyCC's bounds checker: backend='tcc', not {backend!r}")

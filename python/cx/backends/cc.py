@@ -38,7 +38,7 @@ import stat
 import subprocess
 import tempfile
 
-from .. import _libjit
+from .. import _libjit, guard as _guard
 from . import Code
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic, OptionError, parse_diagnostics
 
@@ -250,6 +250,11 @@ class CcCode(Code):
         self.path = path
         self.diagnostics = diagnostics
         self._link = link  # the companion cx-link-*.so, loaded first, closed last
+        # Tell the guard where this object's code is, so the interrupt button can stop it
+        # (TinyCC's code is registered by libjit itself).
+        self._ranges = _code_ranges(path)
+        for start, end in self._ranges:
+            _guard.add_code(start, end)
 
     def sym(self, name: str):
         """Address of the global symbol ``name`` (searched in the object and what it links), or None."""
@@ -259,10 +264,29 @@ class CcCode(Code):
             return None
 
     def _release(self, dll):
+        for start, _ in self._ranges:
+            _guard.remove_code(start)
+        self._ranges = ()
         link, self._link = self._link, None
         for d in (dll, link):
             if d is not None:
                 _dlclose(d)
+
+
+def _code_ranges(path):
+    """The executable mappings of the loaded object ``path``, from /proc/self/maps."""
+    real = os.path.realpath(path)
+    ranges = []
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split(maxsplit=5)
+                if len(fields) == 6 and "x" in fields[1] and fields[5].strip() == real:
+                    start, end = (int(x, 16) for x in fields[0].split("-"))
+                    ranges.append((start, end))
+    except OSError:  # no /proc: calls stay crash-guarded, only not interruptible
+        return []
+    return ranges
 
 
 def _dlopen(path):
