@@ -589,3 +589,122 @@ def test_a_typical_cell_is_read_completely():
     assert list(d.functions) == ["norm", "dist", "sum"]
     assert d.functions["sum"].params[0].type.target.alias == "int32_t"
     assert not d.warnings
+
+
+# -- the fast path for simple functions reads exactly what pycparser reads -------------------
+
+_TRICKY = [
+    "unsigned f(unsigned a, unsigned int b, int unsigned c);",
+    "long long int f(long long a, long int long b, signed long long c);",
+    "unsigned long long f(long unsigned long x);",
+    "const char *const *f(const char *const *argv, char *const p, char const *q);",
+    "void *f(void **p, const void *q, void *const *r, volatile int *v);",
+    "#include <stddef.h>\nsize_t f(size_t n, const size_t *p, size_t);",
+    "#include <stdint.h>\nint64_t f(int64_t a, uint8_t *b, const int32_t *const c);",
+    "static inline int f(int x) { return x; }\nextern long g(long y);\ninline static int h(void);",
+    "int static f(int x);\nconst int inline g(int y) { return y; }",
+    "static extern int f(int x);\ninline inline int g(int y);",
+    "void f(void);\nint g();\nint g2() { return 0; }\nvoid h(void) {}",
+    "int **f(int ***p, char **argv);\ndouble *const *const g(float *const *const x);",
+    "signed char f(signed char c, unsigned char u, char ch, short s, unsigned short us);",
+    "long double f(long double x, double y, float z, _Bool b);",
+    "typedef int myint;\nmyint f(myint x);\nint g(int myint);",
+    "int f(int x);\ntypedef long f_t;\nf_t g(f_t y);\nint h(int f_t);",
+    "typedef unsigned size_t;\nsize_t f(size_t n);",
+    "size_t f(size_t n);\ntypedef unsigned size_t;\nsize_t g(size_t n);",
+    "int size_t;\nint f(size_t n);",
+    "enum { size_t };\nint f(size_t n);",
+    "#define REAL double\nREAL f(REAL x);\n#define PTR(t) t *\nPTR(int) g(int x);",
+    "#define API static\nAPI int f(int x) { return x; }\n#define N 3\nint g(int a[N]);",
+    "int f(int x), g(int y);\nint h(int x) { return x; };\nint k(int);",
+    "int f(int x, ...);\nint g(int a[], int b[4]);\nint h(int (*cb)(int));",
+    "struct S { int a; };\nint f(struct S *s);\nint g(int x);\nunion U *h(void);",
+    "enum E { A, B };\nenum E f(enum E e);\nint g(int e);",
+    "int f(my_t x);\nint g(int x);\nmy_t *h(int y);",
+    "FILE *f(FILE *fp, const char *mode);\nint g(FILE *);",
+    "int f(a, b) int a; int b; { return a + b; }\nint g(int a);",
+    "int f(int x) __attribute__((noinline));\nint __attribute__((unused)) g(int y) { return y; }",
+    "int f(int x) SOME_MACRO;\nint g(int y);\nDECLARE(h);\nint k(int z);",
+    "int f(int x); int a; int g(int y); struct T { int t; } b; int h(int z);",
+    "double\n  spread(int\n    x);\nint\nnext(\nint y\n)\n{\n  return y;\n}",
+    "int f(int restrict);\nint g(int *restrict p);\nint h(int *__restrict q);",
+    "int f(int int);\nint g(void x);\nint h(void, int);\nvoid k(const void);",
+    "int f(int x) int g(int y);\nint h(int z);",
+    "int f(int x) { return x; }\nint f(int x);\nstatic int f(int x);",
+    "int f(long x);\nlong f(int x) { return x; }",
+    "int f(int auto);\nint g(int _Bool);\nint h(int offsetof);\nint __int128 k(int x);",
+    "_Complex double f(double x);\n__int128 g(int y);\n_Noreturn void h(void);",
+    "int f(int $x);\nint g(int x1, int _y, int __z);",
+    "bool f(bool b);\natomic_int *g(atomic_int *p);\nwchar_t h(wchar_t w);",
+    "int a = f(3);\nint f(int x);\nint b[] = {1, 2};\nint g(int y);",
+    "#if 0\nint f(int x);\n#else\nlong f(long x);\n#endif\nint g(int);",
+    "int f(int x);\n}}}\nint g(int y);",
+    "int f(int x) {\n  return x;\n}\nint g(int x) {{}}\nint h(int x);",
+    "int f(int x);;\n;int g(int y);",
+    "int f(int x);\nint f;\nint g(int f);",
+    "typedef int T;\nint f(int T);\nT g(T x);",
+    "int T(int x);\ntypedef int T;",
+    "int f(int x) { return x; }\nint main(void) { int y; return f(y); }",
+    "const volatile int f(const volatile int *const volatile p);",
+    "int f(int\\\nx);\nint g(int y);",
+    "int f(int x); /* c */ int g(int y); // d\nint h(int z);",
+    "int f(int x);\r\nint g(int y);\r\n",
+    "",
+    "   \n\n",
+    "int f(int\u00a0x);\nint g(int y);\n\u2028int h(int z);",
+    "int f(int x);\fint g(int y);\vint h(int z);\rint k(int w);",
+]
+
+
+def _corpus():
+    import ast
+    import pathlib
+
+    here = pathlib.Path(__file__).parent
+    found = set(_TRICKY)
+    for name in ("test_decls.py", "test_module.py", "test_threads.py", "test_guard.py",
+                 "test_magics.py"):
+        tree = ast.parse((here / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and any(c in node.value for c in "(;{"):
+                found.add(node.value)
+                found.add(textwrap.dedent(node.value).lstrip("\n"))
+    sources = sorted(found)
+    # the bench's large source, smaller; and every source twice over (names repeat)
+    sources.append("\n".join(f"int f{i}(int x) {{ return x * {i} + 1; }}" for i in range(50)))
+    sources += [a + "\n" + b for a, b in zip(sources[::7], sources[3::7])]
+    return sources
+
+
+def _summary(d):
+    """Everything the model holds, in order, with each function's C text."""
+    return (
+        [(n, f, f.prototype, f.c_declaration(), f.type.spelling) for n, f in d.functions.items()],
+        list(d.structs.items()), list(d.globals.items()), list(d.enums.items()),
+        [(n, t, t.spelling) for n, t in d.typedefs.items()], d.warnings)
+
+
+def _outcome(source, fast):
+    try:
+        d = decls._parse(source, fast)
+    except Exception as exc:  # noqa: BLE001 - the two paths must fail alike too
+        return type(exc).__name__, str(exc)
+    return d, _summary(d)
+
+
+def test_the_fast_path_reads_exactly_what_pycparser_reads():
+    sources = _corpus()
+    assert len(sources) > 300
+    for source in sources:
+        assert _outcome(source, True) == _outcome(source, False), source
+
+
+def test_the_fast_path_takes_simple_functions_and_leaves_the_rest():
+    from cx import _cpre
+
+    text = "int f(int x);\nstatic inline const char *const *g(size_t n) {}\nint h(my_t y);"
+    segments = _cpre.split_top(text)
+    got = [_cpre.fast_function(text, s, e, b, 1, {"size_t"}) for s, e, b in segments]
+    assert [g is not None for g in got] == [True, True, False]
+    assert got[1][1] == {"g", "n"} and got[1][2] == {"size_t"}

@@ -260,8 +260,14 @@ def parse(source):
     >>> [f.name for f in d.structs["Point"].fields], d.functions["norm"].params[0].type.spelling
     (['x', 'y'], 'Point')
     """
+    return _parse(source)
+
+
+def _parse(source, fast=True):
+    """:func:`parse` without the cache; ``fast=False`` sends every declaration to pycparser
+    (simple functions are otherwise read without it: see :func:`cx._cpre.fast_function`)."""
     text, warnings = _cpre.clean(source, _if_value)
-    return _Builder(warnings).build(_cpre.read(text, warnings, _header_types()))
+    return _Builder(warnings).build(_cpre.read(text, warnings, _header_types(), fast))
 
 
 # ----------------------------------------------------------------------------------------------
