@@ -701,10 +701,10 @@ def test_the_fast_path_reads_exactly_what_pycparser_reads():
 
 
 def test_the_fast_path_takes_simple_functions_and_leaves_the_rest():
-    from cx import _cpre
+    from cx import _cfront, _cpre
 
     text = "int f(int x);\nstatic inline const char *const *g(size_t n) {}\nint h(my_t y);"
     segments = _cpre.split_top(text)
-    got = [_cpre.fast_function(text, s, e, b, 1, {"size_t"}) for s, e, b in segments]
+    got = [_cfront.fast_function(text, s, e, b, 1, {"size_t"}) for s, e, b in segments]
     assert [g is not None for g in got] == [True, True, False]
     assert got[1][1] == {"g", "n"} and got[1][2] == {"size_t"}

@@ -33,7 +33,7 @@ import functools
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from . import _cpre
+from . import _cfront, _cpre
 
 __all__ = ["parse", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
 
@@ -265,9 +265,9 @@ def parse(source):
 
 def _parse(source, fast=True):
     """:func:`parse` without the cache; ``fast=False`` sends every declaration to pycparser
-    (simple functions are otherwise read without it: see :func:`cx._cpre.fast_function`)."""
+    (simple functions are otherwise read without it: see :func:`cx._cfront.fast_function`)."""
     text, warnings = _cpre.clean(source, _if_value)
-    return _Builder(warnings).build(_cpre.read(text, warnings, _header_types(), fast))
+    return _Builder(warnings).build(_cfront.read(text, warnings, _header_types(), fast))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,11 +319,11 @@ _SIZES = {"char": 1, "signed char": 1, "unsigned char": 1, "_Bool": 1, "short": 
 @functools.lru_cache(maxsize=1)
 def _header_types():
     table = {}
-    for atomic, groups in ((False, _cpre.HEADER_SCALARS), (True, _cpre.HEADER_ATOMICS)):
+    for atomic, groups in ((False, _cfront.HEADER_SCALARS), (True, _cfront.HEADER_ATOMICS)):
         for canonical, names in groups.items():
             for name in names.split():
                 table[name] = CType("scalar", canonical, alias=name, atomic=atomic)
-    for name in _cpre.HEADER_OPAQUE.split():
+    for name in _cfront.HEADER_OPAQUE.split():
         table[name] = CType("opaque", name)
     return table
 
@@ -349,8 +349,8 @@ def _canonical(names):
 def _if_value(expression):
     """Value of a macro-expanded ``#if`` expression, None if it is not a constant."""
     try:
-        nodes = _cpre.parse_with(f"enum {{ __cx_if = ({expression}) }};", ())
-    except _cpre.pycparser().ParseError:
+        nodes = _cfront.parse_with(f"enum {{ __cx_if = ({expression}) }};", ())
+    except _cfront.pycparser().ParseError:
         return None
     return _Builder([]).value(nodes[0].type.values.enumerators[0].value)
 
@@ -605,7 +605,7 @@ class _Builder:
         kind = type(node).__name__
         try:
             if kind == "Constant":
-                return _cpre.int_literal(node.type, node.value)
+                return _cfront.int_literal(node.type, node.value)
             if kind == "ID":
                 return self.enums.get(node.name)
             if kind == "Cast":
