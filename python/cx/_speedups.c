@@ -100,11 +100,32 @@ static PyObject *type_error(PointerArg *self, const char *fmt, ...) {
 }
 
 /*
+ * A new instance of the ctypes class cls, to be returned by every conversion of one converter:
  * ctypes copies a converted argument's value as soon as from_param returns (ConvParam, with the
- * GIL still held, before the next conversion), so one c_void_p per converter can carry every
- * result: each conversion stores the pointer in it and returns it. That saves an allocation per
- * array argument. (A converter belongs to one parameter of one function.)
+ * GIL still held, before the next conversion), so one instance per converter can carry every
+ * result. *value is where the instance keeps its value (ctypes.addressof), *size its size.
+ * Returns a new reference, or NULL with an exception set.
  */
+static PyObject *new_slot(PyObject *cls, void **value, long *size) {
+    PyObject *slot = PyObject_CallNoArgs(cls);
+    PyObject *ctypes = slot ? PyImport_ImportModule("ctypes") : NULL;
+    PyObject *n = ctypes ? PyObject_CallMethod(ctypes, "sizeof", "O", slot) : NULL;
+    PyObject *addr = n ? PyObject_CallMethod(ctypes, "addressof", "O", slot) : NULL;
+    if (addr) {
+        *size = PyLong_AsLong(n);
+        *value = PyLong_AsVoidPtr(addr);
+    }
+    Py_XDECREF(ctypes);
+    Py_XDECREF(n);
+    Py_XDECREF(addr);
+    if (!addr || PyErr_Occurred()) {
+        Py_XDECREF(slot);
+        return NULL;
+    }
+    return slot;
+}
+
+/* PointerArg's results travel in one c_void_p per converter (see new_slot). */
 static PyObject *PointerArg_from_param(PointerArg *self, PyObject *obj) {
     if (obj == Py_None) Py_RETURN_NONE;
     if (Py_TYPE(obj) != known_buffer_type) {
@@ -166,17 +187,12 @@ static int PointerArg_init(PointerArg *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->kind = (char)kind;
-    PyObject *slot = PyObject_CallNoArgs(c_void_p_type);
+    long size;
+    void *value;
+    PyObject *slot = new_slot(c_void_p_type, &value, &size);
     if (!slot) return -1;
     Py_XSETREF(self->slot, slot);
-    /* A c_void_p's value lives at the start of its own buffer (ctypes.addressof). */
-    PyObject *ctypes = PyImport_ImportModule("ctypes");
-    PyObject *addr = ctypes ? PyObject_CallMethod(ctypes, "addressof", "O", slot) : NULL;
-    Py_XDECREF(ctypes);
-    if (!addr) return -1;
-    self->slot_value = (void **)PyLong_AsVoidPtr(addr);
-    Py_DECREF(addr);
-    if (PyErr_Occurred()) return -1;
+    self->slot_value = (void **)value;
     Py_XSETREF(self->what, Py_NewRef(what));
     Py_XSETREF(self->ctype, Py_NewRef(ctype));
     Py_XSETREF(self->dtype, Py_NewRef(dtype));
@@ -314,27 +330,16 @@ static int IntArg_init(IntArg *self, PyObject *args, PyObject *kwds) {
     int is_signed;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OpUU", kwlist, &cls, &is_signed, &what, &ctype))
         return -1;
-    PyObject *slot = PyObject_CallNoArgs(cls);
+    long bytes;
+    void *value;
+    PyObject *slot = new_slot(cls, &value, &bytes);
     if (!slot) return -1;
-    PyObject *ctypes = PyImport_ImportModule("ctypes");
-    PyObject *size = ctypes ? PyObject_CallMethod(ctypes, "sizeof", "O", slot) : NULL;
-    PyObject *addr = ctypes ? PyObject_CallMethod(ctypes, "addressof", "O", slot) : NULL;
-    Py_XDECREF(ctypes);
-    if (!size || !addr) {
-        Py_XDECREF(size);
-        Py_XDECREF(addr);
-        Py_DECREF(slot);
-        return -1;
-    }
-    long bytes = PyLong_AsLong(size);
-    self->slot_value = PyLong_AsVoidPtr(addr);
-    Py_DECREF(size);
-    Py_DECREF(addr);
     if (bytes != 1 && bytes != 2 && bytes != 4 && bytes != 8) {
         Py_DECREF(slot);
         PyErr_Format(PyExc_ValueError, "IntArg: unsupported integer size %ld", bytes);
         return -1;
     }
+    self->slot_value = value;
     self->bits = (int)bytes * 8;
     self->is_signed = is_signed;
     Py_XSETREF(self->slot, slot);
@@ -408,20 +413,13 @@ static int FloatArg_init(FloatArg *self, PyObject *args, PyObject *kwds) {
     PyObject *cls, *what, *ctype;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OUU", kwlist, &cls, &what, &ctype))
         return -1;
-    PyObject *slot = PyObject_CallNoArgs(cls);
+    long bytes;
+    void *value;
+    PyObject *slot = new_slot(cls, &value, &bytes);
     if (!slot) return -1;
-    PyObject *ctypes = PyImport_ImportModule("ctypes");
-    PyObject *size = ctypes ? PyObject_CallMethod(ctypes, "sizeof", "O", slot) : NULL;
-    PyObject *addr = ctypes ? PyObject_CallMethod(ctypes, "addressof", "O", slot) : NULL;
-    Py_XDECREF(ctypes);
-    long bytes = size ? PyLong_AsLong(size) : -1;
-    void *value = addr ? PyLong_AsVoidPtr(addr) : NULL;
-    Py_XDECREF(size);
-    Py_XDECREF(addr);
-    if (PyErr_Occurred() || (bytes != sizeof(double) && bytes != sizeof(float))) {
+    if (bytes != sizeof(double) && bytes != sizeof(float)) {
         Py_DECREF(slot);
-        if (!PyErr_Occurred())
-            PyErr_Format(PyExc_ValueError, "FloatArg: unsupported size %ld", bytes);
+        PyErr_Format(PyExc_ValueError, "FloatArg: unsupported size %ld", bytes);
         return -1;
     }
     self->is_double = bytes == sizeof(double);
