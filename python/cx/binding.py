@@ -292,9 +292,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     errcheck = None
     callback_errors = None
     for i, p in enumerate(fn.params):
-        t = p.type
-        if t.kind == "array":  # decays to a pointer
-            t = t.decay() if hasattr(t, "decay") else t
+        t = p.type  # array parameters arrive decayed to pointers (cx.decls)
         if hold_gil and _is_pyobject(t):
             argtypes.append(ctypes.py_object)
         elif t.kind == "pointer" and t.target.kind == "function":
@@ -329,7 +327,6 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     bound.__name__ = fn.name  # as ctypes gives CDLL functions
     if errcheck is not None:
         bound.errcheck = errcheck
-        bound._cx_errcheck = errcheck
     return bound
 
 
