@@ -476,5 +476,9 @@ const struct jit_runtime_symbol jit__guard_symbols[] = {
     { "__cx_guard_enter", (const void *)jit_guard_enter },
     { "__cx_guard_leave", (const void *)jit_guard_leave },
     { "__cx_guard_recover", (const void *)jit_guard_recover },
+    /* for code cx runs inside a guarded call on its own behalf (the capture
+     * writer of cx/capture.py): it must never be abandoned halfway */
+    { "__cx_guard_suspend", (const void *)jit_guard_suspend },
+    { "__cx_guard_resume", (const void *)jit_guard_resume },
     { NULL, NULL }
 };

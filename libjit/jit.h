@@ -155,8 +155,9 @@ JIT_API const char *jit_diagnostics(jit_state *j);
  *     }
  *
  * Compiled code sees these helpers as __cx_guard_enter, __cx_guard_leave
- * and __cx_guard_recover (handed to every compile); code built by another
- * compiler may link to the jit_guard_* names. A unit that defines
+ * and __cx_guard_recover (handed to every compile), and jit_guard_suspend
+ * and jit_guard_resume as __cx_guard_suspend and __cx_guard_resume; code
+ * built by another compiler may link to the jit_guard_* names. A unit that defines
  * `void __cx_code_end(void) {}` after its wrappers has [start of its code,
  * __cx_code_end) registered as compiled code; without it, [start, _etext).
  *

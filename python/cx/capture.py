@@ -18,6 +18,11 @@ Hazards, and what this module does about them:
 * Ctrl-C is not lost: a KeyboardInterrupt pending when C prints is taken out before the Python side
   runs and re-armed after, so it is raised when the C function returns (a ctypes callback would
   report it as "Exception ignored" and drop it).
+* Ctrl-C never hangs the process: the write function suspends the crash guard (:mod:`cx.guard`)
+  for its whole body. Else an interrupt could abandon the printing call while the writer holds the
+  GIL (it is compiled code, where the guard stops calls at once) or waits for it in a system call;
+  ctypes would then wait forever for the GIL its own thread holds. Suspended, the interrupt is
+  taken when the thread is back in the user's code, with the stream's lock released.
 * UTF-8 split across two writes is decoded with an incremental decoder; invalid bytes become U+FFFD.
 * Output never waits on a pipe: the bytes go straight into the Python stream object, so megabytes
   printed in one call cannot fill a pipe while the GIL is held (ipykernel#752).
@@ -79,10 +84,13 @@ void PyErr_Clear(void);
 void PyErr_SetInterrupt(void);
 void PyErr_WriteUnraisable(PyObject *obj);
 void Py_DecRef(PyObject *o);
+void *__cx_guard_suspend(void); /* libjit (jit.h): this code is never abandoned halfway */
+void __cx_guard_resume(void *token);
 
 /* cookie: a Python callable taking bytes (kept alive by cx.capture). Called with the FILE locked. */
 ssize_t cx_capture_write(void *cookie, const char *buf, size_t size) {
     PyObject *deliver = (PyObject *)cookie;
+    void *guard = __cx_guard_suspend(); /* see "Ctrl-C" in the module docstring */
     PyGILState_STATE gil = PyGILState_Ensure();
     int interrupted = 0;
     if (PyErr_CheckSignals() < 0) { /* run Python's signal handlers now, not inside deliver */
@@ -98,6 +106,7 @@ ssize_t cx_capture_write(void *cookie, const char *buf, size_t size) {
     if (data) Py_DecRef(data);
     if (interrupted) PyErr_SetInterrupt();
     PyGILState_Release(gil);
+    __cx_guard_resume(guard);
     return (ssize_t)size;
 }
 """
