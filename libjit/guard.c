@@ -435,6 +435,7 @@ JIT_API void jit_guard_recover(jit_guard_frame *frame)
     r->in_code = t->in_code;
     r->stack_overflow = t->stack_overflow;
     jit__copy(r->function, sizeof r->function, f->function);
+    r->serial = (long)f->serial;
     if (t->msg_serial == f->serial && t->message[0]) {
         jit__copy(r->message, sizeof r->message, t->message);
         r->line = t->msg_line;
@@ -444,7 +445,7 @@ JIT_API void jit_guard_recover(jit_guard_frame *frame)
     }
     /* the fault itself, else the last call from compiled code (a return
      * address: the call instruction ends just before it) */
-    if (r->signal != SIGINT && !r->line && !(r->in_code && line_of((uintptr_t)r->pc, r)))
+    if (!r->line && !(r->in_code && line_of((uintptr_t)r->pc, r)))
         for (i = 0; i < t->ncallers; i++)
             if (line_of(t->callers[i] - 1, r))
                 break;

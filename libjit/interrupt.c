@@ -160,9 +160,10 @@ static void on_interrupt(int sig, siginfo_t *si, void *uc)
             t->code = si->si_code;
             t->address = NULL;
             t->pc = (void *)pc;
-            t->in_code = 1;
+            t->in_code = jit__in_code(pc);
             t->stack_overflow = 0;
-            t->ncallers = 0;
+            /* in a system call: where compiled code called the library */
+            t->ncallers = t->in_code ? 0 : jit__code_callers(t->callers, NCALLERS);
             jit__guard_jump_out(t, f, SIGINT);
         }
     } else if (t->suspended && !t->stop_chained) {

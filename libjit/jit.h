@@ -222,6 +222,8 @@ typedef struct jit_guard_report {
     char function[128];  /* the guarded function that was called */
     char library[256];   /* the shared object containing pc when !in_code */
     char message[512];   /* the bounds checker's message (-b), or "" */
+    long serial;         /* the call's number in its thread (1, 2, ...):
+                            tells one report from the next */
 } jit_guard_report;
 
 /* Called (on the crashing thread, from jit_guard_recover, not in a signal

@@ -42,6 +42,7 @@ class GuardReport(ctypes.Structure):
         ("function", ctypes.c_char * 128),
         ("library", ctypes.c_char * 256),
         ("message", ctypes.c_char * 512),
+        ("serial", ctypes.c_long),
     ]
 
 

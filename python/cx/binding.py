@@ -340,6 +340,8 @@ def _make_errcheck(callback_errors, decode):
         if callback_errors:
             exc = callback_errors.pop()
             callback_errors.clear()
+            if isinstance(exc, KeyboardInterrupt):
+                _guard.forget_interrupt()  # said by the callback's own KeyboardInterrupt
             raise exc
         if decode and result is not None:
             return result.decode("utf-8", errors="surrogateescape")

@@ -119,12 +119,49 @@ def install():
             _notify = _NOTIFY(_async_raiser())
             api["jit_guard_set_notify"](_notify, _Pending)
         _hook_ipython()
+    _name_interrupts()
     if api["jit_guard_install"]() != _libjit.JIT_OK:
         raise MemoryError("libjit could not set up the crash guard for this thread")
 
 
 def _rearm(*_info):
+    _name_interrupts()
     _api()["jit_guard_install"]()
+
+
+# ---- KeyboardInterrupt that says where C was stopped -------------------------------------------
+
+_interrupt_seen = [0]  # the serial of the last SIGINT report a KeyboardInterrupt has described
+
+
+def _on_interrupt(signum, frame):
+    """Python's SIGINT handler while cx is loaded: ``KeyboardInterrupt("fib() was stopped at ...")``
+    when the interrupt stopped a guarded C call of this (the main) thread, a bare one otherwise."""
+    report = last_report()
+    if report is not None and report.signal == _signal.SIGINT and report.serial != _interrupt_seen[0]:
+        _interrupt_seen[0] = report.serial
+        raise KeyboardInterrupt(describe(report))
+    raise KeyboardInterrupt
+
+
+def forget_interrupt():
+    """The last stopped call was reported another way (a callback's KeyboardInterrupt): do not
+    describe it in a later, unrelated KeyboardInterrupt."""
+    report = last_report()
+    if report is not None:
+        _interrupt_seen[0] = report.serial
+
+
+def _name_interrupts():
+    # Python's own handler (plain Python, and ipykernel while a cell runs) is replaced by one that
+    # names the C function; any other handler the program set is left alone. Main thread only.
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
+            _signal.signal(_signal.SIGINT, _on_interrupt)
+    except ValueError:  # not the main interpreter
+        pass
 
 
 def _hook_ipython():
@@ -232,16 +269,18 @@ def describe(report) -> str:
             what = f"accessed invalid memory ({name} at address {addr:#x})"
     elif sig == _signal.SIGABRT:
         what = "called abort() (a failed assert(), or the C library found a corrupted heap)"
+    elif sig == _signal.SIGINT:
+        what = "was interrupted"
     else:
         what = f"crashed with {_signal.Signals(sig).name}" if sig in _SIGNAL_TEXT else f"crashed (signal {sig})"
     text = f"{fn}() {what}"
     library = report.library.decode(errors="replace")
     if library and not report.in_code and sig in (_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGFPE,
-                                                   _signal.SIGILL):
+                                                   _signal.SIGILL, _signal.SIGINT):
         text += f" inside {library}"  # e.g. memcpy given a bad pointer: the line is the call's
     where = _location(report)
     if where:
-        text += f", {where}"
+        text += f" {where}" if sig == _signal.SIGINT else f", {where}"
     return text + "."
 
 
