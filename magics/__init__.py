@@ -16,7 +16,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 import cx
-from cx import capture
+from cx import capture, guard
 from cx.errors import parse_diagnostics, render_diagnostics
 
 from .session import Session
@@ -97,7 +97,8 @@ class CxMagics(Magics):
         of the same name; the GIL is released while it runs. Every struct, union and typedef'd
         struct becomes a ``ctypes`` class. ``printf`` output appears in the output of the cell that
         calls the function. A compile error fails the cell and shows the compiler's message with
-        the cell's line number.
+        the cell's line number, counted as the editor does (the ``%%cx`` line is line 1); so do
+        crashes and interrupts of its functions.
 
         A later cell can call a function of an earlier ``%%cx`` cell after declaring its prototype
         (``long fib(int n);``); defining a function again replaces it for later cells. Running an
@@ -122,12 +123,15 @@ class CxMagics(Magics):
                                  "%cx int twice(int x) { return 2 * x; }   (use %%cx for a cell)")
             args, source = parse_argstring(self.cx, ""), line
         else:
-            args, source = parse_argstring(self.cx, line), cell
+            # A blank first line stands for the "%%cx" line: every line number cx reports (compile
+            # errors, warnings, crashes, interrupts) is then the one the editor's gutter shows.
+            args, source = parse_argstring(self.cx, line), "\n" + cell
         try:
             result = self.session.run(source, compile_options(args), force=args.force)
         except cx.OptionError as e:
             raise UsageError(f"%%cx: {e}") from None
         self._show_warnings(result.module, source)
+        guard.remember_source(result.module)  # a crash shows its line of this cell
         bound = self._bind(result.module, args.name)
         if args.verbose:
             self._report(result, source, bound)
@@ -202,6 +206,8 @@ def load_ipython_extension(ipython):
     capturing = capture.supported()
     if capturing:
         capture.install()
+        if type(ipython).__name__ == "ZMQInteractiveShell":  # a Jupyter kernel: see limit_rate
+            capture.limit_rate()
     else:
         print("cx: this C library cannot redirect stdio (no fopencookie): printf output goes to "
               "the process's standard output, not the cell", file=sys.stderr)
@@ -222,4 +228,5 @@ def unload_ipython_extension(ipython):
     manager.registry.pop(type(magics).__name__, None)
     if capturing:
         capture.flush()
+        capture.limit_rate(None)
         capture.uninstall()

@@ -326,12 +326,26 @@ def test_compile_error_fails_the_cell_with_cell_line_and_caret(shell, capsys):
     result = shell.run_cell("%%cx\nint ok(void) { return 1; }\nint bad(void) {\n    return nope + 1;\n}")
     err = result.error_in_exec
     assert isinstance(err, cx.CompileError)
-    assert [(d.line, d.severity) for d in err.errors] == [(3, "error")]
+    assert [(d.line, d.severity) for d in err.errors] == [(4, "error")]  # as the gutter counts
     shown = capsys.readouterr().out
-    assert "<cell>:3: error: 'nope' undeclared" in shown
+    assert "<cell>:4: error: 'nope' undeclared" in shown
     assert "        return nope + 1;\n               ^" in shown
     assert "Traceback" not in shown and "File " not in shown
     assert "bad" not in shell.user_ns and "ok" not in shell.user_ns
+
+
+def test_crash_names_the_gutter_line_and_shows_it(shell):
+    ok(shell, "%%cx\nint deref(int *p) {\n    int x = 1;\n    return *p + x;\n}")
+    err = shell.run_cell("deref(None)").error_in_exec
+    assert isinstance(err, cx.CrashError) and err.line == 4 and err.where == "deref"
+    assert str(err) == ("deref() dereferenced a NULL pointer (SIGSEGV at address 0x0), at line 4 (in deref()).\n"
+                        "        return *p + x;\n"
+                        "        ^")
+
+
+def test_compile_error_of_a_one_line_magic_is_line_1(shell):
+    err = shell.run_cell("%cx int f(void) { return nope; }").error_in_exec
+    assert [d.line for d in err.errors] == [1]
 
 
 def test_failed_edit_keeps_the_previous_binding(shell):
@@ -344,7 +358,7 @@ def test_warnings_are_shown_and_do_not_fail_the_cell(shell, capsys):
     ok(shell, "%%cx\nint f(void) {\n    char *p = 3;\n    return p != 0;\n}")
     assert shell.user_ns["f"]() == 1
     err = capsys.readouterr().err
-    assert "<cell>:2: warning: assignment makes pointer from integer without a cast" in err
+    assert "<cell>:3: warning: assignment makes pointer from integer without a cast" in err
 
 
 # -- C output -------------------------------------------------------------------------------------

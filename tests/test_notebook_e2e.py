@@ -4,6 +4,7 @@ One kernel serves the module (cells appended to one notebook and run one by one)
 need a fresh kernel (Run All stopping at an error, the hang detector) start their own.
 """
 import os
+import re
 import subprocess
 import sys
 import time
@@ -122,7 +123,7 @@ def test_compile_error_fails_the_cell_with_line_and_caret_only(kernel):
         kernel.run("%%cx\nint fine(void) { return 1; }\nint bad(void) {\n    return nope;\n}")
     err = info.value
     assert err.ename == "CompileError"
-    assert "<cell>:3: error: 'nope' undeclared\n        return nope;\n               ^" in err.traceback
+    assert "<cell>:4: error: 'nope' undeclared\n        return nope;\n               ^" in err.traceback
     assert "Traceback" not in err.traceback and "File " not in err.traceback
     (output,) = [o for o in kernel.nb.cells[-1].outputs if o.output_type == "error"]
     assert len("".join(output.traceback).splitlines()) == 4  # summary, message, line, caret
@@ -130,7 +131,7 @@ def test_compile_error_fails_the_cell_with_line_and_caret_only(kernel):
 
 def test_warning_is_shown_and_cell_succeeds(kernel):
     cell = kernel.run("%%cx\nint pointer_from_int(void) {\n    char *p = 3;\n    return p != 0;\n}")
-    assert "<cell>:2: warning: assignment makes pointer from integer without a cast" in stream(cell, "stderr")
+    assert "<cell>:3: warning: assignment makes pointer from integer without a cast" in stream(cell, "stderr")
     assert result(kernel.run("pointer_from_int()")) == ["1"]
 
 
@@ -150,15 +151,31 @@ def test_rerun_reuses_unchanged_and_rebinds_edited(kernel):
     assert result(kernel.run("version()")) == ["2"]
 
 
+def shown_and_dropped(text):
+    """Bytes of C output a cell showed, and the bytes cx's rate limit says it dropped."""
+    dropped = re.findall(r"\[cx: C printed faster than the notebook can show: [\d,]+ lines \(([\d,]+) bytes\) "
+                         r"not shown\]\n", text)
+    shown = re.sub(r"\[cx: [^\]]*\]\n", "", text)
+    return len(shown), sum(int(d.replace(",", "")) for d in dropped)
+
+
 def test_five_megabytes_in_one_call_do_not_hang(kernel):
     kernel.run("%%cx\n" + FIVE_MB)
     cell = kernel.run("megabytes(5)")
-    assert len(stream(cell)) == 5 * 2**20
+    shown, dropped = shown_and_dropped(stream(cell))
+    assert shown + dropped == 5 * 2**20 and shown >= 512 * 1024 and dropped > 0  # rate limited
 
 
 def test_five_megabytes_with_the_gil_held_do_not_hang(kernel):
     """ipykernel#752: the hang the detector below catches without capture."""
     cell = kernel.run(f"import cx\nheld = cx.compile({FIVE_MB!r}, hold_gil=['megabytes'])\nheld.megabytes(5)")
+    shown, dropped = shown_and_dropped(stream(cell))
+    assert shown + dropped == 5 * 2**20
+
+
+def test_all_five_megabytes_without_the_rate_limit(kernel):
+    cell = kernel.run("from cx import capture\ncapture.limit_rate(None)\ntry:\n    megabytes(5)\n"
+                      "finally:\n    capture.limit_rate()")
     assert len(stream(cell)) == 5 * 2**20
 
 

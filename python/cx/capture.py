@@ -18,11 +18,12 @@ Hazards, and what this module does about them:
 * Ctrl-C is not lost: a KeyboardInterrupt pending when C prints is taken out before the Python side
   runs and re-armed after, so it is raised when the C function returns (a ctypes callback would
   report it as "Exception ignored" and drop it).
-* Ctrl-C never hangs the process: the write function suspends the crash guard (:mod:`cx.guard`)
-  for its whole body. Else an interrupt could abandon the printing call while the writer holds the
-  GIL (it is compiled code, where the guard stops calls at once) or waits for it in a system call;
-  ctypes would then wait forever for the GIL its own thread holds. Suspended, the interrupt is
-  taken when the thread is back in the user's code, with the stream's lock released.
+* Ctrl-C never hangs the process: the write function is not registered as compiled code with the
+  crash guard (:mod:`cx.guard`), and suspends the guard for its whole body. Else an interrupt could
+  abandon the printing call while the writer holds the GIL (in compiled code, where the guard stops
+  calls at once) or waits for it in a system call; ctypes would then wait forever for the GIL its
+  own thread holds. So the interrupt is taken when the thread is back in the user's code, with
+  the stream's lock released.
 * UTF-8 split across two writes is decoded with an incremental decoder; invalid bytes become U+FFFD.
 * Output never waits on a pipe: the bytes go straight into the Python stream object, so megabytes
   printed in one call cannot fill a pipe while the GIL is held (ipykernel#752).
@@ -56,9 +57,10 @@ import os
 import sys
 import threading
 
+from . import guard
 from .errors import CxError
 
-__all__ = ["install", "uninstall", "installed", "flush", "captured", "supported"]
+__all__ = ["install", "uninstall", "installed", "flush", "captured", "supported", "limit_rate"]
 
 _IOLBF, _IONBF = 1, 2  # glibc's setvbuf modes: line buffered, unbuffered
 _BUFSIZE = 8192
@@ -138,12 +140,22 @@ class _Stream:
             return
         local.busy = True
         try:
+            flood = _state.flood
+            if flood is not None:
+                allowed = flood.admit(len(data))
+                if allowed < len(data):
+                    flood.drop(data[allowed:])
+                    data = data[:allowed]
+                    if not data:
+                        self.decoder.reset()  # a character split across the gap is lost with it
+                        return
             text = self.decoder.decode(data)
             target = getattr(sys, self.name, None)
             if target is None:
                 _write_fd(self.fd, data)
             elif text:
-                target.write(text)
+                note = flood.summary() if flood is not None else ""
+                target.write(note + text if note else text)
         except Exception:  # noqa: BLE001 -- a broken or closed Python stream: output must not vanish
             _write_fd(self.fd, data)
         finally:
@@ -164,6 +176,7 @@ class _State:
         self.streams = []  # the two _Stream objects, alive for as long as the process
         self.writer = None  # the cx.Module of the C write function, alive as long as the process
         self.atexit_registered = False
+        self.flood = None  # a cx._flood.Flood while output is rate limited (limit_rate)
 
 
 _state = _State()
@@ -211,7 +224,10 @@ def _make_streams() -> None:
                       "so printf output goes to file descriptor 1 as usual")
     from .module import compile
 
-    _state.writer = compile(_WRITER_SOURCE, name="cx_capture")
+    _state.writer = compile(_WRITER_SOURCE, name="cx_capture", guard=False)
+    start = _state.writer._code.sym("__jit_pad_text")  # where libjit registered its code
+    if start:  # cx's own code, not the user's: an interrupt never stops a call in it (see above)
+        guard.remove_code(start)
     funcs = _IoFunctions(None, _state.writer.exports()["cx_capture_write"], None, None)
     streams = []
     for name, fd, mode in (("stdout", 1, _IOLBF), ("stderr", 2, _IONBF)):
@@ -290,11 +306,42 @@ def installed() -> bool:
 def flush() -> None:
     """Write out what C has buffered in ``stdout`` and ``stderr`` (a last line without a newline).
 
+    With a rate limit (:func:`limit_rate`), also say how much output was not shown, and let the
+    next burst through.
+
     The GIL is released while libc flushes, so it cannot deadlock with a thread that is printing.
     """
     libc = _lib()
     for name in ("stdout", "stderr"):
         libc.fflush(_variable(name).value)
+    flood = _state.flood
+    if flood is not None:
+        note = flood.summary()
+        flood.refill()  # the next cell's first lines are shown
+        if note and sys.stdout is not None:
+            sys.stdout.write(note)
+
+
+def limit_rate(rate=256 * 1024, burst=512 * 1024) -> None:
+    """Show at most ``burst`` bytes of C output at once and ``rate`` bytes/s after that.
+
+    What goes over is dropped and counted; a line in the output says how much, when output is shown
+    again and at the next :func:`flush`. Jupyter's server stops forwarding every output of a kernel
+    that sends more than ~1 MB/s, the error of an interrupted cell included, so the ``%%cx`` magic
+    sets this limit when it runs in a kernel. ``limit_rate(None)`` removes the limit.
+
+    Examples
+    --------
+    >>> from cx import capture
+    >>> capture.limit_rate(100_000, 200_000)
+    >>> capture.limit_rate(None)
+    """
+    if rate is None:
+        _state.flood = None
+        return
+    from ._flood import Flood
+
+    _state.flood = Flood(rate, burst)
 
 
 @contextlib.contextmanager

@@ -293,13 +293,44 @@ def _location(report) -> str:
     return f"{place} (in {where}())" if where else place
 
 
+_sources = weakref.WeakValueDictionary()  # C function name -> the Module that last defined it
+
+
+def remember_source(module):
+    """Let a crash in ``module``'s functions show the line of its source (the ``%%cx`` magic calls
+    this for every cell it compiles; later definitions of a name win)."""
+    for name, fn in module.declarations.functions.items():
+        if fn.defined:
+            _sources[name] = module
+
+
+def source_line(function, line):
+    """The text of ``line`` in the remembered source defining C ``function``, or None."""
+    module = _sources.get(function) if function else None
+    lines = getattr(module, "source", "").splitlines()
+    return lines[line - 1] if module is not None and 1 <= line <= len(lines) else None
+
+
+def _with_source_line(text, report):
+    # the crashing line under the message, with a caret, as compile errors show theirs
+    where = report.where.decode(errors="replace")
+    if report.line <= 0 or report.file.decode(errors="replace") not in ("<cell>", ""):
+        return text
+    shown = source_line(where, report.line)
+    if shown is None or not shown.strip():
+        return text
+    shown = shown.expandtabs(4)
+    indent = len(shown) - len(shown.lstrip())
+    return f"{text}\n    {shown}\n    {' ' * indent}^"
+
+
 def _exception_args(report):
     """(args, kwargs) of the CrashError for ``report``."""
     if report is None:
         return ("compiled C code crashed",), {}
     text = lambda b: b.decode(errors="replace")  # noqa: E731
     line = report.line if report.line > 0 and text(report.file) == "<cell>" else None
-    return (describe(report),), dict(
+    return (_with_source_line(describe(report), report),), dict(
         signal=report.signal, function=text(report.function), line=line, address=report.address,
         where=text(report.where) or None, library=text(report.library) or None,
         check=text(report.message) or None)

@@ -1,0 +1,92 @@
+"""Interrupting C that prints, in a real kernel, many times: never a hang (issue 10).
+
+The capture writer (cx.capture) is compiled code that holds the GIL; an interrupt that abandoned the
+call in there left ctypes waiting for the GIL its own thread held, and the kernel Busy for good
+(6 of 15 interrupts through jupyter_client before the fix). Every wait here has a timeout, so a hang
+fails the test instead of hanging CI.
+"""
+import os
+import queue
+import re
+import time
+
+import pytest
+
+jupyter_client = pytest.importorskip("jupyter_client")
+kernelspec = pytest.importorskip("ipykernel.kernelspec")
+
+CHATTY = """%%cx
+#include <stdio.h>
+void chatty(void) { for (long i = 0;; i++) printf("line %ld\\n", i); }
+"""
+INTERRUPTS = 20
+TIMEOUT = 30  # seconds for one interrupted cell to finish: a hang fails, it does not stall CI
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("jupyter")
+    kernelspec.install(prefix=str(root), kernel_name="python3")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env.update(JUPYTER_PATH=str(root / "share" / "jupyter"), IPYTHONDIR=str(root / "ipython"))
+    km = jupyter_client.KernelManager(kernel_name="python3")
+    km.kernel_spec_manager.kernel_dirs = [str(root / "share" / "jupyter" / "kernels")]
+    km.start_kernel(env=env)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        kc.km = km
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def execute(kc, code, *, interrupt_after=None):
+    """Run ``code``; return (reply content, stdout text), interrupting after that many seconds."""
+    msg_id = kc.execute(code)
+    if interrupt_after is not None:
+        time.sleep(interrupt_after)
+        kc.km.interrupt_kernel()
+    deadline = time.monotonic() + TIMEOUT
+    reply, out, idle = None, [], False
+    while reply is None or not idle:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            pytest.fail(f"the kernel did not finish {code!r} within {TIMEOUT} s of the interrupt: hung")
+        try:
+            if reply is None:
+                msg = kc.get_shell_msg(timeout=min(left, 0.05))
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    reply = msg["content"]
+                continue
+        except queue.Empty:
+            pass
+        try:
+            msg = kc.get_iopub_msg(timeout=min(left, 0.05))
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            idle = True
+    return reply, "".join(out)
+
+
+def test_interrupting_printing_c_never_hangs(client):
+    assert execute(client, "%load_ext cx")[0]["status"] == "ok"
+    assert execute(client, CHATTY)[0]["status"] == "ok"
+    for attempt in range(INTERRUPTS):
+        reply, out = execute(client, "chatty()", interrupt_after=0.3 + 0.05 * (attempt % 5))
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", (attempt, reply)
+        # gutter line 3 of the cell (the %%cx line is line 1), in libc's printf or in chatty itself
+        assert re.fullmatch(r"chatty\(\) was interrupted( inside \S+)? at line 3 \(in chatty\(\)\)\.",
+                            reply["evalue"]), reply["evalue"]
+        assert out.startswith("line 0\nline 1\n")
+        # the flood is summarised, not sent: well under Jupyter's IOPub limit (1 MB/s)
+        assert "[cx: C printed faster than the notebook can show:" in out
+        assert len(out) < 2_000_000
+    assert execute(client, "print(6 * 7)")[1] == "42\n"  # and the kernel still works
