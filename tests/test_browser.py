@@ -1,0 +1,178 @@
+"""The cx-highlight extension in a real browser: JupyterLab 4 and Notebook 7 in headless Chromium.
+
+Debian's ``chromium`` driven by Playwright (the ``browser`` extra; ``.ci/run`` installs both). A
+JupyterLab server on a free port serves a notebook with a ``%%cx`` cell and a Python cell; the
+test reads the editor's language (CodeMirror's ``data-language``) and the highlighting classes of
+tokens, edits the first line away from ``%%cx`` and back, and saves a screenshot of the highlighted
+cell. Everything has a timeout; the server and browser are stopped whatever happens. Skipped when
+Playwright or chromium is missing, except in CI, where that fails.
+"""
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # the browser extra is not installed
+    sync_playwright = None
+
+if sync_playwright is None or CHROMIUM is None or importlib.util.find_spec("jupyterlab") is None \
+        or importlib.util.find_spec("notebook") is None:
+    if os.environ.get("CI"):
+        pytest.fail("the browser test needs Debian's chromium and the 'browser' extra (see .ci/run)",
+                    pytrace=False)
+    pytest.skip("needs chromium (apt-get install chromium) and the 'browser' extra", allow_module_level=True)
+
+WAIT_MS = 60_000  # generous: two cores shared with other work
+C_CELL = """%%cx
+#include <stdio.h>
+/* say hello from C */
+const double half = 0.5;
+void hello(const char *who) { printf("hello, %s\\n", who); }"""
+PY_CELL = """# plain Python
+def twice(x):
+    return 2 * x  # a comment"""
+# CX_HIGHLIGHT_SCREENSHOT=docs/highlight.png: also save the picture the README shows
+SCREENSHOT = Path(os.environ["CX_HIGHLIGHT_SCREENSHOT"]) if os.environ.get("CX_HIGHLIGHT_SCREENSHOT") else None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A JupyterLab server (also serving Notebook 7) on a free port, with a private config."""
+    root = tmp_path_factory.mktemp("lab")
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"cell{i}", "metadata": {},
+                   "outputs": [], "source": src} for i, src in enumerate((C_CELL, PY_CELL))],
+        "metadata": {"kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                    "name": "python3"},
+                     "language_info": {"codemirror_mode": {"name": "ipython", "version": 3},
+                                       "name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5}
+    (root / "work").mkdir()
+    (root / "work" / "cells.ipynb").write_text(json.dumps(notebook))
+    port, token = free_port(), "cx-browser-test"
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"),
+               JUPYTERLAB_SETTINGS_DIR=str(root / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
+               IPYTHONDIR=str(root / "ipython"))
+    env.pop("PYTEST_CURRENT_TEST", None)
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'work'}", "--allow-root",
+         "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
+         "jupyterlab.NeverCheckForUpdate"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("JupyterLab did not start:\n" + (root / "server.log").read_text()[-3000:])
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}", token, root
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 640})
+    p = context.new_page()
+    p.set_default_timeout(WAIT_MS)
+    try:
+        yield p
+    finally:
+        context.close()
+
+
+def editors(page):
+    return page.locator(".jp-Notebook .jp-Cell .cm-content")
+
+
+def token_class(editor, text):
+    """The highlighting class of the first token whose text is ``text`` ("" if unstyled)."""
+    return editor.evaluate("""(node, text) => {
+        for (const span of node.querySelectorAll('span'))
+            if (span.textContent === text) return span.className;
+        return '';
+    }""", text)
+
+
+def open_notebook(page, server, path):
+    url, token, _ = server
+    page.goto(f"{url}/{path}?token={token}")
+    page.wait_for_selector('.jp-Notebook .cm-content[data-language="cpp"]')  # the extension ran
+    page.wait_for_selector('.jp-Notebook .cm-content[data-language="python"]')
+
+
+@pytest.mark.parametrize("path", ["lab/tree/cells.ipynb", "notebooks/cells.ipynb"], ids=["jupyterlab", "notebook7"])
+def test_cx_cell_is_c_and_python_cell_is_python(page, server, path):
+    open_notebook(page, server, path)
+    c, py = editors(page).nth(0), editors(page).nth(1)
+    assert (c.get_attribute("data-language"), py.get_attribute("data-language")) == ("cpp", "python")
+    # the same highlighting as Python's keyword and comment: C's keyword, and a /* */ comment
+    keyword, comment = token_class(py, "def"), token_class(py, "# a comment")
+    assert keyword and comment and keyword != comment
+    assert token_class(c, "const") == keyword
+    assert token_class(c, "/* say hello from C */") == comment
+    assert token_class(c, "#include")  # a preprocessor line, not a Python comment
+    assert token_class(c, "#include") != comment
+    if SCREENSHOT is not None and path.startswith("lab"):  # docs/highlight.png: both cells
+        page.mouse.click(5, 600)  # nothing focused or selected-looking
+        first, second = (page.locator(".jp-Notebook .jp-Cell").nth(i).bounding_box() for i in (0, 1))
+        page.screenshot(path=str(SCREENSHOT), clip={
+            "x": first["x"], "y": first["y"], "width": first["width"],
+            "height": second["y"] + second["height"] - first["y"]})
+
+
+def test_editing_the_first_line_switches_the_language(page, server):
+    open_notebook(page, server, "lab/tree/cells.ipynb")
+    c = editors(page).nth(0)
+    line = c.locator(".cm-line").nth(0)
+    line.click()
+    page.keyboard.press("End")
+    for _ in range(len("%%cx")):
+        page.keyboard.press("Backspace")
+    page.keyboard.type("# no magic")
+    page.wait_for_selector('.jp-Notebook .jp-Cell >> nth=0 >> .cm-content[data-language="python"]')
+    assert token_class(c, "/* say hello from C */") == ""  # Python has no /* */ comments
+    page.keyboard.press("Home")
+    page.keyboard.press("Shift+End")
+    page.keyboard.type("%%cx")
+    page.wait_for_selector('.jp-Notebook .jp-Cell >> nth=0 >> .cm-content[data-language="cpp"]')
