@@ -9,6 +9,7 @@ Playwright or chromium is missing, except in CI, where that fails.
 """
 import importlib.util
 import json
+import platform
 import os
 import shutil
 import signal
@@ -20,6 +21,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+kernelspec = pytest.importorskip("ipykernel.kernelspec")
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 try:
@@ -67,10 +71,16 @@ def server(tmp_path_factory):
         "nbformat": 4, "nbformat_minor": 5}
     (root / "work").mkdir()
     (root / "work" / "cells.ipynb").write_text(json.dumps(notebook))
+    # the quick start as stored, but for the Python version (the kernel reports its own)
+    stored = (NOTEBOOKS / "01-quick-start.ipynb").read_text()
+    (root / "work" / "quick.ipynb").write_text(stored.replace(
+        json.dumps(json.loads(stored)["metadata"]["language_info"]["version"]),
+        json.dumps(platform.python_version())))
+    kernelspec.install(prefix=str(root), kernel_name="python3")  # runs this Python (cx's)
     port, token = free_port(), "cx-browser-test"
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"),
                JUPYTERLAB_SETTINGS_DIR=str(root / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / "workspaces"),
-               IPYTHONDIR=str(root / "ipython"))
+               IPYTHONDIR=str(root / "ipython"), JUPYTER_PATH=str(root / "share" / "jupyter"))
     env.pop("PYTEST_CURRENT_TEST", None)
     log = open(root / "server.log", "wb")
     proc = subprocess.Popen(
@@ -176,3 +186,25 @@ def test_editing_the_first_line_switches_the_language(page, server):
     page.keyboard.press("Shift+End")
     page.keyboard.type("%%cx")
     page.wait_for_selector('.jp-Notebook .jp-Cell >> nth=0 >> .cm-content[data-language="cpp"]')
+
+
+def test_opening_a_stored_notebook_leaves_it_unchanged(page, server):
+    """JupyterLab rewrites the kernelspec it finds different from the kernel's (and autosaves):
+    the stored notebooks must already say what it writes."""
+    url, token, root = server
+    path = root / "work" / "quick.ipynb"
+    before = path.read_bytes()
+    page.goto(f"{url}/lab/tree/quick.ipynb?token={token}")
+    page.wait_for_selector(".jp-Notebook .cm-content", state="attached")
+    page.wait_for_function("() => document.body.innerText.includes('| Idle')")  # kernel info is in
+    page.wait_for_timeout(1000)
+    assert "jp-mod-dirty" not in page.locator(".lm-TabBar-tab.jp-mod-current").get_attribute("class")
+    page.keyboard.press("Control+s")
+    page.wait_for_timeout(1500)
+    assert path.read_bytes() == before
+
+
+def test_stored_notebooks_name_the_kernel_as_ipykernel_does():
+    display_name = kernelspec.get_kernel_dict()["display_name"]
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        assert json.loads(path.read_text())["metadata"]["kernelspec"]["display_name"] == display_name, path.name
