@@ -7,13 +7,14 @@ imports IPython.
 """
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 import weakref
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, magic_arguments, parse_argstring
 
 import cx
 from cx import capture, guard
@@ -55,6 +56,14 @@ def compile_options(args) -> dict:
     return out
 
 
+class _HelpFormatter(MagicHelpFormatter):
+    """``%%cx?`` options as argparse writes them (``--cc [COMPILER]``, ``-D NAME[=VALUE]``), not in
+    the ``<...>`` IPython adds for reStructuredText."""
+
+    def _format_action_invocation(self, action):
+        return argparse.HelpFormatter._format_action_invocation(self, action)
+
+
 @magics_class
 class CxMagics(Magics):
     """The ``%%cx`` magic and the session it remembers (:class:`cx.magics.session.Session`)."""
@@ -65,6 +74,7 @@ class CxMagics(Magics):
         self._bound = {}  # name -> weak reference to what this magic put in user_ns
 
     @magic_arguments()
+    @kwds(usage="%%cx [options]", formatter_class=_HelpFormatter)  # IPython adds one "%"; argparse eats one
     @argument("-n", "--name", metavar="NAME",
               help="also bind the compiled module under NAME (for its globals, .close(), ...)")
     @argument("-I", dest="include_dirs", metavar="DIR", action="append",

@@ -235,7 +235,8 @@ def test_checked_out_of_bounds_read_raises_bounds_error(checked):
     e = info.value
     assert isinstance(e, cx.CrashError) and e.line == 5 and e.function == "past"
     assert e.check.startswith("BCHECK: 0x") and " (size 4) is outside of the region (0x" in e.check
-    assert str(e).startswith("past() failed the bounds check: 0x") and str(e).endswith(", at line 5 (in past()).")
+    assert re.fullmatch(r"past\(\) failed the bounds check: accessed 4 bytes at offset 4000 of a 16-byte object "
+                        r"\(at 0x[0-9a-f]+\), 3984 bytes past its end, at line 5 \(in past\(\)\)\.", str(e)), str(e)
     assert checked.past(0) == 1
 
 
@@ -251,6 +252,24 @@ def test_checked_double_free_and_use_after_free(checked):
         checked.heap(4)
     assert info.value.line == 9
     assert checked.heap(3) == 7 and checked.past(1) == 2
+
+
+@pytest.mark.parametrize("message, words", [
+    ("BCHECK: 0x1010 (size 4) is outside of the region (0x1000..0x100f)",
+     "accessed 4 bytes at offset 16 of a 16-byte object (at 0x1000), just past its end"),
+    ("BCHECK: 0x1014 (size 1) is outside of the region (0x1000..0x100f)",
+     "accessed 1 byte at offset 20 of a 16-byte object (at 0x1000), 4 bytes past its end"),
+    ("BCHECK: 0xff8 (size 8) is outside of the region (0x1000..0x100f)",
+     "accessed 8 bytes at offset -8 of a 16-byte object (at 0x1000), 8 bytes before its start"),
+    ("BCHECK: 0x100c (size 8) is outside of the region (0x1000..0x100f)",
+     "accessed 8 bytes at offset 12 of a 16-byte object (at 0x1000), running past its end"),
+    ("BCHECK: 0x1000 (size 4) is outside of the region (0x1000..0x1003)",
+     "accessed 4 bytes at offset 0 of a 4-byte object (at 0x1000), which is no longer valid (freed, or a "
+     "local variable of a function that returned)"),
+    ("BCHECK: freeing invalid region", "freeing invalid region"),
+])
+def test_bounds_message_in_words(message, words):
+    assert guard.bounds_in_words(message) == words
 
 
 def test_checked_mode_needs_tinycc():

@@ -386,3 +386,30 @@ def test_unload_gives_c_its_own_stdout_back(shell, capfd):
     cx.magics.unload_ipython_extension(shell)
     shell.user_ns["say"]()
     assert capfd.readouterr().out == "direct\n"
+
+
+# -- help and introspection -----------------------------------------------------------------------
+def test_pinfo_shows_the_c_prototype_and_says_function(shell):
+    ok(shell, "%%cx\n" + FIB_HELLO)
+    info = shell.object_inspect("fib")
+    assert info["type_name"] == "function"
+    assert info["definition"] == "fib(n: int, /) -> long"
+    assert info.get("call_def") is None  # no second "Call signature: fib(*args, **kwargs)"
+    assert info["docstring"] == "long fib(int n);"
+    assert shell.user_ns["fib"].__call__(10) == 55  # still callable that way
+    assert shell.object_inspect("hello")["definition"] == "hello(who: const char *, /) -> void"
+
+
+def test_completion_says_function(shell):
+    from IPython.core.completer import provisionalcompleter
+
+    ok(shell, "%%cx\n" + FIB_HELLO)
+    with provisionalcompleter():
+        completions = [c for c in shell.Completer.completions("fi", 2) if c.text == "fib"]
+    assert [c.type for c in completions] == ["function"]
+
+
+def test_cell_magic_help_is_clean(shell):
+    doc = shell.find_cell_magic("cx").__doc__
+    assert "%%cx [options]" in doc and "<" not in doc.split("options:")[1]
+    assert "--cc [COMPILER]" in doc and "-D NAME[=VALUE]" in doc

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import inspect
+import weakref
 
 from . import _speedups, guard as _guard
 from .errors import ClosedError, CxError
@@ -253,9 +254,11 @@ class _CallbackErrors(list):
 
 
 def _make_signature(fn, types):
-    params = [inspect.Parameter(p.name or f"arg{i}", inspect.Parameter.POSITIONAL_ONLY)
+    # annotated with the C types: IPython's "Signature: fib(n: int, /) -> long"
+    params = [inspect.Parameter(p.name or f"arg{i}", inspect.Parameter.POSITIONAL_ONLY,
+                                annotation=_CType(p.type.spelling))
               for i, p in enumerate(fn.params)]
-    return inspect.Signature(params)
+    return inspect.Signature(params, return_annotation=_CType(fn.result.spelling))
 
 
 def _is_pyobject(t):
@@ -316,18 +319,51 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     # global cache would keep every function's converters (and so every module) alive forever.
     flags = ctypes._FUNCFLAG_CDECL | (ctypes._FUNCFLAG_PYTHONAPI if hold_gil else 0)
     doc = fn.prototype + ";" + ("\n\n(holds the GIL while running)" if hold_gil else "")
-    cls = type(fn.name, (ctypes._CFuncPtr,), {
+    # Named "function", with __get__ (returns itself, as a plain ctypes function stored on a class
+    # does): IPython's "Type" and jedi's completion type (a method descriptor) then say function.
+    cls = type("function", (ctypes._CFuncPtr,), {
         "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
-        "__qualname__": fn.name, "__repr__": _function_repr,
+        "__qualname__": "function", "__repr__": _function_repr, "__get__": _itself,
     })
     bound = cls(address)
     bound._cx_owner = owner
     bound._cx_decl = fn
     bound.__name__ = fn.name  # as ctypes gives CDLL functions
+    bound.__qualname__ = fn.name
+    bound.__call__ = _CallSlot(bound)  # see _CallSlot
     if errcheck is not None:
         bound.errcheck = errcheck
     return bound
+
+
+class _CType(str):
+    """A C type as a signature annotation: shown bare (``n: int``), as Python's types are."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return str(self)
+
+
+class _CallSlot:
+    # ``f.__call__`` of a bound function (an instance attribute: calls still go through the type's
+    # slot, at full speed). It calls f, and has f's signature: IPython shows the signature of
+    # ``obj.__call__`` as a second "Call signature" when it differs (the ctypes slot's is
+    # ``(*args, **kwargs)``). No docstring, none shown. Holds f weakly: no reference cycle.
+    __slots__ = ("_function", "__signature__")
+    __doc__ = None
+
+    def __init__(self, function):
+        self._function = weakref.ref(function)
+        self.__signature__ = function.__signature__
+
+    def __call__(self, *args):
+        return self._function()(*args)
+
+
+def _itself(self, instance, owner=None):
+    return self
 
 
 def _function_repr(self):

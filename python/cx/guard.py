@@ -40,6 +40,7 @@ itself, so C calling C across modules pays nothing.
 from __future__ import annotations
 
 import ctypes
+import re
 import signal as _signal
 import sys
 import threading
@@ -248,7 +249,7 @@ def describe(report) -> str:
     sig = report.signal
     message = report.message.decode(errors="replace")
     if message:  # the bounds checker spoke first (its fault or exit() followed)
-        text = f"{fn}() failed the bounds check: {message.removeprefix('BCHECK: ')}"
+        text = f"{fn}() failed the bounds check: {bounds_in_words(message)}"
         where = _location(report)
         return text + (f", {where}" if where else "") + "."
     if sig == 0:
@@ -282,6 +283,33 @@ def describe(report) -> str:
     if where:
         text += f" {where}" if sig == _signal.SIGINT else f", {where}"
     return text + "."
+
+
+_OUTSIDE = re.compile(r"(?:BCHECK: )?0x(?P<addr>[0-9a-fA-F]+) \(size (?P<n>\d+)\) is outside of the region "
+                      r"\(0x(?P<start>[0-9a-fA-F]+)\.\.0x(?P<last>[0-9a-fA-F]+)\)$")
+
+
+def bounds_in_words(message: str) -> str:
+    """TinyCC's bounds-checker message in words: the object (its size and address), the offset
+    accessed, and where that is relative to the object. Other messages are returned as they are.
+
+    >>> bounds_in_words("BCHECK: 0x1010 (size 4) is outside of the region (0x1000..0x100f)")
+    'accessed 4 bytes at offset 16 of a 16-byte object (at 0x1000), just past its end'
+    """
+    m = _OUTSIDE.match(message.strip())
+    if not m:
+        return message.removeprefix("BCHECK: ")
+    addr, n, start, last = (int(m.group(k), 16) if k != "n" else int(m.group(k)) for k in ("addr", "n", "start", "last"))
+    size, offset = last - start + 1, addr - start
+    what = f"accessed {n} byte{'s' if n != 1 else ''} at offset {offset} of a {size}-byte object (at {start:#x})"
+    if offset >= size:
+        past = offset - size
+        return what + (", just past its end" if past == 0 else f", {past} bytes past its end")
+    if offset < 0:
+        return what + f", {-offset} bytes before its start"
+    if offset + n > size:
+        return what + ", running past its end"
+    return what + ", which is no longer valid (freed, or a local variable of a function that returned)"
 
 
 def _location(report) -> str:
