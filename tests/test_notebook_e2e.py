@@ -155,7 +155,7 @@ def shown_and_dropped(text):
     """Bytes of C output a cell showed, and the bytes cx's rate limit says it dropped."""
     dropped = re.findall(r"\[cx: C printed faster than the notebook can show: [\d,]+ lines \(([\d,]+) bytes\) "
                          r"not shown\]\n", text)
-    shown = re.sub(r"\[cx: [^\]]*\]\n", "", text)
+    shown = re.sub(r"\n?\[cx: [^\]]*\]\n", "", text)  # a note after a partial line starts a new one
     return len(shown), sum(int(d.replace(",", "")) for d in dropped)
 
 
@@ -163,7 +163,7 @@ def test_five_megabytes_in_one_call_do_not_hang(kernel):
     kernel.run("%%cx\n" + FIVE_MB)
     cell = kernel.run("megabytes(5)")
     shown, dropped = shown_and_dropped(stream(cell))
-    assert shown + dropped == 5 * 2**20 and shown >= 512 * 1024 and dropped > 0  # rate limited
+    assert shown + dropped == 5 * 2**20 and shown >= 256 * 1024 and dropped > 0  # rate limited
 
 
 def test_five_megabytes_with_the_gil_held_do_not_hang(kernel):

@@ -3,7 +3,8 @@
 Jupyter's server drops *every* output message of a kernel that sends more than about 1 MB/s (its
 IOPub rate limit), the ``KeyboardInterrupt`` of a stopped cell included. C printing in a loop
 reaches that in milliseconds. :class:`Flood` lets output through up to a burst and a steady rate
-(a token bucket, well under the server's limit), counts what it drops, and says so in the cell::
+(a token bucket, well under the server's limit, and under what a browser renders quickly), counts
+what it drops, and says so in the cell::
 
     [cx: C printed faster than the notebook can show: 804,312 lines (9,734,512 bytes) not shown]
 
@@ -38,22 +39,33 @@ class Flood:
         self._clock = clock
         self._tokens = float(burst)
         self._last = clock()
+        self._closed = False  # dropping until the flood pauses
+        self.mid_line = False  # the text shown last did not end a line (the caller keeps this)
         self.dropped_bytes = 0
         self.dropped_lines = 0
 
     def admit(self, size: int) -> int:
-        """How many of ``size`` more bytes may be shown now (all, a first part, or 0)."""
+        """How many of ``size`` more bytes may be shown now (all, a first part, or 0).
+
+        Once output was dropped, nothing more is shown until the flood has paused long enough to
+        refill half the burst: a steady flood shows its beginning and a summary, not one line in
+        fifty with a note after each.
+        """
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
-        allowed = max(0, min(size, int(self._tokens)))
-        self._tokens = max(self._tokens - size, -self.burst)  # a steady flood stays closed
+        if self._closed and self._tokens >= self.burst / 2:
+            self._closed = False
+        allowed = 0 if self._closed else max(0, min(size, int(self._tokens)))
+        self._tokens = max(self._tokens - size, -self.burst)  # dropped bytes count too
+        self._closed = allowed < size
         return allowed
 
     def refill(self) -> None:
         """A full burst again (at the start of a cell: its first lines are always shown)."""
         self._tokens = float(self.burst)
         self._last = self._clock()
+        self._closed = False
 
     def drop(self, data: bytes) -> None:
         """Count ``data`` as not shown."""
@@ -64,7 +76,8 @@ class Flood:
         """The line telling what was dropped since the last summary ("" if nothing), and reset."""
         if not self.dropped_bytes:
             return ""
-        text = (f"[cx: C printed faster than the notebook can show: {self.dropped_lines:,} lines "
-                f"({self.dropped_bytes:,} bytes) not shown]\n")
+        text = (f"{chr(10) if self.mid_line else ''}[cx: C printed faster than the notebook can show: "
+                f"{self.dropped_lines:,} lines ({self.dropped_bytes:,} bytes) not shown]\n")
+        self.mid_line = False
         self.dropped_bytes = self.dropped_lines = 0
         return text

@@ -141,8 +141,12 @@ class _Stream:
         local.busy = True
         try:
             flood = _state.flood
+            note = ""
             if flood is not None:
                 allowed = flood.admit(len(data))
+                if allowed < len(data):  # whole lines only, unless it is one huge line
+                    allowed = data.rfind(b"\n", 0, allowed) + 1 or (0 if b"\n" in data else allowed)
+                note = flood.summary() if allowed else ""  # what earlier writes dropped
                 if allowed < len(data):
                     flood.drop(data[allowed:])
                     data = data[:allowed]
@@ -154,8 +158,9 @@ class _Stream:
             if target is None:
                 _write_fd(self.fd, data)
             elif text:
-                note = flood.summary() if flood is not None else ""
                 target.write(note + text if note else text)
+                if flood is not None:
+                    flood.mid_line = not text.endswith("\n")
         except Exception:  # noqa: BLE001 -- a broken or closed Python stream: output must not vanish
             _write_fd(self.fd, data)
         finally:
@@ -322,7 +327,7 @@ def flush() -> None:
             sys.stdout.write(note)
 
 
-def limit_rate(rate=256 * 1024, burst=512 * 1024) -> None:
+def limit_rate(rate=64 * 1024, burst=256 * 1024) -> None:
     """Show at most ``burst`` bytes of C output at once and ``rate`` bytes/s after that.
 
     What goes over is dropped and counted; a line in the output says how much, when output is shown

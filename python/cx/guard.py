@@ -138,6 +138,7 @@ _interrupt_seen = [0]  # the serial of the last SIGINT report a KeyboardInterrup
 def _on_interrupt(signum, frame):
     """Python's SIGINT handler while cx is loaded: ``KeyboardInterrupt("fib() was stopped at ...")``
     when the interrupt stopped a guarded C call of this (the main) thread, a bare one otherwise."""
+    __tracebackhide__ = True  # IPython shows the cell's frame, not this one
     report = last_report()
     if report is not None and report.signal == _signal.SIGINT and report.serial != _interrupt_seen[0]:
         _interrupt_seen[0] = report.serial
