@@ -85,8 +85,12 @@ def test_interrupting_printing_c_never_hangs(client):
         # gutter line 3 of the cell (the %%cx line is line 1), in libc's printf or in chatty itself
         assert re.fullmatch(r"chatty\(\) was interrupted( inside \S+)? at line 3 \(in chatty\(\)\)\.",
                             reply["evalue"]), reply["evalue"]
+        assert "guard.py" not in "".join(reply["traceback"])  # the cell's frame, no handler of cx's
         assert out.startswith("line 0\nline 1\n")
         # the flood is summarised, not sent: well under Jupyter's IOPub limit (1 MB/s)
         assert "[cx: C printed faster than the notebook can show:" in out
         assert len(out) < 2_000_000
+    # Python interrupted afterwards: a bare KeyboardInterrupt, not the last C call's description
+    reply, _ = execute(client, "import time\ntime.sleep(20)", interrupt_after=0.5)
+    assert (reply["ename"], reply["evalue"]) == ("KeyboardInterrupt", "")
     assert execute(client, "print(6 * 7)")[1] == "42\n"  # and the kernel still works

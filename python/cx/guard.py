@@ -135,15 +135,15 @@ def _rearm(*_info):
 _interrupt_seen = [0]  # the serial of the last SIGINT report a KeyboardInterrupt has described
 
 
-def _on_interrupt(signum, frame):
-    """Python's SIGINT handler while cx is loaded: ``KeyboardInterrupt("fib() was stopped at ...")``
-    when the interrupt stopped a guarded C call of this (the main) thread, a bare one otherwise."""
-    __tracebackhide__ = True  # IPython shows the cell's frame, not this one
+def interrupt_message():
+    """The text of the KeyboardInterrupt now being raised in the main thread: where the guarded C
+    call it stopped was (``"fib() was interrupted at line 4 (in fib())."``), or None when it did not
+    stop one (or that call was described already)."""
     report = last_report()
     if report is not None and report.signal == _signal.SIGINT and report.serial != _interrupt_seen[0]:
         _interrupt_seen[0] = report.serial
-        raise KeyboardInterrupt(describe(report))
-    raise KeyboardInterrupt
+        return describe(report)
+    return None
 
 
 def forget_interrupt():
@@ -161,7 +161,11 @@ def _name_interrupts():
         return
     try:
         if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
-            _signal.signal(_signal.SIGINT, _on_interrupt)
+            from ._sigint import handler
+
+            named = handler(interrupt_message)
+            if named is not None:
+                _signal.signal(_signal.SIGINT, named)
     except ValueError:  # not the main interpreter
         pass
 
