@@ -119,8 +119,9 @@ def install():
         if _notify is None:
             _notify = _NOTIFY(_async_raiser())
             api["jit_guard_set_notify"](_notify, _Pending)
-        _hook_ipython()
-    _name_interrupts()
+        in_ipython = _hook_ipython()
+    if in_ipython:
+        _name_interrupts()
     if api["jit_guard_install"]() != _libjit.JIT_OK:
         raise MemoryError("libjit could not set up the crash guard for this thread")
 
@@ -155,8 +156,9 @@ def forget_interrupt():
 
 
 def _name_interrupts():
-    # Python's own handler (plain Python, and ipykernel while a cell runs) is replaced by one that
-    # names the C function; any other handler the program set is left alone. Main thread only.
+    # In IPython (and Jupyter), Python's own handler is replaced by one that names the C function
+    # (plain scripts keep theirs: asyncio.run, for one, looks for it); any other handler the
+    # program set is left alone. Main thread only.
     if threading.current_thread() is not threading.main_thread():
         return
     try:
@@ -175,12 +177,15 @@ def _hook_ipython():
     ipython = sys.modules.get("IPython")
     get = getattr(ipython, "get_ipython", None)
     shell = get() if get is not None else None
-    if shell is None or shell in _hooked_shells:
-        return
+    if shell is None:
+        return False
+    if shell in _hooked_shells:
+        return True
     events = getattr(shell, "events", None)
     if events is not None:
         events.register("pre_run_cell", _rearm)
         _hooked_shells.add(shell)
+    return True
 
 
 def callback(obj, errors, result):
