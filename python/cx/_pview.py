@@ -144,7 +144,15 @@ class View:
         function_name = rx(r"([A-Za-z_]\w*)\s*\(")
         plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
                    r"([A-Za-z_]\w*)\s*;\s*$")
+        find = text.find
         for chunk in self.chunks:
+            if chunk.name is not None and find("{", chunk.start, chunk.body[0]) < 0:
+                if chunk.user:  # a function definition, named by the scanner (most chunks)
+                    if chunk.static:
+                        self.static_functions.add(chunk.name)
+                    else:
+                        self.names.setdefault(chunk.name, []).append(chunk.index)
+                continue
             head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
             if "{" in head:
                 for m in tagged.finditer(head):
@@ -200,8 +208,10 @@ class View:
     def defined(self):
         """Names of the functions and variables the user's files define, not static (a static
         declaration earlier makes a definition internal too)."""
-        return [n for n, indexes in self.names.items() if n not in self.static_functions
-                and any(self.chunks[i].body is not None or self._defines(i) for i in indexes)]
+        chunks, static = self.chunks, self.static_functions
+        return [n for n, indexes in self.names.items() if n not in static
+                and (chunks[indexes[-1]].body is not None or any(chunks[i].body is not None
+                                                                 or self._defines(i) for i in indexes))]
 
     def undefined(self):
         """Names the user's files declare without defining (prototypes, ``extern`` variables)."""
@@ -218,7 +228,10 @@ class View:
     def is_function(self, name):
         """Whether the user's ``name`` is a function (defined with a body, or declared with a
         parameter list) rather than a variable."""
-        for i in self.names.get(name, ()):
+        indexes = self.names.get(name, ())
+        if indexes and self.chunks[indexes[-1]].body is not None:
+            return True
+        for i in indexes:
             chunk = self.chunks[i]
             if chunk.body is not None:
                 return True
