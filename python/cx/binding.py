@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import inspect
 
-from . import _speedups, guard as _guard
+from . import _speedups, guard as _guard, recipe as _recipe
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable"]
@@ -63,6 +63,7 @@ class TypeTable:
     def __init__(self, decls):
         self._decls = decls
         self._structs = {}
+        self.recipe = None  # what rebuilds the module in another process (cx.recipe)
 
     def struct(self, name):
         """The ctypes class of the struct or union called ``name`` (typedef name or tag)."""
@@ -74,7 +75,8 @@ class TypeTable:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
         base = ctypes.Union if decl.union else ctypes.Structure
         cls = type(name, (base,), {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
-                                   "__module__": "cx", "__repr__": _struct_repr})
+                                   "__module__": "cx", "__repr__": _struct_repr,
+                                   "__reduce__": _recipe.reduce_struct_value, "_cx_types": self})
         self._structs[name] = cls  # before the fields, so self-referencing pointers resolve
         fields = []
         for f in decl.fields:
@@ -319,7 +321,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     cls = type(fn.name, (ctypes._CFuncPtr,), {
         "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
-        "__qualname__": fn.name, "__repr__": _function_repr,
+        "__qualname__": fn.name, "__repr__": _function_repr, "__reduce__": _recipe.reduce_function,
     })
     bound = cls(address)
     bound._cx_owner = owner
