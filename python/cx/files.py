@@ -12,6 +12,7 @@ the same directory must exist).
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.abc
 import importlib.machinery
 import os
@@ -19,7 +20,7 @@ import sys
 from typing import Optional
 
 from . import recipe as _recipe
-from .errors import CompileError
+from .errors import SOURCE_NAME, CompileError
 
 __all__ = ["load", "install_import_hook", "uninstall_import_hook"]
 
@@ -80,12 +81,19 @@ def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
     try:
         module = compile(text, name=name, include_dirs=dirs, **options)
     except CompileError as exc:
-        exc.name = shown  # "kernels.c:12: error: ..."
+        _name_file(exc, shown)
         raise
     recipe = module.__dict__.get("_recipe")
     if recipe is not None:
         _recipe.attach(module, _recipe.Recipe(recipe.source, recipe.arguments, recipe.links, full))
     return module
+
+
+def _name_file(exc, shown):
+    """Make a compile error name the file: ``kernels.c:12: error: ...`` (and in include chains)."""
+    exc.name = shown
+    exc.diagnostics = [dataclasses.replace(d, message=d.message.replace(f"{SOURCE_NAME}:", f"{shown}:"))
+                       for d in exc.diagnostics]
 
 
 class _Finder(importlib.abc.MetaPathFinder):

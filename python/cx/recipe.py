@@ -120,6 +120,7 @@ def attach(module, recipe: Recipe) -> None:
     """Make ``recipe`` the recipe of ``module`` (and of its struct types)."""
     module.__dict__["_recipe"] = recipe
     module._types.recipe = recipe
+    module._types.module = weakref.ref(module)
 
 
 def of(obj) -> Recipe:
@@ -229,7 +230,9 @@ def _build(recipe):
         module = compile(recipe.source, link=links, **options) if links else compile(recipe.source, **options)
     except CompileError as exc:
         if recipe.file is not None:
-            exc.name = recipe.file
+            from .files import _name_file
+
+            _name_file(exc, recipe.file)
         exc.summary = f"{exc.summary} (rebuilding a pickled cx module in this process)"
         raise
     attach(module, recipe)
@@ -268,7 +271,7 @@ def reduce_function(fn):
 def reduce_struct_value(value):
     """``__reduce__`` of a struct or union value."""
     cls = type(value)
-    recipe = of(cls)
+    recipe = _struct_recipe(cls)
     if _has_pointers(cls):
         raise PicklingError(f"cannot pickle a {cls.__name__} value: it holds pointers, which mean nothing "
                             "in another process")
@@ -278,7 +281,14 @@ def reduce_struct_value(value):
 def _reduce_struct_class(cls):
     if "_cx_types" not in cls.__dict__:
         return cls.__qualname__  # any other ctypes struct: pickled by reference, as always
-    return _struct_class, (of(cls), cls.__name__)
+    return _struct_class, (_struct_recipe(cls), cls.__name__)
+
+
+def _struct_recipe(cls):
+    recipe = of(cls)
+    owner = getattr(cls.__dict__["_cx_types"], "module", None)
+    _remember(owner() if owner is not None else None, recipe)
+    return recipe
 
 
 def _has_pointers(ctype):
