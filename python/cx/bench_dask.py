@@ -73,7 +73,6 @@ def _block_function(lib, rounds):
 
 def cluster(n, chunks, rounds, workers, reps):
     """Seconds (best of ``reps``) for one process, dask threads, and a LocalCluster of processes."""
-    import dask
     import dask.array as da
     import distributed
 
@@ -89,16 +88,22 @@ def cluster(n, chunks, rounds, workers, reps):
     def graph(x=made_there):
         return x.map_blocks(block, dtype=float).sum()
 
-    out = {"one process": min(_timed(one_process) for _ in range(reps))}
-    with dask.config.set(scheduler="threads", num_workers=workers):
-        out["dask threads, 1 process"] = min(_timed(lambda: graph().compute()) for _ in range(reps))
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None, silence_logs=40) as lc, distributed.Client(lc) as client:
         graph().compute()  # warm-up: workers compile the recipe once here
-        out[f"LocalCluster, {workers} processes"] = min(_timed(lambda: graph().compute()) for _ in range(reps))
+        candidates = {
+            "one process": one_process,
+            "dask threads, 1 process": lambda: graph().compute(scheduler="threads", num_workers=workers),
+            f"LocalCluster, {workers} processes": lambda: graph().compute(),
+            "  same, data sent from here": lambda: graph(sent).compute(),
+        }
+        times = {name: [] for name in candidates}
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "Sending large graph": the point of this row
-            out["  same, data sent from here"] = min(_timed(lambda: graph(sent).compute()) for _ in range(reps))
+            warnings.simplefilter("ignore", UserWarning)  # "Sending large graph": the point of that row
+            for _ in range(reps):  # interleaved, so a busy machine slows every candidate alike
+                for name, fn in candidates.items():
+                    times[name].append(_timed(fn))
+        out = {name: min(t) for name, t in times.items()}
         out["builds per worker"] = sorted(i["builds"] for i in client.run(recipe.cache_info).values())
     expect = one_process()
     got = graph().compute(scheduler="sync")
@@ -119,7 +124,7 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2, help="worker processes of the LocalCluster (default 2)")
     args = p.parse_args(argv)
     quick = args.quick
-    print(f"cx {cx.__version__}, {os.cpu_count()} CPUs")
+    print(f"cx {cx.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     cold = unpickle_cold(5 if quick else 30)
     print(f"unpickle cold (compiles):       {cold * 1e3:8.2f} ms")
     total, builds = unpickle_cached(1000)
@@ -130,11 +135,13 @@ def main(argv=None):
     except ImportError:
         print("cluster: skipped (pip install \"cx[dask]\")")
         return
-    n = 2_000_000 if quick else 8_000_000
+    n = 2_000_000 if quick else 4_000_000
     rounds = 20 if quick else 100
-    res = cluster(n, chunks=8, rounds=rounds, workers=args.workers, reps=1 if quick else 3)
+    reps = 1 if quick else 5
+    res = cluster(n, chunks=8, rounds=rounds, workers=args.workers, reps=reps)
     base = res["one process"]
-    print(f"cluster: logistic map, {n:,} doubles x {rounds} rounds, 8 chunks (best of {1 if quick else 3})")
+    print(f"cluster: logistic map, {n:,} doubles x {rounds} rounds, 8 chunks (best of {reps}, "
+          f"load average now {os.getloadavg()[0]:.1f})")
     for name, value in res.items():
         if name == "builds per worker":
             print(f"  compiles per worker: {value}")

@@ -31,6 +31,7 @@ import ctypes
 import dataclasses
 import functools
 import hashlib
+import os
 import threading
 import weakref
 from typing import Mapping, Optional
@@ -190,6 +191,14 @@ _lock = threading.RLock()  # one rebuild at a time (links rebuild inside it)
 _built = {}  # key -> Module rebuilt in this process from a recipe
 _local = weakref.WeakValueDictionary()  # key -> Module compiled here by the user (seen at pickling)
 _stats = {"builds": 0, "hits": 0}
+
+
+def _after_fork_in_child():
+    global _lock
+    _lock = threading.RLock()  # another thread of the parent may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _remember(module, recipe):
