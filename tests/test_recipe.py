@@ -201,5 +201,17 @@ def test_cloudpickle_ships_closures_over_modules_and_functions(lib, spawn):
     assert type(value) is lib.pair and value.x == 2
 
 
+def test_cloudpickle_of_a_bare_struct_class_says_what_to_do(lib):
+    cloudpickle = pytest.importorskip("cloudpickle")
+    pair = lib.pair
+
+    def make():
+        return pair(1, 2.0)
+
+    with pytest.raises(cx.PicklingError, match=r"^cannot pickle the cx struct type .*pair.* by value .*"
+                                               r"refer to it through its module instead \(lib.Point"):
+        cloudpickle.dumps(make)
+
+
 def _loads_and_call(data, *args):
     return pickle.loads(data)(*args)

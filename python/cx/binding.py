@@ -65,6 +65,9 @@ class TypeTable:
         self._structs = {}
         self.recipe = None  # what rebuilds the module in another process (cx.recipe)
 
+    def __reduce__(self):
+        return _recipe.reduce_types(self)
+
     def struct(self, name):
         """The ctypes class of the struct or union called ``name`` (typedef name or tag)."""
         cls = self._structs.get(name)

@@ -300,6 +300,14 @@ def _struct_recipe(cls):
     return recipe
 
 
+def reduce_types(types):
+    """A module's type table is never pickled: only cloudpickle tries, when it copies a struct class."""
+    names = ", ".join(sorted(types._structs)) or "a struct type"
+    raise PicklingError(f"cannot pickle the cx struct type {names} by value (cloudpickle does that for a "
+                        "struct class that is a global of a function it ships); refer to it through its "
+                        "module instead (lib.Point, not Point = lib.Point), or pickle it with pickle")
+
+
 def _has_pointers(ctype):
     if issubclass(ctype, (ctypes._Pointer, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p, ctypes._CFuncPtr)):
         return True
