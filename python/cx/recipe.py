@@ -80,11 +80,14 @@ class Recipe:
         return h.hexdigest()
 
     def __getstate__(self):
-        return (self.source, self.arguments, self.links, self.file)  # not the cached key
+        # The key travels too: a receiver need not hash a large source again for every unpickle.
+        return (self.source, self.arguments, self.links, self.file, self.key)
 
     def __setstate__(self, state):
         for name, value in zip(("source", "arguments", "links", "file"), state):
             object.__setattr__(self, name, value)
+        if len(state) > 4:
+            self.__dict__["key"] = state[4]
 
     def options(self) -> dict:
         """The keyword arguments of ``cx.compile`` (without ``link``)."""
@@ -280,6 +283,9 @@ def reduce_function(fn):
 def reduce_struct_value(value):
     """``__reduce__`` of a struct or union value."""
     cls = type(value)
+    if getattr(cls.__dict__["_cx_types"], "recipe", None) is None:  # a Module not made by cx.compile
+        return ctypes.Structure.__reduce__(value) if isinstance(value, ctypes.Structure) \
+            else ctypes.Union.__reduce__(value)  # (copy.deepcopy still works)
     recipe = _struct_recipe(cls)
     if _has_pointers(cls):
         raise PicklingError(f"cannot pickle a {cls.__name__} value: it holds pointers, which mean nothing "
