@@ -78,6 +78,25 @@ def test_fork_after_compile_keeps_guard_and_capture_working(lib):
                    "square after": 9}
 
 
+def _print_in_child(module):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        module.shout(7)
+        from cx import capture
+
+        capture.flush()
+    return buf.getvalue()
+
+
+def test_capture_installed_before_the_fork_works_in_the_child(lib):
+    from cx import capture
+
+    with capture.captured():  # as in a notebook: the magic installs it
+        ctx = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
+            assert ex.submit(_print_in_child, lib).result(timeout=60) == "C says 7\n"
+
+
 def test_fork_child_uses_the_parents_module_without_compiling(lib):
     from cx import recipe
 
