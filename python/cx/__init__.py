@@ -12,12 +12,13 @@ Every call releases the GIL while C runs. In IPython or Jupyter, ``%load_ext cx`
 """
 from .errors import (BoundsError, ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError,
                      PicklingError)
+from .binding import BindingError, CString, Pointer
 from .files import install_import_hook, load, uninstall_import_hook
 from .module import Module, compile
 
-__all__ = ["compile", "Module", "CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError",
-           "BoundsError", "OptionError", "PicklingError", "load", "install_import_hook",
-           "uninstall_import_hook", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["compile", "Module", "Pointer", "CString", "CxError", "CompileError", "Diagnostic", "ClosedError",
+           "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load",
+           "install_import_hook", "uninstall_import_hook", "load_ipython_extension", "unload_ipython_extension"]
 __version__ = "0.1.0"
 
 
