@@ -19,7 +19,8 @@ What travels is code, never state: a rebuilt module's C globals start at their i
 Local headers a source includes are not carried: they are read again, by path, on the receiving
 machine (the same path works on one machine, in process pools and on a local Dask cluster).
 
-What cannot be shipped raises :class:`cx.PicklingError` when pickled, on the sending side: a
+A function whose module fails to rebuild on the receiving side (a header missing there) unpickles
+as a stand-in that raises the :class:`cx.CompileError` when called. What cannot be shipped raises :class:`cx.PicklingError` when pickled, on the sending side: a
 closed module, a module whose code uses Python's C API (``hold_gil`` functions taking or
 returning ``PyObject *``, or a source that includes ``<Python.h>``), a struct value holding
 pointers.
@@ -329,7 +330,31 @@ def _module(recipe):
 
 
 def _function(recipe, name):
-    return module_for(recipe)[name]
+    try:
+        return module_for(recipe)[name]
+    except CompileError as exc:
+        return _Unbuilt(recipe, name, exc)
+
+
+class _Unbuilt:
+    """Stands for a function whose module failed to rebuild here; calling it raises the error.
+
+    Raised at the call, not at unpickling: a task that fails to unpickle is lost by
+    ``multiprocessing.Pool`` (the pool then waits forever), while an exception from the call
+    reaches the caller.
+    """
+
+    def __init__(self, recipe, name, error):
+        self._recipe, self.__name__, self._error = recipe, name, error
+
+    def __call__(self, *args, **kwargs):
+        raise self._error.with_traceback(None)
+
+    def __reduce__(self):
+        return _function, (self._recipe, self.__name__)
+
+    def __repr__(self):
+        return f"<cx function {self.__name__}() that could not be rebuilt here: {self._error.summary}>"
 
 
 def _struct_class(recipe, name):
