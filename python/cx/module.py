@@ -156,9 +156,9 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     for m in links:  # later modules win
         for n, addr in m.exports().items():
             symbols[n], owners[n] = addr, m
-    wanted = {n for n, f in declarations.functions.items() if not f.defined}
-    wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
-    wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
+    wanted = set()
+    for n in declarations.undefined:
+        wanted.update(tls.link_names(n) if declarations.thread_local(n) else (n,))
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
     used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
     hold_gil = frozenset(hold_gil)
@@ -168,8 +168,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
                     hold_gil=hold_gil,
                     guarded=guard)
-    module.__dict__["undefined"] = frozenset(n for n, f in declarations.functions.items() if not f.defined) | \
-        frozenset(n for n, g in declarations.globals.items() if g.extern)
+    module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
 
 
@@ -280,10 +279,10 @@ class Module:
         d["_unbound"] = {}
         d["_globals"] = {}
         listed = code.defined() if code is not None else None  # what the compiler compiled
-        d["_exported"] = {n: f for n, f in declarations.functions.items()
-                          if f.defined and not f.static and (listed is None or n in listed)}
-        d["_exported_globals"] = {n: g for n, g in declarations.globals.items() if not g.static and not g.extern
-                                  and (listed is None or n in listed or g.thread_local)}
+        # names only: a prototype is read when its function is first used (cx.decls.Reader)
+        d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
+        d["_exported_globals"] = {n: None for n in declarations.defined_variables
+                                  if listed is None or n in listed or declarations.thread_local(n)}
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -312,7 +311,7 @@ class Module:
     def structs(self) -> dict:
         """Every struct and union the source and its own headers define, name -> ctypes class
         (those ctypes cannot lay out are in :attr:`unbound`)."""
-        return self._every([n for n, st in self.declarations.structs.items() if st.user], self._types.struct)
+        return self._every(self.declarations.struct_names(), self._types.struct)
 
     @property
     def unbound(self) -> dict:
@@ -344,8 +343,8 @@ class Module:
         self._check_open()
         out = {}
         for n in list(self._exported) + list(self._exported_globals):
-            g = self._exported_globals.get(n)
-            names = (n,) if g is None or not g.thread_local else tls.link_names(n)
+            local = n in self._exported_globals and self.declarations.thread_local(n)
+            names = tls.link_names(n) if local else (n,)
             for s in names:
                 addr = self._code.sym(s)
                 if addr:
@@ -363,7 +362,9 @@ class Module:
         fn = self._bound.get(n)
         if fn is None:
             self._check_open()
-            decl = self._exported[n]
+            decl = self.declarations.function(n)
+            if decl is None:
+                raise CxError(f"{n}() is compiled but cx could not read its prototype")
             addr = self._guarded and not decl.variadic and self._code.sym(_guard.wrapper_name(n))
             addr = addr or self._code.sym(n)
             if not addr:
@@ -374,14 +375,16 @@ class Module:
         return fn
 
     def _global(self, n):
-        decl = self._exported_globals[n]
+        decl = self.declarations.variable(n)
+        if decl is None:
+            raise CxError(f"'{n}' is compiled but cx could not read its declaration")
         if decl.thread_local:  # the calling thread's own copy: never cached
             self._check_open()
             return binding.GlobalVariable(decl, tls.address(self._code, n), self._code, self._types)
         var = self._globals.get(n)
         if var is None:
             self._check_open()
-            var = binding.GlobalVariable(self._exported_globals[n], self._code.sym(n), self._code, self._types)
+            var = binding.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
             self._globals[n] = var
         return var
 
@@ -396,7 +399,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             return self._global(n).get()
-        if n in self.declarations.structs:
+        if self.declarations.struct(n) is not None:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
@@ -406,7 +409,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             self._global(n).set(value)
-        elif n in self._exported or n in self.declarations.structs:
+        elif n in self._exported or self.declarations.struct(n) is not None:
             raise AttributeError(f"'{n}' is a C function or type of module '{self.name}' and cannot be assigned")
         else:
             raise AttributeError(f"module '{self.name}' has no C global named '{n}'")
@@ -420,7 +423,7 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | self._exported.keys() | self._exported_globals.keys()
-                      | {n for n, st in self.declarations.structs.items() if st.user})
+                      | set(self.declarations.struct_names()))
 
     def __repr__(self):
         state = "closed" if self.closed else f"{len(self._exported)} functions"
