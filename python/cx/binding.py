@@ -14,7 +14,7 @@ import ctypes
 import dataclasses
 import inspect
 
-from . import _speedups, guard as _guard
+from . import _speedups, guard as _guard, recipe as _recipe
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable", "Pointer", "CString",
@@ -67,6 +67,10 @@ class TypeTable:
         self._structs = {}
         self._incomplete = []  # classes made, fields not yet set (see struct)
         self._handles = {}
+        self.recipe = None  # what rebuilds the module in another process (cx.recipe)
+
+    def __reduce__(self):
+        return _recipe.reduce_types(self)
 
     def struct(self, name):
         """The ctypes class of the struct or union called ``name`` (typedef name or tag).
@@ -83,7 +87,8 @@ class TypeTable:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
         base = ctypes.Union if decl.union else ctypes.Structure
         cls = type(name, (base,), {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
-                                   "__module__": "cx", "__repr__": _struct_repr})
+                                   "__module__": "cx", "__repr__": _struct_repr,
+                                   "__reduce__": _recipe.reduce_struct_value, "_cx_types": self})
         self._structs[name] = cls
         self._incomplete.append(name)
         if len(self._incomplete) == 1:  # the outermost call completes every class it made
@@ -487,7 +492,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     cls = type(fn.name, (ctypes._CFuncPtr,), {
         "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
-        "__qualname__": fn.name, "__repr__": _function_repr,
+        "__qualname__": fn.name, "__repr__": _function_repr, "__reduce__": _recipe.reduce_function,
     })
     bound = cls(address)
     bound._cx_owner = owner

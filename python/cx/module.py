@@ -7,10 +7,11 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import backends, binding, decls as _decls, guard as _guard, tls, unit
+from . import backends, binding, decls as _decls, guard as _guard, recipe as _recipe, tls, unit
 from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError
 
 __all__ = ["compile", "Module"]
@@ -62,6 +63,7 @@ def _normalise_options(options) -> tuple:
     return tuple(options)
 
 
+@_recipe.recorded  # pickling: the module remembers these arguments (cx.recipe)
 def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[str] = (),
             defines: Union[Mapping[str, object], Iterable[str], None] = None,
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
@@ -368,6 +370,7 @@ class Module:
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
             fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil)
+            fn._cx_recipe, fn._cx_module = self.__dict__.get("_recipe"), weakref.ref(self)  # cx.recipe
             self._bound[n] = fn
         return fn
 
@@ -443,6 +446,10 @@ class Module:
         self.__dict__["_globals"] = {}
         self.__dict__["_code"] = None
         self.__dict__["_keep"] = ()
+
+    def __reduce__(self):
+        """Pickled by recipe: the other side compiles the same source again (see :mod:`cx.recipe`)."""
+        return _recipe.reduce_module(self)
 
     def __enter__(self):
         return self
