@@ -108,6 +108,7 @@ JIT_API void jit_delete(jit_state *j)
     jit__buf_free(&j->names);
     jit__buf_free(&j->diagnostics);
     jit__buf_free(&j->message);
+    free(j->preprocessed);
     free(j->runtime_dir);
     free(j);
 }
@@ -273,6 +274,37 @@ JIT_API int jit_compile(jit_state *j, const char *source)
     return rc;
 }
 
+JIT_API const char *jit_preprocess(jit_state *j, const char *source,
+                                   size_t *len)
+{
+    char *text;
+    size_t n;
+    int rc;
+
+    if (len)
+        *len = 0;
+    if (!j)
+        return NULL;
+    if (j->phase != JIT_PHASE_CONFIGURING) {
+        jit__fail_static(j, JIT_ESTATE, "jit_preprocess: call it before "
+                         "jit_compile");
+        return NULL;
+    }
+    if (!source) {
+        jit__fail_static(j, JIT_EARG, "jit_preprocess: source is NULL");
+        return NULL;
+    }
+    free(j->preprocessed);
+    j->preprocessed = NULL;
+    if ((rc = jit__preprocess(j, source, &text, &n)) != JIT_OK)
+        return NULL;
+    j->preprocessed = text;
+    if (len)
+        *len = n;
+    jit__succeed(j);
+    return text;
+}
+
 JIT_API void *jit_sym(jit_state *j, const char *name)
 {
     void *addr;
@@ -318,6 +350,23 @@ JIT_API int jit_list(jit_state *j, jit_symbol_cb *cb, void *ctx)
     for (; name && name < end; name += strlen(name) + 1)
         cb(ctx, name, jit__tcc_get_symbol(j->tcc, name));
     return jit__succeed(j);
+}
+
+JIT_API const char *jit_names(jit_state *j, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!j)
+        return NULL;
+    if (j->phase != JIT_PHASE_COMPILED) {
+        jit__fail_static(j, JIT_ESTATE, "jit_names: not compiled (call jit_compile "
+                         "first, and check that it succeeded)");
+        return NULL;
+    }
+    if (len)
+        *len = j->names.len;
+    jit__succeed(j);
+    return j->names.data ? j->names.data : "";
 }
 
 JIT_API const char *jit_error(jit_state *j)

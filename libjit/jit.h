@@ -10,6 +10,7 @@
  * crashes):
  *
  *     jit_new -> jit_add_* / jit_define / jit_set_options (any number)
+ *             -> jit_preprocess (any number, optional)
  *             -> jit_compile (exactly once)
  *             -> jit_sym / jit_list (any number)  -> jit_delete
  *
@@ -38,6 +39,8 @@
 #ifndef CX_JIT_H
 #define CX_JIT_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,7 +53,7 @@ extern "C" {
 
 /* Version of this header; jit_version() returns the library's. */
 #define JIT_VERSION_MAJOR 0
-#define JIT_VERSION_MINOR 2
+#define JIT_VERSION_MINOR 3
 #define JIT_VERSION_PATCH 0
 #define JIT_VERSION_NUMBER \
     (JIT_VERSION_MAJOR * 10000 + JIT_VERSION_MINOR * 100 + JIT_VERSION_PATCH)
@@ -109,6 +112,19 @@ JIT_API int jit_add_symbol(jit_state *j, const char *name, const void *addr);
  * the source and jit_guard_install has run (see below). */
 JIT_API int jit_compile(jit_state *j, const char *source);
 
+/* The source as TinyCC's preprocessor sees it for jit_compile: the same
+ * options, include directories and defines, TinyCC's predefined macros,
+ * #if resolved, macros expanded, comments removed; with "# N \"file\""
+ * line markers (flag " 1" after the name when a file is entered, " 2" when
+ * back in it). Any number of calls, before jit_compile only (JIT_ESTATE
+ * after); the state's configuration and phase are unchanged. Returns the
+ * text (owned by the state, valid until the next jit_preprocess or
+ * jit_delete; *len, if len is not NULL, gets its length), or NULL: a
+ * missing header or an #error (JIT_ECOMPILE; jit_diagnostics has the
+ * messages), out of memory. Nothing is written to stdout or to a file. */
+JIT_API const char *jit_preprocess(jit_state *j, const char *source,
+                                   size_t *len);
+
 /* Address of a global symbol of the compiled code, or NULL (not compiled
  * yet, or no such symbol; jit_error says which). Looks in the whole linked
  * image, so it also finds what the code links to (e.g. "printf", TinyCC's
@@ -123,6 +139,12 @@ JIT_API void *jit_sym(jit_state *j, const char *name);
  * -b bounds checker, linker markers such as __init_array_start). */
 typedef void jit_symbol_cb(void *ctx, const char *name, const void *addr);
 JIT_API int jit_list(jit_state *j, jit_symbol_cb *cb, void *ctx);
+
+/* The names jit_list lists, in the same order, as one block: each name
+ * NUL-terminated, *len (if len is not NULL) the block's size in bytes.
+ * Owned by the state (valid until jit_delete). NULL (JIT_ESTATE) before a
+ * successful compile; an empty block when the source defines nothing. */
+JIT_API const char *jit_names(jit_state *j, size_t *len);
 
 /* Why the last call on this state failed; "" after a success. Never NULL
  * (a NULL state gets a static message). */

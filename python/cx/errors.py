@@ -6,11 +6,14 @@ way a person reading a notebook wants to see them.
 """
 from __future__ import annotations
 
+import pickle
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-__all__ = ["CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError", "BoundsError", "OptionError", "parse_diagnostics"]
+__all__ = ["CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError", "BoundsError", "OptionError", "PicklingError",
+           "parse_diagnostics"]
 
 #: The file name cx gives the user's source in compiler messages.
 SOURCE_NAME = "<cell>"
@@ -171,7 +174,11 @@ class CompileError(CxError):
 
     def __init__(self, summary: str, diagnostics=(), source: str = "", name: str = SOURCE_NAME):
         self.summary = summary
-        self.diagnostics = list(diagnostics)
+        last = source.count("\n") + (0 if source.endswith("\n") else 1) if source else None
+        # A compiler that stops at the end of the text may name the line after the source's last.
+        self.diagnostics = [dataclasses.replace(d, line=last, column=None)
+                            if last and d.file == SOURCE_NAME and d.line and d.line > last else d
+                            for d in diagnostics]
         self.source = source
         self.name = name
         super().__init__(summary)
@@ -243,6 +250,10 @@ class BoundsError(CrashError):
     """
 
 
-for _cls in (CompileError, ClosedError, CrashError, BoundsError, OptionError):
+class PicklingError(CxError, pickle.PicklingError):
+    """A cx object cannot be pickled (a closed module, code using Python's C API: see cx.recipe)."""
+
+
+for _cls in (CompileError, ClosedError, CrashError, BoundsError, OptionError, PicklingError):
     _cls.__module__ = "cx"
 del _cls

@@ -7,12 +7,12 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 from __future__ import annotations
 
 import hashlib
-import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import backends, binding, decls as _decls, guard as _guard, tls, unit
-from .errors import ClosedError, CompileError, CxError, OptionError
+from . import backends, binding, decls as _decls, guard as _guard, recipe as _recipe, tls, unit
+from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError
 
 __all__ = ["compile", "Module"]
 
@@ -63,6 +63,7 @@ def _normalise_options(options) -> tuple:
     return tuple(options)
 
 
+@_recipe.recorded  # pickling: the module remembers these arguments (cx.recipe)
 def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[str] = (),
             defines: Union[Mapping[str, object], Iterable[str], None] = None,
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
@@ -131,17 +132,14 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     """
     if not isinstance(source, str):
         raise TypeError(f"source must be a str of C code, not {type(source).__name__}")
-    declarations = _decls.parse(source)
+    _check_text(source)
     links = tuple(link)
     for m in links:
         if not isinstance(m, Module):
             raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
-    symbols = {}
-    for m in links:  # later modules win
-        symbols.update(m.exports())
-    wanted = {n for n, f in declarations.functions.items() if not f.defined}
-    wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
-    wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
+    if compiler is not None and backend != "cc":
+        raise OptionError(f"compiler={compiler!r} applies to backend='cc' only; pass backend='cc' too")
+    back = backends.get(backend)
     settings = Settings(
         user_source=source,
         include_dirs=tuple(include_dirs) + _python_include(source),
@@ -149,17 +147,90 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         library_dirs=tuple(library_dirs),
         libraries=tuple(libraries),
         options=_normalise_options(options),
-        symbols={n: a for n, a in symbols.items() if n in wanted},
         compiler=compiler,
     )
-    if compiler is not None and backend != "cc":
-        raise OptionError(f"compiler={compiler!r} applies to backend='cc' only; pass backend='cc' too")
     guard = _guard_settings(settings, backend, check, guard)
-    code, guarded = _build(source, declarations, settings, backend, guard, frozenset(hold_gil))
-    name = name or "cx_" + hashlib.sha1(source.encode()).hexdigest()[:8]
-    return Module(code, declarations, name=name, source=source,
-                  keep=tuple(m._code for m in links if m._code is not None), hold_gil=frozenset(hold_gil),
-                  guarded=guarded)
+    view = front(source, settings, back)
+    declarations = view.declarations
+    symbols, owners = {}, {}
+    for m in links:  # later modules win
+        for n, addr in m.exports().items():
+            symbols[n], owners[n] = addr, m
+    wanted = set()
+    for n in declarations.undefined:
+        wanted.update(tls.link_names(n) if declarations.thread_local(n) else (n,))
+    settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
+    used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
+    hold_gil = frozenset(hold_gil)
+    code = _build(back, view, declarations, settings, guard, hold_gil)
+    name = name or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    module = Module(code, declarations, name=name, source=source,
+                    keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
+                    hold_gil=hold_gil,
+                    guarded=guard)
+    module.__dict__["undefined"] = frozenset(declarations.undefined)
+    return module
+
+
+def _build(back, view, declarations, settings, guard, hold_gil):
+    """The backend's code for the source, with the crash guard's wrappers when ``guard``.
+
+    The wrappers come after the source: when the unit fails in them, the source is compiled alone,
+    which gives its own error (a missing ``}``). A source that compiles alone but not with its
+    wrappers is cx's bug, reported as such: calls are never left unguarded silently.
+    """
+    text = unit.translation_unit(view.compiled_text, declarations, guard=guard, hold_gil=hold_gil,
+                                 preprocessed=view.preprocessed)
+    try:
+        code = back.build(text, settings)
+    except CompileError as exc:
+        if not (guard and _guard.generated_code_failed(exc)):
+            raise
+        back.build(unit.translation_unit(view.compiled_text, declarations, guard=False,
+                                         preprocessed=view.preprocessed), settings).close()
+        raise CxError("cx could not guard the calls of this source: the crash guard's wrappers did not "
+                      f"compile ({next((str(d) for d in exc.errors), exc.summary)}); this is a bug in cx, "
+                      "please report it with the source") from None
+    if guard and not code.sym(_guard.END_SYMBOL):
+        code.close()
+        raise CxError("cx could not guard the calls of this source (its wrappers are missing from the "
+                      "compiled code); this is a bug in cx, please report it with the source")
+    return code
+
+
+def _check_text(source):
+    """Refuse what no C compiler reads: a NUL character (TinyCC would silently stop there)."""
+    at = source.find("\x00")
+    if at >= 0:
+        line = source.count("\n", 0, at) + 1
+        column = at - (source.rfind("\n", 0, at) + 1) + 1
+        raise CompileError("C compile failed", [Diagnostic(line, "error",
+                           "the source contains a NUL character (\\x00); C source cannot contain one",
+                           column=column)], source, name=SOURCE_NAME)
+
+
+@dataclass
+class View:
+    """What :func:`front` makes of a source: its declarations, and the text the backend compiles."""
+
+    declarations: _decls.Declarations
+    compiled_text: str
+    preprocessed: bool
+
+
+def front(source: str, settings: Settings, back) -> View:
+    """Preprocess ``source`` with the backend's own preprocessor and read its declarations.
+
+    The declarations are those of the translation unit as the compiler sees it (every header,
+    every macro, every ``#if``). A backend that compiles preprocessed text (``PREPROCESSED``)
+    then compiles exactly that text, so the source is preprocessed once.
+    """
+    text = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings)
+    declarations = _decls.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
+                                            system_dirs=back.system_dirs(settings))
+    if getattr(back, "PREPROCESSED", False):
+        return View(declarations, back.compilable(text), True)
+    return View(declarations, source, False)
 
 
 def _guard_settings(settings, backend, check, guard) -> bool:
@@ -181,31 +252,6 @@ def _guard_settings(settings, backend, check, guard) -> bool:
     return bool(guard)
 
 
-def _build(source, declarations, settings, backend, guard, hold_gil):
-    """The backend's code for ``source``, and whether it has the guard wrappers."""
-    build = backends.get(backend).build
-    try:
-        code = build(unit.translation_unit(source, declarations, guard=guard, hold_gil=hold_gil), settings)
-    except CompileError as exc:
-        if not (guard and _guard.generated_code_failed(exc)):
-            raise
-        error = exc
-    else:
-        if guard and not code.sym(_guard.END_SYMBOL):  # swallowed by an unterminated comment
-            warnings.warn("cx: calls are not crash-guarded: the source ends inside a comment",
-                          RuntimeWarning, stacklevel=3)
-            return code, False
-        return code, guard
-    # The wrappers after a source that does not end cleanly (an unclosed brace) get the blame:
-    # compile without them, which either gives the source's own error, or, if it compiles, an
-    # unguarded module (a wrapper cx could not generate).
-    code = build(unit.translation_unit(source, declarations, guard=False), settings)
-    first = next((str(d) for d in error.errors), error.summary)
-    warnings.warn(f"cx: calls are not crash-guarded: the generated wrappers failed to compile ({first})",
-                  RuntimeWarning, stacklevel=3)
-    return code, False
-
-
 class Module:
     """Compiled C code and its functions, structs and globals as attributes.
 
@@ -214,6 +260,10 @@ class Module:
     read and assigned as an attribute (``lib.counter = 0``). Bound functions keep the machine code
     alive; after :meth:`close` they raise :class:`cx.ClosedError` instead of running.
     """
+
+    #: Names the source declares without defining them (``long fib(int n);``, ``extern int n;``):
+    #: what it takes from ``link=`` modules (or the process, for the C library's functions).
+    undefined = frozenset()
 
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False):
         d = self.__dict__
@@ -226,9 +276,13 @@ class Module:
         d["_hold_gil"] = hold_gil
         d["_types"] = binding.TypeTable(declarations)
         d["_bound"] = {}
+        d["_unbound"] = {}
         d["_globals"] = {}
-        d["_exported"] = {n: f for n, f in declarations.functions.items() if f.defined and not f.static}
-        d["_exported_globals"] = {n: g for n, g in declarations.globals.items() if not g.static and not g.extern}
+        listed = code.defined() if code is not None else None  # what the compiler compiled
+        # names only: a prototype is read when its function is first used (cx.decls.Reader)
+        d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
+        d["_exported_globals"] = {n: None for n in declarations.defined_variables
+                                  if listed is None or n in listed or declarations.thread_local(n)}
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -246,13 +300,33 @@ class Module:
 
     @property
     def functions(self) -> dict:
-        """Every exported function, name -> bound callable (binds them all)."""
-        return {n: self._function(n) for n in self._exported}
+        """Every exported function Python can call, name -> bound callable (binds them all).
+
+        One that cannot be bound (a variadic function, a struct ctypes cannot lay out) is left
+        out, and :attr:`unbound` says why.
+        """
+        return self._every(self._exported, self._function)
 
     @property
     def structs(self) -> dict:
-        """Every struct and union the source defines, name -> ctypes class."""
-        return {n: self._types.struct(n) for n in self.declarations.structs}
+        """Every struct and union the source and its own headers define, name -> ctypes class
+        (those ctypes cannot lay out are in :attr:`unbound`)."""
+        return self._every(self.declarations.struct_names(), self._types.struct)
+
+    @property
+    def unbound(self) -> dict:
+        """What the source exports but Python cannot use, name -> the reason (binds everything)."""
+        self.functions, self.structs  # noqa: B018 -- binding them records what fails
+        return dict(self._unbound)
+
+    def _every(self, names, bind):
+        out = {}
+        for n in names:
+            try:
+                out[n] = bind(n)
+            except CxError as exc:
+                self._unbound[n] = str(exc)
+        return out
 
     @property
     def globals(self) -> dict:
@@ -269,8 +343,8 @@ class Module:
         self._check_open()
         out = {}
         for n in list(self._exported) + list(self._exported_globals):
-            g = self._exported_globals.get(n)
-            names = (n,) if g is None or not g.thread_local else tls.link_names(n)
+            local = n in self._exported_globals and self.declarations.thread_local(n)
+            names = tls.link_names(n) if local else (n,)
             for s in names:
                 addr = self._code.sym(s)
                 if addr:
@@ -288,24 +362,29 @@ class Module:
         fn = self._bound.get(n)
         if fn is None:
             self._check_open()
-            decl = self._exported[n]
+            decl = self.declarations.function(n)
+            if decl is None:
+                raise CxError(f"{n}() is compiled but cx could not read its prototype")
             addr = self._guarded and not decl.variadic and self._code.sym(_guard.wrapper_name(n))
             addr = addr or self._code.sym(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
             fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil)
+            fn._cx_recipe, fn._cx_module = self.__dict__.get("_recipe"), weakref.ref(self)  # cx.recipe
             self._bound[n] = fn
         return fn
 
     def _global(self, n):
-        decl = self._exported_globals[n]
+        decl = self.declarations.variable(n)
+        if decl is None:
+            raise CxError(f"'{n}' is compiled but cx could not read its declaration")
         if decl.thread_local:  # the calling thread's own copy: never cached
             self._check_open()
             return binding.GlobalVariable(decl, tls.address(self._code, n), self._code, self._types)
         var = self._globals.get(n)
         if var is None:
             self._check_open()
-            var = binding.GlobalVariable(self._exported_globals[n], self._code.sym(n), self._code, self._types)
+            var = binding.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
             self._globals[n] = var
         return var
 
@@ -320,7 +399,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             return self._global(n).get()
-        if n in self.declarations.structs:
+        if self.declarations.struct(n) is not None:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
@@ -330,7 +409,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             self._global(n).set(value)
-        elif n in self._exported or n in self.declarations.structs:
+        elif n in self._exported or self.declarations.struct(n) is not None:
             raise AttributeError(f"'{n}' is a C function or type of module '{self.name}' and cannot be assigned")
         else:
             raise AttributeError(f"module '{self.name}' has no C global named '{n}'")
@@ -344,7 +423,7 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | self._exported.keys() | self._exported_globals.keys()
-                      | self.declarations.structs.keys())
+                      | set(self.declarations.struct_names()))
 
     def __repr__(self):
         state = "closed" if self.closed else f"{len(self._exported)} functions"
@@ -367,6 +446,10 @@ class Module:
         self.__dict__["_globals"] = {}
         self.__dict__["_code"] = None
         self.__dict__["_keep"] = ()
+
+    def __reduce__(self):
+        """Pickled by recipe: the other side compiles the same source again (see :mod:`cx.recipe`)."""
+        return _recipe.reduce_module(self)
 
     def __enter__(self):
         return self
