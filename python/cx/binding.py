@@ -509,13 +509,14 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
         elif t.kind == "pointer":
             argtypes.append(_pointer_converter(fn, i, p, types))
         elif t.kind == "opaque":
-            raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}', which the cell does not "
-                               "define, passed by value; pass a pointer instead")
+            raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}' by value, a type Python cannot "
+                               "build (its definition is the compiler's own or unknown); pass a pointer instead")
         else:
             argtypes.append(_scalar_converter(fn, i, p, types.ctype(t)))
     restype = ctypes.py_object if hold_gil and _is_pyobject(fn.result) else types.restype(fn.result)
     if fn.result.kind == "opaque":
-        raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, which the cell does not define")
+        raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, a type Python cannot build "
+                           "(its definition is the compiler's own or unknown); return a pointer instead")
     result = None  # how the result is converted (see _make_errcheck)
     if restype is ctypes.c_char_p:
         result = "text"
