@@ -394,3 +394,13 @@ long blob_size(void) { return sizeof(struct blob); }
     s.p.x = 7  # the anonymous union's member reads through
     assert lib.kind_x(ctypes.byref(s)) == 307
     assert ctypes.sizeof(lib.blob) == lib.blob_size() == 4
+
+
+def test_pickling_a_result_gives_the_text_and_refuses_an_address():
+    import pickle
+
+    lib = cx.compile('#include <string.h>\nchar *mk(void) { return strdup("hi"); }\n'
+                     "void *where(void) { return (void *)64; }\n")
+    assert pickle.loads(pickle.dumps(lib.mk())) == "hi"
+    with pytest.raises(cx.PicklingError, match=r"a C pointer \(void \*\) is an address in this process"):
+        pickle.dumps(lib.where())

@@ -269,6 +269,12 @@ class Pointer(ctypes.c_void_p):
         value = self.value
         return f"<cx pointer ({type(self).__name__}) {'NULL' if value is None else hex(value)}>"
 
+    def __reduce__(self):
+        from .errors import PicklingError
+
+        raise PicklingError(f"a C pointer ({type(self).__name__}) is an address in this process and "
+                            "means nothing in another; send the data it points to instead")
+
 
 class CString(str):
     """The text of a ``char *`` result, and the pointer itself (``.pointer``), so that C can free
@@ -280,6 +286,9 @@ class CString(str):
         self = super().__new__(cls, text)
         self.pointer = pointer
         return self
+
+    def __reduce__(self):  # another process gets the text (the pointer is this process's)
+        return str, (str(self),)
 
 
 def _struct_repr(self):
