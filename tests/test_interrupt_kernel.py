@@ -86,12 +86,13 @@ def test_interrupting_printing_c_never_hangs(client):
         assert re.fullmatch(r"chatty\(\) was interrupted( inside \S+)? at line 3 \(in chatty\(\)\)\.",
                             reply["evalue"]), reply["evalue"]
         assert "guard.py" not in "".join(reply["traceback"])  # the cell's frame, no handler of cx's
-        assert out.startswith("line 0\nline 1\n")
         # a flood is summarised, not sent: the burst (256 kB) and what 64 kB/s refilled meanwhile
         shown = re.sub(r"\[cx: C printed faster than the notebook can show: [\d,]+ lines \([\d,]+ bytes\) "
                        r"not shown\]\n", "", out)
         assert len(shown) <= 256 * 1024 + 128 * 1024
-        assert shown == "".join(f"line {i}\n" for i in range(shown.count("\n")))  # whole lines, in order
+        numbers = [int(m) for m in re.findall(r"^line (\d+)$", shown, re.M)]
+        assert len(numbers) == shown.count("\n") and numbers[:2] == [0, 1]  # whole lines, from the start,
+        assert numbers == sorted(set(numbers))  # in order (a pause may reopen the output after a gap)
     # Python interrupted afterwards: a bare KeyboardInterrupt, not the last C call's description
     reply, _ = execute(client, "import time\ntime.sleep(20)", interrupt_after=0.5)
     assert (reply["ename"], reply["evalue"]) == ("KeyboardInterrupt", "")
