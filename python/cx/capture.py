@@ -24,6 +24,8 @@ Hazards, and what this module does about them:
   calls at once) or waits for it in a system call; ctypes would then wait forever for the GIL its
   own thread holds. So the interrupt is taken when the thread is back in the user's code, with
   the stream's lock released.
+* A flood of output (a loop of ``printf``) in a notebook: :func:`limit_rate` shows the start and
+  a count of the rest, instead of Jupyter dropping every output of the kernel (its IOPub limit).
 * UTF-8 split across two writes is decoded with an incremental decoder; invalid bytes become U+FFFD.
 * Output never waits on a pipe: the bytes go straight into the Python stream object, so megabytes
   printed in one call cannot fill a pipe while the GIL is held (ipykernel#752).
