@@ -289,11 +289,11 @@ class Module:
         if fn is None:
             self._check_open()
             decl = self._exported[n]
-            addr = self._guarded and not decl.variadic and self._code.sym(_guard.wrapper_name(n))
-            addr = addr or self._code.sym(n)
+            addr = self._code.sym(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
-            fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil)
+            fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
+                                       guarded=self._guarded)
             self._bound[n] = fn
         return fn
 
