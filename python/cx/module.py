@@ -182,7 +182,7 @@ def _guard_settings(settings, backend, check, guard) -> bool:
 
 
 def _build(source, declarations, settings, backend, guard, hold_gil):
-    """The backend's code for ``source``, and whether it has the guard wrappers."""
+    """The backend's code for ``source``, and whether its calls are guarded."""
     build = backends.get(backend).build
     try:
         code = build(unit.translation_unit(source, declarations, guard=guard, hold_gil=hold_gil), settings)
@@ -196,12 +196,12 @@ def _build(source, declarations, settings, backend, guard, hold_gil):
                           RuntimeWarning, stacklevel=3)
             return code, False
         return code, guard
-    # The wrappers after a source that does not end cleanly (an unclosed brace) get the blame:
-    # compile without them, which either gives the source's own error, or, if it compiles, an
-    # unguarded module (a wrapper cx could not generate).
+    # The generated end marker after a source that does not end cleanly (an unclosed brace) gets
+    # the blame: compile without it, which either gives the source's own error, or, if it
+    # compiles, an unguarded module.
     code = build(unit.translation_unit(source, declarations, guard=False), settings)
     first = next((str(d) for d in error.errors), error.summary)
-    warnings.warn(f"cx: calls are not crash-guarded: the generated wrappers failed to compile ({first})",
+    warnings.warn(f"cx: calls are not crash-guarded: the generated code failed to compile ({first})",
                   RuntimeWarning, stacklevel=3)
     return code, False
 
@@ -217,7 +217,7 @@ class Module:
 
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False):
         d = self.__dict__
-        d["_guarded"] = guarded  # functions are bound to their guard wrappers (cx.guard)
+        d["_guarded"] = guarded  # calls enter the crash guard (cx.guard, _call.c)
         d["name"] = name
         d["source"] = source
         d["declarations"] = declarations
