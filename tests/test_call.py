@@ -138,6 +138,21 @@ def test_errors_are_ctypes_errors_naming_argument_and_function(lib):
         lib.add(1, b=2)  # ctypes' own message
 
 
+@pytest.mark.parametrize("fn, ok, bad", [
+    ("schar_id", (-128, 127), (-129, 128)),
+    ("short_id", (-32768, 32767), (-32769, 32768)),
+    ("uint_id", (0, 2**32 - 1), (-1, 2**32)),
+    ("umax", (0, 2**64 - 1), (-1, 2**64)),
+    ("add", (-(2**31), 2**31 - 1), (-(2**31) - 1, 2**31)),
+])
+def test_regression_small_ints_are_range_checked_at_every_width(lib, fn, ok, bad):
+    f = getattr(lib, fn)
+    assert [f(x) if fn != "add" else f(x, 0) for x in ok] == list(ok)
+    for x in bad:
+        with pytest.raises(ctypes.ArgumentError, match="out of range"):
+            f(x) if fn != "add" else f(x, 0)
+
+
 def test_objects_only_ctypes_converts_still_work(lib):
     assert lib.add(np.int32(5), np.int64(6)) == 11
     assert lib.scale(np.float32(1.5), np.float64(2.0), np.int8(3), np.uint8(4)) == 10.0

@@ -420,10 +420,39 @@ static int pointer_via_converter(ArgSpec *a, PyObject *obj, uint64_t *out, PyObj
     return 0;
 }
 
+/* A small int's value without a call: 1 if obj is one (3.12+: the unstable compact API; before,
+ * a size of -1, 0 or 1 digits). */
+static inline int small_int(PyObject *obj, long long *x)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyUnstable_Long_IsCompact((PyLongObject *)obj))
+        return 0;
+    *x = (long long)PyUnstable_Long_CompactValue((PyLongObject *)obj);
+    return 1;
+#else
+    Py_ssize_t size = Py_SIZE(obj);
+    if (size < -1 || size > 1)
+        return 0;
+    *x = size * (long long)((PyLongObject *)obj)->ob_digit[0];
+    return 1;
+#endif
+}
+
 static inline int convert_int(ArgSpec *a, PyObject *obj, uint64_t *out)
 {
+    long long small;
     if (!PyLong_Check(obj))
         return -1;
+    if (small_int(obj, &small)) { /* |small| < 2**30: only the narrow types need a check */
+        if (a->kind == 'u') {
+            if (small < 0 || (a->bits < 32 && small >= (1LL << a->bits)))
+                return -1;
+        } else if (a->bits < 32 && (small >= (1LL << (a->bits - 1)) || small < -(1LL << (a->bits - 1)))) {
+            return -1;
+        }
+        *out = (uint64_t)small;
+        return 0;
+    }
     if (a->kind == 'i') {
         int overflow;
         long long x = PyLong_AsLongLongAndOverflow(obj, &overflow);
