@@ -25,6 +25,7 @@ signed char schar_id(signed char x) { return x; }
 short short_id(short x) { return x; }
 float halve(float x) { return x / 2; }
 _Bool positive(int x) { return x > 0; }
+int from_bool(_Bool b, int x) { return b ? x : -x; }
 void nothing(void) {}
 void *ptr_id(void *p) { return p; }
 /* every register: 6 integers and 8 doubles, interleaved */
@@ -64,7 +65,7 @@ def test_bound_functions_stay_ctypes_function_objects(lib):
 
 
 def test_which_signatures_take_the_fast_path(lib):
-    fast = ["add", "scale", "widths", "umax", "halve", "positive", "nothing", "ptr_id", "regs", "dot",
+    fast = ["add", "from_bool", "scale", "widths", "umax", "halve", "positive", "nothing", "ptr_id", "regs", "dot",
             "fill", "length", "deref", "spin_until"]
     slow = ["seven", "nine", "norm1", "apply", "ld"]  # stack arguments, struct, callback, long double
     assert {n: getattr(lib, n)._cx_call.fast for n in fast + slow} == {n: n in fast for n in fast + slow}
@@ -78,6 +79,7 @@ def test_integer_and_real_values_round_trip(lib):
     assert lib.scale(1.5, 2.0, 3, 4) == 10.0 and lib.scale(1, 2, 3, 4) == 9.0  # ints to reals
     assert lib.halve(3.0) == 1.5 and isinstance(lib.halve(3), float)
     assert lib.positive(5) is True and lib.positive(-5) is False
+    assert (lib.from_bool(True, 3), lib.from_bool(0, 3), lib.from_bool(7, 3), lib.from_bool([], 3)) == (3, -3, 3, -3)
     assert lib.nothing() is None
     assert lib.ptr_id(None) is None and lib.ptr_id(bytearray(b"x")) > 0
     assert lib.add(True, 1) == 2

@@ -74,7 +74,8 @@ static int ndarray_checked; /* 0: not yet, 1: layout as expected, -1: do not use
 /* ---- the per-function description --------------------------------------------------------- */
 
 typedef struct {
-    char kind;      /* 'i' signed, 'u' unsigned, 'f' float, 'd' double, 'p' pointer, 'O' object */
+    char kind;      /* 'i' signed, 'u' unsigned, 'b' _Bool, 'f' float, 'd' double, 'p' pointer,
+                       'O' object */
     char bits;      /* integers: 8, 16, 32 or 64 */
     char writable;  /* pointers: the pointee is not const */
     char fp;        /* passed in a floating-point register */
@@ -189,7 +190,7 @@ static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
             nflt++;
         else
             nint++;
-        if (!strchr("iufdpO", kind) || ((kind == 'i' || kind == 'u') && bits != 8 && bits != 16 &&
+        if (!strchr("iubfdpO", kind) || ((kind == 'i' || kind == 'u') && bits != 8 && bits != 16 &&
                                         bits != 32 && bits != 64))
             fast = 0;
     }
@@ -576,6 +577,11 @@ static PyObject *fast_call(PyObject *callable, PyObject *const *args, size_t nar
         case 'd':
             if (convert_real(a, obj, &r.f[nf++]) < 0)
                 goto generic;
+            break;
+        case 'b': /* as ctypes' c_bool: the truth of the value (here: of ints only) */
+            if (!PyLong_Check(obj))
+                goto generic;
+            r.i[ni++] = PyObject_IsTrue(obj);
             break;
         case 'O':
             r.i[ni++] = (uint64_t)(uintptr_t)obj;

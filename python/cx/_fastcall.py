@@ -55,6 +55,8 @@ def _param(conv, ctype):
         return _REALS[ctype], 0, False, conv
     if conv is ctypes.py_object:
         return "O", 0, False, conv
+    if conv is ctypes.c_bool:
+        return "b", 8, False, conv
     return "x", 0, False, conv
 
 
