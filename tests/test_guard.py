@@ -437,14 +437,16 @@ def bench():
 
     src = "int add(int a, int b) { return a + b; }"
     guarded, plain = cx.compile(src), cx.compile(src, guard=False)
+    held, held_plain = cx.compile(src, hold_gil=["add"]), cx.compile(src, hold_gil=["add"], guard=False)
     raw = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int)(plain.exports()["add"])
-    fns = {"raw ctypes CFUNCTYPE": raw, "cx, guard=False": plain.add, "cx, guarded (default)": guarded.add}
+    fns = {"raw ctypes CFUNCTYPE": raw, "cx, guard=False": plain.add, "cx, guarded (default)": guarded.add,
+           "cx, hold_gil, guard=False": held_plain.add, "cx, hold_gil, guarded": held.add}
     n, times = 200_000, {k: [] for k in fns}
     for _ in range(15):  # interleaved, so that drift hits all alike
         for k, f in fns.items():
             times[k].append(timeit.timeit("f(2, 3)", globals={"f": f}, number=n) / n * 1e9)
     for k, v in times.items():
-        print(f"{k:24s} median {statistics.median(v):6.1f} ns   min {min(v):6.1f} ns")
+        print(f"{k:26s} median {statistics.median(v):6.1f} ns   min {min(v):6.1f} ns")
     g, p = statistics.median(times["cx, guarded (default)"]), statistics.median(times["cx, guard=False"])
     print(f"guard: {g - p:+.1f} ns per call = {(g - p) / p * 100:+.1f}% of an unguarded scalar call")
 

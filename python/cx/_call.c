@@ -402,10 +402,13 @@ static int pointer_via_converter(ArgSpec *a, PyObject *obj, uint64_t *out, PyObj
         *out = 0;
     } else if ((PyObject *)Py_TYPE(res) == c_void_p_cls || (PyObject *)Py_TYPE(res) == c_char_p_cls) {
         Py_buffer view;
-        if (PyObject_GetBuffer(res, &view, PyBUF_SIMPLE) < 0 || view.len != sizeof(void *)) {
-            if (view.obj)
-                PyBuffer_Release(&view);
+        if (PyObject_GetBuffer(res, &view, PyBUF_SIMPLE) < 0) {
             PyErr_Clear();
+            Py_DECREF(res);
+            return -1;
+        }
+        if (view.len != sizeof(void *)) {
+            PyBuffer_Release(&view);
             Py_DECREF(res);
             return -1;
         }
