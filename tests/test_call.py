@@ -6,6 +6,11 @@ by passing objects only ctypes' converters understand.
 """
 import ctypes
 import inspect
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 
 import numpy as np
@@ -247,3 +252,37 @@ def test_unguarded_modules_use_the_fast_path_too():
     m = cx.compile("int add(int a, int b) { return a + b; }", guard=False)
     assert m.add._cx_call.fast and m.add(2, 3) == 5
     m.close()
+
+
+def test_interrupt_stops_calls_on_both_paths():
+    # In a child with Python's own SIGINT handler (as a kernel has): a direct call, and calls
+    # that go through ctypes (a struct by value), spinning or sleeping in a loop; and an interrupt
+    # while ctypes converts a long list (Python code: never jumped out of) ends the call.
+    code = textwrap.dedent(r"""
+        import ctypes, os, signal, threading, time, cx
+        lib = cx.compile('''
+        #include <unistd.h>
+        typedef struct { int a, b; } P;
+        long spin(void) { volatile long x = 0; while (1) x++; return x; }
+        long spin_p(P p) { volatile long x = p.a; while (1) x++; return x; }
+        void nap_p(P p) { for (;;) usleep(20000); }
+        double total(const double *v, long n) { double s = 0; for (long i = 0; i < n; i++) s += v[i]; return s; }
+        ''')
+        assert lib.spin._cx_call.fast and not lib.spin_p._cx_call.fast
+        big = [1.0] * 3_000_000  # converted by ctypes, in Python code, inside the guard frame
+        for name, args in [("spin", ()), ("spin_p", (lib.P(1, 2),)), ("nap_p", (lib.P(1, 2),)),
+                           ("total", (big, len(big)))]:
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+            start = time.perf_counter()
+            try:
+                getattr(lib, name)(*args)
+            except (KeyboardInterrupt, ctypes.ArgumentError) as e:  # ArgumentError: raised in a converter
+                assert "KeyboardInterrupt" in repr(e), repr(e)
+                print(name, "stopped" if time.perf_counter() - start < 5 else "late", flush=True)
+        print("alive", lib.total(big, 10), flush=True)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PYTHONFAULTHANDLER=""),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert result.stdout.splitlines() == ["spin stopped", "spin_p stopped", "nap_p stopped", "total stopped",
+                                          "alive 10.0"], result.stdout + result.stderr

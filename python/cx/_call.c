@@ -288,7 +288,10 @@ static void plain_call(CallSpec *s, Regs *r, int fp_result)
 }
 
 /* ctypes' own call inside a guard frame. 1 if the guard abandoned it (the GIL is then held
- * again, whatever ctypes had done with it). */
+ * again, whatever ctypes had done with it). ctypes converts the arguments (and runs an errcheck)
+ * inside the frame, in Python code: an interrupt never stops it there, since libjit stops a call
+ * only in compiled code, or in a system call reached from compiled code through libc alone (it
+ * unwinds the stack to check; see jit__in_libc_syscall in libjit/where.c). */
 static __attribute__((noinline)) int guarded_ctypes(CallSpec *s, PyObject *callable, PyObject *args,
                                                     PyObject *kwargs, PyObject **out)
 {
