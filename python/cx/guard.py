@@ -32,6 +32,7 @@ too: C calling C across modules pays nothing.
 from __future__ import annotations
 
 import ctypes
+import re
 import signal as _signal
 import sys
 import threading
