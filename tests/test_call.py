@@ -33,6 +33,8 @@ _Bool positive(int x) { return x > 0; }
 int from_bool(_Bool b, int x) { return b ? x : -x; }
 void nothing(void) {}
 void *ptr_id(void *p) { return p; }
+int *first(int *v) { return v; }
+const char *label(int k) { return k ? "one" : "zero"; }
 /* every register: 6 integers and 8 doubles, interleaved */
 double regs(int a, double b, long c, double d, short e, double f, unsigned g, double h, long i,
             double j, long k, double l, double m, double n)
@@ -70,10 +72,10 @@ def test_bound_functions_stay_ctypes_function_objects(lib):
 
 
 def test_which_signatures_take_the_fast_path(lib):
-    fast = ["add", "from_bool", "scale", "widths", "umax", "halve", "positive", "nothing", "regs", "dot",
-            "fill", "length", "deref", "spin_until"]
-    # stack arguments, struct, callback, long double, a pointer result (a cx.Pointer, made by ctypes)
-    slow = ["seven", "nine", "norm1", "apply", "ld", "ptr_id"]
+    fast = ["add", "from_bool", "scale", "widths", "umax", "halve", "positive", "nothing", "ptr_id", "first",
+            "regs", "dot", "fill", "length", "deref", "spin_until"]
+    slow = ["seven", "nine", "norm1", "apply", "ld", "label"]  # stack arguments, struct, callback,
+    # long double, a char * result (text, through the errcheck)
     assert {n: getattr(lib, n)._cx_call.fast for n in fast + slow} == {n: n in fast for n in fast + slow}
 
 
@@ -87,7 +89,12 @@ def test_integer_and_real_values_round_trip(lib):
     assert lib.positive(5) is True and lib.positive(-5) is False
     assert (lib.from_bool(True, 3), lib.from_bool(0, 3), lib.from_bool(7, 3), lib.from_bool([], 3)) == (3, -3, 3, -3)
     assert lib.nothing() is None
-    assert lib.ptr_id(None) is None and lib.ptr_id(bytearray(b"x")).value > 0
+    buf = bytearray(b"x")
+    p = lib.ptr_id(buf)
+    assert lib.ptr_id(None) is None and isinstance(p, cx.binding.Pointer) and p.value > 0
+    assert lib.ptr_id(p).value == p.value and type(lib.ptr_id(p)) is type(p)  # a handle passes back
+    v = np.array([7, 8], dtype=np.intc)
+    assert lib.first(v)[1] == 8 and lib.first(None) is None and lib.label(1) == "one"
     assert lib.add(True, 1) == 2
 
 

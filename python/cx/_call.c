@@ -92,8 +92,9 @@ typedef struct {
     int fast;         /* 0: every call goes to ctypes */
     int guarded;
     int hold_gil;
-    char ret;         /* 'v', 'i', 'u', '?', 'f', 'd', 'p', 'O' */
+    char ret;         /* 'v', 'i', 'u', '?', 'f', 'd', 'p', 'O', 'H' (an instance of ret_cls) */
     char ret_bits;
+    PyObject *ret_cls; /* 'H': the pointer type of the result (NULL is None) */
     ArgSpec *args;
 } CallSpec;
 
@@ -117,6 +118,7 @@ static void CallSpec_dealloc(CallSpec *self)
         PyMem_Free(self->args);
     }
     Py_CLEAR(self->name);
+    Py_CLEAR(self->ret_cls);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -141,7 +143,7 @@ static int CallSpec_clear_refs(CallSpec *self)
  * CallSpec(address, name, params, result, guarded, hold_gil)
  *   params: a sequence of (kind, bits, writable, converter) per parameter; kind 'x' for one the
  *   fast path does not convert (every call then goes to ctypes);
- *   result: (kind, bits), kind 'x' likewise.
+ *   result: (kind, bits) or ('H', 0, pointer_class), kind 'x' likewise.
  */
 static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
 {
@@ -196,11 +198,19 @@ static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
     }
     Py_DECREF(seq);
     int rkind, rbits;
-    if (!PyArg_ParseTuple(result, "Ci", &rkind, &rbits))
+    PyObject *rcls = NULL;
+    if (!PyArg_ParseTuple(result, "Ci|O", &rkind, &rbits, &rcls))
         return -1;
     self->ret = (char)rkind;
     self->ret_bits = (char)rbits;
-    if (!strchr("viu?fdpO", rkind) || ((rkind == 'i' || rkind == 'u') && rbits != 8 && rbits != 16 &&
+    if (rkind == 'H') {
+        if (!rcls || !PyType_Check(rcls)) {
+            PyErr_SetString(PyExc_TypeError, "CallSpec: an 'H' result needs its pointer class");
+            return -1;
+        }
+        self->ret_cls = Py_NewRef(rcls);
+    }
+    if (!strchr("viu?fdpOH", rkind) || ((rkind == 'i' || rkind == 'u') && rbits != 8 && rbits != 16 &&
                                        rbits != 32 && rbits != 64))
         fast = 0;
     if (nint > NINT || nflt > NFLT)
@@ -403,7 +413,8 @@ static int pointer_via_converter(ArgSpec *a, PyObject *obj, uint64_t *out, PyObj
     }
     if (res == Py_None) {
         *out = 0;
-    } else if ((PyObject *)Py_TYPE(res) == c_void_p_cls || (PyObject *)Py_TYPE(res) == c_char_p_cls) {
+    } else if (PyObject_TypeCheck(res, (PyTypeObject *)c_void_p_cls) ||
+               PyObject_TypeCheck(res, (PyTypeObject *)c_char_p_cls)) { /* cx.Pointer handles too */
         Py_buffer view;
         if (PyObject_GetBuffer(res, &view, PyBUF_SIMPLE) < 0) {
             PyErr_Clear();
@@ -544,6 +555,25 @@ static PyObject *result_object(CallSpec *s, Regs *r)
         if (!v)
             Py_RETURN_NONE;
         return PyLong_FromVoidPtr((void *)(uintptr_t)v);
+    case 'H': { /* as ctypes makes it (an instance of the result type), NULL as None */
+        if (!v)
+            Py_RETURN_NONE;
+        PyObject *o = PyObject_CallNoArgs(s->ret_cls);
+        Py_buffer view;
+        if (!o || PyObject_GetBuffer(o, &view, PyBUF_WRITABLE) < 0) {
+            Py_XDECREF(o);
+            return NULL;
+        }
+        if (view.len == sizeof(void *))
+            memcpy(view.buf, &v, sizeof(void *));
+        PyBuffer_Release(&view);
+        if (view.len != sizeof(void *)) {
+            Py_DECREF(o);
+            PyErr_SetString(PyExc_SystemError, "cx: a pointer result type of unexpected size");
+            return NULL;
+        }
+        return o;
+    }
     case 'O': {
         PyObject *o = (PyObject *)(uintptr_t)v; /* a new reference */
         if (PyErr_Occurred()) {
@@ -635,7 +665,7 @@ static PyObject *fast_call(PyObject *callable, PyObject *const *args, size_t nar
         if (after_abandoned() < 0)
             return NULL;
         r.result.i = 0;
-        if (s->ret == 'O')
+        if (s->ret == 'O' || s->ret == 'H')
             Py_RETURN_NONE;
     }
     return result_object(s, &r);

@@ -86,7 +86,7 @@ def _set_guard_api():
         _guard_api_set = True
 
 
-def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil):
+def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, pointer_result=False):
     """Describe ``bound`` (of a :func:`prepare_class` class) to the call slot.
 
     Parameters
@@ -100,6 +100,9 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil):
     writable : list of bool
         For pointer parameters: the pointee is not const (buffers must be writable).
     guarded, hold_gil : bool
+    pointer_result : bool
+        The result is a pointer type whose errcheck only turns NULL into None (and does nothing
+        else): the call slot does the same, without ctypes.
     """
     if guarded:
         _set_guard_api()
@@ -109,10 +112,10 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil):
             params.append(("p", 0, w, conv))
         else:
             params.append(_param(conv, ctype))
-    result = _result(bound._restype_)
+    result = ("H", 0, bound._restype_) if pointer_result else _result(bound._restype_)
     spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil)
     _speedups.attach(bound, spec)
-    if ctypes._CFuncPtr.errcheck.__get__(bound) is not None:
+    if ctypes._CFuncPtr.errcheck.__get__(bound) is not None and not pointer_result:
         detach(bound)
     return spec
 

@@ -490,7 +490,8 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False):
     _fastcall.attach(bound, fn, address,
                      [types.ctype(p.type) if p.type.kind in ("scalar", "enum") else None for p in fn.params],
                      [p.type.kind == "pointer" and not p.type.target.const for p in fn.params],
-                     guarded=guarded, hold_gil=hold_gil)
+                     guarded=guarded, hold_gil=hold_gil,
+                     pointer_result=result == "pointer" and callback_errors is None)
     return bound
 
 
