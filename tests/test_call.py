@@ -294,3 +294,21 @@ def test_interrupt_stops_calls_on_both_paths():
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert result.stdout.splitlines() == ["spin stopped", "spin_p stopped", "nap_p stopped", "total stopped",
                                           "alive 10.0"], result.stdout + result.stderr
+
+
+def test_handles_pass_back_directly_and_other_handle_types_stay_refused():
+    m = cx.compile("#include <stdlib.h>\n"
+                   "struct a; struct b;\n"
+                   "struct a *make_a(void) { return (struct a *)malloc(8); }\n"
+                   "struct b *make_b(void) { return (struct b *)malloc(8); }\n"
+                   "long use_a(struct a *p) { return (long)p; }\n"
+                   "void drop(void *p) { free(p); }\n")
+    assert m.make_a._cx_call.fast and m.use_a._cx_call.fast
+    a, b = m.make_a(), m.make_b()
+    assert m.use_a(a) == a.value and m.use_a(a) == a.value  # the second: the handle type is known
+    with pytest.raises(ctypes.ArgumentError, match="got a pointer to struct b, expected one to struct a"):
+        m.use_a(b)
+    assert m.use_a(None) == 0
+    m.drop(a)
+    m.drop(b)
+    m.close()

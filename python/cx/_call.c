@@ -82,6 +82,8 @@ typedef struct {
     PyObject *converter; /* pointers: the PointerArg (from_param) */
     PyObject *descr[NDESCR]; /* pointers: numpy dtypes the converter accepted */
     int ndescr;
+    PyObject *ptype[NDESCR]; /* pointers: c_void_p subclasses (cx handles) it passed as they are */
+    int nptype;
 } ArgSpec;
 
 typedef struct {
@@ -114,6 +116,8 @@ static void CallSpec_dealloc(CallSpec *self)
             Py_CLEAR(self->args[i].converter);
             for (int k = 0; k < self->args[i].ndescr; k++)
                 Py_CLEAR(self->args[i].descr[k]);
+            for (int k = 0; k < self->args[i].nptype; k++)
+                Py_CLEAR(self->args[i].ptype[k]);
         }
         PyMem_Free(self->args);
     }
@@ -430,6 +434,12 @@ static int pointer_via_converter(ArgSpec *a, PyObject *obj, uint64_t *out, PyObj
         PyBuffer_Release(&view);
         if ((PyObject *)Py_TYPE(res) == c_void_p_cls && obj != res)
             remember_descr(a, obj, (void *)(uintptr_t)*out);
+        if (obj == res && (PyObject *)Py_TYPE(res) != c_void_p_cls && PyObject_TypeCheck(res, (PyTypeObject *)c_void_p_cls)) {
+            /* a cx handle the converter passed as it is: it decides by the handle's type (its
+             * C pointee), so later handles of this exact type are passed without asking */
+            int k = a->nptype < NDESCR ? a->nptype++ : NDESCR - 1;
+            Py_XSETREF(a->ptype[k], Py_NewRef((PyObject *)Py_TYPE(res)));
+        }
     } else {
         Py_DECREF(res); /* a pointer object, byref(), an array...: ctypes knows what to do */
         return -1;
@@ -454,6 +464,27 @@ static inline int small_int(PyObject *obj, long long *x)
     *x = size * (long long)((PyLongObject *)obj)->ob_digit[0];
     return 1;
 #endif
+}
+
+/* A handle of a type the parameter's converter accepted before (see pointer_via_converter):
+ * its address; -1 for any other object. */
+static int handle_value(ArgSpec *a, PyObject *obj, uint64_t *out)
+{
+    int known = 0;
+    for (int j = 0; j < a->nptype; j++)
+        known |= (PyObject *)Py_TYPE(obj) == a->ptype[j];
+    if (!known)
+        return -1;
+    Py_buffer view;
+    if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    int ok = view.len == sizeof(void *);
+    if (ok)
+        *out = (uint64_t)(uintptr_t) * (void **)view.buf;
+    PyBuffer_Release(&view);
+    return ok ? 0 : -1;
 }
 
 static inline int convert_int(ArgSpec *a, PyObject *obj, uint64_t *out)
@@ -636,6 +667,10 @@ static PyObject *fast_call(PyObject *callable, PyObject *const *args, size_t nar
                     r.i[ni++] = (uint64_t)(uintptr_t)ND_DATA(obj);
                     break;
                 }
+            }
+            if (a->nptype && handle_value(a, obj, &r.i[ni]) == 0) {
+                ni++;
+                break;
             }
             if (pointer_via_converter(a, obj, &r.i[ni], &keep[nkeep]) < 0)
                 goto generic;
