@@ -11,10 +11,12 @@ Every call releases the GIL while C runs. In IPython or Jupyter, ``%load_ext cx`
 ``%%cx`` cell magic.
 """
 from .errors import BoundsError, ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError
+from .binding import BindingError, CString, Pointer
 from .module import Module, compile
 
-__all__ = ["compile", "Module", "CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError",
-           "BoundsError", "OptionError", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["compile", "Module", "Pointer", "CString", "CxError", "CompileError", "Diagnostic", "ClosedError",
+           "CrashError", "BoundsError", "OptionError", "BindingError", "load_ipython_extension",
+           "unload_ipython_extension"]
 __version__ = "0.1.0"
 
 

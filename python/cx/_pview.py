@@ -22,7 +22,7 @@ __all__ = ["View", "Chunk"]
 
 _MARKER = r'(?m)^# (\d+) "((?:[^"\\]|\\.)*)"(?: [0-9 ]+)?[ \t]*$'
 _IDENT = r"[A-Za-z_]\w*"
-_TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)?"
+_TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)"
 _GNU_GROUP = r"\b(?:__attribute__|__attribute|__declspec|__asm__|__asm|asm|__typeof__|typeof|_Alignas|__alignof__|_Alignof)\s*\("
 _SPECIFIER_WORDS = frozenset(
     "auto char const double enum extern float inline int long register restrict short signed"
@@ -124,36 +124,29 @@ class View:
 
     # -- the index --------------------------------------------------------------------------
     def _index(self):
+        """Index every chunk by the typedef names, tags and enumerators it declares, and the
+        user's non-static chunks by the functions and variables they declare."""
         text = self.text
-        typedef_chunks = []
-        for m in rx(r"\btypedef\b").finditer(text):
-            chunk = self._chunk_at(m.start())
-            if chunk is not None and chunk.body is None and (not typedef_chunks or typedef_chunks[-1] is not chunk):
-                typedef_chunks.append(chunk)
-        typedef_at = {c.index for c in typedef_chunks}
-        for m in rx(_TAGGED).finditer(text):
-            if m.group(3):
-                chunk = self._chunk_at(m.start())
-                if chunk is not None and (chunk.body is None or m.start() < chunk.body[0]):
+        typedef_word, tagged, anonymous = rx(r"\btypedef\b"), rx(_TAGGED), rx(r"\benum\s*\{")
+        static = rx(r"(?:__extension__\s+)?static\b")
+        for chunk in self.chunks:
+            head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
+            if "{" in head:
+                for m in tagged.finditer(head):
                     self.tags.setdefault((m.group(1), m.group(2)), chunk.index)
                     if m.group(1) == "enum":
-                        self._enumerators(chunk, m.end() - 1)
-        for m in rx(r"\benum\s*\{").finditer(text):
-            chunk = self._chunk_at(m.start())
-            if chunk is not None and (chunk.body is None or m.start() < chunk.body[0]):
-                self._enumerators(chunk, m.end() - 1)
-        # typedef names in source order: in `T x`, T must already be known as a type
-        for chunk in [self.chunks[i] for i in sorted(typedef_at)]:
-            for name in _declarator_names(_outside_braces(self.head(chunk)), self.typedefs):
-                self.typedefs[name] = chunk.index
-        for chunk in self.chunks:
-            if not chunk.user or chunk.index in typedef_at:
+                        self._enumerators(chunk, chunk.start + m.end() - 1)
+                if "enum" in head:
+                    for m in anonymous.finditer(head):
+                        self._enumerators(chunk, chunk.start + m.end() - 1)
+            if chunk.body is None and "typedef" in head and typedef_word.search(head):
+                # in source order: in `T x` T must already be known as a type
+                for name in _declarator_names(_outside_braces(head), self.typedefs):
+                    self.typedefs[name] = chunk.index
                 continue
-            head = self.head(chunk)
-            if rx(r"\s*(?:__extension__\s+)?static\b").match(head):
-                continue
-            for name in _declarator_names(_outside_braces(head), self.typedefs):
-                self.names.setdefault(name, []).append(chunk.index)
+            if chunk.user and not static.match(head):
+                for name in _declarator_names(_outside_braces(head), self.typedefs):
+                    self.names.setdefault(name, []).append(chunk.index)
 
     def _enumerators(self, chunk, brace):
         close = self.text.find("}", brace, chunk.end)
@@ -164,15 +157,23 @@ class View:
 
     # -- selection --------------------------------------------------------------------------
     def exported(self):
-        """Indexes of the user's chunks that declare or define non-static functions and
-        variables, and the user's own type declarations."""
+        """Indexes of the chunks to read: for each non-static function or variable of the user's
+        files its definition (else its declarations), and every type the source itself
+        declares. (Types of the user's headers and included ``.c`` files are read when something
+        uses them: see :meth:`closure`.)"""
         picked = set()
         for indexes in self.names.values():
-            picked.update(indexes)
+            defining = [i for i in indexes if self.chunks[i].body is not None or self._defines(i)]
+            picked.update(defining[-1:] or indexes)
         for index in list(self.typedefs.values()) + list(self.tags.values()):
-            if self.chunks[index].user:
+            if self.chunks[index].file == self.source_name:
                 picked.add(index)
         return picked
+
+    def _defines(self, index):
+        """Whether a declaration chunk defines its variable (not ``extern``, or initialised)."""
+        head = self.head(self.chunks[index])
+        return "(" not in head.split("=", 1)[0] and (not rx(r"\bextern\b").search(head) or "=" in head)
 
     def closure(self, picked):
         """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly."""
@@ -223,16 +224,20 @@ def _outside_braces(text):
     """``text`` with everything inside ``{...}`` blanked (newlines kept)."""
     if "{" not in text:
         return text
-    out, depth = [], 0
-    for ch in text:
-        if ch == "{":
+    out, depth, pos = [], 0, 0
+    for m in rx(r"[{}]").finditer(text):
+        if m.group() == "{":
+            if depth == 0:
+                out.append(text[pos:m.end()])
+                pos = m.end()
             depth += 1
-            out.append(ch)
-        elif ch == "}":
+        elif depth > 0:
             depth -= 1
-            out.append(ch)
-        else:
-            out.append(ch if depth == 0 or ch == "\n" else " ")
+            if depth == 0:
+                inside = text[pos:m.start()]
+                out.append(rx(r"[^\n]").sub(" ", inside) if "\n" in inside else " " * len(inside))
+                pos = m.start()
+    out.append(text[pos:] if depth == 0 else rx(r"[^\n]").sub(" ", text[pos:]))
     return "".join(out)
 
 
@@ -261,18 +266,19 @@ def _without_gnu(text):
     return "".join(out)
 
 
-def _declarator_names(outer, typedefs):
+def _declarator_names(outer, typedefs=None):
     """Names a declaration (function bodies and struct bodies blanked) declares.
 
-    ``typedefs`` holds the type names known so far: in ``T x``, ``T`` is a type and ``x`` the
-    name. Initializers and parameter lists are skipped.
+    A declarator's name is the first identifier (not a keyword, not a tag) that a declarator
+    punctuation mark follows: ``)``, ``[``, ``(``, ``;``, ``,``, ``=``, ``:``. In ``T x`` or ``T *x``
+    ``T`` is followed by a name or ``*``, so it is a type, known or not (``__builtin_va_list``).
+    Initializers and parameter lists are skipped.
     """
-    text = _without_gnu(outer)
-    names, depth, seen_type, expecting, skip_tag, initializer = [], 0, False, True, False, False
-    for tok in rx(r"[A-Za-z_]\w*|[(){}\[\],;=]|\S").findall(text):
+    tokens = rx(r"[A-Za-z_]\w*|\S").findall(_without_gnu(outer))
+    typedefs = typedefs or {}
+    names, depth, expecting, initializer, typed = [], 0, True, False, False
+    for i, tok in enumerate(tokens):
         if tok in "([{":
-            if tok == "{" and skip_tag:  # an untagged struct/union/enum body
-                skip_tag, seen_type = False, True
             depth += 1
             continue
         if tok in ")]}":
@@ -284,26 +290,27 @@ def _declarator_names(outer, typedefs):
         if depth == 0 and tok == ",":
             expecting, initializer = True, False
             continue
-        if initializer or not (tok[0].isalpha() or tok[0] == "_"):
+        if initializer or not expecting or not (tok[0].isalpha() or tok[0] == "_"):
             continue
-        if skip_tag:
-            skip_tag = False
-            seen_type = True
+        if tok in _SPECIFIER_WORDS or tok in KEYWORDS or (i and tokens[i - 1] in _TAG_WORDS):
+            typed = typed or tok in _TYPE_WORDS or (i > 0 and tokens[i - 1] in _TAG_WORDS)
             continue
-        if tok in ("struct", "union", "enum"):
-            skip_tag = True
+        if not typed and tok in typedefs:  # T x: the type
+            typed = True
             continue
-        if tok in _SPECIFIER_WORDS or tok in KEYWORDS:
-            if tok not in ("const", "volatile", "static", "extern", "typedef", "inline",
-                           "_Thread_local", "__thread", "register", "auto", "_Noreturn",
-                           "__extension__", "__inline", "__inline__", "restrict",
-                           "__restrict", "__restrict__"):
-                seen_type = True
+        following = tokens[i + 1] if i + 1 < len(tokens) else ";"
+        if following == "(" and i + 2 < len(tokens) and tokens[i + 2] in ("*", "^"):
+            typed = True  # T (*name)(...): T is the type, known or not
             continue
-        if not seen_type and tok in typedefs:
-            seen_type = True
-            continue
-        if expecting and depth <= 1:
+        if following in _AFTER_NAME:
             names.append(tok)
             expecting = False
     return names
+
+
+_TYPE_WORDS = frozenset("void char short int long float double signed unsigned _Bool _Complex"
+                        " __signed __signed__".split())
+
+
+_TAG_WORDS = frozenset(("struct", "union", "enum"))
+_AFTER_NAME = frozenset((")", "[", "(", ";", ",", "=", ":"))

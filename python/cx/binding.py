@@ -123,11 +123,12 @@ class TypeTable:
         """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
         ``c_void_p`` (:class:`Pointer`) that remembers its C type, so a function's result passes
         back to the parameters that take it, and nowhere else."""
-        key = _unqualified(target).spelling
+        key = _identity(target)
         cls = self._handles.get(key)
         if cls is None:
-            cls = type(f"{key} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
-                                              "__doc__": f"A C pointer: {key} *"})
+            spelled = _unqualified(target).spelling
+            cls = type(f"{spelled} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
+                                                  "__doc__": f"A C pointer: {spelled} *"})
             self._handles[key] = cls
         return cls
 
@@ -161,8 +162,9 @@ class TypeTable:
         raise BindingError(f"type '{t.spelling}' cannot be used by value from Python")
 
     def function_type(self, t):
-        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters)."""
-        args = [self.ctype(p.type) for p in t.params]
+        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters); a
+        ``char *`` parameter reaches the Python callable as bytes."""
+        args = [ctypes.c_char_p if _is_text(p.type) else self.ctype(p.type) for p in t.params]
         return ctypes.CFUNCTYPE(self.restype(t.result), *args)
 
     def restype(self, t):
@@ -177,6 +179,15 @@ class TypeTable:
                     or (target.kind in ("struct", "union") and target.name not in self._decls.structs):
                 return self.handle(target)
         return self.ctype(t)
+
+
+def _is_text(t):
+    return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char"
+
+
+def _identity(t):
+    """What makes two pointee types the same type: no qualifiers, typedefs looked through."""
+    return dataclasses.replace(t, alias=None, const=False, volatile=False, atomic=False).spelling
 
 
 def _unqualified(t):
@@ -266,8 +277,7 @@ def _pointer_fallback(fn, index, param, types, accepts_str):
             return ctypes.c_char_p(obj.encode("utf-8"))
         if isinstance(obj, Pointer):
             mine = obj._cx_target
-            if anything or mine is None or mine.kind == "void" or \
-                    _unqualified(mine).spelling == _unqualified(target).spelling:
+            if anything or mine is None or mine.kind == "void" or _identity(mine) == _identity(target):
                 return obj
             refuse(f"got a pointer to {_unqualified(mine).spelling}, expected one to "
                    f"{_unqualified(target).spelling}")
@@ -287,8 +297,12 @@ def _pointer_fallback(fn, index, param, types, accepts_str):
             if fits(obj):
                 return obj
             refuse(f"got an array of {obj._type_.__name__}, expected {_ctype_name(target_ctype)} elements")
-        if isinstance(obj, ctypes.c_void_p) or isinstance(obj, ctypes.c_char_p) and chars:
+        if isinstance(obj, ctypes.c_void_p):
             return obj  # an address the caller vouches for
+        if isinstance(obj, ctypes.c_char_p):  # a char * held in ctypes (an out-parameter's value)
+            if chars or anything:
+                return obj
+            refuse(f"got a ctypes.c_char_p, expected a pointer to {_unqualified(target).spelling}")
         if isinstance(obj, (ctypes.Structure, ctypes.Union)):
             if target_ctype is not None and not isinstance(obj, target_ctype):
                 refuse(f"expected {target_ctype.__name__}, got {type(obj).__name__}")

@@ -306,7 +306,7 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
     selected, where = view.text_of(picked)
     warnings = []
     cleaned = _cpre.gnu(selected, [])
-    nodes = _cfront.read(cleaned, warnings, frozenset(), fast)
+    nodes = _cfront.read(cleaned, warnings, frozenset(view.typedefs), fast)
     builder = _Builder([], where)
     for w in warnings:  # the reader's "line N: ..." are lines of the selection
         number = _cpre.rx(r"^line (\d+): ").match(w)

@@ -150,19 +150,25 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     guard = _guard_settings(settings, backend, check, guard)
     view = front(source, settings, back)
     declarations = view.declarations
-    symbols = {}
+    symbols, owners = {}, {}
     for m in links:  # later modules win
-        symbols.update(m.exports())
+        for n, addr in m.exports().items():
+            symbols[n], owners[n] = addr, m
     wanted = {n for n, f in declarations.functions.items() if not f.defined}
     wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
     wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
+    used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
     hold_gil = frozenset(hold_gil)
     code = _build(back, view, declarations, settings, guard, hold_gil)
     name = name or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return Module(code, declarations, name=name, source=source,
-                  keep=tuple(m._code for m in links if m._code is not None), hold_gil=hold_gil,
-                  guarded=guard)
+    module = Module(code, declarations, name=name, source=source,
+                    keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
+                    hold_gil=hold_gil,
+                    guarded=guard)
+    module.__dict__["undefined"] = frozenset(n for n, f in declarations.functions.items() if not f.defined) | \
+        frozenset(n for n, g in declarations.globals.items() if g.extern)
+    return module
 
 
 def _build(back, view, declarations, settings, guard, hold_gil):
@@ -255,6 +261,10 @@ class Module:
     alive; after :meth:`close` they raise :class:`cx.ClosedError` instead of running.
     """
 
+    #: Names the source declares without defining them (``long fib(int n);``, ``extern int n;``):
+    #: what it takes from ``link=`` modules (or the process, for the C library's functions).
+    undefined = frozenset()
+
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False):
         d = self.__dict__
         d["_guarded"] = guarded  # calls enter the crash guard (cx.guard, _call.c)
@@ -268,8 +278,11 @@ class Module:
         d["_bound"] = {}
         d["_unbound"] = {}
         d["_globals"] = {}
-        d["_exported"] = {n: f for n, f in declarations.functions.items() if f.defined and not f.static}
-        d["_exported_globals"] = {n: g for n, g in declarations.globals.items() if not g.static and not g.extern}
+        listed = code.defined() if code is not None else None  # what the compiler compiled
+        d["_exported"] = {n: f for n, f in declarations.functions.items()
+                          if f.defined and not f.static and (listed is None or n in listed)}
+        d["_exported_globals"] = {n: g for n, g in declarations.globals.items() if not g.static and not g.extern
+                                  and (listed is None or n in listed or g.thread_local)}
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")

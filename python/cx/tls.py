@@ -45,6 +45,7 @@ __all__ = ["PRELUDE", "SPECIFIERS", "rewrite", "address", "link_names"]
 
 #: The storage-class spellings of thread-local: C11, GNU, and <threads.h>'s (C23's) macro.
 SPECIFIERS = ("_Thread_local", "__thread", "thread_local")
+_ANY_SPECIFIER = r"\b(?:_Thread_local|__thread|thread_local)\b"
 
 #: Definitions the rewritten text relies on (part of :data:`cx.unit.PRELUDE`). The struct must match
 #: libjit/tls.c.
@@ -547,7 +548,7 @@ def rewrite(source: str, declarations=None) -> str:
     A source without ``_Thread_local``, ``__thread`` or ``thread_local`` is returned unchanged.
     Registered in :data:`cx.unit.REWRITES`; ``declarations`` is not needed.
     """
-    if not any(word in source for word in SPECIFIERS):
+    if not any(word in source for word in SPECIFIERS) or not re.search(_ANY_SPECIFIER, source):
         return source
     scanner = _Scanner(source)
     if not any(t.text in scanner.specifier_words for t in scanner.tokens):

@@ -25,6 +25,14 @@ class TccCode(Code):
         """Address of the global symbol ``name``, or None."""
         return self._lib.jit_sym(self._live(), name.encode())
 
+    def defined(self) -> frozenset:
+        """The global symbols the source defines, as the compiler compiled them (jit_list): a
+        function declared ``static`` and defined without the keyword is not among them."""
+        names = []
+        callback = _libjit.symbol_cb(lambda ctx, name, addr: names.append(name.decode()))
+        self._lib.jit_list(self._live(), callback, None)
+        return frozenset(names)
+
     def _release(self, state):
         self._lib.jit_delete(state)
 
