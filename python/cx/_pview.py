@@ -20,7 +20,6 @@ from ._cpre import KEYWORDS, rx
 
 __all__ = ["View", "Chunk"]
 
-_MARKER = r'(?m)^# (\d+) "((?:[^"\\]|\\.)*)"(?: [0-9 ]+)?[ \t]*$'
 _IDENT = r"[A-Za-z_]\w*"
 _TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)"
 _GNU_GROUP = r"\b(?:__attribute__|__attribute|__declspec|__asm__|__asm|asm|__typeof__|typeof|_Alignas|__alignof__|_Alignof)\s*\("
@@ -74,26 +73,25 @@ class View:
     def __init__(self, text, source_files, source_name, system_dirs=()):
         self.source_name = source_name
         prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
+        users = {}  # file name as written -> (shown name, from the user's files)
         self._segments = []  # (offset, file, line at offset, user)
-        pieces, pos = [], 0
-        for m in rx(_MARKER).finditer(text):
-            name = m.group(2).replace('\\"', '"').replace("\\\\", "\\")
-            line = int(m.group(1))
-            if name in source_files:
-                user, shown = True, source_name
-            else:
-                shown = name
-                user = not name.startswith("<") and not os.path.abspath(name).startswith(prefixes)
-            self._segments.append((m.end() + 1, shown, line, user))
-            pieces += (text[pos:m.start()], " " * (m.end() - m.start()))
-            pos = m.end()
-        pieces.append(text[pos:])
-        self.text = text = "".join(pieces)  # markers blanked: offsets and lines unchanged
+        for offset, line, written in _cscan.markers(text):
+            known = users.get(written)
+            if known is None:
+                name = written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
+                user = name in source_files or (
+                    not name.startswith("<") and not os.path.abspath(name).startswith(prefixes))
+                known = users[written] = (source_name if name in source_files else name, user)
+            self._segments.append((offset, known[0], line, known[1]))
+        self.text = text
         self._offsets = [s[0] for s in self._segments]
+        ranges = [(start, self._offsets[i + 1] if i + 1 < len(self._offsets) else len(text))
+                  for i, (start, _, _, user) in enumerate(self._segments) if user]
+        if not self._segments:
+            ranges = [(0, len(text))]
         self.chunks = []
-        space = rx(r"\s*")
-        for start, end, opening, close in _cscan.split_top(text):
-            start = space.match(text, start).end()
+        # only the user's chunks, and the system's that declare types (see _cscan.split_top)
+        for start, end, opening, close in _cscan.split_top(text, ranges):
             body = None if opening < 0 else (opening, close)
             file, line, user = self._where(start)
             self.chunks.append(Chunk(start, end, body, file, line, user, len(self.chunks)))
@@ -117,10 +115,12 @@ class View:
         return self.chunks[i] if i >= 0 else None
 
     def head(self, chunk):
-        """A chunk's text without its function body (``{}`` in its place)."""
+        """A chunk's text without its function body (``{}`` in its place) nor line markers."""
         if chunk.body is None:
-            return self.text[chunk.start:chunk.end]
-        return self.text[chunk.start:chunk.body[0]] + "{}"
+            text = self.text[chunk.start:chunk.end]
+        else:
+            text = self.text[chunk.start:chunk.body[0]] + "{}"
+        return rx(r"(?m)^#[^\n]*").sub("", text) if "\n#" in text else text
 
     # -- the index --------------------------------------------------------------------------
     def _index(self):
@@ -129,6 +129,8 @@ class View:
         text = self.text
         typedef_word, tagged, anonymous = rx(r"\btypedef\b"), rx(_TAGGED), rx(r"\benum\s*\{")
         static = rx(r"(?:__extension__\s+)?static\b")
+        plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
+                   r"([A-Za-z_]\w*)\s*;\s*$")
         for chunk in self.chunks:
             head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
             if "{" in head:
@@ -140,6 +142,10 @@ class View:
                     for m in anonymous.finditer(head):
                         self._enumerators(chunk, chunk.start + m.end() - 1)
             if chunk.body is None and "typedef" in head and typedef_word.search(head):
+                simple = plain.match(head)  # typedef unsigned long size_t; (most of them)
+                if simple:
+                    self.typedefs[simple.group(1)] = chunk.index
+                    continue
                 # in source order: in `T x` T must already be known as a type
                 for name in _declarator_names(_outside_braces(head), self.typedefs):
                     self.typedefs[name] = chunk.index
