@@ -17,11 +17,17 @@
  *      registers, in order, so a call with all of them set fits every such prototype), and
  *   5. converts the result.
  *
+ * A pointer argument other than None and a numpy array of a dtype the parameter accepted before
+ * goes through the parameter's converter (its from_param); the result is used when it is a plain
+ * address (c_void_p, c_char_p, a cx handle). numpy arrays are read from numpy's array struct,
+ * whose layout is checked against the buffer protocol on the first array.
+ *
  * Anything this path does not recognise -- a struct by value, a callback, long double, an
- * argument object it cannot convert itself (ctypes objects, byref(), lists, str...), a wrong
- * argument count, keyword arguments, an errcheck -- goes to ctypes' own call, still inside a
- * guard frame entered here. ctypes then reports errors exactly as before (ArgumentError naming
- * the argument and the function), because the converters it calls are the same objects.
+ * argument the converters turn into something else than an address (byref(), ctypes arrays,
+ * lists), a numpy scalar, an out-of-range integer, a wrong argument count, keyword arguments,
+ * an errcheck -- goes to ctypes' own call, still inside a guard frame entered here. ctypes then
+ * converts again and reports errors exactly as before (ArgumentError naming the argument and
+ * the function), because the converters it calls are the same objects.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
