@@ -103,11 +103,89 @@ static int in_ranges(struct ranges *r, Py_ssize_t offset)
     return r->next < r->count && r->bounds[2 * r->next] <= offset;
 }
 
-static int add(PyObject *list, Py_ssize_t start, Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+static int word_is(int kind, const void *data, Py_ssize_t i, Py_ssize_t j, const char *word)
 {
-    PyObject *item = Py_BuildValue("(nnnn)", start, end, open, close);
-    int rc;
+    Py_ssize_t k, n = (Py_ssize_t)strlen(word);
 
+    if (j - i != n)
+        return 0;
+    for (k = 0; k < n; k++)
+        if (PyUnicode_READ(kind, data, i + k) != (Py_UCS4)word[k])
+            return 0;
+    return 1;
+}
+
+/* For a function definition's head [start, end): its name (the first identifier a '(' follows,
+ * past GNU attribute groups), or NULL; *is_static when `static` comes before it. */
+static PyObject *definition_name(PyObject *text, int kind, const void *data, Py_ssize_t start,
+                                 Py_ssize_t end, int *is_static)
+{
+    static const char *const groups[] = {"__attribute__", "__attribute", "__declspec", "__asm__",
+                                         "__asm", "asm", "__typeof__", "typeof", "_Alignas", NULL};
+    static const char *const keywords[] = {"void", "char", "short", "int", "long", "float", "double",
+                                           "signed", "unsigned", "_Bool", "const", "volatile", "static",
+                                           "extern", "inline", "struct", "union", "enum", "register",
+                                           "_Noreturn", "_Atomic", "restrict", NULL};
+    Py_ssize_t i = start;
+
+    *is_static = 0;
+    while (i < end) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '_' || Py_UNICODE_ISALPHA(c)) {
+            Py_ssize_t j = i, k;
+            int group = 0;
+            while (j < end && (PyUnicode_READ(kind, data, j) == '_'
+                               || Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, j))))
+                j++;
+            for (k = j; k < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k)); k++)
+                ;
+            for (int g = 0; groups[g]; g++)
+                group |= word_is(kind, data, i, j, groups[g]);
+            for (int w = 0; keywords[w]; w++)
+                if (word_is(kind, data, i, j, keywords[w]))
+                    group = 2; /* int (*f(int))(int): a keyword is never the name */
+            if (word_is(kind, data, i, j, "static"))
+                *is_static = 1;
+            if (k < end && PyUnicode_READ(kind, data, k) == '(') {
+                if (!group)
+                    return PyUnicode_Substring(text, i, j);
+                if (group == 2) {
+                    i = j;
+                    continue;
+                }
+                /* skip the attribute's parenthesised group */
+                Py_ssize_t depth = 0;
+                for (; k < end; k++) {
+                    Py_UCS4 d = PyUnicode_READ(kind, data, k);
+                    if (d == '(')
+                        depth++;
+                    else if (d == ')' && --depth == 0)
+                        break;
+                }
+                i = k + 1;
+                continue;
+            }
+            i = j;
+            continue;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ssize_t start,
+               Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+{
+    PyObject *item, *name = NULL;
+    int is_static = 0, rc;
+
+    if (open >= 0) {
+        name = definition_name(text, kind, data, start, open, &is_static);
+        if (!name && PyErr_Occurred())
+            return -1;
+    }
+    item = Py_BuildValue("(nnnnOi)", start, end, open, close, name ? name : Py_None, is_static);
+    Py_XDECREF(name);
     if (!item)
         return -1;
     rc = PyList_Append(list, item);
@@ -116,8 +194,8 @@ static int add(PyObject *list, Py_ssize_t start, Py_ssize_t end, Py_ssize_t open
 }
 
 /* Append the chunk [start, end) (body [open, close], or -1) unless a filter leaves it out. */
-static int keep(PyObject *out, int kind, const void *data, struct ranges *r, Py_ssize_t start,
-                Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+static int keep(PyObject *out, PyObject *text, int kind, const void *data, struct ranges *r,
+                Py_ssize_t start, Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
 {
     Py_ssize_t first = start;
 
@@ -132,7 +210,7 @@ static int keep(PyObject *out, int kind, const void *data, struct ranges *r, Py_
     }
     if (r && !in_ranges(r, first) && !declares_types(kind, data, first, open >= 0 ? open : end))
         return 0;
-    return add(out, first, end, open, close);
+    return add(out, text, kind, data, first, end, open, close);
 }
 
 static PyObject *split_top(PyObject *self, PyObject *args)
@@ -206,7 +284,7 @@ static PyObject *split_top(PyObject *self, PyObject *args)
             if (depth == 0 && parens == 0 && (last == ')' || last == ';')) {
                 Py_ssize_t close = match_brace(kind, data, n, i);
                 Py_ssize_t end = close < n ? close + 1 : n;
-                if (keep(out, kind, data, r, start, end, i, close) < 0)
+                if (keep(out, text, kind, data, r, start, end, i, close) < 0)
                     goto fail;
                 start = i = end;
                 last = ';';
@@ -217,7 +295,7 @@ static PyObject *split_top(PyObject *self, PyObject *args)
             if (depth > 0)
                 depth--;
         } else if (c == ';' && depth == 0 && parens == 0) {
-            if (keep(out, kind, data, r, start, i + 1, -1, -1) < 0)
+            if (keep(out, text, kind, data, r, start, i + 1, -1, -1) < 0)
                 goto fail;
             start = i + 1;
             last = ';';
@@ -230,7 +308,7 @@ static PyObject *split_top(PyObject *self, PyObject *args)
     for (i = start; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (!Py_UNICODE_ISSPACE(c)) {
-            if (keep(out, kind, data, r, start, n, -1, -1) < 0)
+            if (keep(out, text, kind, data, r, start, n, -1, -1) < 0)
                 goto fail;
             break;
         }
@@ -301,10 +379,12 @@ static PyMethodDef methods[] = {
      "markers(text) -> [(offset, line, name)]: the line markers of preprocessed C; offset is where "
      "the line numbered `line` of file `name` starts."},
     {"split_top", split_top, METH_VARARGS,
-     "split_top(text, ranges=None) -> [(start, end, body_open, body_close)]: the top-level "
-     "declarations and function definitions of preprocessed C (start: the first non-space); "
-     "body_open/body_close are -1 for a declaration. With ranges, a sorted list of (start, end) "
-     "offsets, a chunk outside them is listed only if it spells typedef, struct, union or enum."},
+     "split_top(text, ranges=None) -> [(start, end, body_open, body_close, name, static)]: the "
+     "top-level declarations and function definitions of preprocessed C (start: the first "
+     "character of code); body_open/body_close are -1 for a declaration; a definition's name and "
+     "whether `static` precedes it (None, 0 for a declaration). With ranges, a sorted list of "
+     "(start, end) offsets, a chunk outside them is listed only if it spells typedef, struct, "
+     "union or enum."},
     {NULL, NULL, 0, NULL}};
 
 static PyModuleDef_Slot slots[] = {

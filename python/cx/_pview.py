@@ -46,13 +46,18 @@ class Chunk:
     user : bool
         From the user's own files (the source, local headers and ``.c`` files it includes), not a
         system header.
+    name : str or None
+        A function definition's name (read by the scanner).
+    static : bool
+        A function definition that says ``static``.
     """
 
-    __slots__ = ("start", "end", "body", "file", "line", "user", "index")
+    __slots__ = ("start", "end", "body", "file", "line", "user", "index", "name", "static")
 
-    def __init__(self, start, end, body, file, line, user, index):
+    def __init__(self, start, end, body, file, line, user, index, name=None, static=False):
         self.start, self.end, self.body = start, end, body
         self.file, self.line, self.user, self.index = file, line, user, index
+        self.name, self.static = name, static
 
 
 class View:
@@ -91,15 +96,22 @@ class View:
             ranges = [(0, len(text))]
         self.chunks = []
         # only the user's chunks, and the system's that declare types (see _cscan.split_top)
-        for start, end, opening, close in _cscan.split_top(text, ranges):
+        segments, count = self._segments, text.count
+        seg, at, line, file, user = -1, 0, 1, "<unknown>", False
+        for start, end, opening, close, name, static in _cscan.split_top(text, ranges):
+            while seg + 1 < len(segments) and segments[seg + 1][0] <= start:  # lines counted once
+                seg += 1
+                at, file, line, user = segments[seg]
+            line += count("\n", at, start)
+            at = start
             body = None if opening < 0 else (opening, close)
-            file, line, user = self._where(start)
-            self.chunks.append(Chunk(start, end, body, file, line, user, len(self.chunks)))
+            self.chunks.append(Chunk(start, end, body, file, line, user, len(self.chunks), name, static))
         self._starts = [c.start for c in self.chunks]
         self.typedefs = {}     # name -> chunk index
         self.tags = {}         # (kind, tag) -> chunk index of the body
         self.enumerators = {}  # name -> chunk index
         self.names = {}        # function or variable name -> chunk indexes (user files)
+        self.static_functions = set()  # names in `names` that a static declaration made internal
         self._index()
 
     # -- positions --------------------------------------------------------------------------
@@ -129,17 +141,27 @@ class View:
         text = self.text
         typedef_word, tagged, anonymous = rx(r"\btypedef\b"), rx(_TAGGED), rx(r"\benum\s*\{")
         static = rx(r"(?:__extension__\s+)?static\b")
+        function_name = rx(r"([A-Za-z_]\w*)\s*\(")
         plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
                    r"([A-Za-z_]\w*)\s*;\s*$")
+        find = text.find
         for chunk in self.chunks:
+            if chunk.name is not None and find("{", chunk.start, chunk.body[0]) < 0:
+                if chunk.user:  # a function definition, named by the scanner (most chunks)
+                    if chunk.static:
+                        self.static_functions.add(chunk.name)
+                    else:
+                        self.names.setdefault(chunk.name, []).append(chunk.index)
+                continue
             head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
             if "{" in head:
-                for m in tagged.finditer(head):
+                spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
+                for m in tagged.finditer(spelled):  # struct __attribute__((packed)) P {
                     self.tags.setdefault((m.group(1), m.group(2)), chunk.index)
                     if m.group(1) == "enum":
                         self._enumerators(chunk, chunk.start + m.end() - 1)
                 if "enum" in head:
-                    for m in anonymous.finditer(head):
+                    for m in anonymous.finditer(spelled):
                         self._enumerators(chunk, chunk.start + m.end() - 1)
             if chunk.body is None and "typedef" in head and typedef_word.search(head):
                 simple = plain.match(head)  # typedef unsigned long size_t; (most of them)
@@ -150,9 +172,21 @@ class View:
                 for name in _declarator_names(_outside_braces(head), self.typedefs):
                     self.typedefs[name] = chunk.index
                 continue
-            if chunk.user and not static.match(head):
+            if not chunk.user:
+                continue
+            if chunk.name is not None:  # a function definition, named by the scanner
+                if chunk.static:
+                    self.static_functions.add(chunk.name)
+                else:
+                    self.names.setdefault(chunk.name, []).append(chunk.index)
+            elif not static.match(head):
                 for name in _declarator_names(_outside_braces(head), self.typedefs):
                     self.names.setdefault(name, []).append(chunk.index)
+            elif "(" in head:  # a static function: its later definitions are internal too
+                called = function_name.search(_without_gnu(head) if "__" in head else head)
+                if called:
+                    self.static_functions.add(called.group(1))
+        self.static_functions &= self.names.keys()
 
     def _enumerators(self, chunk, brace):
         close = self.text.find("}", brace, chunk.end)
@@ -167,24 +201,75 @@ class View:
         files its definition (else its declarations), and every type the source itself
         declares. (Types of the user's headers and included ``.c`` files are read when something
         uses them: see :meth:`closure`.)"""
-        picked = set()
-        for indexes in self.names.values():
-            defining = [i for i in indexes if self.chunks[i].body is not None or self._defines(i)]
-            picked.update(defining[-1:] or indexes)
-        for index in list(self.typedefs.values()) + list(self.tags.values()):
-            if self.chunks[index].file == self.source_name:
-                picked.add(index)
+        picked = self.cell_types()
+        for name in self.names:
+            picked |= self.chunks_of(name)
         return picked
+
+    def defined(self):
+        """Names of the functions and variables the user's files define, not static (a static
+        declaration earlier makes a definition internal too)."""
+        chunks, static = self.chunks, self.static_functions
+        return [n for n, indexes in self.names.items() if n not in static
+                and (chunks[indexes[-1]].body is not None or any(chunks[i].body is not None
+                                                                 or self._defines(i) for i in indexes))]
+
+    def undefined(self):
+        """Names the user's files declare without defining (prototypes, ``extern`` variables)."""
+        return [n for n, indexes in self.names.items()
+                if not any(self.chunks[i].body is not None or self._defines(i) for i in indexes)]
+
+    def chunks_of(self, name):
+        """The chunks to read for the function or variable ``name``: its definition, or else
+        every declaration."""
+        indexes = self.names.get(name, ())
+        defining = [i for i in indexes if self.chunks[i].body is not None or self._defines(i)]
+        return set(defining[-1:] or indexes)
+
+    def is_function(self, name):
+        """Whether the user's ``name`` is a function (defined with a body, or declared with a
+        parameter list) rather than a variable."""
+        indexes = self.names.get(name, ())
+        if indexes and self.chunks[indexes[-1]].body is not None:
+            return True
+        for i in indexes:
+            chunk = self.chunks[i]
+            if chunk.body is not None:
+                return True
+            outer = _outside_braces(self.head(chunk)).split("=", 1)[0]
+            if rx(r"\b" + name + r"\s*\(").search(outer) and not rx(r"\(\s*\*\s*" + name + r"\b").search(outer):
+                return True
+        return False
+
+    def cell_struct_names(self):
+        """Keys of the structs and unions the source itself declares with a body: the typedef
+        name of an untagged one, else the tag (as :mod:`cx.decls` keys them), unread."""
+        names = []
+        typedef_chunks = set(self.typedefs.values())
+        for (kind, tag), i in self.tags.items():
+            if kind != "enum" and self.chunks[i].file == self.source_name and i not in typedef_chunks:
+                names.append(tag)
+        for name, i in self.typedefs.items():
+            head = self.head(self.chunks[i])
+            if self.chunks[i].file == self.source_name and rx(r"\b(?:struct|union)\b[^;{]*\{").search(head):
+                names.append(name)
+        return list(dict.fromkeys(names))
+
+    def cell_types(self):
+        """Chunks of the types the source itself (not a header) declares."""
+        return {i for i in list(self.typedefs.values()) + list(self.tags.values())
+                if self.chunks[i].file == self.source_name}
 
     def _defines(self, index):
         """Whether a declaration chunk defines its variable (not ``extern``, or initialised)."""
         head = self.head(self.chunks[index])
         return "(" not in head.split("=", 1)[0] and (not rx(r"\bextern\b").search(head) or "=" in head)
 
-    def closure(self, picked):
-        """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly."""
+    def closure(self, picked, known=frozenset()):
+        """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly
+        (not looking into ``known`` chunks, whose closure was taken before)."""
         picked = set(picked)
-        todo = list(picked)
+        todo = [i for i in picked if i not in known]
         while todo:
             chunk = self.chunks[todo.pop()]
             text = self.head(chunk)
@@ -193,7 +278,7 @@ class View:
                 found = [self.tags.get((kind, name))] if kind else \
                     [self.typedefs.get(name), self.enumerators.get(name)]
                 for index in found:
-                    if index is not None and index not in picked:
+                    if index is not None and index not in picked and index not in known:
                         picked.add(index)
                         todo.append(index)
         return picked

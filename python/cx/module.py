@@ -6,11 +6,13 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 """
 from __future__ import annotations
 
+import ctypes
 import hashlib
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import backends, binding, decls as _decls, guard as _guard, tls, unit
+from . import backends, binding, decls as _decls, guard as _guard, recipe as _recipe, tls, unit
 from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError
 
 __all__ = ["compile", "Module"]
@@ -62,6 +64,7 @@ def _normalise_options(options) -> tuple:
     return tuple(options)
 
 
+@_recipe.recorded  # pickling: the module remembers these arguments (cx.recipe)
 def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[str] = (),
             defines: Union[Mapping[str, object], Iterable[str], None] = None,
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
@@ -154,9 +157,9 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     for m in links:  # later modules win
         for n, addr in m.exports().items():
             symbols[n], owners[n] = addr, m
-    wanted = {n for n, f in declarations.functions.items() if not f.defined}
-    wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
-    wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
+    wanted = set()
+    for n in declarations.undefined:
+        wanted.update(tls.link_names(n) if declarations.thread_local(n) else (n,))
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
     used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
     hold_gil = frozenset(hold_gil)
@@ -166,8 +169,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
                     hold_gil=hold_gil,
                     guarded=guard)
-    module.__dict__["undefined"] = frozenset(n for n, f in declarations.functions.items() if not f.defined) | \
-        frozenset(n for n, g in declarations.globals.items() if g.extern)
+    module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
 
 
@@ -196,6 +198,45 @@ def _build(back, view, declarations, settings, guard, hold_gil):
         raise CxError("cx could not guard the calls of this source (its end marker is missing from the "
                       "compiled code); this is a bug in cx, please report it with the source")
     return code
+
+
+def _layouts(declarations):
+    """What :class:`cx.binding.TypeTable` asks to check its struct classes: the compiler's own
+    ``sizeof`` and ``offsetof`` of each (TinyCC, on the declarations' preprocessed text), or None
+    when the declarations carry no such text."""
+    if getattr(declarations, "type_source", None) is None:
+        return None
+
+    def layout(structs):
+        queries, order = [], []
+        for st in structs:
+            if st.name.startswith("<"):
+                continue  # an anonymous struct has no name to ask about
+            spelled = f"{'union' if st.union else 'struct'} {st.tag}" if st.tag else st.name
+            fields = [f.name for f in st.fields if f.name and f.bits is None]
+            queries += [f"sizeof({spelled})"] + [f"__builtin_offsetof({spelled}, {f})" for f in fields]
+            order.append((st.name, fields))
+        if not order:
+            return {}
+        text = declarations.type_source(structs) + \
+            f"\nunsigned long __cx_layout[] = {{ {', '.join(queries)} }};\n"
+        from .backends import tcc
+
+        try:
+            code = tcc.build(text, Settings(user_source=text))
+        except CxError:
+            return {}  # a text TinyCC does not take (gcc's view of a header): no check
+        try:
+            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_layout"))[:]
+        finally:
+            code.close()
+        out, i = {}, 0
+        for name, fields in order:
+            out[name] = (values[i], dict(zip(fields, values[i + 1:i + 1 + len(fields)])))
+            i += 1 + len(fields)
+        return out
+
+    return layout
 
 
 def _check_text(source):
@@ -274,15 +315,15 @@ class Module:
         d["_code"] = code
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
-        d["_types"] = binding.TypeTable(declarations)
+        d["_types"] = binding.TypeTable(declarations, _layouts(declarations))
         d["_bound"] = {}
         d["_unbound"] = {}
         d["_globals"] = {}
         listed = code.defined() if code is not None else None  # what the compiler compiled
-        d["_exported"] = {n: f for n, f in declarations.functions.items()
-                          if f.defined and not f.static and (listed is None or n in listed)}
-        d["_exported_globals"] = {n: g for n, g in declarations.globals.items() if not g.static and not g.extern
-                                  and (listed is None or n in listed or g.thread_local)}
+        # names only: a prototype is read when its function is first used (cx.decls.Reader)
+        d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
+        d["_exported_globals"] = {n: None for n in declarations.defined_variables
+                                  if listed is None or n in listed or declarations.thread_local(n)}
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -311,7 +352,7 @@ class Module:
     def structs(self) -> dict:
         """Every struct and union the source and its own headers define, name -> ctypes class
         (those ctypes cannot lay out are in :attr:`unbound`)."""
-        return self._every([n for n, st in self.declarations.structs.items() if st.user], self._types.struct)
+        return self._every(self.declarations.struct_names(), self._types.struct)
 
     @property
     def unbound(self) -> dict:
@@ -343,8 +384,8 @@ class Module:
         self._check_open()
         out = {}
         for n in list(self._exported) + list(self._exported_globals):
-            g = self._exported_globals.get(n)
-            names = (n,) if g is None or not g.thread_local else tls.link_names(n)
+            local = n in self._exported_globals and self.declarations.thread_local(n)
+            names = tls.link_names(n) if local else (n,)
             for s in names:
                 addr = self._code.sym(s)
                 if addr:
@@ -362,24 +403,29 @@ class Module:
         fn = self._bound.get(n)
         if fn is None:
             self._check_open()
-            decl = self._exported[n]
+            decl = self.declarations.function(n)
+            if decl is None:
+                raise CxError(f"{n}() is compiled but cx could not read its prototype")
             addr = self._code.sym(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
             fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
                                        guarded=self._guarded)
+            fn._cx_recipe, fn._cx_module = self.__dict__.get("_recipe"), weakref.ref(self)  # cx.recipe
             self._bound[n] = fn
         return fn
 
     def _global(self, n):
-        decl = self._exported_globals[n]
+        decl = self.declarations.variable(n)
+        if decl is None:
+            raise CxError(f"'{n}' is compiled but cx could not read its declaration")
         if decl.thread_local:  # the calling thread's own copy: never cached
             self._check_open()
             return binding.GlobalVariable(decl, tls.address(self._code, n), self._code, self._types)
         var = self._globals.get(n)
         if var is None:
             self._check_open()
-            var = binding.GlobalVariable(self._exported_globals[n], self._code.sym(n), self._code, self._types)
+            var = binding.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
             self._globals[n] = var
         return var
 
@@ -394,7 +440,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             return self._global(n).get()
-        if n in self.declarations.structs:
+        if self.declarations.struct(n) is not None:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
@@ -404,7 +450,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             self._global(n).set(value)
-        elif n in self._exported or n in self.declarations.structs:
+        elif n in self._exported or self.declarations.struct(n) is not None:
             raise AttributeError(f"'{n}' is a C function or type of module '{self.name}' and cannot be assigned")
         else:
             raise AttributeError(f"module '{self.name}' has no C global named '{n}'")
@@ -418,7 +464,7 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | self._exported.keys() | self._exported_globals.keys()
-                      | {n for n, st in self.declarations.structs.items() if st.user})
+                      | set(self.declarations.struct_names()))
 
     def __repr__(self):
         state = "closed" if self.closed else f"{len(self._exported)} functions"
@@ -441,6 +487,10 @@ class Module:
         self.__dict__["_globals"] = {}
         self.__dict__["_code"] = None
         self.__dict__["_keep"] = ()
+
+    def __reduce__(self):
+        """Pickled by recipe: the other side compiles the same source again (see :mod:`cx.recipe`)."""
+        return _recipe.reduce_module(self)
 
     def __enter__(self):
         return self

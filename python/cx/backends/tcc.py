@@ -28,10 +28,11 @@ class TccCode(Code):
     def defined(self) -> frozenset:
         """The global symbols the source defines, as the compiler compiled them (jit_list): a
         function declared ``static`` and defined without the keyword is not among them."""
-        names = []
-        callback = _libjit.symbol_cb(lambda ctx, name, addr: names.append(name.decode()))
-        self._lib.jit_list(self._live(), callback, None)
-        return frozenset(names)
+        size = ctypes.c_size_t()
+        block = self._lib.jit_names(self._live(), ctypes.byref(size))
+        if not block:
+            raise CxError(self._lib.jit_error(self._live()).decode(errors="replace"))
+        return frozenset(ctypes.string_at(block, size.value).decode(errors="surrogateescape").split("\0")[:-1])
 
     def _release(self, state):
         self._lib.jit_delete(state)
