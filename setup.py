@@ -41,7 +41,9 @@ def _extensions():
     )
     speedups = Extension(
         "cx._speedups",
-        sources=[os.path.join("python", "cx", "_speedups.c")],
+        sources=[os.path.join("python", "cx", "_speedups.c"), os.path.join("python", "cx", "_call.c")],
+        include_dirs=["libjit", os.path.join("python", "cx")],
+        depends=[os.path.join("python", "cx", "_call.h"), os.path.join("libjit", "jit.h")],
         extra_compile_args=["-O2", "-std=gnu11"],
     )
     cscan = Extension(

@@ -330,7 +330,7 @@ static int has_option(jit_state *j, const char *option)
 }
 
 /* Tell the guard where the source's code is: from the text padding to
- * __cx_code_end (which cx's wrappers define last), else to the end of the
+ * __cx_code_end (which cx defines last in a guarded unit), else to the end of the
  * text section (which then includes TinyCC's runtime). And hand it TinyCC's
  * line lookup, which states linked with -b/-bt have. */
 static void register_code(TCCState *s)

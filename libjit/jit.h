@@ -160,8 +160,10 @@ JIT_API const char *jit_diagnostics(jit_state *j);
  * process: a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, stack
  * overflow included), SIGINT, and -- in code compiled with -b -- the
  * bounds checker's exit(). The call returns early instead, and the thread
- * can ask what happened (jit_guard_last). A wrapper with the prototype of
- * f (cx generates one per exported function, compiled in the same unit):
+ * can ask what happened (jit_guard_last). The caller sets the jump point
+ * in a frame on its own stack (cx does it in C, in its call slot,
+ * python/cx/_call.c, around the function or around ctypes' call); as a
+ * wrapper with the prototype of f, compiled with the code:
  *
  *     T __cx_guard_f(A a) {
  *         jit_guard_frame fr;                   (on the wrapper's stack)
@@ -179,8 +181,8 @@ JIT_API const char *jit_diagnostics(jit_state *j);
  * Compiled code sees these helpers as __cx_guard_enter, __cx_guard_leave
  * and __cx_guard_recover (handed to every compile), and jit_guard_suspend
  * and jit_guard_resume as __cx_guard_suspend and __cx_guard_resume; code
- * built by another compiler may link to the jit_guard_* names. A unit that defines
- * `void __cx_code_end(void) {}` after its wrappers has [start of its code,
+ * built by another compiler may link to the jit_guard_* names. A unit that
+ * defines `void __cx_code_end(void) {}` last (cx adds it) has [start of its code,
  * __cx_code_end) registered as compiled code; without it, [start, _etext).
  *
  * What a guard does:

@@ -34,7 +34,14 @@ def test_quick_run_writes_every_section_and_the_plot(tmp_path):
     assert len(res["kernels"]) == 3
     assert all(len(rows) == 3 for rows in res["kernels"].values())
     assert [r["threads"] for r in res["threads"]["rows"]] == [1, 2, 4]
-    assert len(res["targets"]) == 9 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    assert {r["name"] for r in res["calls"]["mixed"]} >= {"cx: scale(1.5, 2.0, 3, 4)", "cffi API mode"}
+    assert "cx, hold_gil" in {r["name"] for r in res["calls"]["scalar"]}
+    names = [t["target"] for t in res["targets"]]
+    assert {"two-array call <= 1.5x a scalar call", "hold_gil call <= 1x a default call"} <= set(names)
+    for peer, target in (("cffi", "scalar call <= 0.8x cffi API mode"), ("numba", "scalar call <= 0.8x numba njit"),
+                         ("cffi", "mixed 4-argument call <= 0.9x cffi API mode")):
+        assert (target in names) == (importlib.util.find_spec(peer) is not None)
+    assert all(isinstance(t["pass"], bool) for t in res["targets"])
     assert sorted(res["compile_large_sources"]) == ["200 small functions", "real-world-shaped source (20 parts)"]
     assert "== targets" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     if importlib.util.find_spec("matplotlib") is not None:

@@ -338,3 +338,12 @@ def test_float_parameters_take_ints_and_numpy_floats():
     assert lib.f(0.5) == 0.5
     with pytest.raises(ctypes.ArgumentError, match="expected a number, got str"):
         lib.half("1")
+
+
+@pytest.mark.parametrize("guard", [True, False])
+def test_regression_a_struct_asked_by_tag_then_by_typedef_name_is_one_class(guard):
+    # Found when the guard stopped generating wrappers, whose text read every prototype first.
+    lib = cx.compile("struct point { int x, y; };\ntypedef struct point point_t;\n"
+                     "int get_x(point_t *p) { return p->x; }", guard=guard)
+    assert lib.point is lib.point_t
+    assert lib.get_x(ctypes.byref(lib.point_t(4, 5))) == 4

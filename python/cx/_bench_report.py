@@ -15,7 +15,8 @@ def _median(rows, name):
 
 
 def targets(res):
-    """Issue 6's targets, each ``{"target", "value", "limit", "op", "pass"}``, from one run's ratios."""
+    """Issue 6's and issue 14's targets, each ``{"target", "value", "limit", "op", "pass"}``, from one
+    run's ratios (a target against a peer that is not installed is left out)."""
     small = res["compile_small"]
     gcc_row = next(r for r in small if r["name"].endswith("-O2 -shared (subprocess)"))
     cx_t = _median(small, "cx.compile (TinyCC)")
@@ -31,6 +32,20 @@ def targets(res):
     for label, rows in res.get("compile_large_sources", {}).items():
         out.append((f"cx.compile of the {label} <= 3x libtcc alone",
                     _median(rows, "cx.compile (TinyCC)") / _median(rows, "libtcc alone (floor)"), 3, "<="))
+    calls = res["calls"]
+    cx_call = _median(calls["scalar"], "cx")
+    for peer in ("cffi API mode", "numba njit"):  # issue 14: faster than the peers, guarded, GIL released
+        peer_t = _median(calls["scalar"], peer)
+        if peer_t:
+            out.append((f"scalar call <= 0.8x {peer}", cx_call / peer_t, 0.8, "<="))
+    mixed = calls.get("mixed")
+    if mixed and _median(mixed, "cffi API mode"):
+        out.append(("mixed 4-argument call <= 0.9x cffi API mode",
+                    _median(mixed, "cx: scale(1.5, 2.0, 3, 4)") / _median(mixed, "cffi API mode"), 0.9, "<="))
+    out.append(("two-array call <= 1.5x a scalar call", calls["arrays"][0]["vs_cx_scalar"], 1.5, "<="))
+    if any(r["name"] == "cx, hold_gil" for r in calls["scalar"]):
+        out.append(("hold_gil call <= 1x a default call", _median(calls["scalar"], "cx, hold_gil") / cx_call,
+                    1.0, "<="))
     for kernel, rows in res["kernels"].items():
         ratio = _median(rows, "cx backend='cc'") / rows[-1]["median_s"]
         out.append((f"backend='cc' {kernel} within 1.1x of -O2", ratio, 1.1, "<="))
@@ -77,6 +92,8 @@ def format_table(res):
     for k in ps:
         lines.append(f"  {k:52} {_fmt_time(ps[k]):>10}  {_fmt_time(pl[k]):>12}")
     block("call: int add(int, int)", res["calls"]["scalar"], "vs ctypes")
+    if res["calls"].get("mixed"):
+        block("call: double scale(double, float, long, unsigned char)", res["calls"]["mixed"], "vs ctypes")
     block("call: double dot(const double *, const double *, long), two numpy arrays", res["calls"]["arrays"],
           "vs cx", ("vs scalar", lambda r: f"{r['vs_cx_scalar']:.2f}x"))
     for kernel, rows in res["kernels"].items():

@@ -22,6 +22,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "_call.h"
+
 static PyObject *c_void_p_type;   /* ctypes.c_void_p */
 static PyObject *ctypes_metatypes; /* tuple of ctypes metaclasses */
 
@@ -481,7 +483,8 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     if (PyModule_AddObject(m, "PointerArg", Py_NewRef((PyObject *)&PointerArg_Type)) < 0 ||
         PyModule_AddObject(m, "IntArg", Py_NewRef((PyObject *)&IntArg_Type)) < 0 ||
         PyModule_AddObject(m, "FloatArg", Py_NewRef((PyObject *)&FloatArg_Type)) < 0 ||
-        PyModule_AddObject(m, "closed_trap_address", PyLong_FromVoidPtr((void *)closed_trap)) < 0) {
+        PyModule_AddObject(m, "closed_trap_address", PyLong_FromVoidPtr((void *)closed_trap)) < 0 ||
+        cx_call_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

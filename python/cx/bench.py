@@ -8,7 +8,8 @@ Sections (each a list of rows with every repetition's time, its median and a rat
   vs cffi API mode vs Cython (cythonize + build + import, as ``%%cython`` does) vs numba's first
   calls. Every repetition compiles a new source (a comment differs), so no cache helps anyone.
 - ``compile_profile``: where cx.compile's time goes (parse, backend, binding).
-- ``calls``: the cost of one call of ``int add(int, int)`` and of ``dot()`` taking two numpy arrays.
+- ``calls``: the cost of one call of ``int add(int, int)`` (also bound with ``hold_gil``), of
+  ``double scale(double, float, long, unsigned char)`` and of ``dot()`` taking two numpy arrays.
 - ``kernels``: run time of dot product, a branchy loop and fib under TinyCC, ``backend="cc"`` and
   the system compiler at ``-O2`` loaded with ctypes.
 - ``threads``: one CPU-bound call split over 1, 2 and 4 threads.
@@ -70,6 +71,11 @@ def add(a, b): return a + b
 def hyp(x, y): return math.sqrt(x * x + y * y)
 def fib(n): return n if n < 2 else fib(n - 1) + fib(n - 2)
 """
+# The mixed-argument call (one argument of each register class and width).
+SCALE_C = "double scale(double x, float f, long n, unsigned char c) { return x * f + n + c; }\n"
+SCALE_CDEF = "double scale(double, float, long, unsigned char);"
+SCALE_PYX = "def scale(double x, float f, long n, unsigned char c): return x * f + n + c\n"
+SCALE_PY = "def scale(x, f, n, c): return x * f + n + c\n"
 KERNELS_C = r"""
 double dot(const double *a, const double *b, long n) {
     double s = 0; for (long i = 0; i < n; i++) s += a[i] * b[i]; return s;
@@ -437,14 +443,16 @@ def _per_call(stmt, env, number, rounds_out, key):
 
 def bench_calls(cfg, built):
     number, rounds = cfg["call_number"], cfg["call_rounds"]
-    lib = cx.compile(SMALL_C + "double dot(const double *a, const double *b, long n) {"
+    lib = cx.compile(SMALL_C + SCALE_C + "double dot(const double *a, const double *b, long n) {"
                      " double s = 0; for (long i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n")
+    held = cx.compile(SMALL_C, hold_gil=["add"])
     addr = lib._code.sym("add")
     dot_addr = lib._code.sym("dot")
     a, b = np.arange(8.0), np.ones(8)
     pa, pb = a.ctypes.data, b.ctypes.data
     scalar = {
         "cx": ("f(1, 2)", {"f": lib.add}),
+        "cx, hold_gil": ("f(1, 2)", {"f": held.add}),
         "raw ctypes CFUNCTYPE (same address)": ("f(1, 2)", {"f": ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int,
                                                                                    ctypes.c_int)(addr)}),
     }
@@ -474,6 +482,25 @@ def bench_calls(cfg, built):
     else:
         skipped.append("numba njit")
 
+    mixed_args = "f(1.5, 2.0, 3, 4)"
+    mixed = {"cx: scale(1.5, 2.0, 3, 4)": (mixed_args, {"f": lib.scale}),
+             "raw ctypes CFUNCTYPE (same address)": (mixed_args, {"f": ctypes.CFUNCTYPE(
+                 ctypes.c_double, ctypes.c_double, ctypes.c_float, ctypes.c_long, ctypes.c_ubyte)(
+                 lib._code.sym("scale"))})}
+    mixed_skipped = []
+    if built.get("cffi") is not None:
+        mixed["cffi API mode"] = (mixed_args, {"f": built["cffi"].lib.scale})
+    else:
+        mixed_skipped.append("cffi API mode")
+    if built.get("cython") is not None:
+        mixed["Cython def"] = (mixed_args, {"f": built["cython"].scale})
+    else:
+        mixed_skipped.append("Cython def")
+    if have("numba"):
+        mixed["numba njit"] = (mixed_args, {"f": numba_first_calls(SCALE_PY, {"scale": (1.5, 2.0, 3, 4)})["scale"]})
+    else:
+        mixed_skipped.append("numba njit")
+
     nd = np.ctypeslib.ndpointer(np.float64, flags="C_CONTIGUOUS")
     arrays = {
         "cx: dot(a, b, 8), numpy arrays": ("f(a, b, 8)", {"f": lib.dot, "a": a, "b": b}),
@@ -490,18 +517,20 @@ def bench_calls(cfg, built):
         arrays["cffi ABI + ffi.from_buffer"] = ("f(fb('double[]', a), fb('double[]', b), 8)",
                                                 {"f": fdot, "fb": ffi.from_buffer, "a": a, "b": b})
     times = {}
-    everything = {**{k: v for k, v in scalar.items()}, **arrays}
+    everything = {**{k: v for k, v in scalar.items()}, **{("mixed", k): v for k, v in mixed.items()}, **arrays}
     for _ in range(rounds):
         for key, (stmt, env) in everything.items():
             _per_call(stmt, env, number, times, key)
     scalar_rows = [row(k, times[k]) for k in scalar] + [row(k, skipped=SKIPPED) for k in skipped]
     array_rows = [row(k, times[k]) for k in arrays]
+    mixed_rows = [row(k, times[("mixed", k)]) for k in mixed] + [row(k, skipped=SKIPPED) for k in mixed_skipped]
+    mixed_rows = with_ratios(mixed_rows, "raw ctypes CFUNCTYPE (same address)")
     scalar_rows = with_ratios(scalar_rows, "raw ctypes CFUNCTYPE (same address)")
     array_rows = with_ratios(array_rows, "cx: dot(a, b, 8), numpy arrays")
     cx_scalar = next(r for r in scalar_rows if r["name"] == "cx")["median_s"]
     for r in array_rows:
         r["vs_cx_scalar"] = r["median_s"] / cx_scalar
-    return {"scalar": scalar_rows, "arrays": array_rows,
+    return {"scalar": scalar_rows, "mixed": mixed_rows, "arrays": array_rows,
             "note": f"per call, timeit loops of {number}, median of {rounds} interleaved rounds"}
 
 
@@ -654,8 +683,8 @@ def run(cfg, work, log=print):
     res["compile_profile"] = {"small": bench_profile(SMALL_C, "add", libtcc, cfg["profile_rounds"]),
                               "large": bench_profile(big, "f0", libtcc, max(3, cfg["large_rounds"]["fast"]))}
     log("calls ...")
-    built = {"cffi": cffi_api(work, "calls", SMALL_CDEF, SMALL_C) if have("cffi") else None,
-             "cython": cython_build(work, "calls", SMALL_PYX) if have("Cython") else None}
+    built = {"cffi": cffi_api(work, "calls", SMALL_CDEF + SCALE_CDEF, SMALL_C + SCALE_C) if have("cffi") else None,
+             "cython": cython_build(work, "calls", SMALL_PYX + SCALE_PYX) if have("Cython") else None}
     res["calls"] = bench_calls(cfg, built)
     log("kernels ...")
     res["kernels"] = bench_kernels(cfg, work)

@@ -1,7 +1,9 @@
 """Turns the declaration model (:mod:`cx.decls`) into ctypes: types, structs, bound functions, globals.
 
-Every function is bound as an instance of its own subclass of a ctypes ``CFUNCTYPE`` prototype, so a
-call is a plain ctypes call (the GIL is released while C runs) with no Python wrapper in between.
+Every function is bound as an instance of its own subclass of a ctypes ``CFUNCTYPE`` prototype (it
+has ``argtypes``/``restype``, can be cast and passed as a function pointer); calling it goes through
+cx's own call slot (:mod:`cx._fastcall`, ``_call.c``), which converts the arguments in C, releases the
+GIL, enters the crash guard and calls the C function, handing what it does not cover to ctypes.
 The subclass carries the C prototype as ``__doc__`` and an :class:`inspect.Signature`, for ``help()``
 and Jupyter's tooltips. Pointer parameters convert buffers (numpy arrays, bytes, bytearray,
 array.array) zero-copy through :class:`cx._speedups.PointerArg`, which checks the element type.
@@ -15,7 +17,7 @@ import dataclasses
 import inspect
 import weakref
 
-from . import _speedups, guard as _guard, recipe as _recipe
+from . import _fastcall, _speedups, guard as _guard, recipe as _recipe
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable", "Pointer", "CString",
@@ -500,14 +502,14 @@ def _is_pyobject(t):
                                     or (t.target.kind == "struct" and t.target.tag == "_object"))
 
 
-def bind_function(fn, address, owner, types, *, hold_gil=False):
+def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False):
     """Bind the C function ``fn`` (a :class:`cx.decls.Function`) found at ``address``.
 
     Parameters
     ----------
     fn : cx.decls.Function
     address : int
-        Where the code (or its generated wrapper) is.
+        Where the C function is.
     owner : object
         Kept alive by the returned callable: the object that owns the machine code.
     types : TypeTable
@@ -516,6 +518,9 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
         C API). The default releases it. ``PyObject *`` parameters then take any Python object
         (borrowed), and a ``PyObject *`` result is a new reference (NULL with an exception set
         raises it).
+    guarded : bool
+        Call it inside libjit's crash guard (:mod:`cx.guard`): a crash raises
+        :class:`cx.CrashError`, SIGINT ``KeyboardInterrupt``.
 
     Returns
     -------
@@ -567,8 +572,9 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
         "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
         "__qualname__": "function", "__repr__": _function_repr, "__get__": _itself,
-        "__reduce__": _recipe.reduce_function,
+        "__reduce__": _recipe.reduce_function, **_fastcall.CLASS_ATTRIBUTES,
     })
+    _fastcall.prepare_class(cls)  # calls go through cx's own call slot (_call.c)
     bound = cls(address)
     bound._cx_owner = owner
     bound._cx_decl = fn
@@ -577,6 +583,11 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     bound.__call__ = _CallSlot(bound)  # see _CallSlot
     if errcheck is not None:
         bound.errcheck = errcheck
+    _fastcall.attach(bound, fn, address,
+                     [types.ctype(p.type) if p.type.kind in ("scalar", "enum") else None for p in fn.params],
+                     [p.type.kind == "pointer" and not p.type.target.const for p in fn.params],
+                     guarded=guarded, hold_gil=hold_gil,
+                     pointer_result=result == "pointer" and callback_errors is None)
     return bound
 
 
@@ -650,7 +661,7 @@ def trap_function(bound, module_name):
         raise ClosedError(f"{name}() belongs to module '{module_name}', which is closed; "
                           "compile the code again (or re-run the cell)")
 
-    bound.errcheck = closed
+    bound.errcheck = closed  # (also sends calls to ctypes' path, which runs the errcheck)
     ctypes.c_void_p.from_address(ctypes.addressof(bound)).value = _speedups.closed_trap_address
     bound._cx_closed = True
     bound._cx_owner = None

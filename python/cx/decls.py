@@ -399,6 +399,10 @@ class Reader:
             builder = self._builder
             key = builder.tag_registered.get(("Struct", name)) or builder.tag_registered.get(("Union", name))
             found = builder.structs.get(key) if key else None
+        if found is None:  # a typedef name of a struct read (and keyed by its tag) before the typedef
+            t = self._builder.typedefs.get(name)
+            if t is not None and t.kind in ("struct", "union"):
+                found = self._builder.structs.get(t.name)
         return found
 
     def thread_local(self, name):

@@ -1,27 +1,19 @@
 """Crash and interrupt guard: C that crashes or never ends raises in Python, the kernel survives.
 
-Every exported function ``f`` of a guarded module gets a C wrapper ``__cx_guard_f`` with the same
-prototype, compiled in the same translation unit (:func:`generate`, registered in
-:data:`cx.unit.GENERATORS`), and the Module binds the wrapper instead of ``f``::
-
-    int __cx_guard_add(int __cx_a0, int __cx_a1) {
-        __cx_guard_frame __cx_fr; int __cx_r;
-        if (__cx_setjmp(&__cx_fr)) { __cx_guard_recover(&__cx_fr); { static int __cx_z; return __cx_z; } }
-        __cx_guard_enter(&__cx_fr, "add", 0);
-        __cx_r = add(__cx_a0, __cx_a1);
-        __cx_guard_leave(&__cx_fr);
-        return __cx_r;
-    }
+Every call of a bound function of a guarded module enters a guard frame: cx's call slot
+(``_call.c`` in :mod:`cx._speedups`) sets the jump point with ``_setjmp`` and calls libjit's
+``jit_guard_enter``/``jit_guard_leave`` around the C function (or around ctypes' own call, for
+signatures the slot hands to ctypes), in C, with no generated wrapper per function. The unit only
+gets an end marker (:func:`generate`).
 
 libjit owns the signal handlers (``libjit/guard.c``, ``interrupt.c``, ``where.c``; the API is
 documented in ``jit.h``). On SIGSEGV, SIGBUS,
-SIGFPE, SIGILL or SIGABRT inside a guarded call it jumps back to the wrapper, which returns zero;
+SIGFPE, SIGILL or SIGABRT inside a guarded call it jumps back to the call slot, which returns zero;
 ``jit_guard_recover`` then calls back into Python, which sets an asynchronous exception on the
-calling thread (``PyThreadState_SetAsyncExc``): the interpreter raises it as soon as the ctypes call
+calling thread (``PyThreadState_SetAsyncExc``): the interpreter raises it as soon as the call
 returns, at the call site. The callback is a ctypes function pointer wrapped as a ctypes callback,
 so no Python bytecode runs on the crash path (where a pending signal could otherwise be swallowed).
-Nothing of this costs anything per call: the wrapper's frame bookkeeping is a ``_setjmp`` and two
-calls into libjit.
+Per call this costs a ``_setjmp`` and two calls into libjit (a few nanoseconds).
 
 SIGINT (Jupyter's interrupt button) is handled by libjit too: Python's own handler runs (it only
 sets a flag), the guarded call returns early, and the interpreter raises ``KeyboardInterrupt`` when
@@ -34,8 +26,8 @@ before every cell) replaces libjit's handler, so :func:`install` puts it back: a
 ``cx.compile``, and before every IPython cell (a ``pre_run_cell`` hook registered when IPython is
 running).
 
-Functions are bound to the wrapper's address; :meth:`cx.Module.exports` still hands out ``f``
-itself, so C calling C across modules pays nothing.
+Functions are bound to the C function's own address, which :meth:`cx.Module.exports` hands out
+too: C calling C across modules pays nothing.
 """
 from __future__ import annotations
 
@@ -49,21 +41,15 @@ import weakref
 from . import _libjit, unit
 from .errors import BoundsError, CrashError
 
-__all__ = ["install", "generate", "wrapper_name", "last_report", "Report", "describe", "callback",
+__all__ = ["install", "generate", "last_report", "Report", "describe", "callback",
            "add_code", "remove_code", "FRAME_SIZE"]
 
-#: JIT_GUARD_FRAME_SIZE of libjit/jit.h: the wrapper's frame, on its stack.
+#: JIT_GUARD_FRAME_SIZE of libjit/jit.h: a guard frame, on the call slot's stack.
 FRAME_SIZE = 512
 
-_PREFIX = "__cx_guard_"
-#: Defined last by the wrappers: marks the end of the cell's code for libjit (jit.h).
+#: Defined last in a guarded unit: marks the end of the cell's code for libjit (jit.h).
 END_SYMBOL = "__cx_code_end"
 _GENERATED_FILE = "<cx-generated>"
-
-
-def wrapper_name(function: str) -> str:
-    """The C name of the guard wrapper of ``function``."""
-    return _PREFIX + function
 
 
 Report = _libjit.GuardReport
@@ -374,71 +360,22 @@ def _exception_args(report):
         check=text(report.message) or None)
 
 
-# ---- the wrappers ---------------------------------------------------------------------------
-
-_HEADER = f"""\
-/* cx's crash guard: one wrapper per exported function (cx/guard.py, libjit/jit.h) */
-typedef union {{ unsigned char __cx_b[{FRAME_SIZE}]; long double __cx_a; }} __cx_guard_frame;
-#ifndef __TINYC__
-#define __cx_guard_enter jit_guard_enter
-#define __cx_guard_leave jit_guard_leave
-#define __cx_guard_recover jit_guard_recover
-__attribute__((returns_twice))
-#endif
-int __cx_setjmp(void *) __asm__("_setjmp");
-void __cx_guard_enter(__cx_guard_frame *, const char *, int);
-void __cx_guard_leave(__cx_guard_frame *);
-void __cx_guard_recover(__cx_guard_frame *);
-"""
-
-
-_C_WORDS = frozenset(
-    "auto char const double enum extern float inline int long register restrict short signed"
-    " sizeof static struct union unsigned void volatile _Bool _Complex _Atomic".split())
-
-
-def _wrapper(fn, flags=0) -> str:
-    names = [f"__cx_a{i}" for i in range(len(fn.params))]
-    head = fn.c_declaration(wrapper_name(fn.name), names)
-    call = f"({fn.name})({', '.join(names)})"  # (f): never a function-like macro of the source
-    void = fn.result.kind == "void"
-    zero = "return;" if void else f"{{ static {fn.result.declaration('__cx_z')}; return __cx_z; }}"
-    # After the source, whose macros may still be defined (backends that compile the source
-    # itself): the names the wrapper uses mean what the declarations say, never a macro.
-    used = sorted({w for w in re.findall(r"[A-Za-z_]\w*", head + fn.result.spelling)
-                   if w not in _C_WORDS and not w.startswith("__cx_")})
-    lines = [f"#undef {w}" for w in used] + [f"{head} {{", "    __cx_guard_frame __cx_fr;"]
-    if not void:
-        lines.append(f"    {fn.result.declaration('__cx_r')};")
-    lines += [
-        f"    if (__cx_setjmp(&__cx_fr)) {{ __cx_guard_recover(&__cx_fr); {zero} }}",
-        f'    __cx_guard_enter(&__cx_fr, "{fn.name}", {flags});',
-        f"    {call};" if void else f"    __cx_r = {call};",
-        "    __cx_guard_leave(&__cx_fr);",
-        "    return;" if void else "    return __cx_r;",
-        "}",
-    ]
-    return "\n".join(lines)
-
-
-def guarded_functions(declarations):
-    """The functions of ``declarations`` that get a wrapper: defined, exported, fixed arguments."""
-    return [f for f in declarations.functions.values() if f.defined and not f.static and not f.variadic]
-
+# ---- the unit's end marker ------------------------------------------------------------------
 
 def generate(declarations, options) -> str:
-    """The wrappers of a unit (a :data:`cx.unit.GENERATORS` entry); "" unless ``options["guard"]``."""
+    """C text appended to a guarded unit (a :data:`cx.unit.GENERATORS` entry); "" unless
+    ``options["guard"]``: the end marker (:data:`END_SYMBOL`), which bounds the cell's code in
+    libjit's registry (an interrupt stops a call at once while it runs registered code).
+
+    No per-function wrapper: the call slot (``_call.c``) enters the guard itself.
+    """
     if not options.get("guard"):
         return ""
-    functions = guarded_functions(declarations)
-    host_api = options.get("hold_gil", ())  # these run Python's C API (JIT_GUARD_HOST_API)
-    parts = [_HEADER] + [_wrapper(f, 1 if f.name in host_api else 0) for f in functions]
-    parts.append(f"void {END_SYMBOL}(void) {{}}")
-    return "\n".join(parts)
+    return f"void {END_SYMBOL}(void) {{}}"
 
 
 def generated_code_failed(error) -> bool:
-    """Whether a CompileError points into the generated wrappers (not the user's source)."""
+    """Whether a CompileError points into the generated code (not the user's source)."""
     return any(d.file == _GENERATED_FILE for d in getattr(error, "diagnostics", ()))
 
 

@@ -174,11 +174,12 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
 
 
 def _build(back, view, declarations, settings, guard, hold_gil):
-    """The backend's code for the source, with the crash guard's wrappers when ``guard``.
+    """The backend's code for the source, with the crash guard's end marker when ``guard``.
 
-    The wrappers come after the source: when the unit fails in them, the source is compiled alone,
-    which gives its own error (a missing ``}``). A source that compiles alone but not with its
-    wrappers is cx's bug, reported as such: calls are never left unguarded silently.
+    The marker (:func:`cx.guard.generate`) comes after the source: when the unit fails in it, the
+    source is compiled alone, which gives its own error (a missing ``}``). A source that compiles
+    alone but not with the marker is cx's bug, reported as such: calls are never left unguarded
+    silently. (The calls themselves enter the guard in cx's call slot, ``_call.c``.)
     """
     text = unit.translation_unit(view.compiled_text, declarations, guard=guard, hold_gil=hold_gil,
                                  preprocessed=view.preprocessed)
@@ -189,12 +190,12 @@ def _build(back, view, declarations, settings, guard, hold_gil):
             raise
         back.build(unit.translation_unit(view.compiled_text, declarations, guard=False,
                                          preprocessed=view.preprocessed), settings).close()
-        raise CxError("cx could not guard the calls of this source: the crash guard's wrappers did not "
+        raise CxError("cx could not guard the calls of this source: the crash guard's end marker did not "
                       f"compile ({next((str(d) for d in exc.errors), exc.summary)}); this is a bug in cx, "
                       "please report it with the source") from None
     if guard and not code.sym(_guard.END_SYMBOL):
         code.close()
-        raise CxError("cx could not guard the calls of this source (its wrappers are missing from the "
+        raise CxError("cx could not guard the calls of this source (its end marker is missing from the "
                       "compiled code); this is a bug in cx, please report it with the source")
     return code
 
@@ -307,7 +308,7 @@ class Module:
 
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False):
         d = self.__dict__
-        d["_guarded"] = guarded  # functions are bound to their guard wrappers (cx.guard)
+        d["_guarded"] = guarded  # calls enter the crash guard (cx.guard, _call.c)
         d["name"] = name
         d["source"] = source
         d["declarations"] = declarations
@@ -405,11 +406,11 @@ class Module:
             decl = self.declarations.function(n)
             if decl is None:
                 raise CxError(f"{n}() is compiled but cx could not read its prototype")
-            addr = self._guarded and not decl.variadic and self._code.sym(_guard.wrapper_name(n))
-            addr = addr or self._code.sym(n)
+            addr = self._code.sym(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
-            fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil)
+            fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
+                                       guarded=self._guarded)
             fn._cx_recipe, fn._cx_module = self.__dict__.get("_recipe"), weakref.ref(self)  # cx.recipe
             self._bound[n] = fn
         return fn
