@@ -12,9 +12,11 @@ Every call releases the GIL while C runs. In IPython or Jupyter, ``%load_ext cx`
 """
 from .errors import BoundsError, ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError
 from .module import Module, compile
+from .layouts import layout
+from .ctimeit import timeit
 
 __all__ = ["compile", "Module", "CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError",
-           "BoundsError", "OptionError", "load_ipython_extension", "unload_ipython_extension"]
+           "BoundsError", "OptionError", "layout", "timeit", "load_ipython_extension", "unload_ipython_extension"]
 __version__ = "0.1.0"
 
 

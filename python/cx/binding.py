@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import inspect
 
-from . import _speedups, guard as _guard
+from . import _speedups, guard as _guard, layouts as _layout
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable"]
@@ -60,9 +60,10 @@ class TypeTable:
         first use, with fields laid out as the C compiler lays them out.
     """
 
-    def __init__(self, decls):
+    def __init__(self, decls, module=None):
         self._decls = decls
         self._structs = {}
+        self._module = module  # a weak reference to the Module, for cx.layout's compiler query
 
     def struct(self, name):
         """The ctypes class of the struct or union called ``name`` (typedef name or tag)."""
@@ -73,8 +74,8 @@ class TypeTable:
         if decl is None:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
         base = ctypes.Union if decl.union else ctypes.Structure
-        cls = type(name, (base,), {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
-                                   "__module__": "cx", "__repr__": _struct_repr})
+        cls = _layout.struct_class(name, base, {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
+                                                "__module__": "cx", "__repr__": _struct_repr}, decl, self._module)
         self._structs[name] = cls  # before the fields, so self-referencing pointers resolve
         fields = []
         for f in decl.fields:
@@ -319,7 +320,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     cls = type(fn.name, (ctypes._CFuncPtr,), {
         "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
-        "__qualname__": fn.name, "__repr__": _function_repr,
+        "__qualname__": fn.name, "__repr__": _function_repr, "disassemble": _disassemble,
     })
     bound = cls(address)
     bound._cx_owner = owner
@@ -333,6 +334,13 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
 def _function_repr(self):
     state = " (closed)" if getattr(self, "_cx_closed", False) else ""
     return f"<cx function {self._cx_decl.prototype}{state}>"
+
+
+def _disassemble(self, syntax="intel"):
+    """The machine code of this C function, annotated with its source lines (see :func:`cx.asm.disassemble`)."""
+    from .asm import disassemble
+
+    return disassemble(self, syntax=syntax)
 
 
 def _make_errcheck(callback_errors, decode):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
@@ -159,7 +160,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     name = name or "cx_" + hashlib.sha1(source.encode()).hexdigest()[:8]
     return Module(code, declarations, name=name, source=source,
                   keep=tuple(m._code for m in links if m._code is not None), hold_gil=frozenset(hold_gil),
-                  guarded=guarded)
+                  guarded=guarded, settings=settings)
 
 
 def _guard_settings(settings, backend, check, guard) -> bool:
@@ -215,16 +216,20 @@ class Module:
     alive; after :meth:`close` they raise :class:`cx.ClosedError` instead of running.
     """
 
-    def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False):
+    def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False,
+                 settings=None):
         d = self.__dict__
         d["_guarded"] = guarded  # functions are bound to their guard wrappers (cx.guard)
         d["name"] = name
         d["source"] = source
         d["declarations"] = declarations
         d["_code"] = code
+        if code is not None:
+            code.source = source  # for tools that show the code beside its lines (cx.asm)
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
-        d["_types"] = binding.TypeTable(declarations)
+        d["_types"] = binding.TypeTable(declarations, weakref.ref(self))
+        d["_settings"] = settings  # how it was compiled (cx.layout asks the compiler again)
         d["_bound"] = {}
         d["_globals"] = {}
         d["_exported"] = {n: f for n, f in declarations.functions.items() if f.defined and not f.static}
