@@ -44,7 +44,7 @@ _C_SCALARS = {
 def _format_time(seconds: float) -> str:
     """``%timeit``'s format: three significant digits in s, ms, µs or ns."""
     if seconds <= 0 or not math.isfinite(seconds):
-        return f"{seconds:.3g} s"
+        return f"{seconds:.3g} {'ns' if seconds == 0 else 's'}"
     for unit, scale in (("s", 1.0), ("ms", 1e3), ("µs", 1e6), ("ns", 1e9)):
         if seconds * scale >= 1.0 or unit == "ns":
             return f"{seconds * scale:.3g} {unit}"
