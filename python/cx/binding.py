@@ -60,10 +60,10 @@ class TypeTable:
         first use, with fields laid out as the C compiler lays them out.
     """
 
-    def __init__(self, decls, module=None):
+    def __init__(self, decls, recipe=None):
         self._decls = decls
         self._structs = {}
-        self._module = module  # a weak reference to the Module, for cx.layout's compiler query
+        self._recipe = recipe  # how the module was compiled: cx.layout asks that compiler
 
     def struct(self, name):
         """The ctypes class of the struct or union called ``name`` (typedef name or tag)."""
@@ -75,7 +75,7 @@ class TypeTable:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
         base = ctypes.Union if decl.union else ctypes.Structure
         cls = _layout.struct_class(name, base, {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
-                                                "__module__": "cx", "__repr__": _struct_repr}, decl, self._module)
+                                                "__module__": "cx", "__repr__": _struct_repr}, decl, self._recipe)
         self._structs[name] = cls  # before the fields, so self-referencing pointers resolve
         fields = []
         for f in decl.fields:

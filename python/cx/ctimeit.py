@@ -330,8 +330,9 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
 
 
 def _python_call(function, args) -> float:
-    """Seconds per call of ``function(*args)`` made from Python (best of 3 auto-ranged runs)."""
+    """Seconds per call of ``function(*args)`` made from Python (mean of 3 auto-ranged runs, as the
+    C timing is a mean)."""
     names = {f"a{i}": a for i, a in enumerate(args)}
     timer = _pytimeit.Timer(f"f({', '.join(names)})", globals={"f": function, **names})
     number, _ = timer.autorange()
-    return min(timer.repeat(repeat=3, number=number)) / number
+    return statistics.fmean(timer.repeat(repeat=3, number=number)) / number

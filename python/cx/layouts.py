@@ -19,14 +19,14 @@ and caches the result on the class. So ``__attribute__((packed))``, ``_Alignas``
 layout with the ``ctypes`` class cx binds (what Python passes to C): a difference is reported.
 
 The query compile runs the source's constructors (``__attribute__((constructor))``) again, as any
-compile does. A class without a module (or whose module is gone) shows the ``ctypes`` layout.
+compile does. A struct class keeps how its module was compiled (a :class:`Recipe`), not its code, so
+this works after the module is closed; any other ``ctypes`` class shows the ``ctypes`` layout.
 """
 from __future__ import annotations
 
 import ctypes
 import dataclasses
 import html
-import weakref
 from dataclasses import dataclass
 from typing import Optional
 
@@ -204,12 +204,23 @@ class UnionType(_ShowsLayout, type(ctypes.Union)):
     """Metaclass of cx's union classes: ``ctypes.Union``'s, plus the layout picture."""
 
 
-def struct_class(name, base, namespace, decl, module=None):
-    """A new ``ctypes`` struct/union class that knows its declaration (and module, weakly)."""
+@dataclass(frozen=True)
+class Recipe:
+    """How a module was compiled, kept by its struct classes (not its code) so that :func:`layout`
+    can ask the same compiler, with the same options, even after the module is gone."""
+
+    source: str
+    declarations: object
+    settings: object
+    backend: str
+
+
+def struct_class(name, base, namespace, decl, recipe=None):
+    """A new ``ctypes`` struct/union class that knows its declaration and its module's recipe."""
     meta = UnionType if issubclass(base, ctypes.Union) else StructType
     cls = meta(name, (base,), namespace)
     cls._cx_struct = decl
-    cls._cx_module = module if module is None or isinstance(module, weakref.ref) else weakref.ref(module)
+    cls._cx_recipe = recipe
     return cls
 
 
@@ -242,13 +253,18 @@ def layout(cls) -> Layout:
     cached = cls.__dict__.get("_cx_layout")
     if cached is not None:
         return cached
-    module_ref = cls.__dict__.get("_cx_module")
-    module = module_ref() if module_ref is not None else None
+    recipe = cls.__dict__.get("_cx_recipe")
     decl = cls.__dict__.get("_cx_struct")
     found = _ctypes_layout(cls, decl)
-    if module is not None and decl is not None and not module.closed:
-        compiled = _compiler_layout(module, decl)
-        found = dataclasses.replace(compiled, differences=_compare(compiled, found))
+    if recipe is not None and decl is not None:
+        try:
+            compiled = _compiler_layout(recipe, decl)
+        except CxError as e:  # e.g. a struct the query cannot name: show what ctypes knows, and why
+            first = str(e).splitlines()[0]
+            found = dataclasses.replace(found, differences=(f"the compiler could not be asked ({first}): "
+                                                            "this is the ctypes class's layout",))
+        else:
+            found = dataclasses.replace(compiled, differences=_compare(compiled, found))
     cls._cx_layout = found
     return found
 
@@ -278,6 +294,8 @@ def _spell(name, t):
         dims += f"[{'' if t.length is None else t.length}]"
         t = t.target
     spelling = t.spelling
+    if "(*)" in spelling:  # a function pointer: void (*cb)(int)
+        return spelling.replace("(*)", f"(*{name}{dims})", 1)
     return f"{spelling}{'' if spelling.endswith('*') else ' '}{name}{dims}"
 
 
@@ -309,17 +327,14 @@ def _query_source(decl) -> str:
             + "\n    ".join(body) + "\n}\n")
 
 
-def _compiler_layout(module, decl) -> Layout:
+def _compiler_layout(recipe, decl) -> Layout:
     from . import backends, unit
 
-    settings = module.__dict__.get("_settings")
-    if settings is None:
-        raise CxError(f"cannot ask the compiler for the layout of {decl.name}: the module keeps no compile settings")
-    backend = "cc" if hasattr(module._code, "path") else "tcc"
+    backend, settings = recipe.backend, recipe.settings
     options = tuple(o for o in settings.options if not (o == "-b" or o.startswith("-bt")))
     settings = dataclasses.replace(settings, options=options)
-    source = module.source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl)
-    text = unit.translation_unit(source, module.declarations, guard=False)
+    source = recipe.source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl)
+    text = unit.translation_unit(source, recipe.declarations, guard=False)
     code = backends.get(backend).build(text, settings)
     try:
         n = 2 + 3 * len(decl.fields)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import backends, binding, decls as _decls, guard as _guard, tls, unit
+from . import backends, binding, decls as _decls, guard as _guard, layouts, tls, unit
 from .errors import ClosedError, CompileError, CxError, OptionError
 
 __all__ = ["compile", "Module"]
@@ -228,8 +227,9 @@ class Module:
             code.source = source  # for tools that show the code beside its lines (cx.asm)
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
-        d["_types"] = binding.TypeTable(declarations, weakref.ref(self))
-        d["_settings"] = settings  # how it was compiled (cx.layout asks the compiler again)
+        recipe = None if settings is None or code is None else layouts.Recipe(
+            source, declarations, settings, "cc" if hasattr(code, "path") else "tcc")
+        d["_types"] = binding.TypeTable(declarations, recipe)  # cx.layout asks the same compiler
         d["_bound"] = {}
         d["_globals"] = {}
         d["_exported"] = {n: f for n, f in declarations.functions.items() if f.defined and not f.static}
