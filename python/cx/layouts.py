@@ -184,7 +184,8 @@ class Layout:
         return (f'<div class="cx-layout" style="font-family:monospace;font-size:12px">'
                 f'<div style="font-weight:bold;margin:4px 0">{esc(self._title())}</div>{warn}'
                 f'<table style="border-collapse:collapse;margin-bottom:6px">{"".join(cells)}</table>'
-                f'<table style="border-collapse:collapse"><tr style="color:#666"><th>offset</th><th>size</th>'
+                f'<table style="border-collapse:collapse"><tr style="color:#666"><th style="padding:0 8px">offset</th>'
+                f'<th style="padding:0 8px">size</th>'
                 f'<th style="text-align:left;padding:0 8px">field</th></tr>{table_rows}</table></div>')
 
 
