@@ -31,6 +31,9 @@ void count(void) { calls++; }
 long counted(void) { return calls; }
 void scale(double *v, long n, double k) { for (long i = 0; i < n; i++) v[i] *= k; }
 int crash(int *p) { return *p; }
+static double seen;
+void mixed(char c, _Bool b, long double x, unsigned short u, float f) { seen = c + b + (double)x + u + f; }
+double last_seen(void) { return seen; }
 """
 
 
@@ -60,6 +63,11 @@ def test_arguments_are_converted_once_and_reach_c(lib):
     cx.timeit(lib.cmul, lib.Complex(1, 2), lib.Complex(3, 4), repeat=1, number=10, python=False)
     x = np.arange(1000.0)
     assert cx.timeit(lib.dot, x, x, len(x), repeat=1, number=10).python_call > 0
+
+
+def test_simple_ctypes_types_pass_by_value(lib):
+    cx.timeit(lib.mixed, b"A", True, 0.25, 7, 0.5, repeat=1, number=3, python=False)
+    assert lib.last_seen() == 65 + 1 + 0.25 + 7 + 0.5
 
 
 def test_c_loop_is_cheaper_than_the_call_from_python(lib):

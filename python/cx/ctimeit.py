@@ -295,7 +295,9 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
             ctype = ctypes.c_void_p
             converted = None if arg is None else ctypes.cast(arg, ctypes.c_void_p).value
         else:
-            converted = function._argtypes_[i].from_param(arg)
+            converted = function._argtypes_[i].from_param(arg)  # the call's own checks and errors
+            if ctype is not ctypes.c_void_p and type(converted).__name__ == "CArgObject":
+                converted = ctype(arg)  # ctypes' simple types (char, _Bool, long double) pass by value
         data, holder = _raw(converted, ctype, what)
         params.append(spelling.c(ctype))
         ctypes_of.append(ctype)
