@@ -99,8 +99,9 @@ def test_bad_calls_raise_like_the_call_would(lib):
 
 
 def test_crash_in_the_timed_function_is_an_exception(lib):
-    with pytest.raises(cx.CrashError):
+    with pytest.raises(cx.CrashError, match=r"^crash\(\) \(timed by cx.timeit\) dereferenced a NULL pointer") as info:
         cx.timeit(lib.crash, None, repeat=1, number=1, python=False)
+    assert (info.value.function, info.value.where) == ("crash", "crash")
     assert lib.add(1, 2) == 3
 
 

@@ -17,6 +17,7 @@ Python callables passed as function pointers are refused: time those with ``%tim
 """
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import math
@@ -24,7 +25,7 @@ import statistics
 import timeit as _pytimeit
 from dataclasses import dataclass, field
 
-from .errors import ClosedError, CxError
+from .errors import ClosedError, CrashError, CxError
 
 __all__ = ["timeit", "TimeitResult"]
 
@@ -315,7 +316,13 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
     seconds = (ctypes.c_double * repeat)()
 
     def run(loops, runs):
-        timer(ctypes.c_void_p(address), block, loops, runs, seconds)
+        try:
+            timer(ctypes.c_void_p(address), block, loops, runs, seconds)
+        except CrashError as e:  # name the function being timed, not the loop around it
+            crash = copy.copy(e)
+            crash.args = (str(e).replace("cx_time()", f"{decl.name}() (timed by cx.timeit)", 1),)
+            crash.function = decl.name
+            raise crash from None
         return list(seconds[:runs])
 
     loops = number
