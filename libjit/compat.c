@@ -9,9 +9,16 @@
  *     Debian's 2020 snapshot). TCC_RELOCATE_AUTO is the only compile-time
  *     witness of an old libtcc, so with it the result is not read.
  *   - TCC_OUTPUT_MEMORY is 1 in both; tcc_list_symbols exists since 2019.
+ *   - No version has a setter for the preprocessor's output: tcc_new sets
+ *     the state's ppfp field to the value of stdout at that moment (see
+ *     jit__tcc_new_preprocessor).
  */
+#include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "libtcc.h"
@@ -33,6 +40,93 @@ int jit__tcc_set_options(TCCState *s, const char *options)
 #else
     return tcc_set_options(s, options);
 #endif
+}
+
+/* ---- the preprocessor's output ------------------------------------ */
+
+/* libtcc writes TCC_OUTPUT_PREPROCESS text to the state's ppfp, which
+ * tcc_new sets to stdout's value and nothing lets a host change. Two ways:
+ *   - the field's offset, found once: the only pointer-sized word of a new
+ *     state (its malloc'd size bounds the scan) equal to stdout, confirmed
+ *     by preprocessing a probe through it. The offset is then written
+ *     directly; nothing process-wide changes.
+ *   - otherwise (no unique word, or a probe that does not come through):
+ *     stdout is swapped for the length of tcc_new, under the lock. A thread
+ *     printing in that instant would write into the preprocessor's output;
+ *     only used when the first way is unavailable. */
+static long ppfp_offset = -2; /* -2: not looked for yet; -1: not found */
+
+static void ignore_diagnostic(void *opaque, const char *msg)
+{
+    (void)opaque;
+    (void)msg;
+}
+
+static int probe_offset(long offset)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    TCCState *s = tcc_new();
+    int ok = 0;
+
+    if (out && s) {
+        *(FILE **)((char *)s + offset) = out;
+        tcc_set_error_func(s, NULL, ignore_diagnostic);
+        if (jit__tcc_set_options(s, "-nostdinc") == 0
+            && tcc_set_output_type(s, TCC_OUTPUT_PREPROCESS) == 0
+            && tcc_compile_string(s, "#define JIT_P(x) x##_ok\nJIT_P(jit_probe)\n") == 0) {
+            fflush(out);
+            ok = text && strstr(text, "jit_probe_ok") != NULL;
+        }
+    }
+    if (s)
+        tcc_delete(s);
+    if (out)
+        fclose(out);
+    free(text);
+    return ok;
+}
+
+static long find_ppfp_offset(void)
+{
+    TCCState *s = tcc_new();
+    size_t words, i;
+    long found = -1;
+    int matches = 0;
+
+    if (!s)
+        return -1;
+    words = malloc_usable_size(s) / sizeof(void *);
+    for (i = 0; i < words; i++)
+        if (((FILE **)s)[i] == stdout) {
+            found = (long)(i * sizeof(void *));
+            matches++;
+        }
+    tcc_delete(s);
+    if (matches != 1 || !probe_offset(found))
+        return -1;
+    return found;
+}
+
+TCCState *jit__tcc_new_preprocessor(FILE *out)
+{
+    TCCState *s;
+    FILE *saved;
+
+    if (ppfp_offset == -2)
+        ppfp_offset = find_ppfp_offset();
+    if (ppfp_offset >= 0) {
+        s = tcc_new();
+        if (s)
+            *(FILE **)((char *)s + ppfp_offset) = out;
+        return s;
+    }
+    saved = stdout;
+    stdout = out;
+    s = tcc_new();
+    stdout = saved;
+    return s;
 }
 
 /* ---- version -------------------------------------------------------- */

@@ -44,6 +44,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,9 +349,11 @@ static void add_runtime_symbol(void *ctx, const char *name, const void *addr)
     tcc_add_symbol((TCCState *)ctx, name, addr);
 }
 
-/* Everything from tcc_new to tcc_relocate; called with the lock held. On
- * success *out is the linked image. */
-static int build(jit_state *j, const char *source, TCCState **out)
+/* A fresh TCCState configured as j records, for output_type (MEMORY, or
+ * PREPROCESS writing to ppfp); called with the lock held. JIT_OK and *out,
+ * or an error code (j's error set). */
+static int configure(jit_state *j, int output_type, FILE *ppfp,
+                     TCCState **out)
 {
     const struct jit_system_paths *sys = jit__system_paths();
     const char *const *dir;
@@ -358,30 +361,50 @@ static int build(jit_state *j, const char *source, TCCState **out)
     int rc;
 
     *out = NULL;
-    s = tcc_new();
+    s = ppfp ? jit__tcc_new_preprocessor(ppfp) : tcc_new();
     if (!s)
         return jit__fail_static(j, JIT_ENOMEM, "out of memory");
     tcc_set_error_func(s, j, on_message);
 #ifndef TCC_RELOCATE_AUTO /* libtcc >= Feb 2024 */
-    tcc_set_backtrace_func(s, NULL, jit__guard_backtrace);
+    if (!ppfp)
+        tcc_set_backtrace_func(s, NULL, jit__guard_backtrace);
 #endif
     if (j->runtime_dir)
         tcc_set_lib_path(s, j->runtime_dir);
     if ((rc = apply_ops(j, s, 1)) != JIT_OK)
         goto fail;
-    if (tcc_set_output_type(s, TCC_OUTPUT_MEMORY) != 0) {
+    if (tcc_set_output_type(s, output_type) != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "TinyCC refused the "
-                                   "memory output type");
+                                   "output type");
         goto fail;
     }
     for (dir = sys->sysinclude; *dir; dir++)
         tcc_add_sysinclude_path(s, *dir);
-    for (dir = sys->library; *dir; dir++)
-        tcc_add_library_path(s, *dir);
-    jit__runtime_each(add_runtime_symbol, s);
-    if ((rc = apply_ops(j, s, 0)) != JIT_OK)
-        goto fail;
+    if (!ppfp) {
+        for (dir = sys->library; *dir; dir++)
+            tcc_add_library_path(s, *dir);
+        jit__runtime_each(add_runtime_symbol, s);
+        if ((rc = apply_ops(j, s, 0)) != JIT_OK)
+            goto fail;
+    }
+    *out = s;
+    return JIT_OK;
 
+fail:
+    tcc_delete(s);
+    return rc;
+}
+
+/* Everything from tcc_new to tcc_relocate; called with the lock held. On
+ * success *out is the linked image. */
+static int build(jit_state *j, const char *source, TCCState **out)
+{
+    TCCState *s;
+    int rc;
+
+    *out = NULL;
+    if ((rc = configure(j, TCC_OUTPUT_MEMORY, NULL, &s)) != JIT_OK)
+        return rc;
     jit__guard_compiling(1);
     rc = tcc_compile_string(s, source);
     jit__guard_compiling(0);
@@ -410,9 +433,63 @@ fail:
     return rc;
 }
 
-int jit__compile(jit_state *j, const char *source)
+/* padding + source, malloc'd; NULL when out of memory. */
+static char *pad(const char *source)
 {
     size_t n = strlen(source);
+    char *padded;
+
+    padded = n < (size_t)-1 - sizeof padding ? malloc(sizeof padding + n) : NULL;
+    if (padded) {
+        memcpy(padded, padding, sizeof padding - 1);
+        memcpy(padded + sizeof padding - 1, source, n + 1);
+    }
+    return padded;
+}
+
+int jit__preprocess(jit_state *j, const char *source, char **text,
+                    size_t *len)
+{
+    char *padded = strdup(source); /* no padding: it would shift lines */
+    FILE *out;
+    TCCState *s;
+    int rc;
+
+    *text = NULL;
+    *len = 0;
+    jit__succeed(j);
+    jit__buf_clear(&j->diagnostics);
+    j->have_first_error = 0;
+    if (!padded)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    out = open_memstream(text, len);
+    if (!out) {
+        free(padded);
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    }
+    jit__lock();
+    rc = configure(j, TCC_OUTPUT_PREPROCESS, out, &s);
+    if (rc == JIT_OK) {
+        jit__guard_compiling(1);
+        if (tcc_compile_string(s, padded) != 0)
+            rc = fail_with_first_error(j, JIT_ECOMPILE, "preprocessing failed");
+        jit__guard_compiling(0);
+        tcc_delete(s);
+    }
+    jit__unlock();
+    free(padded);
+    if (fclose(out) != 0 && rc == JIT_OK)
+        rc = jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    if (rc != JIT_OK) {
+        free(*text);
+        *text = NULL;
+        *len = 0;
+    }
+    return rc;
+}
+
+int jit__compile(jit_state *j, const char *source)
+{
     char *padded;
     TCCState *s;
     int rc;
@@ -423,13 +500,11 @@ int jit__compile(jit_state *j, const char *source)
     jit__buf_clear(&j->names);
     j->have_first_error = 0;
 
-    padded = n < (size_t)-1 - sizeof padding ? malloc(sizeof padding + n) : NULL;
+    padded = pad(source);
     if (!padded) {
         j->phase = JIT_PHASE_FAILED;
         return jit__fail_static(j, JIT_ENOMEM, "out of memory");
     }
-    memcpy(padded, padding, sizeof padding - 1);
-    memcpy(padded + sizeof padding - 1, source, n + 1);
 
     jit__lock();
     rc = build(j, padded, &s);

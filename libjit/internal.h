@@ -9,6 +9,7 @@
 #define CX_JIT_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,7 @@ struct jit_state {
     struct jit_buf names;       /* NUL-separated names the source defines */
     struct jit_buf diagnostics; /* every compiler message, one per line */
     struct jit_buf message;     /* storage for a formatted jit_error */
+    char *preprocessed;         /* jit_preprocess's last text (malloc'd) */
     int have_first_error;       /* message holds the first compiler error */
     /* What jit_error returns: a string literal or message.data. Read and
      * written atomically, because jit_sym/jit_list may run concurrently
@@ -229,5 +231,16 @@ int jit__is_runtime_symbol(const char *name);
 int jit__tcc_relocate(struct TCCState *s);
 /* tcc_set_options; returns 0 when the libtcc cannot tell (void API). */
 int jit__tcc_set_options(struct TCCState *s, const char *options);
+/* tcc_new for a state whose preprocessed output (TCC_OUTPUT_PREPROCESS)
+ * goes to out instead of stdout. Called with jit__lock held. */
+struct TCCState *jit__tcc_new_preprocessor(FILE *out);
+
+/* ---- preprocessing (compile.c) -------------------------------------- */
+
+/* Preprocess source as jit__compile would compile it; *text (malloc'd,
+ * NUL-terminated) and *len on success, else an error code (j's error and
+ * diagnostics set). */
+int jit__preprocess(jit_state *j, const char *source, char **text,
+                    size_t *len);
 
 #endif /* CX_JIT_INTERNAL_H */

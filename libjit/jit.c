@@ -108,6 +108,7 @@ JIT_API void jit_delete(jit_state *j)
     jit__buf_free(&j->names);
     jit__buf_free(&j->diagnostics);
     jit__buf_free(&j->message);
+    free(j->preprocessed);
     free(j->runtime_dir);
     free(j);
 }
@@ -271,6 +272,37 @@ JIT_API int jit_compile(jit_state *j, const char *source)
     if ((rc = jit__compile(j, source)) == JIT_OK)
         jit__succeed(j);
     return rc;
+}
+
+JIT_API const char *jit_preprocess(jit_state *j, const char *source,
+                                   size_t *len)
+{
+    char *text;
+    size_t n;
+    int rc;
+
+    if (len)
+        *len = 0;
+    if (!j)
+        return NULL;
+    if (j->phase != JIT_PHASE_CONFIGURING) {
+        jit__fail_static(j, JIT_ESTATE, "jit_preprocess: call it before "
+                         "jit_compile");
+        return NULL;
+    }
+    if (!source) {
+        jit__fail_static(j, JIT_EARG, "jit_preprocess: source is NULL");
+        return NULL;
+    }
+    free(j->preprocessed);
+    j->preprocessed = NULL;
+    if ((rc = jit__preprocess(j, source, &text, &n)) != JIT_OK)
+        return NULL;
+    j->preprocessed = text;
+    if (len)
+        *len = n;
+    jit__succeed(j);
+    return text;
 }
 
 JIT_API void *jit_sym(jit_state *j, const char *name)

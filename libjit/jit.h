@@ -10,6 +10,7 @@
  * crashes):
  *
  *     jit_new -> jit_add_* / jit_define / jit_set_options (any number)
+ *             -> jit_preprocess (any number, optional)
  *             -> jit_compile (exactly once)
  *             -> jit_sym / jit_list (any number)  -> jit_delete
  *
@@ -38,6 +39,8 @@
 #ifndef CX_JIT_H
 #define CX_JIT_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,7 +53,7 @@ extern "C" {
 
 /* Version of this header; jit_version() returns the library's. */
 #define JIT_VERSION_MAJOR 0
-#define JIT_VERSION_MINOR 2
+#define JIT_VERSION_MINOR 3
 #define JIT_VERSION_PATCH 0
 #define JIT_VERSION_NUMBER \
     (JIT_VERSION_MAJOR * 10000 + JIT_VERSION_MINOR * 100 + JIT_VERSION_PATCH)
@@ -108,6 +111,19 @@ JIT_API int jit_add_symbol(jit_state *j, const char *name, const void *addr);
  * JIT_ECOMPILE, "the compiler crashed ...", when TinyCC itself crashes on
  * the source and jit_guard_install has run (see below). */
 JIT_API int jit_compile(jit_state *j, const char *source);
+
+/* The source as TinyCC's preprocessor sees it for jit_compile: the same
+ * options, include directories and defines, TinyCC's predefined macros,
+ * #if resolved, macros expanded, comments removed; with "# N \"file\""
+ * line markers (flag " 1" after the name when a file is entered, " 2" when
+ * back in it). Any number of calls, before jit_compile only (JIT_ESTATE
+ * after); the state's configuration and phase are unchanged. Returns the
+ * text (owned by the state, valid until the next jit_preprocess or
+ * jit_delete; *len, if len is not NULL, gets its length), or NULL: a
+ * missing header or an #error (JIT_ECOMPILE; jit_diagnostics has the
+ * messages), out of memory. Nothing is written to stdout or to a file. */
+JIT_API const char *jit_preprocess(jit_state *j, const char *source,
+                                   size_t *len);
 
 /* Address of a global symbol of the compiled code, or NULL (not compiled
  * yet, or no such symbol; jit_error says which). Looks in the whole linked

@@ -77,7 +77,7 @@ static void test_version(void)
     const char *v = jit_version_string();
 
     CHECK(jit_version() == JIT_VERSION_NUMBER);
-    CHECK(strncmp(v, "libjit 0.2.0 (TinyCC 0.9.", 25) == 0);
+    CHECK(strncmp(v, "libjit 0.3.0 (TinyCC 0.9.", 25) == 0);
     CHECK(jit_version_string() == v);
 }
 
@@ -222,6 +222,43 @@ static void test_options_all_or_nothing(void)
     CHECK_J(j, contains(jit_error(j), "jit_add_library"));
     CHECK_J(j, jit_compile(j, "#ifdef LEAKED\n#error LEAKED applied\n#endif\n"
                               "int f(void) { return 1; }\n") == JIT_OK);
+    jit_delete(j);
+}
+
+/* jit_preprocess: the compiler's view, in memory, repeatable, before
+ * jit_compile only; stdout untouched. */
+static void test_preprocess(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+    const char *text;
+    size_t len = 0;
+    long before;
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_define(j, "OMIT_FP", NULL) == JIT_OK);
+    CHECK_J(j, jit_set_options(j, "-DAPI(t)=t") == JIT_OK);
+    fflush(stdout);
+    before = ftell(stdout);
+    text = jit_preprocess(j, "#include <stddef.h>\n"
+                             "#ifdef OMIT_FP\n# define double long long\n#endif\n"
+                             "API(double) half(double x) { return x / 2; }\n", &len);
+    CHECK_J(j, text != NULL);
+    CHECK_J(j, len > 0 && text && strlen(text) == len);
+    CHECK_J(j, contains(text, "long long half(long long x)"));
+    CHECK_J(j, contains(text, "stddef.h\" 1"));
+    CHECK_J(j, contains(text, "size_t"));
+    CHECK_J(j, ftell(stdout) == before);
+    text = jit_preprocess(j, "int again;\n", NULL);
+    CHECK_J(j, contains(text, "int again;"));
+    CHECK_J(j, jit_preprocess(j, "#include <no/such/header.h>\n", &len) == NULL);
+    CHECK_J(j, len == 0);
+    CHECK_J(j, contains(jit_diagnostics(j), "no/such/header.h"));
+    CHECK_J(j, jit_preprocess(j, "#error stop here\n", NULL) == NULL);
+    CHECK_J(j, contains(jit_error(j), "stop here"));
+    CHECK_J(j, jit_compile(j, "int f(void) { return 1; }") == JIT_OK);
+    CHECK_J(j, jit_preprocess(j, "int x;", NULL) == NULL);
+    CHECK_J(j, contains(jit_error(j), "before jit_compile"));
     jit_delete(j);
 }
 
@@ -1460,6 +1497,7 @@ int main(int argc, char **argv)
     test_options_refused();
     test_options_all_or_nothing();
     test_options_accepted();
+    test_preprocess();
     test_define();
     test_compile_error();
     test_warnings_kept();

@@ -9,7 +9,7 @@ import cx
 SOURCE = """\
 #include <stdint.h>
 typedef struct { char c; int i; double d; short s; } Mixed;
-struct __attribute__((packed)) Packed { char c; int i; short s; };
+struct Packed { char c; int i; short s; } __attribute__((packed));
 #pragma pack(push, 2)
 typedef struct { char c; double d; } Pack2;
 #pragma pack(pop)

@@ -12,7 +12,7 @@ import importlib.util
 from .errors import CxError
 
 #: JIT_VERSION_NUMBER of libjit/jit.h that this module was written for.
-EXPECTED_VERSION = 200
+EXPECTED_VERSION = 300
 
 JIT_OK = 0
 JIT_ENOMEM = -1
@@ -75,6 +75,7 @@ _SIGNATURES = {
     "jit_set_options": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_add_symbol": (ctypes.c_int, [state_p, ctypes.c_char_p, ctypes.c_void_p]),
     "jit_compile": (ctypes.c_int, [state_p, ctypes.c_char_p]),
+    "jit_preprocess": (ctypes.c_void_p, [state_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)]),
     "jit_sym": (ctypes.c_void_p, [state_p, ctypes.c_char_p]),
     "jit_list": (ctypes.c_int, [state_p, symbol_cb, ctypes.c_void_p]),
     "jit_error": (ctypes.c_char_p, [state_p]),

@@ -11,12 +11,14 @@ The binding knows declarations and addresses, not where the code came from.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import inspect
 
 from . import _speedups, guard as _guard, layouts as _layout
 from .errors import ClosedError, CxError
 
-__all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable"]
+__all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable", "Pointer", "CString",
+           "BindingError"]
 
 _SCALARS = {
     "char": ctypes.c_char,
@@ -64,9 +66,16 @@ class TypeTable:
         self._decls = decls
         self._structs = {}
         self._recipe = recipe  # how the module was compiled: cx.layout asks that compiler
+        self._incomplete = []  # classes made, fields not yet set (see struct)
+        self._handles = {}
 
     def struct(self, name):
-        """The ctypes class of the struct or union called ``name`` (typedef name or tag)."""
+        """The ctypes class of the struct or union called ``name`` (typedef name or tag).
+
+        Classes are made first and given their fields afterwards, members by value before the
+        struct that holds them, so structs that point to each other are laid out as C lays them
+        out (``struct X { struct Y *y; }; struct Y { struct X x; };``).
+        """
         cls = self._structs.get(name)
         if cls is not None:
             return cls
@@ -76,14 +85,49 @@ class TypeTable:
         base = ctypes.Union if decl.union else ctypes.Structure
         cls = _layout.struct_class(name, base, {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
                                                 "__module__": "cx", "__repr__": _struct_repr}, decl, self._recipe)
-        self._structs[name] = cls  # before the fields, so self-referencing pointers resolve
+        self._structs[name] = cls
+        self._incomplete.append(name)
+        if len(self._incomplete) == 1:  # the outermost call completes every class it made
+            try:
+                while self._incomplete:
+                    self._complete(self._incomplete[-1])
+            except BaseException:
+                for n in self._incomplete:
+                    self._structs.pop(n, None)
+                self._incomplete.clear()
+                raise
+        return cls
+
+    def _complete(self, name):
+        """Set the fields of the class of ``name`` (made by :meth:`struct`)."""
+        decl, cls = self._decls.structs[name], self._structs[name]
         fields = []
         for f in decl.fields:
+            inner = f.type
+            while inner.kind == "array":
+                inner = inner.target
+            if inner.kind in ("struct", "union") and inner.name != name and inner.name in self._decls.structs:
+                self.struct(inner.name)
+                if inner.name in self._incomplete:
+                    self._complete(inner.name)  # a member by value must be laid out first
             ctype = self.ctype(f.type)
             if ctype is None:
                 raise BindingError(f"field '{f.name}' of struct {name} has type void")
             fields.append((f.name, ctype, f.bits) if f.bits is not None else (f.name, ctype))
-        cls._fields_ = fields
+        if name in self._incomplete:
+            self._incomplete.remove(name)
+            cls._fields_ = fields
+
+    def handle(self, target):
+        """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
+        ``c_void_p`` (:class:`Pointer`) that remembers its C type, so a function's result passes
+        back to the parameters that take it, and nowhere else."""
+        key = _unqualified(target).spelling
+        cls = self._handles.get(key)
+        if cls is None:
+            cls = type(f"{key} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
+                                              "__doc__": f"A C pointer: {key} *"})
+            self._handles[key] = cls
         return cls
 
     def ctype(self, t):
@@ -121,10 +165,49 @@ class TypeTable:
         return ctypes.CFUNCTYPE(self.restype(t.result), *args)
 
     def restype(self, t):
-        """The ctypes restype for a result of C type ``t``."""
-        if t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char":
-            return ctypes.c_char_p
+        """The ctypes restype for a result of C type ``t``: ``const char *`` is text, any other
+        pointer to something Python cannot look into (``void *``, ``char *``, an opaque or
+        undefined struct) a :meth:`handle`."""
+        if t.kind == "pointer":
+            target = t.target
+            if target.kind == "scalar" and target.name == "char" and target.const:
+                return ctypes.c_char_p
+            if target.kind in ("void", "opaque") or (target.kind == "scalar" and target.name == "char") \
+                    or (target.kind in ("struct", "union") and target.name not in self._decls.structs):
+                return self.handle(target)
         return self.ctype(t)
+
+
+def _unqualified(t):
+    return dataclasses.replace(t, const=False, volatile=False) if t.const or t.volatile else t
+
+
+class Pointer(ctypes.c_void_p):
+    """A C pointer returned by a cx function: pass it back to C, or give it to ctypes
+    (``ctypes.string_at(p, n)``, ``ctypes.cast(p, ...)``). ``None`` is the NULL pointer.
+
+    Each pointee type has its own subclass (``type(p).__name__`` is its C type, e.g.
+    ``"struct handle *"``); a parameter refuses a pointer to another type, as a C compiler would
+    (``void *`` goes anywhere).
+    """
+
+    _cx_target = None
+
+    def __repr__(self):
+        value = self.value
+        return f"<cx pointer ({type(self).__name__}) {'NULL' if value is None else hex(value)}>"
+
+
+class CString(str):
+    """The text of a ``char *`` result, and the pointer itself (``.pointer``), so that C can free
+    it: passing a CString back to a ``char *`` or ``void *`` parameter passes that pointer."""
+
+    __slots__ = ("pointer",)
+
+    def __new__(cls, text, pointer):
+        self = super().__new__(cls, text)
+        self.pointer = pointer
+        return self
 
 
 def _struct_repr(self):
@@ -137,44 +220,107 @@ def _describe(fn, index, param):
     return f"argument '{pname}' of {fn.name}()"
 
 
+_BYREF = type(ctypes.byref(ctypes.c_int()))
+
+
 def _pointer_fallback(fn, index, param, types, accepts_str):
-    """from_param for non-buffer objects passed to a pointer parameter."""
+    """from_param for non-buffer objects passed to a pointer parameter: text for ``const char *``,
+    cx pointers of the right type, ``ctypes.byref(x)`` and ``ctypes.pointer(x)`` of the right
+    type (out-parameters), ctypes structs and arrays."""
     target = param.type.target
     what = _describe(fn, index, param)
+    spelling = param.type.spelling
     target_ctype = None
     if target.kind not in ("void", "opaque", "function"):
         try:
             target_ctype = types.ctype(target)
         except BindingError:
             target_ctype = None
+    anything = target.kind == "void"
+    chars = target.kind == "scalar" and target.name in ("char", "signed char", "unsigned char")
+
+    def refuse(detail):
+        raise TypeError(f"{what} ({spelling}): {detail}")
+
+    def fits(obj):
+        """Whether the ctypes object ``obj`` is an object of the pointee's type."""
+        if anything or target.kind == "opaque":
+            return True
+        if target_ctype is None:
+            return False
+        if isinstance(obj, ctypes.Array):
+            return issubclass(obj._type_, target_ctype) or (chars and ctypes.sizeof(obj._type_) == 1)
+        if target.kind == "pointer":  # T **: any pointer-sized pointer object
+            return isinstance(obj, (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p, ctypes._Pointer,
+                                    ctypes._CFuncPtr))
+        return isinstance(obj, target_ctype) or (chars and type(obj) in (ctypes.c_char, ctypes.c_byte,
+                                                                         ctypes.c_ubyte))
 
     def fallback(obj):
+        if isinstance(obj, CString):
+            if chars or anything:
+                return obj.pointer
+            refuse(f"got the text of a char * result; this parameter takes {spelling}")
         if accepts_str and isinstance(obj, str):
             return ctypes.c_char_p(obj.encode("utf-8"))
-        if isinstance(obj, (ctypes._Pointer, ctypes.Array)) or isinstance(obj, ctypes.c_void_p):
-            return obj
-        if isinstance(obj, ctypes._SimpleCData) and target_ctype is not None and type(obj) is target_ctype:
-            return ctypes.byref(obj)
+        if isinstance(obj, Pointer):
+            mine = obj._cx_target
+            if anything or mine is None or mine.kind == "void" or \
+                    _unqualified(mine).spelling == _unqualified(target).spelling:
+                return obj
+            refuse(f"got a pointer to {_unqualified(mine).spelling}, expected one to "
+                   f"{_unqualified(target).spelling}")
+        if isinstance(obj, _BYREF):
+            if fits(obj._obj):
+                return obj
+            refuse(f"got ctypes.byref() of a {type(obj._obj).__name__}; pass byref() of a "
+                   f"{_ctype_name(target_ctype)} (e.g. x = {_ctype_name(target_ctype)}(); "
+                   f"f(..., ctypes.byref(x)); then x.value)")
+        if isinstance(obj, ctypes._Pointer):
+            if anything or target.kind == "opaque" or (target_ctype is not None and (
+                    issubclass(obj._type_, target_ctype) or (target.kind == "pointer" and fits(obj.contents
+                    if obj else ctypes.c_void_p())))):
+                return obj
+            refuse(f"got a pointer to {obj._type_.__name__}, expected one to {_ctype_name(target_ctype)}")
+        if isinstance(obj, ctypes.Array):
+            if fits(obj):
+                return obj
+            refuse(f"got an array of {obj._type_.__name__}, expected {_ctype_name(target_ctype)} elements")
+        if isinstance(obj, ctypes.c_void_p) or isinstance(obj, ctypes.c_char_p) and chars:
+            return obj  # an address the caller vouches for
         if isinstance(obj, (ctypes.Structure, ctypes.Union)):
             if target_ctype is not None and not isinstance(obj, target_ctype):
-                raise TypeError(f"{what} ({param.type.spelling}): expected {target_ctype.__name__}, "
-                                f"got {type(obj).__name__}")
+                refuse(f"expected {target_ctype.__name__}, got {type(obj).__name__}")
             return ctypes.byref(obj)
-        if isinstance(obj, ctypes._SimpleCData) and target.kind in ("void", "opaque"):
-            return ctypes.byref(obj)
+        if isinstance(obj, ctypes._SimpleCData):
+            if fits(obj):
+                return ctypes.byref(obj)
+            refuse(f"got a {type(obj).__name__}, expected a {_ctype_name(target_ctype)}")
         if isinstance(obj, (list, tuple)) and target.const and target_ctype is not None:
             try:
                 return (target_ctype * len(obj))(*obj)
             except TypeError as exc:
-                raise TypeError(f"{what} ({param.type.spelling}): {exc}") from None
-        hint = "a numpy array, bytes/bytearray or a ctypes object"
+                refuse(str(exc))
+        if isinstance(obj, int) and not isinstance(obj, bool):
+            refuse("got an int; an address is passed as ctypes.c_void_p(address), a pointer a C "
+                   "function returned as it is")
+        hint = "a numpy array, bytes/bytearray, a pointer a cx function returned, or a ctypes object"
         if accepts_str:
             hint = "str, bytes, " + hint
+        if target.kind in ("scalar", "pointer", "struct", "union", "enum") and target_ctype is not None:
+            hint += f" (for an out-parameter: ctypes.byref({_ctype_name(target_ctype)}()))"
         if isinstance(obj, (list, tuple)):
             hint += " (a list is accepted only for const pointers, since C could not write back to it)"
-        raise TypeError(f"{what} ({param.type.spelling}): expected {hint}, got {type(obj).__name__}")
+        refuse(f"expected {hint}, got {type(obj).__name__}")
 
     return fallback
+
+
+def _ctype_name(ctype):
+    if ctype is None:
+        return "ctypes object"
+    name = ctype.__name__
+    return f"ctypes.{name}" if getattr(ctypes, name, None) is ctype else name
 
 
 def _pointer_converter(fn, index, param, types):
@@ -260,8 +406,9 @@ def _make_signature(fn, types):
 
 
 def _is_pyobject(t):
-    """``PyObject *`` (from <Python.h>, which the declaration parser does not read)."""
-    return t.kind == "pointer" and t.target.kind == "opaque" and t.target.name == "PyObject"
+    """``PyObject *`` (``<Python.h>``'s ``typedef struct _object PyObject``)."""
+    return t.kind == "pointer" and (t.target.alias == "PyObject" or t.target.name == "PyObject"
+                                    or (t.target.kind == "struct" and t.target.tag == "_object"))
 
 
 def bind_function(fn, address, owner, types, *, hold_gil=False):
@@ -310,9 +457,16 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     restype = ctypes.py_object if hold_gil and _is_pyobject(fn.result) else types.restype(fn.result)
     if fn.result.kind == "opaque":
         raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, which the cell does not define")
-    decode = restype is ctypes.c_char_p
-    if callback_errors is not None or decode:
-        errcheck = _make_errcheck(callback_errors, decode)
+    result = None  # how the result is converted (see _make_errcheck)
+    if restype is ctypes.c_char_p:
+        result = "text"
+    elif isinstance(restype, type) and issubclass(restype, Pointer):
+        result = "owned text" if restype._cx_target.kind == "scalar" and restype._cx_target.name == "char" \
+            else "pointer"
+    elif isinstance(restype, type) and issubclass(restype, ctypes._Pointer):
+        result = "pointer"
+    if callback_errors is not None or result:
+        errcheck = _make_errcheck(callback_errors, result)
     # The class is made directly from ctypes' function-pointer base, not with CFUNCTYPE, whose
     # global cache would keep every function's converters (and so every module) alive forever.
     flags = ctypes._FUNCFLAG_CDECL | (ctypes._FUNCFLAG_PYTHONAPI if hold_gil else 0)
@@ -343,15 +497,24 @@ def _disassemble(self, syntax="intel"):
     return disassemble(self, syntax=syntax)
 
 
-def _make_errcheck(callback_errors, decode):
-    def errcheck(result, func, args):
+def _make_errcheck(callback_errors, result):
+    """The errcheck that re-raises a callback's exception and converts the result: ``"text"``
+    (``const char *``: str), ``"owned text"`` (``char *``: a :class:`CString`, which keeps the
+    pointer for C to free), ``"pointer"`` (NULL is None)."""
+    def errcheck(value, func, args):
         if callback_errors:
             exc = callback_errors.pop()
             callback_errors.clear()
             raise exc
-        if decode and result is not None:
-            return result.decode("utf-8", errors="surrogateescape")
-        return result
+        if value is None or result is None:
+            return value
+        if result == "text":
+            return value.decode("utf-8", errors="surrogateescape")
+        if not value:  # a NULL pointer object
+            return None
+        if result == "owned text":
+            return CString(ctypes.string_at(value).decode("utf-8", errors="surrogateescape"), value)
+        return value
 
     return errcheck
 

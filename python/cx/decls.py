@@ -33,7 +33,7 @@ import functools
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from . import _cfront, _cpre
+from . import _cfront, _cpre, _pview
 
 __all__ = ["parse", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
 
@@ -117,19 +117,22 @@ class Field:
 @dataclass(frozen=True)
 class Struct:
     """A struct or union with a body: ``name`` (typedef name if any, else tag), ``tag``,
-    ``union``, ``fields`` (tuple of :class:`Field`), ``line``."""
+    ``union``, ``fields`` (tuple of :class:`Field`), ``line``, ``file`` (where it is defined:
+    ``"<cell>"``, a header's path) and ``user`` (False for a system header's)."""
 
     name: str
     tag: "str | None"
     union: bool
     fields: tuple
     line: int
+    file: str = "<cell>"
+    user: bool = True
 
 
 @dataclass(frozen=True)
 class Global:
     """A file-scope variable: ``name``, ``type``, ``static``, ``extern``, ``const`` (the object
-    itself is read-only), ``thread_local``, ``line``."""
+    itself is read-only), ``thread_local``, ``line``, ``file``."""
 
     name: str
     type: CType
@@ -138,6 +141,7 @@ class Global:
     const: bool = False
     thread_local: bool = False
     line: int = 0
+    file: str = "<cell>"
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,9 @@ class Function:
         The cell gives its body.
     static, inline : bool
     line : int
-        1-based cell line of the name (of the definition, if there is one).
+        1-based line of the name (of the definition, if there is one) in ``file``.
+    file : str
+        ``"<cell>"`` for the source itself, else the user's header or ``.c`` file it comes from.
     """
 
     name: str
@@ -166,6 +172,7 @@ class Function:
     static: bool = False
     inline: bool = False
     line: int = 0
+    file: str = "<cell>"
 
     @property
     def type(self):
@@ -268,6 +275,46 @@ def _parse(source, fast=True):
     (simple functions are otherwise read without it: see :func:`cx._cfront.fast_function`)."""
     text, warnings = _cpre.clean(source, _if_value)
     return _Builder(warnings).build(_cfront.read(text, warnings, _header_types(), fast))
+
+
+def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=True):
+    """The declarations of a translation unit, from its preprocessed text.
+
+    This is how :func:`cx.compile` reads a source: the compiler's preprocessor has already
+    included every header, resolved every ``#if`` and expanded every macro, so what is read is
+    what the compiler compiles. Only what the user's own files declare is part of the result
+    (``functions`` and ``globals`` from the source and the local headers and ``.c`` files it
+    includes; never a system header's), together with every typedef, struct, union and enum
+    they use, from any header.
+
+    Parameters
+    ----------
+    text : str
+        Preprocessed C with ``# N "file"`` line markers (:func:`cx.backends.tcc.preprocess`).
+    source_files : iterable of str
+        The preprocessor's names for the source itself (its lines are the cell's lines, reported
+        in the file ``"<cell>"``).
+    system_dirs : iterable of str
+        Directories of system headers.
+
+    Returns
+    -------
+    Declarations
+    """
+    view = _pview.View(text, source_files, "<cell>", system_dirs)
+    picked = view.closure(view.exported())
+    selected, where = view.text_of(picked)
+    warnings = []
+    cleaned = _cpre.gnu(selected, [])
+    nodes = _cfront.read(cleaned, warnings, frozenset(), fast)
+    builder = _Builder([], where)
+    for w in warnings:  # the reader's "line N: ..." are lines of the selection
+        number = _cpre.rx(r"^line (\d+): ").match(w)
+        if number:
+            builder.warn(int(number.group(1)), w[number.end():])
+        else:
+            builder.warnings.append(w)
+    return builder.build(nodes)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -395,8 +442,10 @@ def _read_only(t):
 class _Builder:
     """Builds the model from pycparser nodes, in source order."""
 
-    def __init__(self, warnings):
+    def __init__(self, warnings, where=None):
         self.warnings = warnings
+        # text line -> (file, line, from the user's files); identity for a cell read alone
+        self.where = where or (lambda line: ("<cell>", line, True))
         self.functions, self.structs, self.globals = {}, {}, {}
         self.enums, self.typedefs = {}, {}
         self.tag_keys = {}  # ("struct", tag) -> typedef name used as key
@@ -414,7 +463,7 @@ class _Builder:
             if kind == "Typedef":
                 inner = getattr(node.type, "type", None)
                 if type(inner).__name__ in ("Struct", "Union", "Enum") and inner.name is None:
-                    self.naming = (node.name, node.coord.line)
+                    self.naming = (node.name, self.where(node.coord.line)[1])
                 t = self.ctype(node.type)
                 self.naming = None
                 self.typedefs[node.name] = dataclasses.replace(t, alias=node.name)
@@ -428,13 +477,15 @@ class _Builder:
             tuple(self.warnings))
 
     def warn(self, line, message):
-        self.warnings.append(f"line {line}: {message}")
+        file, line, user = self.where(line)
+        self.warnings.append(f"line {line}: {message}" if file == "<cell>" else f"{file}:{line}: {message}")
 
     # -- declarations ----------------------------------------------------------------------
 
     def declare(self, node, defined=False, kr=False):
-        line, name, storage = node.coord.line, node.name, node.storage
-        if name is None:  # struct/union/enum declaration alone
+        name, storage = node.name, node.storage
+        file, line, user = self.where(node.coord.line)
+        if name is None or not user:  # a struct/union/enum declaration alone, or a system header's
             self.ctype(node.type)
             return
         if kr:
@@ -446,7 +497,7 @@ class _Builder:
             if type(node.type).__name__ == "FuncDecl" and node.type.args is None and not defined:
                 self.warn(line, f"'{name}()' has no parameter list; it is read as '{name}(void)'")
             self.function(Function(name, t.result, t.params or (), t.variadic, defined,
-                                   "static" in storage, "inline" in node.funcspec, line))
+                                   "static" in storage, "inline" in node.funcspec, line, file))
             return
         if t.kind == "array" and t.length is None and node.init is not None:
             length = self.initializer_length(node.init)
@@ -455,7 +506,7 @@ class _Builder:
                                 " initializer; it is left unknown")
             t = dataclasses.replace(t, length=length)
         new = Global(name, t, "static" in storage, "extern" in storage, _read_only(t),
-                     "_Thread_local" in storage, line)
+                     "_Thread_local" in storage, line, file)
         old = self.globals.get(name)
         if old is None or (old.extern and not new.extern):
             self.globals[name] = dataclasses.replace(
@@ -555,14 +606,16 @@ class _Builder:
     def key(self, node, kind):
         if node.name is not None:
             return self.tag_keys.get((type(node).__name__, node.name), node.name), \
-                node.coord.line
-        line, column = node.coord.line, node.coord.column
-        if (line, column) not in self.anonymous:
-            name = f"<anonymous {kind} at line {line}>"
+                self.where(node.coord.line)[1]
+        file, line, _ = self.where(node.coord.line)
+        column = node.coord.column
+        if (file, line, column) not in self.anonymous:
+            place = f"line {line}" if file == "<cell>" else f"{file}:{line}"
+            name = f"<anonymous {kind} at {place}>"
             if name in self.structs:
                 name = f"<anonymous {kind} at line {line}:{column}>"
-            self.anonymous[line, column] = self.naming or (name, line)
-        return self.anonymous[line, column]
+            self.anonymous[file, line, column] = self.naming or (name, line)
+        return self.anonymous[file, line, column]
 
     def aggregate(self, node, kind):
         if node.decls is None:
@@ -581,7 +634,8 @@ class _Builder:
                     if bits is None:
                         self.warn(d.coord.line, f"could not work out the width of '{d.name}'")
                 fields.append(Field(d.name, self.ctype(d.type), bits))
-            self.structs[key] = Struct(key, node.name, kind == "union", tuple(fields), line)
+            file, _, user = self.where(node.coord.line)
+            self.structs[key] = Struct(key, node.name, kind == "union", tuple(fields), line, file, user)
         return CType(kind, key, tag=node.name)
 
     def enum(self, node):

@@ -7,6 +7,7 @@ way a person reading a notebook wants to see them.
 from __future__ import annotations
 
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -171,7 +172,11 @@ class CompileError(CxError):
 
     def __init__(self, summary: str, diagnostics=(), source: str = "", name: str = SOURCE_NAME):
         self.summary = summary
-        self.diagnostics = list(diagnostics)
+        last = source.count("\n") + (0 if source.endswith("\n") else 1) if source else None
+        # A compiler that stops at the end of the text may name the line after the source's last.
+        self.diagnostics = [dataclasses.replace(d, line=last, column=None)
+                            if last and d.file == SOURCE_NAME and d.line and d.line > last else d
+                            for d in diagnostics]
         self.source = source
         self.name = name
         super().__init__(summary)

@@ -40,6 +40,7 @@ itself, so C calling C across modules pays nothing.
 from __future__ import annotations
 
 import ctypes
+import re
 import signal as _signal
 import sys
 import threading
@@ -284,13 +285,22 @@ void __cx_guard_recover(__cx_guard_frame *);
 """
 
 
+_C_WORDS = frozenset(
+    "auto char const double enum extern float inline int long register restrict short signed"
+    " sizeof static struct union unsigned void volatile _Bool _Complex _Atomic".split())
+
+
 def _wrapper(fn, flags=0) -> str:
     names = [f"__cx_a{i}" for i in range(len(fn.params))]
     head = fn.c_declaration(wrapper_name(fn.name), names)
-    call = f"{fn.name}({', '.join(names)})"
+    call = f"({fn.name})({', '.join(names)})"  # (f): never a function-like macro of the source
     void = fn.result.kind == "void"
     zero = "return;" if void else f"{{ static {fn.result.declaration('__cx_z')}; return __cx_z; }}"
-    lines = [f"{head} {{", "    __cx_guard_frame __cx_fr;"]
+    # After the source, whose macros may still be defined (backends that compile the source
+    # itself): the names the wrapper uses mean what the declarations say, never a macro.
+    used = sorted({w for w in re.findall(r"[A-Za-z_]\w*", head + fn.result.spelling)
+                   if w not in _C_WORDS and not w.startswith("__cx_")})
+    lines = [f"#undef {w}" for w in used] + [f"{head} {{", "    __cx_guard_frame __cx_fr;"]
     if not void:
         lines.append(f"    {fn.result.declaration('__cx_r')};")
     lines += [

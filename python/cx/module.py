@@ -7,12 +7,11 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 from . import backends, binding, decls as _decls, guard as _guard, layouts, tls, unit
-from .errors import ClosedError, CompileError, CxError, OptionError
+from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError
 
 __all__ = ["compile", "Module"]
 
@@ -131,17 +130,14 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     """
     if not isinstance(source, str):
         raise TypeError(f"source must be a str of C code, not {type(source).__name__}")
-    declarations = _decls.parse(source)
+    _check_text(source)
     links = tuple(link)
     for m in links:
         if not isinstance(m, Module):
             raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
-    symbols = {}
-    for m in links:  # later modules win
-        symbols.update(m.exports())
-    wanted = {n for n, f in declarations.functions.items() if not f.defined}
-    wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
-    wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
+    if compiler is not None and backend != "cc":
+        raise OptionError(f"compiler={compiler!r} applies to backend='cc' only; pass backend='cc' too")
+    back = backends.get(backend)
     settings = Settings(
         user_source=source,
         include_dirs=tuple(include_dirs) + _python_include(source),
@@ -149,17 +145,85 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         library_dirs=tuple(library_dirs),
         libraries=tuple(libraries),
         options=_normalise_options(options),
-        symbols={n: a for n, a in symbols.items() if n in wanted},
         compiler=compiler,
     )
-    if compiler is not None and backend != "cc":
-        raise OptionError(f"compiler={compiler!r} applies to backend='cc' only; pass backend='cc' too")
     guard = _guard_settings(settings, backend, check, guard)
-    code, guarded = _build(source, declarations, settings, backend, guard, frozenset(hold_gil))
-    name = name or "cx_" + hashlib.sha1(source.encode()).hexdigest()[:8]
+    view = front(source, settings, back)
+    declarations = view.declarations
+    symbols = {}
+    for m in links:  # later modules win
+        symbols.update(m.exports())
+    wanted = {n for n, f in declarations.functions.items() if not f.defined}
+    wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
+    wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
+    settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
+    hold_gil = frozenset(hold_gil)
+    code = _build(back, view, declarations, settings, guard, hold_gil)
+    name = name or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     return Module(code, declarations, name=name, source=source,
-                  keep=tuple(m._code for m in links if m._code is not None), hold_gil=frozenset(hold_gil),
-                  guarded=guarded, settings=settings)
+                  keep=tuple(m._code for m in links if m._code is not None), hold_gil=hold_gil,
+                  guarded=guard, settings=settings)
+
+
+def _build(back, view, declarations, settings, guard, hold_gil):
+    """The backend's code for the source, with the crash guard's wrappers when ``guard``.
+
+    The wrappers come after the source: when the unit fails in them, the source is compiled alone,
+    which gives its own error (a missing ``}``). A source that compiles alone but not with its
+    wrappers is cx's bug, reported as such: calls are never left unguarded silently.
+    """
+    text = unit.translation_unit(view.compiled_text, declarations, guard=guard, hold_gil=hold_gil,
+                                 preprocessed=view.preprocessed)
+    try:
+        code = back.build(text, settings)
+    except CompileError as exc:
+        if not (guard and _guard.generated_code_failed(exc)):
+            raise
+        back.build(unit.translation_unit(view.compiled_text, declarations, guard=False,
+                                         preprocessed=view.preprocessed), settings).close()
+        raise CxError("cx could not guard the calls of this source: the crash guard's wrappers did not "
+                      f"compile ({next((str(d) for d in exc.errors), exc.summary)}); this is a bug in cx, "
+                      "please report it with the source") from None
+    if guard and not code.sym(_guard.END_SYMBOL):
+        code.close()
+        raise CxError("cx could not guard the calls of this source (its wrappers are missing from the "
+                      "compiled code); this is a bug in cx, please report it with the source")
+    return code
+
+
+def _check_text(source):
+    """Refuse what no C compiler reads: a NUL character (TinyCC would silently stop there)."""
+    at = source.find("\x00")
+    if at >= 0:
+        line = source.count("\n", 0, at) + 1
+        column = at - (source.rfind("\n", 0, at) + 1) + 1
+        raise CompileError("C compile failed", [Diagnostic(line, "error",
+                           "the source contains a NUL character (\\x00); C source cannot contain one",
+                           column=column)], source, name=SOURCE_NAME)
+
+
+@dataclass
+class View:
+    """What :func:`front` makes of a source: its declarations, and the text the backend compiles."""
+
+    declarations: _decls.Declarations
+    compiled_text: str
+    preprocessed: bool
+
+
+def front(source: str, settings: Settings, back) -> View:
+    """Preprocess ``source`` with the backend's own preprocessor and read its declarations.
+
+    The declarations are those of the translation unit as the compiler sees it (every header,
+    every macro, every ``#if``). A backend that compiles preprocessed text (``PREPROCESSED``)
+    then compiles exactly that text, so the source is preprocessed once.
+    """
+    text = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings)
+    declarations = _decls.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
+                                            system_dirs=back.system_dirs(settings))
+    if getattr(back, "PREPROCESSED", False):
+        return View(declarations, back.compilable(text), True)
+    return View(declarations, source, False)
 
 
 def _guard_settings(settings, backend, check, guard) -> bool:
@@ -179,31 +243,6 @@ def _guard_settings(settings, backend, check, guard) -> bool:
         settings.options = options + ("-bt",)  # line tables: crashes name the line
     _guard.install()  # also turns a crash of the compiler itself into a CompileError
     return bool(guard)
-
-
-def _build(source, declarations, settings, backend, guard, hold_gil):
-    """The backend's code for ``source``, and whether it has the guard wrappers."""
-    build = backends.get(backend).build
-    try:
-        code = build(unit.translation_unit(source, declarations, guard=guard, hold_gil=hold_gil), settings)
-    except CompileError as exc:
-        if not (guard and _guard.generated_code_failed(exc)):
-            raise
-        error = exc
-    else:
-        if guard and not code.sym(_guard.END_SYMBOL):  # swallowed by an unterminated comment
-            warnings.warn("cx: calls are not crash-guarded: the source ends inside a comment",
-                          RuntimeWarning, stacklevel=3)
-            return code, False
-        return code, guard
-    # The wrappers after a source that does not end cleanly (an unclosed brace) get the blame:
-    # compile without them, which either gives the source's own error, or, if it compiles, an
-    # unguarded module (a wrapper cx could not generate).
-    code = build(unit.translation_unit(source, declarations, guard=False), settings)
-    first = next((str(d) for d in error.errors), error.summary)
-    warnings.warn(f"cx: calls are not crash-guarded: the generated wrappers failed to compile ({first})",
-                  RuntimeWarning, stacklevel=3)
-    return code, False
 
 
 class Module:
@@ -231,6 +270,7 @@ class Module:
             source, declarations, settings, "cc" if hasattr(code, "path") else "tcc")
         d["_types"] = binding.TypeTable(declarations, recipe)  # cx.layout asks the same compiler
         d["_bound"] = {}
+        d["_unbound"] = {}
         d["_globals"] = {}
         d["_exported"] = {n: f for n, f in declarations.functions.items() if f.defined and not f.static}
         d["_exported_globals"] = {n: g for n, g in declarations.globals.items() if not g.static and not g.extern}
@@ -251,13 +291,33 @@ class Module:
 
     @property
     def functions(self) -> dict:
-        """Every exported function, name -> bound callable (binds them all)."""
-        return {n: self._function(n) for n in self._exported}
+        """Every exported function Python can call, name -> bound callable (binds them all).
+
+        One that cannot be bound (a variadic function, a struct ctypes cannot lay out) is left
+        out, and :attr:`unbound` says why.
+        """
+        return self._every(self._exported, self._function)
 
     @property
     def structs(self) -> dict:
-        """Every struct and union the source defines, name -> ctypes class."""
-        return {n: self._types.struct(n) for n in self.declarations.structs}
+        """Every struct and union the source and its own headers define, name -> ctypes class
+        (those ctypes cannot lay out are in :attr:`unbound`)."""
+        return self._every([n for n, st in self.declarations.structs.items() if st.user], self._types.struct)
+
+    @property
+    def unbound(self) -> dict:
+        """What the source exports but Python cannot use, name -> the reason (binds everything)."""
+        self.functions, self.structs  # noqa: B018 -- binding them records what fails
+        return dict(self._unbound)
+
+    def _every(self, names, bind):
+        out = {}
+        for n in names:
+            try:
+                out[n] = bind(n)
+            except CxError as exc:
+                self._unbound[n] = str(exc)
+        return out
 
     @property
     def globals(self) -> dict:
@@ -349,7 +409,7 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | self._exported.keys() | self._exported_globals.keys()
-                      | self.declarations.structs.keys())
+                      | {n for n, st in self.declarations.structs.items() if st.user})
 
     def __repr__(self):
         state = "closed" if self.closed else f"{len(self._exported)} functions"

@@ -448,7 +448,15 @@ class _Scanner:
         where = self.tokens[k].end
         if self.newlines is None:
             self.newlines = [m.start() for m in re.finditer("\n", self.source)]
+            # line markers ("# 12 \"file\"", #line 12) of preprocessed text: (offset after, line)
+            self.markers = [(m.end() + 1, int(m.group(1))) for m in
+                            re.finditer(r'(?m)^[ \t]*#[ \t]*(?:line[ \t]+)?(\d+)\b[^\n]*$', self.source)]
+            self.marker_offsets = [offset for offset, _ in self.markers]
         line = bisect.bisect_left(self.newlines, where) + 1
+        i = bisect.bisect_right(self.marker_offsets, where) - 1
+        if i >= 0:  # the line as the compiler counts it: from the last marker
+            offset, number = self.markers[i]
+            line = number + self.source.count("\n", offset, where)
         rest = self.source.find("\n", where)
         if text:
             self.edits.append((where, where, text))

@@ -5,6 +5,7 @@ The unit is, in order:
 1. cx's prelude (:data:`PRELUDE`): a few definitions, no #includes, so compiles stay fast;
 2. ``#line 1 "<cell>"`` and the user's source, after the source rewrites of :data:`REWRITES`
    (each keeps every line where it was, so compiler messages carry the user's line numbers);
+   or, for a backend that compiles the preprocessor's output (TinyCC), that output, rewritten;
 3. generated C (:data:`GENERATORS`): wrappers and helpers built from the declaration model.
 
 Each feature that needs the unit registers a rewrite or a generator here, in its own module.
@@ -28,14 +29,23 @@ REWRITES = [tls.rewrite]
 GENERATORS = []
 
 
-def translation_unit(source: str, declarations, **options) -> str:
+def translation_unit(source: str, declarations, *, preprocessed=False, **options) -> str:
     """The full C text to compile for ``source`` (whose declarations are ``declarations``).
 
-    ``options`` are passed to every generator (e.g. ``guard=True``).
+    ``preprocessed``: ``source`` is the preprocessor's output for the cell (its line markers name
+    ``<cell>``), so no macro of the cell is defined any more and the prelude's ``#undef`` lines
+    are not needed (the backend passed them as ``-U`` options). ``options`` are passed to every
+    generator (e.g. ``guard=True``).
     """
     for rewrite in REWRITES:
-        source = rewrite(source, declarations)
-    parts = [PRELUDE, f'#line 1 "{SOURCE_NAME}"\n', source, "\n"]
+        rewritten = rewrite(source, declarations)
+        if preprocessed and rewritten is not source and tls.PRELUDE not in source:
+            rewritten = tls.PRELUDE + rewritten
+        source = rewritten
+    if preprocessed:
+        parts = [source, "\n"]
+    else:
+        parts = [PRELUDE, f'#line 1 "{SOURCE_NAME}"\n', source, "\n"]
     for generate in GENERATORS:
         text = generate(declarations, options)
         if text:

@@ -442,6 +442,62 @@ def _command(argv0, family, settings, options, link_path):
     return argv
 
 
+#: The preprocessor's name for its standard input (the source comes after ``#line 1 "<cell>"``).
+STRING_FILE = "<stdin>"
+_PREPROCESSED = {}  # (argv, source) -> (text, {header: (mtime_ns, size)}); this process only
+_MAX_PREPROCESSED = 64
+
+
+def system_dirs(settings=None) -> tuple:
+    """Directories whose headers are the system's for the system compiler (never exported from)."""
+    import sysconfig
+
+    return ("/usr/include", "/usr/local/include", "/usr/lib/gcc", "/usr/lib/llvm",
+            "/usr/lib/clang", sysconfig.get_paths()["include"])
+
+
+def preprocess(source: str, settings) -> str:
+    """``source`` as the system compiler's preprocessor sees it (``cc -E``), with line markers.
+
+    The same compiler, options, include directories and defines as :func:`build`, so the
+    declarations read from it are the ones the compiler compiles. Kept for this process, and
+    used again while the source, the command and every header it read are unchanged.
+    """
+    options = check_options(settings.options)
+    argv0 = find_compiler(getattr(settings, "compiler", None))
+    argv = [*argv0, "-E", *[o for o in options if not o.startswith(("-l", "-L"))],
+            "-iquote", os.getcwd(), *["-I" + os.path.abspath(d) for d in settings.include_dirs]]
+    for name, value in settings.defines.items():
+        argv.append(f"-D{name}" if value is None else f"-D{name}={value}")
+    argv += ["-x", "c", "-"]
+    key = (tuple(argv), identify(argv0), source)
+    found = _PREPROCESSED.get(key)
+    if found is not None and all(_stat(p) == v for p, v in found[1].items()):
+        return found[0]
+    proc = subprocess.run(argv, input=source.encode("utf-8", "surrogateescape"), capture_output=True,
+                          env=_env(), cwd=os.getcwd())
+    if proc.returncode != 0:
+        text = proc.stderr.decode("utf-8", errors="replace")
+        raise CompileError("C compile failed", parse_diagnostics(text, (SOURCE_NAME, STRING_FILE)),
+                           settings.user_source, name=SOURCE_NAME)
+    text = proc.stdout.decode("utf-8", errors="surrogateescape")
+    headers = {}
+    for name in set(re.findall(r'(?m)^# \d+ "([^"<][^"]*)"', text)):
+        headers[name] = _stat(name)
+    if len(_PREPROCESSED) >= _MAX_PREPROCESSED:
+        _PREPROCESSED.pop(next(iter(_PREPROCESSED)))
+    _PREPROCESSED[key] = (text, headers)
+    return text
+
+
+def _stat(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
 def build(source: str, settings) -> CcCode:
     """Compile ``source`` with the system C compiler (or load it from the cache) and return its code.
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 
 from .. import _libjit
 from . import Code
@@ -35,6 +36,81 @@ def _check(lib, state, rc, what):
         raise CxError(f"{what}: {lib.jit_error(state).decode(errors='replace')}")
 
 
+def _configured(settings):
+    """A new libjit state with ``settings`` recorded, and its owner (frees it on every path)."""
+    lib = _libjit.lib()
+    state = lib.jit_new(_libjit.runtime_dir().encode())
+    if not state:
+        raise MemoryError("libjit could not allocate a compiler state")
+    code = TccCode(state, lib)  # owns state from here on, so every failure path frees it
+    _check(lib, state, lib.jit_add_sysinclude_dir(state, _SHIM_INCLUDE.encode()), "cx's include dir")
+    for d in settings.include_dirs:
+        _check(lib, state, lib.jit_add_include_dir(state, str(d).encode()), f"include dir {d!r}")
+    for d in settings.library_dirs:
+        _check(lib, state, lib.jit_add_library_dir(state, str(d).encode()), f"library dir {d!r}")
+    for name in settings.libraries:
+        _check(lib, state, lib.jit_add_library(state, str(name).encode()), f"library {name!r}")
+    for name, value in settings.defines.items():
+        _check(lib, state, lib.jit_define(state, name.encode(), None if value is None else str(value).encode()),
+               f"define {name!r}")
+    options = (*PREDEFINED_UNDEFS, *settings.options)
+    _check(lib, state, lib.jit_set_options(state, " ".join(options).encode()), "options")
+    for name, addr in settings.symbols.items():
+        _check(lib, state, lib.jit_add_symbol(state, name.encode(), ctypes.c_void_p(addr)), f"symbol {name!r}")
+    return lib, state, code
+
+
+#: TinyCC predefines these although <stdatomic.h> works and glibc provides <threads.h> (and cx
+#: provides thread_local, see cx.tls): code that checks them must not be misled. (-U acts after
+#: TinyCC's own predefined macros; __STDC_NO_COMPLEX__ stays: TinyCC has no _Complex.)
+PREDEFINED_UNDEFS = ("-U__STDC_NO_ATOMICS__", "-U__STDC_NO_THREADS__")
+
+#: The preprocessor's name for the text it is given (libjit compiles a string).
+STRING_FILE = "<string>"
+#: :func:`build` compiles the text :func:`preprocess` returned (see :func:`compilable`).
+PREPROCESSED = True
+_STRING_MARKER = r'(?m)^(# \d+ )"<string>"'
+
+
+def compilable(text: str) -> str:
+    """The preprocessed text, ready for :func:`build`: its lines are the cell's (``<cell>``)."""
+    return re.sub(_STRING_MARKER, r'\1"' + SOURCE_NAME + '"', text)
+
+
+def system_dirs(settings=None) -> tuple:
+    """Directories whose headers are the system's for TinyCC (never exported from)."""
+    import sysconfig
+
+    return ("/usr/include", "/usr/local/include", os.path.join(_libjit.runtime_dir(), "include"),
+            _SHIM_INCLUDE, sysconfig.get_paths()["include"])
+
+
+def preprocess(source: str, settings) -> str:
+    """``source`` as TinyCC's preprocessor sees it, in memory, with ``# N "file"`` markers.
+
+    ``source`` is the user's source after a ``#line 1 "<cell>"`` line; the settings are the
+    compile's (include dirs, defines, options), so the text is exactly what :func:`build` then
+    compiles.
+
+    Raises
+    ------
+    CompileError
+        A missing header, an ``#error``.
+    """
+    lib, state, code = _configured(settings)
+    try:
+        length = ctypes.c_size_t()
+        text = lib.jit_preprocess(state, source.encode("utf-8"), ctypes.byref(length))
+        if not text:
+            diagnostics = lib.jit_diagnostics(state).decode("utf-8", errors="replace")
+            error = lib.jit_error(state).decode("utf-8", errors="replace")
+            raise CompileError("C compile failed", parse_diagnostics(diagnostics or error),
+                               settings.user_source, name=SOURCE_NAME)
+        return ctypes.string_at(text, length.value).decode("utf-8", errors="surrogateescape")
+    finally:
+        code.close()
+
+
 def build(source: str, settings) -> TccCode:
     """Compile ``source`` with TinyCC in memory and return its code.
 
@@ -51,26 +127,8 @@ def build(source: str, settings) -> TccCode:
     CompileError
         With the compiler's diagnostics, when the source does not compile or link.
     """
-    lib = _libjit.lib()
-    state = lib.jit_new(_libjit.runtime_dir().encode())
-    if not state:
-        raise MemoryError("libjit could not allocate a compiler state")
-    code = TccCode(state, lib)  # owns state from here on, so every failure path frees it
-    _check(lib, state, lib.jit_add_sysinclude_dir(state, _SHIM_INCLUDE.encode()), "cx's include dir")
-    for d in settings.include_dirs:
-        _check(lib, state, lib.jit_add_include_dir(state, str(d).encode()), f"include dir {d!r}")
-    for d in settings.library_dirs:
-        _check(lib, state, lib.jit_add_library_dir(state, str(d).encode()), f"library dir {d!r}")
-    for name in settings.libraries:
-        _check(lib, state, lib.jit_add_library(state, str(name).encode()), f"library {name!r}")
-    for name, value in settings.defines.items():
-        _check(lib, state, lib.jit_define(state, name.encode(), None if value is None else str(value).encode()),
-               f"define {name!r}")
-    if settings.options:
-        _check(lib, state, lib.jit_set_options(state, " ".join(settings.options).encode()), "options")
-    for name, addr in settings.symbols.items():
-        _check(lib, state, lib.jit_add_symbol(state, name.encode(), ctypes.c_void_p(addr)), f"symbol {name!r}")
-    rc = lib.jit_compile(state, source.encode("utf-8"))
+    lib, state, code = _configured(settings)
+    rc = lib.jit_compile(state, source.encode("utf-8", "surrogateescape"))
     diagnostics = lib.jit_diagnostics(state).decode("utf-8", errors="replace")
     if rc != _libjit.JIT_OK:
         error = lib.jit_error(state).decode("utf-8", errors="replace")
