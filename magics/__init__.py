@@ -168,7 +168,7 @@ class CxMagics(Magics):
         function, values = self._parse_call(m.group(2).strip())
         try:
             result = cx.timeit(function, *values, repeat=args.repeat, number=args.number)
-        except (TypeError, ValueError, cx.CxError) as e:
+        except (TypeError, ValueError, OverflowError, cx.CxError) as e:  # the arguments, or f itself
             if isinstance(e, cx.CrashError):
                 raise
             raise UsageError(f"%cxtimeit: {e}") from None

@@ -150,7 +150,7 @@ def test_magic(tmp_path, monkeypatch, capsys):
         assert "per loop (mean ± std. dev. of 2 runs, 1,000 loops each), in C" in out
         assert sh.run_line_magic("cxtimeit", "-q -n 10 -r 1 add(*[1, 2])") is None
         assert capsys.readouterr().out == ""
-        for bad, message in [("add(1)", "takes 2 arguments"), ("x + 1", "times one call"),
+        for bad, message in [("add(1)", "takes 2 arguments"), ("x + 1", "times one call"), ("add(2**40, 1)", "out of range"),
                              ("add(a=1)", "times one call"), ("len([])", "function bound by cx"),
                              ("add(", "is not a call")]:
             with pytest.raises(UsageError, match=message):
