@@ -164,3 +164,16 @@ def test_magic_asm_shows_every_function(tmp_path, monkeypatch, capsys):
     finally:
         cx.magics.unload_ipython_extension(sh)
         InteractiveShell.clear_instance()
+
+
+def test_side_by_side():
+    one, two = cx.compile(SOURCE), cx.compile(SOURCE, options="-O2")
+    both = asm.side_by_side(one.total, two.total.disassemble())
+    assert [x.function for x in both.listings] == ["total", "total"]
+    lines = str(both).splitlines()
+    left = str(both.listings[0]).splitlines()
+    assert len(lines) == max(len(left), len(str(both.listings[1]).splitlines()))
+    assert lines[0].startswith(left[0]) and " | total(): " in lines[0]
+    assert both._repr_html_().count('<div class="cx-asm">') == 2
+    with pytest.raises(TypeError):
+        asm.side_by_side()

@@ -33,7 +33,7 @@ from typing import Optional
 from . import _libjit
 from .errors import SOURCE_NAME, ClosedError, CxError
 
-__all__ = ["disassemble", "Disassembly", "Instruction"]
+__all__ = ["disassemble", "side_by_side", "Disassembly", "SideBySide", "Instruction"]
 
 _EXTRA = 'pip install "cx[asm]"'
 
@@ -329,3 +329,43 @@ class Disassembly:
         return (f'<div class="cx-asm"><div style="font-weight:bold;margin:4px 0">{title}</div>{note}'
                 '<table style="font-family:monospace;font-size:12px;border-collapse:collapse;'
                 'text-align:left;white-space:pre">' + "".join(rows) + "</table></div>")
+
+
+def side_by_side(*functions, syntax: str = "intel") -> "SideBySide":
+    """Listings of several functions next to each other, the Compiler Explorer way.
+
+    Parameters
+    ----------
+    *functions : cx function or Disassembly
+        Typically the same C function compiled twice: ``side_by_side(tcc.f, gcc.f)`` with ``gcc``
+        from ``%%cx --cc -n gcc`` (or ``cx.compile(..., backend="cc")``).
+    syntax : {"intel", "att"}
+
+    Returns
+    -------
+    SideBySide
+        Columns in Jupyter; text columns elsewhere.
+    """
+    if not functions:
+        raise TypeError("side_by_side() needs at least one function")
+    return SideBySide([f if isinstance(f, Disassembly) else disassemble(f, syntax=syntax) for f in functions])
+
+
+class SideBySide:
+    """Several :class:`Disassembly` listings shown next to each other (``.listings``)."""
+
+    def __init__(self, listings):
+        self.listings = list(listings)
+
+    def __str__(self):
+        columns = [str(listing).splitlines() for listing in self.listings]
+        widths = [max(map(len, c)) for c in columns]
+        rows = max(map(len, columns))
+        return "\n".join(" | ".join((c[i] if i < len(c) else "").ljust(w) for c, w in zip(columns, widths)).rstrip()
+                         for i in range(rows))
+
+    __repr__ = __str__
+
+    def _repr_html_(self):
+        cells = "".join(f'<div style="flex:0 0 auto">{listing._repr_html_()}</div>' for listing in self.listings)
+        return f'<div class="cx-asm-side-by-side" style="display:flex;gap:18px;align-items:flex-start">{cells}</div>'
