@@ -216,7 +216,8 @@ def _dwarf_rows(elf):
 
 # ---- the listing --------------------------------------------------------------------------------
 
-# Background tints for the source lines (cycled), as Compiler Explorer colours line <-> code.
+# Background tints for the source lines (by line number, so listings side by side agree), as
+# Compiler Explorer colours line <-> code.
 _TINTS = ("#fde2e2", "#e2f0fd", "#e5f8e0", "#fdf3d8", "#efe4fb", "#dcf5f3", "#f9e1f0", "#eceff1")
 _JUMP = re.compile(r"^(j\w*|call|b(\.\w+)?|bl|cbn?z|tbn?z|loop\w*)$")
 
@@ -305,9 +306,7 @@ class Disassembly:
     __repr__ = __str__
 
     def _repr_html_(self):
-        tint = {}
-        for line in self.lines():
-            tint[line] = _TINTS[len(tint) % len(_TINTS)]
+        tint = {line: _TINTS[(line - 1) % len(_TINTS)] for line in self.lines()}  # same line, same colour
         esc = html.escape
         rows = []
         for key, group in self._groups():
