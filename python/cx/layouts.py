@@ -193,8 +193,12 @@ class Layout:
 
 class _ShowsLayout:
     def _repr_html_(cls):
-        """A struct class displayed in Jupyter: its layout picture."""
-        return layout(cls)._repr_html_()
+        """A struct class displayed in Jupyter: its layout picture (None, i.e. the plain repr, when
+        the class cannot be measured, e.g. one whose fields were never set)."""
+        try:
+            return layout(cls)._repr_html_()
+        except (CxError, TypeError, ValueError, AttributeError):
+            return None
 
 
 class StructType(_ShowsLayout, type(ctypes.Structure)):
