@@ -142,3 +142,12 @@ def test_cc_module_asks_the_system_compiler(tmp_path, monkeypatch):
         theirs, ours = cx.layout(getattr(lib, name)), cx.layout(getattr(tcc, name))
         assert (theirs.by, ours.by) == ("cc", "TinyCC")
         assert (theirs.size, theirs.align, theirs.fields) == (ours.size, ours.align, ours.fields), name
+
+
+def test_a_class_that_cannot_be_measured_displays_its_plain_repr():
+    from cx import layouts
+
+    unfinished = layouts.struct_class("Unfinished", ctypes.Structure, {}, None)  # no _fields_ yet
+    assert unfinished._repr_html_() is None
+    with pytest.raises(TypeError, match="Unfinished has no _fields_ yet"):
+        cx.layout(unfinished)

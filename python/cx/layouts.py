@@ -275,6 +275,8 @@ def layout(cls) -> Layout:
 
 
 def _ctypes_layout(cls, decl) -> Layout:
+    if not hasattr(cls, "_fields_"):
+        raise TypeError(f"{cls.__name__} has no _fields_ yet: there is no layout to show")
     spelled = {f.name: _spell(f.name, f.type) for f in decl.fields} if decl is not None else {}
     fields = []
     for entry in cls._fields_:
