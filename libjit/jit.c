@@ -352,6 +352,23 @@ JIT_API int jit_list(jit_state *j, jit_symbol_cb *cb, void *ctx)
     return jit__succeed(j);
 }
 
+JIT_API const char *jit_names(jit_state *j, size_t *len)
+{
+    if (len)
+        *len = 0;
+    if (!j)
+        return NULL;
+    if (j->phase != JIT_PHASE_COMPILED) {
+        jit__fail_static(j, JIT_ESTATE, "jit_names: not compiled (call jit_compile "
+                         "first, and check that it succeeded)");
+        return NULL;
+    }
+    if (len)
+        *len = j->names.len;
+    jit__succeed(j);
+    return j->names.data ? j->names.data : "";
+}
+
 JIT_API const char *jit_error(jit_state *j)
 {
     if (!j)

@@ -140,6 +140,12 @@ JIT_API void *jit_sym(jit_state *j, const char *name);
 typedef void jit_symbol_cb(void *ctx, const char *name, const void *addr);
 JIT_API int jit_list(jit_state *j, jit_symbol_cb *cb, void *ctx);
 
+/* The names jit_list lists, in the same order, as one block: each name
+ * NUL-terminated, *len (if len is not NULL) the block's size in bytes.
+ * Owned by the state (valid until jit_delete). NULL (JIT_ESTATE) before a
+ * successful compile; an empty block when the source defines nothing. */
+JIT_API const char *jit_names(jit_state *j, size_t *len);
+
 /* Why the last call on this state failed; "" after a success. Never NULL
  * (a NULL state gets a static message). */
 JIT_API const char *jit_error(jit_state *j);

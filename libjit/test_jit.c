@@ -256,7 +256,10 @@ static void test_preprocess(void)
     CHECK_J(j, contains(jit_diagnostics(j), "no/such/header.h"));
     CHECK_J(j, jit_preprocess(j, "#error stop here\n", NULL) == NULL);
     CHECK_J(j, contains(jit_error(j), "stop here"));
-    CHECK_J(j, jit_compile(j, "int f(void) { return 1; }") == JIT_OK);
+    CHECK_J(j, jit_names(j, &len) == NULL && len == 0);
+    CHECK_J(j, jit_compile(j, "int f(void) { return 1; }\nstatic int g;\nint h;\n") == JIT_OK);
+    text = jit_names(j, &len);
+    CHECK_J(j, text && len == 4 && memcmp(text, "f\0h\0", 4) == 0);
     CHECK_J(j, jit_preprocess(j, "int x;", NULL) == NULL);
     CHECK_J(j, contains(jit_error(j), "before jit_compile"));
     jit_delete(j);

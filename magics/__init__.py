@@ -203,20 +203,9 @@ class CxMagics(Magics):
     def _bind(self, module, name):
         """Put the module's functions and struct classes in the user namespace."""
         ns = self.shell.user_ns
-        found, unbound = {}, {}
-        d = module.declarations
-        for fname, fn in d.functions.items():
-            if not fn.defined or fn.static:
-                continue
-            try:
-                found[fname] = module[fname]
-            except cx.CxError as e:  # e.g. variadic: callable from C cells, not from Python
-                unbound[fname] = str(e)
-        try:
-            structs = module.structs
-        except cx.CxError as e:  # a struct ctypes cannot lay out; functions are still bound
-            structs = {}
-            print(f"cx: struct types are not bound in Python: {e}", file=sys.stderr)
+        found = dict(module.functions)
+        structs = module.structs
+        unbound = module.unbound  # e.g. variadic: callable from C cells, not from Python
         for sname, cls in structs.items():
             found.setdefault(sname, cls)  # a function of the same name wins
         if name:

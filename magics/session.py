@@ -9,13 +9,13 @@ compiled again.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import cx
-from cx import decls
 
 __all__ = ["Session", "CellResult"]
 
@@ -51,6 +51,9 @@ def _freeze(value):
     return value
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+
+
 class Session:
     """The symbol table and compile cache of one IPython session.
 
@@ -69,6 +72,7 @@ class Session:
         self._compile = compile
         self._providers = {}  # symbol -> Module that defined it most recently (keeps it alive)
         self._cache = weakref.WeakValueDictionary()  # key -> Module, while something keeps it alive
+        self._wanted = {}  # (source, options) -> names the compiled cell declares without defining
         self._serial = weakref.WeakKeyDictionary()  # Module -> compile number (part of cache keys)
         self._stamp = weakref.WeakKeyDictionary()  # Module -> when it last became a provider
         self._clock = itertools.count(1)
@@ -102,11 +106,12 @@ class Session:
         cx.CompileError, cx.OptionError
             From ``cx.compile``; the session is unchanged.
         """
-        wanted = self._declared_not_defined(source)
-        providers = {s: m for s in sorted(wanted) if (m := self.provider(s)) is not None}
-        links = sorted({id(m): m for m in providers.values()}.values(),
-                       key=self._stamp.__getitem__)  # later definitions win
-        key = (source, _freeze(options), tuple(self._serial[m] for m in links))
+        frozen = _freeze(options)
+        # What the cell takes from earlier cells: known exactly once it was compiled (the
+        # compiler's view); the first time, every identifier it spells is a candidate.
+        wanted = self._wanted.get((source, frozen))
+        links, providers = self._links(wanted if wanted is not None else self._declared_not_defined(source))
+        key = (source, frozen, tuple(self._serial[m] for m in links))
         module = None if force else self._cache.get(key)
         cached = module is not None and not module.closed
         seconds = 0.0
@@ -116,19 +121,27 @@ class Session:
             seconds = time.perf_counter() - start
             self.compiles += 1
             self._serial[module] = self.compiles
-            self._cache[key] = module
+            self._wanted[source, frozen] = module.undefined
+            links, providers = self._links(module.undefined)
+            self._cache[(source, frozen, tuple(self._serial[m] for m in links))] = module
         self._stamp[module] = next(self._clock)
         for symbol in module.exports():
             self._providers[symbol] = module
         return CellResult(module, cached, seconds, {s: m.name for s, m in providers.items()})
 
+    def _links(self, wanted):
+        """The earlier modules providing ``wanted`` (oldest first: later definitions win), and
+        the provider of each name."""
+        providers = {s: m for s in sorted(wanted) if (m := self.provider(s)) is not None}
+        links = sorted({id(m): m for m in providers.values()}.values(), key=self._stamp.__getitem__)
+        return links, providers
+
     @staticmethod
     def _declared_not_defined(source: str) -> set:
-        """Functions the source declares without a body, and its ``extern`` variables."""
-        try:
-            d = decls.parse(source)
-        except cx.CompileError:  # unreadable source: cx.compile reports it with the compiler's words
-            return set()
-        names = {n for n, f in d.functions.items() if not f.defined}
-        names |= {n for n, g in d.globals.items() if g.extern}
-        return names
+        """Names the source may take from earlier cells: every identifier it spells.
+
+        Only a candidate set: ``cx.compile`` links exactly what the compiler's view of the cell
+        declares without defining (``long fib(int n);``, ``extern int counter;``), also when a
+        macro or a header spells the declaration.
+        """
+        return set(_IDENTIFIER.findall(source))

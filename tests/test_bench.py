@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-SECTIONS = ("meta", "sizes", "compile_small", "compile_large", "compile_profile", "calls", "kernels", "threads",
-            "targets")
+SECTIONS = ("meta", "sizes", "compile_small", "compile_large", "compile_large_sources", "compile_profile", "calls",
+            "kernels", "threads", "targets")
 
 
 @pytest.mark.skipif(not any(shutil.which(c) for c in ("cc", "gcc", "clang")),
@@ -34,7 +34,8 @@ def test_quick_run_writes_every_section_and_the_plot(tmp_path):
     assert len(res["kernels"]) == 3
     assert all(len(rows) == 3 for rows in res["kernels"].values())
     assert [r["threads"] for r in res["threads"]["rows"]] == [1, 2, 4]
-    assert len(res["targets"]) == 7 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    assert len(res["targets"]) == 9 and all(isinstance(t["pass"], bool) for t in res["targets"])
+    assert sorted(res["compile_large_sources"]) == ["200 small functions", "real-world-shaped source (20 parts)"]
     assert "== targets" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     if importlib.util.find_spec("matplotlib") is not None:
         assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -548,8 +548,8 @@ def test_parse_is_cached_and_the_model_is_read_only():
 
 
 def test_public_names():
-    assert set(decls.__all__) == {"parse", "Declarations", "Function", "Param", "Struct",
-                                  "Field", "Global", "CType"}
+    assert set(decls.__all__) == {"parse", "from_preprocessed", "Reader", "Declarations", "Function", "Param",
+                                  "Struct", "Field", "Global", "CType"}
 
 
 def test_importing_decls_does_not_import_pycparser():

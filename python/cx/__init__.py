@@ -10,13 +10,17 @@ Write C, compile it in memory with an embedded TinyCC, and call it from Python a
 Every call releases the GIL while C runs. In IPython or Jupyter, ``%load_ext cx`` adds the
 ``%%cx`` cell magic.
 """
-from .errors import BoundsError, ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError
+from .errors import (BoundsError, ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError,
+                     PicklingError)
+from .binding import BindingError, CString, Pointer
+from .files import install_import_hook, load, uninstall_import_hook
 from .module import Module, compile
 from .layouts import layout
 from .ctimeit import timeit
 
-__all__ = ["compile", "Module", "CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError",
-           "BoundsError", "OptionError", "layout", "timeit", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["compile", "Module", "Pointer", "CString", "CxError", "CompileError", "Diagnostic", "ClosedError",
+           "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load", "layout", "timeit",
+           "install_import_hook", "uninstall_import_hook", "load_ipython_extension", "unload_ipython_extension"]
 __version__ = "0.1.0"
 
 

@@ -305,6 +305,7 @@ def _typedef_names(nodes):
 _RESERVED = KEYWORDS | frozenset(("__builtin_va_arg", "_Generic", "_Pragma", "_Alignas",
                                   "_Alignof", "__int128", "offsetof", "_Complex"))
 _SIMPLE_WORDS = frozenset("void char short int long float double signed unsigned _Bool".split())
+_TAGS = ("struct", "union", "enum")
 
 
 def _combinations():
@@ -348,6 +349,12 @@ def _specifiers(tokens, i, header_types, outer):
                 return None
             names.append(tok)
             typedef = True
+        elif tok in _TAGS and i + 1 < len(tokens) and _simple_name(tokens, i + 1, ()) is not None:
+            if typedef or names:
+                return None
+            names += [tok, tokens[i + 1]]  # struct/union/enum TAG, without a body
+            typedef = True
+            i += 1
         else:
             break
         i += 1
@@ -370,8 +377,12 @@ def _stars(tokens, i):
 
 
 def _declarator_type(ast, names, quals, stars, declname, coord):
-    node = ast.TypeDecl(declname, list(quals), None, ast.IdentifierType(list(names), coord),
-                        coord)
+    if names[0] in _TAGS:
+        base = getattr(ast, names[0].capitalize())(names[1], None, coord) if names[0] != "enum" \
+            else ast.Enum(names[1], None, coord)
+    else:
+        base = ast.IdentifierType(list(names), coord)
+    node = ast.TypeDecl(declname, list(quals), None, base, coord)
     for level in stars:
         node = ast.PtrDecl(list(level), node, coord)
     return node
@@ -425,7 +436,7 @@ def fast_function(text, start, end, body, line, header_types):
         return None
     # only specifiers and stars come before the name, so the first "(" follows it
     coord = Coord("", line + segment.count("\n", 0, len(segment[:segment.index("(")].rstrip())))
-    declared, used = {name}, {n for n in names if n not in _SIMPLE_WORDS}
+    declared, used = {name}, {n for n in names if n not in _SIMPLE_WORDS and names[0] not in _TAGS}
     i += 1
     if i < len(tokens) and tokens[i] == ")":
         args = None
@@ -443,7 +454,7 @@ def fast_function(text, start, end, body, line, header_types):
             i, p_stars = _stars(tokens, i)
             if p_names == ["void"] and not p_stars:
                 return None
-            used.update(n for n in p_names if n not in _SIMPLE_WORDS)
+            used.update(n for n in p_names if n not in _SIMPLE_WORDS and p_names[0] not in _TAGS)
             p_name = _simple_name(tokens, i, header_types)
             if p_name is not None:
                 i += 1

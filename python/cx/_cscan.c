@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 
 /* Index just past the closing quote of the literal opening at i (or n). */
 static Py_ssize_t skip_literal(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
@@ -52,11 +53,139 @@ static Py_ssize_t match_brace(int kind, const void *data, Py_ssize_t n, Py_ssize
     return n;
 }
 
-static int add(PyObject *list, Py_ssize_t start, Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+/* Whether text[start:end) spells typedef, struct, union or enum as a word (outside literals). */
+static int declares_types(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
 {
-    PyObject *item = Py_BuildValue("(nnnn)", start, end, open, close);
-    int rc;
+    static const char *const words[] = {"typedef", "struct", "union", "enum"};
+    Py_ssize_t i = start;
 
+    while (i < end) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '"' || c == '\'') {
+            i = skip_literal(kind, data, end, i);
+            continue;
+        }
+        if (c == '_' || Py_UNICODE_ISALPHA(c)) {
+            Py_ssize_t j = i;
+            while (j < end) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, j);
+                if (d != '_' && !Py_UNICODE_ISALNUM(d))
+                    break;
+                j++;
+            }
+            for (int w = 0; w < 4; w++) {
+                Py_ssize_t n = (Py_ssize_t)strlen(words[w]), k;
+                if (j - i != n)
+                    continue;
+                for (k = 0; k < n && PyUnicode_READ(kind, data, i + k) == (Py_UCS4)words[w][k]; k++)
+                    ;
+                if (k == n)
+                    return 1;
+            }
+            i = j;
+            continue;
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* The ranges whose chunks are all kept: a list of (start, end) offsets, sorted. */
+struct ranges {
+    Py_ssize_t *bounds;
+    Py_ssize_t count, next;
+};
+
+static int in_ranges(struct ranges *r, Py_ssize_t offset)
+{
+    while (r->next < r->count && r->bounds[2 * r->next + 1] <= offset)
+        r->next++;
+    return r->next < r->count && r->bounds[2 * r->next] <= offset;
+}
+
+static int word_is(int kind, const void *data, Py_ssize_t i, Py_ssize_t j, const char *word)
+{
+    Py_ssize_t k, n = (Py_ssize_t)strlen(word);
+
+    if (j - i != n)
+        return 0;
+    for (k = 0; k < n; k++)
+        if (PyUnicode_READ(kind, data, i + k) != (Py_UCS4)word[k])
+            return 0;
+    return 1;
+}
+
+/* For a function definition's head [start, end): its name (the first identifier a '(' follows,
+ * past GNU attribute groups), or NULL; *is_static when `static` comes before it. */
+static PyObject *definition_name(PyObject *text, int kind, const void *data, Py_ssize_t start,
+                                 Py_ssize_t end, int *is_static)
+{
+    static const char *const groups[] = {"__attribute__", "__attribute", "__declspec", "__asm__",
+                                         "__asm", "asm", "__typeof__", "typeof", "_Alignas", NULL};
+    static const char *const keywords[] = {"void", "char", "short", "int", "long", "float", "double",
+                                           "signed", "unsigned", "_Bool", "const", "volatile", "static",
+                                           "extern", "inline", "struct", "union", "enum", "register",
+                                           "_Noreturn", "_Atomic", "restrict", NULL};
+    Py_ssize_t i = start;
+
+    *is_static = 0;
+    while (i < end) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '_' || Py_UNICODE_ISALPHA(c)) {
+            Py_ssize_t j = i, k;
+            int group = 0;
+            while (j < end && (PyUnicode_READ(kind, data, j) == '_'
+                               || Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, j))))
+                j++;
+            for (k = j; k < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k)); k++)
+                ;
+            for (int g = 0; groups[g]; g++)
+                group |= word_is(kind, data, i, j, groups[g]);
+            for (int w = 0; keywords[w]; w++)
+                if (word_is(kind, data, i, j, keywords[w]))
+                    group = 2; /* int (*f(int))(int): a keyword is never the name */
+            if (word_is(kind, data, i, j, "static"))
+                *is_static = 1;
+            if (k < end && PyUnicode_READ(kind, data, k) == '(') {
+                if (!group)
+                    return PyUnicode_Substring(text, i, j);
+                if (group == 2) {
+                    i = j;
+                    continue;
+                }
+                /* skip the attribute's parenthesised group */
+                Py_ssize_t depth = 0;
+                for (; k < end; k++) {
+                    Py_UCS4 d = PyUnicode_READ(kind, data, k);
+                    if (d == '(')
+                        depth++;
+                    else if (d == ')' && --depth == 0)
+                        break;
+                }
+                i = k + 1;
+                continue;
+            }
+            i = j;
+            continue;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ssize_t start,
+               Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+{
+    PyObject *item, *name = NULL;
+    int is_static = 0, rc;
+
+    if (open >= 0) {
+        name = definition_name(text, kind, data, start, open, &is_static);
+        if (!name && PyErr_Occurred())
+            return -1;
+    }
+    item = Py_BuildValue("(nnnnOi)", start, end, open, close, name ? name : Py_None, is_static);
+    Py_XDECREF(name);
     if (!item)
         return -1;
     rc = PyList_Append(list, item);
@@ -64,25 +193,67 @@ static int add(PyObject *list, Py_ssize_t start, Py_ssize_t end, Py_ssize_t open
     return rc;
 }
 
-static PyObject *split_top(PyObject *self, PyObject *text)
+/* Append the chunk [start, end) (body [open, close], or -1) unless a filter leaves it out. */
+static int keep(PyObject *out, PyObject *text, int kind, const void *data, struct ranges *r,
+                Py_ssize_t start, Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+{
+    Py_ssize_t first = start;
+
+    for (;;) { /* the first character of code: past blanks and marker lines */
+        while (first < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, first)))
+            first++;
+        if (first < end && PyUnicode_READ(kind, data, first) == '#'
+            && (first == 0 || PyUnicode_READ(kind, data, first - 1) == '\n'))
+            first = skip_line(kind, data, end, first);
+        else
+            break;
+    }
+    if (r && !in_ranges(r, first) && !declares_types(kind, data, first, open >= 0 ? open : end))
+        return 0;
+    return add(out, text, kind, data, first, end, open, close);
+}
+
+static PyObject *split_top(PyObject *self, PyObject *args)
 {
     Py_ssize_t n, i, start = 0, depth = 0, parens = 0;
     Py_UCS4 last = ';';
     int kind, at_line_start = 1;
     const void *data;
-    PyObject *out;
+    PyObject *text, *keep_ranges = Py_None, *out;
+    struct ranges ranges = {NULL, 0, 0}, *r = NULL;
 
     (void)self;
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "split_top() takes a str");
+    if (!PyArg_ParseTuple(args, "U|O:split_top", &text, &keep_ranges))
         return NULL;
+    if (keep_ranges != Py_None) {
+        PyObject *seq = PySequence_Fast(keep_ranges, "split_top(): ranges must be a sequence");
+        if (!seq)
+            return NULL;
+        ranges.count = PySequence_Fast_GET_SIZE(seq);
+        ranges.bounds = PyMem_New(Py_ssize_t, 2 * ranges.count + 1);
+        if (!ranges.bounds) {
+            Py_DECREF(seq);
+            return PyErr_NoMemory();
+        }
+        for (i = 0; i < ranges.count; i++) {
+            if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "nn", &ranges.bounds[2 * i],
+                                  &ranges.bounds[2 * i + 1])) {
+                PyMem_Free(ranges.bounds);
+                Py_DECREF(seq);
+                return NULL;
+            }
+        }
+        Py_DECREF(seq);
+        r = &ranges;
     }
     n = PyUnicode_GET_LENGTH(text);
     kind = PyUnicode_KIND(text);
     data = PyUnicode_DATA(text);
     out = PyList_New(0);
-    if (!out)
+    if (!out) {
+        PyMem_Free(ranges.bounds);
         return NULL;
+    }
     for (i = 0; i < n;) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (c == '\n') {
@@ -113,7 +284,7 @@ static PyObject *split_top(PyObject *self, PyObject *text)
             if (depth == 0 && parens == 0 && (last == ')' || last == ';')) {
                 Py_ssize_t close = match_brace(kind, data, n, i);
                 Py_ssize_t end = close < n ? close + 1 : n;
-                if (add(out, start, end, i, close) < 0)
+                if (keep(out, text, kind, data, r, start, end, i, close) < 0)
                     goto fail;
                 start = i = end;
                 last = ';';
@@ -124,7 +295,7 @@ static PyObject *split_top(PyObject *self, PyObject *text)
             if (depth > 0)
                 depth--;
         } else if (c == ';' && depth == 0 && parens == 0) {
-            if (add(out, start, i + 1, -1, -1) < 0)
+            if (keep(out, text, kind, data, r, start, i + 1, -1, -1) < 0)
                 goto fail;
             start = i + 1;
             last = ';';
@@ -137,22 +308,83 @@ static PyObject *split_top(PyObject *self, PyObject *text)
     for (i = start; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (!Py_UNICODE_ISSPACE(c)) {
-            if (add(out, start, n, -1, -1) < 0)
+            if (keep(out, text, kind, data, r, start, n, -1, -1) < 0)
                 goto fail;
             break;
         }
     }
+    PyMem_Free(ranges.bounds);
     return out;
 
 fail:
+    PyMem_Free(ranges.bounds);
     Py_DECREF(out);
     return NULL;
 }
 
+/* markers(text) -> [(offset, line, name)]: every line marker `# N "name" ...`; offset is where
+ * the line after it starts (the line numbered N), name is as written (escapes kept). */
+static PyObject *markers(PyObject *self, PyObject *text)
+{
+    Py_ssize_t n, i = 0;
+    int kind;
+    const void *data;
+    PyObject *out;
+
+    (void)self;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "markers() takes a str");
+        return NULL;
+    }
+    n = PyUnicode_GET_LENGTH(text);
+    kind = PyUnicode_KIND(text);
+    data = PyUnicode_DATA(text);
+    out = PyList_New(0);
+    if (!out)
+        return NULL;
+    while (i < n) {
+        Py_ssize_t j = i, line = 0, name_start, name_end;
+        if (j + 2 < n && PyUnicode_READ(kind, data, j) == '#' && PyUnicode_READ(kind, data, j + 1) == ' ') {
+            j += 2;
+            while (j < n && Py_UNICODE_ISDIGIT(PyUnicode_READ(kind, data, j)) && line < 100000000)
+                line = line * 10 + (PyUnicode_READ(kind, data, j++) - '0');
+            if (j + 1 < n && j > i + 2 && PyUnicode_READ(kind, data, j) == ' '
+                && PyUnicode_READ(kind, data, j + 1) == '"') {
+                name_start = j += 2;
+                while (j < n && PyUnicode_READ(kind, data, j) != '"' && PyUnicode_READ(kind, data, j) != '\n')
+                    j += PyUnicode_READ(kind, data, j) == '\\' ? 2 : 1;
+                name_end = j < n ? j : n;
+                if (j < n && PyUnicode_READ(kind, data, j) == '"') {
+                    Py_ssize_t next = skip_line(kind, data, n, j);
+                    PyObject *name = PyUnicode_Substring(text, name_start, name_end);
+                    PyObject *item = name ? Py_BuildValue("(nnN)", next, line, name) : NULL;
+                    if (!item || PyList_Append(out, item) < 0) {
+                        Py_XDECREF(item);
+                        Py_DECREF(out);
+                        return NULL;
+                    }
+                    Py_DECREF(item);
+                    i = next;
+                    continue;
+                }
+            }
+        }
+        i = skip_line(kind, data, n, i);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
-    {"split_top", split_top, METH_O,
-     "split_top(text) -> [(start, end, body_open, body_close)]: the top-level declarations and "
-     "function definitions of preprocessed C; body_open/body_close are -1 for a declaration."},
+    {"markers", markers, METH_O,
+     "markers(text) -> [(offset, line, name)]: the line markers of preprocessed C; offset is where "
+     "the line numbered `line` of file `name` starts."},
+    {"split_top", split_top, METH_VARARGS,
+     "split_top(text, ranges=None) -> [(start, end, body_open, body_close, name, static)]: the "
+     "top-level declarations and function definitions of preprocessed C (start: the first "
+     "character of code); body_open/body_close are -1 for a declaration; a definition's name and "
+     "whether `static` precedes it (None, 0 for a declaration). With ranges, a sorted list of "
+     "(start, end) offsets, a chunk outside them is listed only if it spells typedef, struct, "
+     "union or enum."},
     {NULL, NULL, 0, NULL}};
 
 static PyModuleDef_Slot slots[] = {

@@ -76,6 +76,7 @@ _SIGNATURES = {
     "jit_add_symbol": (ctypes.c_int, [state_p, ctypes.c_char_p, ctypes.c_void_p]),
     "jit_compile": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_preprocess": (ctypes.c_void_p, [state_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)]),
+    "jit_names": (ctypes.c_void_p, [state_p, ctypes.POINTER(ctypes.c_size_t)]),
     "jit_sym": (ctypes.c_void_p, [state_p, ctypes.c_char_p]),
     "jit_list": (ctypes.c_int, [state_p, symbol_cb, ctypes.c_void_p]),
     "jit_error": (ctypes.c_char_p, [state_p]),

@@ -20,9 +20,8 @@ from ._cpre import KEYWORDS, rx
 
 __all__ = ["View", "Chunk"]
 
-_MARKER = r'(?m)^# (\d+) "((?:[^"\\]|\\.)*)"(?: [0-9 ]+)?[ \t]*$'
 _IDENT = r"[A-Za-z_]\w*"
-_TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)?"
+_TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)"
 _GNU_GROUP = r"\b(?:__attribute__|__attribute|__declspec|__asm__|__asm|asm|__typeof__|typeof|_Alignas|__alignof__|_Alignof)\s*\("
 _SPECIFIER_WORDS = frozenset(
     "auto char const double enum extern float inline int long register restrict short signed"
@@ -47,13 +46,18 @@ class Chunk:
     user : bool
         From the user's own files (the source, local headers and ``.c`` files it includes), not a
         system header.
+    name : str or None
+        A function definition's name (read by the scanner).
+    static : bool
+        A function definition that says ``static``.
     """
 
-    __slots__ = ("start", "end", "body", "file", "line", "user", "index")
+    __slots__ = ("start", "end", "body", "file", "line", "user", "index", "name", "static")
 
-    def __init__(self, start, end, body, file, line, user, index):
+    def __init__(self, start, end, body, file, line, user, index, name=None, static=False):
         self.start, self.end, self.body = start, end, body
         self.file, self.line, self.user, self.index = file, line, user, index
+        self.name, self.static = name, static
 
 
 class View:
@@ -74,34 +78,40 @@ class View:
     def __init__(self, text, source_files, source_name, system_dirs=()):
         self.source_name = source_name
         prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
+        users = {}  # file name as written -> (shown name, from the user's files)
         self._segments = []  # (offset, file, line at offset, user)
-        pieces, pos = [], 0
-        for m in rx(_MARKER).finditer(text):
-            name = m.group(2).replace('\\"', '"').replace("\\\\", "\\")
-            line = int(m.group(1))
-            if name in source_files:
-                user, shown = True, source_name
-            else:
-                shown = name
-                user = not name.startswith("<") and not os.path.abspath(name).startswith(prefixes)
-            self._segments.append((m.end() + 1, shown, line, user))
-            pieces += (text[pos:m.start()], " " * (m.end() - m.start()))
-            pos = m.end()
-        pieces.append(text[pos:])
-        self.text = text = "".join(pieces)  # markers blanked: offsets and lines unchanged
+        for offset, line, written in _cscan.markers(text):
+            known = users.get(written)
+            if known is None:
+                name = written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
+                user = name in source_files or (
+                    not name.startswith("<") and not os.path.abspath(name).startswith(prefixes))
+                known = users[written] = (source_name if name in source_files else name, user)
+            self._segments.append((offset, known[0], line, known[1]))
+        self.text = text
         self._offsets = [s[0] for s in self._segments]
+        ranges = [(start, self._offsets[i + 1] if i + 1 < len(self._offsets) else len(text))
+                  for i, (start, _, _, user) in enumerate(self._segments) if user]
+        if not self._segments:
+            ranges = [(0, len(text))]
         self.chunks = []
-        space = rx(r"\s*")
-        for start, end, opening, close in _cscan.split_top(text):
-            start = space.match(text, start).end()
+        # only the user's chunks, and the system's that declare types (see _cscan.split_top)
+        segments, count = self._segments, text.count
+        seg, at, line, file, user = -1, 0, 1, "<unknown>", False
+        for start, end, opening, close, name, static in _cscan.split_top(text, ranges):
+            while seg + 1 < len(segments) and segments[seg + 1][0] <= start:  # lines counted once
+                seg += 1
+                at, file, line, user = segments[seg]
+            line += count("\n", at, start)
+            at = start
             body = None if opening < 0 else (opening, close)
-            file, line, user = self._where(start)
-            self.chunks.append(Chunk(start, end, body, file, line, user, len(self.chunks)))
+            self.chunks.append(Chunk(start, end, body, file, line, user, len(self.chunks), name, static))
         self._starts = [c.start for c in self.chunks]
         self.typedefs = {}     # name -> chunk index
         self.tags = {}         # (kind, tag) -> chunk index of the body
         self.enumerators = {}  # name -> chunk index
         self.names = {}        # function or variable name -> chunk indexes (user files)
+        self.static_functions = set()  # names in `names` that a static declaration made internal
         self._index()
 
     # -- positions --------------------------------------------------------------------------
@@ -117,43 +127,65 @@ class View:
         return self.chunks[i] if i >= 0 else None
 
     def head(self, chunk):
-        """A chunk's text without its function body (``{}`` in its place)."""
+        """A chunk's text without its function body (``{}`` in its place) nor line markers."""
         if chunk.body is None:
-            return self.text[chunk.start:chunk.end]
-        return self.text[chunk.start:chunk.body[0]] + "{}"
+            text = self.text[chunk.start:chunk.end]
+        else:
+            text = self.text[chunk.start:chunk.body[0]] + "{}"
+        return rx(r"(?m)^#[^\n]*").sub("", text) if "\n#" in text else text
 
     # -- the index --------------------------------------------------------------------------
     def _index(self):
+        """Index every chunk by the typedef names, tags and enumerators it declares, and the
+        user's non-static chunks by the functions and variables they declare."""
         text = self.text
-        typedef_chunks = []
-        for m in rx(r"\btypedef\b").finditer(text):
-            chunk = self._chunk_at(m.start())
-            if chunk is not None and chunk.body is None and (not typedef_chunks or typedef_chunks[-1] is not chunk):
-                typedef_chunks.append(chunk)
-        typedef_at = {c.index for c in typedef_chunks}
-        for m in rx(_TAGGED).finditer(text):
-            if m.group(3):
-                chunk = self._chunk_at(m.start())
-                if chunk is not None and (chunk.body is None or m.start() < chunk.body[0]):
+        typedef_word, tagged, anonymous = rx(r"\btypedef\b"), rx(_TAGGED), rx(r"\benum\s*\{")
+        static = rx(r"(?:__extension__\s+)?static\b")
+        function_name = rx(r"([A-Za-z_]\w*)\s*\(")
+        plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
+                   r"([A-Za-z_]\w*)\s*;\s*$")
+        find = text.find
+        for chunk in self.chunks:
+            if chunk.name is not None and find("{", chunk.start, chunk.body[0]) < 0:
+                if chunk.user:  # a function definition, named by the scanner (most chunks)
+                    if chunk.static:
+                        self.static_functions.add(chunk.name)
+                    else:
+                        self.names.setdefault(chunk.name, []).append(chunk.index)
+                continue
+            head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
+            if "{" in head:
+                for m in tagged.finditer(head):
                     self.tags.setdefault((m.group(1), m.group(2)), chunk.index)
                     if m.group(1) == "enum":
-                        self._enumerators(chunk, m.end() - 1)
-        for m in rx(r"\benum\s*\{").finditer(text):
-            chunk = self._chunk_at(m.start())
-            if chunk is not None and (chunk.body is None or m.start() < chunk.body[0]):
-                self._enumerators(chunk, m.end() - 1)
-        # typedef names in source order: in `T x`, T must already be known as a type
-        for chunk in [self.chunks[i] for i in sorted(typedef_at)]:
-            for name in _declarator_names(_outside_braces(self.head(chunk)), self.typedefs):
-                self.typedefs[name] = chunk.index
-        for chunk in self.chunks:
-            if not chunk.user or chunk.index in typedef_at:
+                        self._enumerators(chunk, chunk.start + m.end() - 1)
+                if "enum" in head:
+                    for m in anonymous.finditer(head):
+                        self._enumerators(chunk, chunk.start + m.end() - 1)
+            if chunk.body is None and "typedef" in head and typedef_word.search(head):
+                simple = plain.match(head)  # typedef unsigned long size_t; (most of them)
+                if simple:
+                    self.typedefs[simple.group(1)] = chunk.index
+                    continue
+                # in source order: in `T x` T must already be known as a type
+                for name in _declarator_names(_outside_braces(head), self.typedefs):
+                    self.typedefs[name] = chunk.index
                 continue
-            head = self.head(chunk)
-            if rx(r"\s*(?:__extension__\s+)?static\b").match(head):
+            if not chunk.user:
                 continue
-            for name in _declarator_names(_outside_braces(head), self.typedefs):
-                self.names.setdefault(name, []).append(chunk.index)
+            if chunk.name is not None:  # a function definition, named by the scanner
+                if chunk.static:
+                    self.static_functions.add(chunk.name)
+                else:
+                    self.names.setdefault(chunk.name, []).append(chunk.index)
+            elif not static.match(head):
+                for name in _declarator_names(_outside_braces(head), self.typedefs):
+                    self.names.setdefault(name, []).append(chunk.index)
+            elif "(" in head:  # a static function: its later definitions are internal too
+                called = function_name.search(_without_gnu(head) if "__" in head else head)
+                if called:
+                    self.static_functions.add(called.group(1))
+        self.static_functions &= self.names.keys()
 
     def _enumerators(self, chunk, brace):
         close = self.text.find("}", brace, chunk.end)
@@ -164,20 +196,79 @@ class View:
 
     # -- selection --------------------------------------------------------------------------
     def exported(self):
-        """Indexes of the user's chunks that declare or define non-static functions and
-        variables, and the user's own type declarations."""
-        picked = set()
-        for indexes in self.names.values():
-            picked.update(indexes)
-        for index in list(self.typedefs.values()) + list(self.tags.values()):
-            if self.chunks[index].user:
-                picked.add(index)
+        """Indexes of the chunks to read: for each non-static function or variable of the user's
+        files its definition (else its declarations), and every type the source itself
+        declares. (Types of the user's headers and included ``.c`` files are read when something
+        uses them: see :meth:`closure`.)"""
+        picked = self.cell_types()
+        for name in self.names:
+            picked |= self.chunks_of(name)
         return picked
 
-    def closure(self, picked):
-        """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly."""
+    def defined(self):
+        """Names of the functions and variables the user's files define, not static (a static
+        declaration earlier makes a definition internal too)."""
+        chunks, static = self.chunks, self.static_functions
+        return [n for n, indexes in self.names.items() if n not in static
+                and (chunks[indexes[-1]].body is not None or any(chunks[i].body is not None
+                                                                 or self._defines(i) for i in indexes))]
+
+    def undefined(self):
+        """Names the user's files declare without defining (prototypes, ``extern`` variables)."""
+        return [n for n, indexes in self.names.items()
+                if not any(self.chunks[i].body is not None or self._defines(i) for i in indexes)]
+
+    def chunks_of(self, name):
+        """The chunks to read for the function or variable ``name``: its definition, or else
+        every declaration."""
+        indexes = self.names.get(name, ())
+        defining = [i for i in indexes if self.chunks[i].body is not None or self._defines(i)]
+        return set(defining[-1:] or indexes)
+
+    def is_function(self, name):
+        """Whether the user's ``name`` is a function (defined with a body, or declared with a
+        parameter list) rather than a variable."""
+        indexes = self.names.get(name, ())
+        if indexes and self.chunks[indexes[-1]].body is not None:
+            return True
+        for i in indexes:
+            chunk = self.chunks[i]
+            if chunk.body is not None:
+                return True
+            outer = _outside_braces(self.head(chunk)).split("=", 1)[0]
+            if rx(r"\b" + name + r"\s*\(").search(outer) and not rx(r"\(\s*\*\s*" + name + r"\b").search(outer):
+                return True
+        return False
+
+    def cell_struct_names(self):
+        """Keys of the structs and unions the source itself declares with a body: the typedef
+        name of an untagged one, else the tag (as :mod:`cx.decls` keys them), unread."""
+        names = []
+        typedef_chunks = set(self.typedefs.values())
+        for (kind, tag), i in self.tags.items():
+            if kind != "enum" and self.chunks[i].file == self.source_name and i not in typedef_chunks:
+                names.append(tag)
+        for name, i in self.typedefs.items():
+            head = self.head(self.chunks[i])
+            if self.chunks[i].file == self.source_name and rx(r"\b(?:struct|union)\b[^;{]*\{").search(head):
+                names.append(name)
+        return list(dict.fromkeys(names))
+
+    def cell_types(self):
+        """Chunks of the types the source itself (not a header) declares."""
+        return {i for i in list(self.typedefs.values()) + list(self.tags.values())
+                if self.chunks[i].file == self.source_name}
+
+    def _defines(self, index):
+        """Whether a declaration chunk defines its variable (not ``extern``, or initialised)."""
+        head = self.head(self.chunks[index])
+        return "(" not in head.split("=", 1)[0] and (not rx(r"\bextern\b").search(head) or "=" in head)
+
+    def closure(self, picked, known=frozenset()):
+        """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly
+        (not looking into ``known`` chunks, whose closure was taken before)."""
         picked = set(picked)
-        todo = list(picked)
+        todo = [i for i in picked if i not in known]
         while todo:
             chunk = self.chunks[todo.pop()]
             text = self.head(chunk)
@@ -186,7 +277,7 @@ class View:
                 found = [self.tags.get((kind, name))] if kind else \
                     [self.typedefs.get(name), self.enumerators.get(name)]
                 for index in found:
-                    if index is not None and index not in picked:
+                    if index is not None and index not in picked and index not in known:
                         picked.add(index)
                         todo.append(index)
         return picked
@@ -223,16 +314,20 @@ def _outside_braces(text):
     """``text`` with everything inside ``{...}`` blanked (newlines kept)."""
     if "{" not in text:
         return text
-    out, depth = [], 0
-    for ch in text:
-        if ch == "{":
+    out, depth, pos = [], 0, 0
+    for m in rx(r"[{}]").finditer(text):
+        if m.group() == "{":
+            if depth == 0:
+                out.append(text[pos:m.end()])
+                pos = m.end()
             depth += 1
-            out.append(ch)
-        elif ch == "}":
+        elif depth > 0:
             depth -= 1
-            out.append(ch)
-        else:
-            out.append(ch if depth == 0 or ch == "\n" else " ")
+            if depth == 0:
+                inside = text[pos:m.start()]
+                out.append(rx(r"[^\n]").sub(" ", inside) if "\n" in inside else " " * len(inside))
+                pos = m.start()
+    out.append(text[pos:] if depth == 0 else rx(r"[^\n]").sub(" ", text[pos:]))
     return "".join(out)
 
 
@@ -261,18 +356,19 @@ def _without_gnu(text):
     return "".join(out)
 
 
-def _declarator_names(outer, typedefs):
+def _declarator_names(outer, typedefs=None):
     """Names a declaration (function bodies and struct bodies blanked) declares.
 
-    ``typedefs`` holds the type names known so far: in ``T x``, ``T`` is a type and ``x`` the
-    name. Initializers and parameter lists are skipped.
+    A declarator's name is the first identifier (not a keyword, not a tag) that a declarator
+    punctuation mark follows: ``)``, ``[``, ``(``, ``;``, ``,``, ``=``, ``:``. In ``T x`` or ``T *x``
+    ``T`` is followed by a name or ``*``, so it is a type, known or not (``__builtin_va_list``).
+    Initializers and parameter lists are skipped.
     """
-    text = _without_gnu(outer)
-    names, depth, seen_type, expecting, skip_tag, initializer = [], 0, False, True, False, False
-    for tok in rx(r"[A-Za-z_]\w*|[(){}\[\],;=]|\S").findall(text):
+    tokens = rx(r"[A-Za-z_]\w*|\S").findall(_without_gnu(outer))
+    typedefs = typedefs or {}
+    names, depth, expecting, initializer, typed = [], 0, True, False, False
+    for i, tok in enumerate(tokens):
         if tok in "([{":
-            if tok == "{" and skip_tag:  # an untagged struct/union/enum body
-                skip_tag, seen_type = False, True
             depth += 1
             continue
         if tok in ")]}":
@@ -284,26 +380,27 @@ def _declarator_names(outer, typedefs):
         if depth == 0 and tok == ",":
             expecting, initializer = True, False
             continue
-        if initializer or not (tok[0].isalpha() or tok[0] == "_"):
+        if initializer or not expecting or not (tok[0].isalpha() or tok[0] == "_"):
             continue
-        if skip_tag:
-            skip_tag = False
-            seen_type = True
+        if tok in _SPECIFIER_WORDS or tok in KEYWORDS or (i and tokens[i - 1] in _TAG_WORDS):
+            typed = typed or tok in _TYPE_WORDS or (i > 0 and tokens[i - 1] in _TAG_WORDS)
             continue
-        if tok in ("struct", "union", "enum"):
-            skip_tag = True
+        if not typed and tok in typedefs:  # T x: the type
+            typed = True
             continue
-        if tok in _SPECIFIER_WORDS or tok in KEYWORDS:
-            if tok not in ("const", "volatile", "static", "extern", "typedef", "inline",
-                           "_Thread_local", "__thread", "register", "auto", "_Noreturn",
-                           "__extension__", "__inline", "__inline__", "restrict",
-                           "__restrict", "__restrict__"):
-                seen_type = True
+        following = tokens[i + 1] if i + 1 < len(tokens) else ";"
+        if following == "(" and i + 2 < len(tokens) and tokens[i + 2] in ("*", "^"):
+            typed = True  # T (*name)(...): T is the type, known or not
             continue
-        if not seen_type and tok in typedefs:
-            seen_type = True
-            continue
-        if expecting and depth <= 1:
+        if following in _AFTER_NAME:
             names.append(tok)
             expecting = False
     return names
+
+
+_TYPE_WORDS = frozenset("void char short int long float double signed unsigned _Bool _Complex"
+                        " __signed __signed__".split())
+
+
+_TAG_WORDS = frozenset(("struct", "union", "enum"))
+_AFTER_NAME = frozenset((")", "[", "(", ";", ",", "=", ":"))

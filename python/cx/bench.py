@@ -89,6 +89,89 @@ def large_c(n):
     return "\n".join(f"int f{i}(int x) {{ return x * {i} + 1; }}" for i in range(n)) + "\n"
 
 
+def realworld_c(modules):
+    """A source shaped like a real single-file library (an amalgamation such as sqlite3.c): libc
+    headers, a public API section with export macros and platform #ifdefs, typedefs, opaque
+    handles, enums and structs, then ``modules`` parts each with an internal header section,
+    static helpers with loops and switches, and public functions (5 per module)."""
+    head = [r"""#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#if defined(_WIN32)
+#  define RW_EXPORT __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__TINYC__)
+#  define RW_EXPORT __attribute__((visibility("default")))
+#else
+#  define RW_EXPORT
+#endif
+#define RW_API(t) RW_EXPORT t
+#ifdef RW_SMALL_INDEX
+typedef uint32_t rw_index;
+#else
+typedef uint64_t rw_index;
+#endif
+#ifdef RW_OMIT_FLOAT
+# define rw_real long long
+#else
+# define rw_real double
+#endif
+typedef struct rw_db rw_db;
+typedef enum rw_rc { RW_OK, RW_ERROR, RW_NOMEM, RW_RANGE } rw_rc;
+struct rw_db { char name[64]; rw_index rows; rw_real total; void *slots[16]; };
+RW_API(rw_db *) rw_open(const char *name) { rw_db *db = calloc(1, sizeof *db);
+    if (db) snprintf(db->name, sizeof db->name, "%s", name); return db; }
+RW_API(void) rw_close(rw_db *db) { free(db); }
+"""]
+    for m in range(modules):
+        head.append(rf"""
+/************** part {m} **************/
+typedef struct rw_part{m} {{ rw_index id; int kind; rw_real weight; struct rw_part{m} *next;
+    union {{ int32_t i; float f; unsigned char bytes[8]; }} value; }} rw_part{m};
+enum rw_kind{m} {{ RW{m}_NONE, RW{m}_INT = 1 << 2, RW{m}_FLOAT, RW{m}_LAST = RW{m}_FLOAT + 8 }};
+#define RW{m}_SCALE(x) ((x) * {m + 1})
+static int rw{m}_classify(int v) {{
+    switch (v & 7) {{ case 0: return RW{m}_NONE; case 1: case 2: return RW{m}_INT; default: return RW{m}_FLOAT; }}
+}}
+static rw_real rw{m}_accumulate(const rw_part{m} *p, int n) {{
+    rw_real s = 0; for (int i = 0; i < n; i++) s += p[i].weight * RW{m}_SCALE(p[i].kind); return s;
+}}
+static void rw{m}_link(rw_part{m} *p, int n) {{ for (int i = 0; i + 1 < n; i++) p[i].next = &p[i + 1]; }}
+RW_API(rw_rc) rw{m}_fill(rw_db *db, rw_part{m} *out, rw_index n) {{
+    if (!db || !out) return RW_ERROR;
+    for (rw_index i = 0; i < n; i++) {{ out[i].id = i; out[i].kind = rw{m}_classify((int)i); out[i].weight = 0.5; }}
+    rw{m}_link(out, (int)n); db->rows += n; return RW_OK;
+}}
+RW_API(rw_real) rw{m}_total(rw_db *db, const rw_part{m} *p, int n) {{
+    rw_real s = rw{m}_accumulate(p, n); if (db) db->total += s; return s;
+}}
+RW_API(int) rw{m}_kind_of(int v) {{ return rw{m}_classify(v); }}
+RW_API(const char *) rw{m}_name(const rw_db *db) {{ return db ? db->name : "{m}"; }}
+RW_API(rw_index) rw{m}_rows(const rw_db *db, rw_index *out_rows) {{
+    if (out_rows) *out_rows = db ? db->rows : 0; return db ? db->rows : 0;
+}}
+""")
+    return "".join(head)
+
+
+def bench_large_compiles(libtcc, sources, rounds):
+    """cx.compile against libtcc alone on large sources, each round on a fresh text."""
+    out = {}
+    for label, (source, symbol) in sources.items():
+        fresh = lambda i, tag, source=source: source + f"/* {label} {tag} {i} */\n"  # noqa: E731
+        times = interleaved({
+            "libtcc alone (floor)": lambda i: libtcc.compile(fresh(i, "tcc"), symbol),
+            "cx.compile (TinyCC)": lambda i: getattr(cx.compile(fresh(i, "cx")), symbol),
+        }, rounds)
+        lines = source.count("\n")
+        out[label] = with_ratios([
+            row("libtcc alone (floor)", times["libtcc alone (floor)"]),
+            row("cx.compile (TinyCC)", times["cx.compile (TinyCC)"],
+                note=f"{lines} lines: preprocess, read declarations, compile, bind one function"),
+        ], "libtcc alone (floor)")
+    return out
+
+
 def large_pyx(n):
     return "\n".join(f"cdef public int f{i}(int x):\n    return x * {i} + 1" for i in range(n)) + "\n"
 
@@ -320,24 +403,28 @@ def bench_compile(work, libtcc, section, source, pysrc, pyx, cdef, symbol, numba
 
 def bench_profile(source, symbol, libtcc, rounds):
     """Median time of each stage of cx.compile on fresh sources."""
-    stages = {k: [] for k in ("parse declarations", "translation unit", "backend (libjit + TinyCC)",
-                              "Module()", "bind one function", "total", "libtcc alone")}
+    stages = {k: [] for k in ("preprocess (TinyCC)", "read declarations", "translation unit",
+                              "backend (libjit + TinyCC)", "Module()", "bind one function", "total",
+                              "libtcc alone")}
     for i in range(rounds):
         src = source + f"/* profile {i} */\n"
+        settings = Settings(user_source=src, options=("-bt",))
         t0 = time.perf_counter()
-        d = decls.parse(src)
+        text = tcc.preprocess(f'#line 1 "<cell>"\n{src}', settings)
         t1 = time.perf_counter()
-        tu = unit.translation_unit(src, d)
+        d = decls.from_preprocessed(text, source_files=(tcc.STRING_FILE, "<cell>"), system_dirs=tcc.system_dirs())
         t2 = time.perf_counter()
-        code = tcc.build(tu, Settings(user_source=src))
+        tu = unit.translation_unit(tcc.compilable(text), d, guard=True, preprocessed=True)
         t3 = time.perf_counter()
-        m = Module(code, d, name="profile", source=src)
+        code = tcc.build(tu, settings)
         t4 = time.perf_counter()
-        getattr(m, symbol)
+        m = Module(code, d, name="profile", source=src, guarded=True)
         t5 = time.perf_counter()
-        libtcc.compile(src, symbol)
+        getattr(m, symbol)
         t6 = time.perf_counter()
-        for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0, t6 - t5)):
+        libtcc.compile(src, symbol)
+        t7 = time.perf_counter()
+        for k, v in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t6 - t0, t7 - t6)):
             stages[k].append(v)
         m.close()
     return {k: statistics.median(v) for k, v in stages.items()}
@@ -513,11 +600,12 @@ def bench_threads(cfg, work):
 QUICK = {"mode": "quick", "large_n": 200, "compile_rounds": {"fast": 9, "slow": 3, "peer": 1, "numba_sample": 4},
          "large_rounds": {"fast": 3, "slow": 1, "peer": 1, "numba_sample": 10},
          "profile_rounds": 9, "call_number": 5000, "call_rounds": 5, "dot_n": 100_000, "branchy_n": 200_000,
-         "fib_n": 22, "kernel_rounds": 15, "thread_call_s": 0.05, "thread_rounds": 3}
+         "fib_n": 22, "kernel_rounds": 15, "thread_call_s": 0.05, "thread_rounds": 3, "realworld_modules": 20}
 FULL = {"mode": "full", "large_n": 10_000, "compile_rounds": {"fast": 41, "slow": 11, "peer": 5, "numba_sample": 4},
         "large_rounds": {"fast": 5, "slow": 1, "peer": 1, "numba_sample": 50},
         "profile_rounds": 41, "call_number": 200_000, "call_rounds": 15, "dot_n": 1_000_000,
-        "branchy_n": 2_000_000, "fib_n": 30, "kernel_rounds": 21, "thread_call_s": 0.4, "thread_rounds": 7}
+        "branchy_n": 2_000_000, "fib_n": 30, "kernel_rounds": 21, "thread_call_s": 0.4, "thread_rounds": 7,
+        "realworld_modules": 1200}
 
 
 def _meta(cfg):
@@ -556,6 +644,12 @@ def run(cfg, work, log=print):
         work, libtcc, "large", big, large_py(cfg["large_n"]), large_pyx(cfg["large_n"]),
         "\n".join(f"int f{i}(int x);" for i in range(cfg["large_n"])), "f0",
         {f"f{i}": (1,) for i in range(cfg["large_n"])}, cfg["large_rounds"])
+    log("compile: large sources, cx against libtcc alone ...")
+    res["compile_large_sources"] = bench_large_compiles(libtcc, {
+        f"{cfg['large_n']} small functions": (big, "f0"),
+        f"real-world-shaped source ({cfg['realworld_modules']} parts)": (realworld_c(cfg["realworld_modules"]),
+                                                                         "rw0_total"),
+    }, cfg["large_rounds"]["fast"])
     log("compile: profile ...")
     res["compile_profile"] = {"small": bench_profile(SMALL_C, "add", libtcc, cfg["profile_rounds"]),
                               "large": bench_profile(big, "f0", libtcc, max(3, cfg["large_rounds"]["fast"]))}

@@ -14,7 +14,7 @@ import ctypes
 import dataclasses
 import inspect
 
-from . import _speedups, guard as _guard, layouts as _layout
+from . import _speedups, guard as _guard, layouts as _layout, recipe as _recipe
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable", "Pointer", "CString",
@@ -62,12 +62,16 @@ class TypeTable:
         first use, with fields laid out as the C compiler lays them out.
     """
 
-    def __init__(self, decls, recipe=None):
+    def __init__(self, decls, layout_source=None):
         self._decls = decls
         self._structs = {}
-        self._recipe = recipe  # how the module was compiled: cx.layout asks that compiler
+        self._layout_source = layout_source  # how the module was compiled: cx.layout asks that compiler
         self._incomplete = []  # classes made, fields not yet set (see struct)
         self._handles = {}
+        self.recipe = None  # what rebuilds the module in another process (cx.recipe)
+
+    def __reduce__(self):
+        return _recipe.reduce_types(self)
 
     def struct(self, name):
         """The ctypes class of the struct or union called ``name`` (typedef name or tag).
@@ -84,7 +88,9 @@ class TypeTable:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
         base = ctypes.Union if decl.union else ctypes.Structure
         cls = _layout.struct_class(name, base, {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
-                                                "__module__": "cx", "__repr__": _struct_repr}, decl, self._recipe)
+                                                "__module__": "cx", "__repr__": _struct_repr,
+                                                "__reduce__": _recipe.reduce_struct_value, "_cx_types": self},
+                                   decl, self._layout_source)
         self._structs[name] = cls
         self._incomplete.append(name)
         if len(self._incomplete) == 1:  # the outermost call completes every class it made
@@ -122,11 +128,12 @@ class TypeTable:
         """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
         ``c_void_p`` (:class:`Pointer`) that remembers its C type, so a function's result passes
         back to the parameters that take it, and nowhere else."""
-        key = _unqualified(target).spelling
+        key = _identity(target)
         cls = self._handles.get(key)
         if cls is None:
-            cls = type(f"{key} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
-                                              "__doc__": f"A C pointer: {key} *"})
+            spelled = _unqualified(target).spelling
+            cls = type(f"{spelled} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
+                                                  "__doc__": f"A C pointer: {spelled} *"})
             self._handles[key] = cls
         return cls
 
@@ -160,8 +167,9 @@ class TypeTable:
         raise BindingError(f"type '{t.spelling}' cannot be used by value from Python")
 
     def function_type(self, t):
-        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters)."""
-        args = [self.ctype(p.type) for p in t.params]
+        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters); a
+        ``char *`` parameter reaches the Python callable as bytes."""
+        args = [ctypes.c_char_p if _is_text(p.type) else self.ctype(p.type) for p in t.params]
         return ctypes.CFUNCTYPE(self.restype(t.result), *args)
 
     def restype(self, t):
@@ -176,6 +184,15 @@ class TypeTable:
                     or (target.kind in ("struct", "union") and target.name not in self._decls.structs):
                 return self.handle(target)
         return self.ctype(t)
+
+
+def _is_text(t):
+    return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char"
+
+
+def _identity(t):
+    """What makes two pointee types the same type: no qualifiers, typedefs looked through."""
+    return dataclasses.replace(t, alias=None, const=False, volatile=False, atomic=False).spelling
 
 
 def _unqualified(t):
@@ -265,8 +282,7 @@ def _pointer_fallback(fn, index, param, types, accepts_str):
             return ctypes.c_char_p(obj.encode("utf-8"))
         if isinstance(obj, Pointer):
             mine = obj._cx_target
-            if anything or mine is None or mine.kind == "void" or \
-                    _unqualified(mine).spelling == _unqualified(target).spelling:
+            if anything or mine is None or mine.kind == "void" or _identity(mine) == _identity(target):
                 return obj
             refuse(f"got a pointer to {_unqualified(mine).spelling}, expected one to "
                    f"{_unqualified(target).spelling}")
@@ -286,8 +302,12 @@ def _pointer_fallback(fn, index, param, types, accepts_str):
             if fits(obj):
                 return obj
             refuse(f"got an array of {obj._type_.__name__}, expected {_ctype_name(target_ctype)} elements")
-        if isinstance(obj, ctypes.c_void_p) or isinstance(obj, ctypes.c_char_p) and chars:
+        if isinstance(obj, ctypes.c_void_p):
             return obj  # an address the caller vouches for
+        if isinstance(obj, ctypes.c_char_p):  # a char * held in ctypes (an out-parameter's value)
+            if chars or anything:
+                return obj
+            refuse(f"got a ctypes.c_char_p, expected a pointer to {_unqualified(target).spelling}")
         if isinstance(obj, (ctypes.Structure, ctypes.Union)):
             if target_ctype is not None and not isinstance(obj, target_ctype):
                 refuse(f"expected {target_ctype.__name__}, got {type(obj).__name__}")
@@ -474,7 +494,8 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
     cls = type(fn.name, (ctypes._CFuncPtr,), {
         "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
-        "__qualname__": fn.name, "__repr__": _function_repr, "disassemble": _disassemble,
+        "__qualname__": fn.name, "__repr__": _function_repr, "__reduce__": _recipe.reduce_function,
+        "disassemble": _disassemble,
     })
     bound = cls(address)
     bound._cx_owner = owner

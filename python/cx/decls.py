@@ -30,12 +30,13 @@ Example
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from . import _cfront, _cpre, _pview
 
-__all__ = ["parse", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
+__all__ = ["parse", "from_preprocessed", "Reader", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
 
 _COMPOUND = ("pointer", "array", "function")
 
@@ -246,6 +247,44 @@ class Declarations:
     typedefs: MappingProxyType
     warnings: tuple
 
+    # The questions a Module asks, as a :class:`Reader` answers them (here all read already).
+    @property
+    def defined_functions(self):
+        """Names of the functions defined, not static."""
+        return tuple(n for n, f in self.functions.items() if f.defined and not f.static)
+
+    @property
+    def defined_variables(self):
+        """Names of the file-scope variables defined, not static."""
+        return tuple(n for n, g in self.globals.items() if not g.static and not g.extern)
+
+    @property
+    def undefined(self):
+        """Names declared without a definition (prototypes, ``extern`` variables)."""
+        return tuple([n for n, f in self.functions.items() if not f.defined]
+                     + [n for n, g in self.globals.items() if g.extern])
+
+    def function(self, name):
+        """The :class:`Function` ``name``, or None."""
+        return self.functions.get(name)
+
+    def variable(self, name):
+        """The :class:`Global` ``name``, or None."""
+        return self.globals.get(name)
+
+    def struct(self, name):
+        """The :class:`Struct` keyed ``name``, or None."""
+        return self.structs.get(name)
+
+    def thread_local(self, name):
+        """Whether the variable ``name`` is ``_Thread_local``."""
+        g = self.globals.get(name)
+        return bool(g and g.thread_local)
+
+    def struct_names(self):
+        """Keys of the structs and unions the user's source defines."""
+        return [n for n, st in self.structs.items() if st.user]
+
 
 @functools.lru_cache(maxsize=256)
 def parse(source):
@@ -278,7 +317,7 @@ def _parse(source, fast=True):
 
 
 def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=True):
-    """The declarations of a translation unit, from its preprocessed text.
+    """The declarations of a translation unit, from its preprocessed text, read on demand.
 
     This is how :func:`cx.compile` reads a source: the compiler's preprocessor has already
     included every header, resolved every ``#if`` and expanded every macro, so what is read is
@@ -299,22 +338,127 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
 
     Returns
     -------
-    Declarations
+    Reader
+        The names are known at once; a prototype or a struct is read when it is asked for
+        (``reader.function("f")``); its ``functions``, ``structs``... read everything, like
+        :class:`Declarations`.
     """
-    view = _pview.View(text, source_files, "<cell>", system_dirs)
-    picked = view.closure(view.exported())
-    selected, where = view.text_of(picked)
-    warnings = []
-    cleaned = _cpre.gnu(selected, [])
-    nodes = _cfront.read(cleaned, warnings, frozenset(), fast)
-    builder = _Builder([], where)
-    for w in warnings:  # the reader's "line N: ..." are lines of the selection
-        number = _cpre.rx(r"^line (\d+): ").match(w)
-        if number:
-            builder.warn(int(number.group(1)), w[number.end():])
-        else:
-            builder.warnings.append(w)
-    return builder.build(nodes)
+    return Reader(_pview.View(text, source_files, "<cell>", system_dirs), fast)
+
+
+class Reader:
+    """The declarations of a preprocessed translation unit, read when they are asked for.
+
+    A source of 10,000 functions costs nothing here until its functions are used: the names
+    come from an index of the text (:class:`cx._pview.View`), and each prototype, with the types
+    it mentions, is parsed on first use. The attributes of :class:`Declarations`
+    (``functions``, ``structs``, ``globals``, ``enums``, ``typedefs``, ``warnings``) read all of
+    it.
+    """
+
+    def __init__(self, view, fast=True):
+        self._view = view
+        self._fast = fast
+        self._builder = _Builder([], None)
+        self._builder.static_functions = view.static_functions
+        self._read = set()  # chunk indexes parsed
+        self._all = None
+        names = view.defined()
+        self.defined_functions = tuple(n for n in names if view.is_function(n))
+        self.defined_variables = tuple(n for n in names if not view.is_function(n))
+        #: Names declared without a definition (prototypes, ``extern`` variables).
+        self.undefined = tuple(view.undefined())
+
+    # -- on demand ------------------------------------------------------------------------
+    def function(self, name):
+        """The :class:`Function` called ``name`` (None if the source does not declare it)."""
+        self._read_chunks(self._view.chunks_of(name))
+        return self._builder.functions.get(name)
+
+    def variable(self, name):
+        """The :class:`Global` called ``name`` (None if the source does not declare it)."""
+        self._read_chunks(self._view.chunks_of(name))
+        return self._builder.globals.get(name)
+
+    def struct(self, name):
+        """The :class:`Struct` whose key is ``name`` (its typedef name, else its tag), or None."""
+        found = self._builder.structs.get(name)
+        if found is None:
+            view = self._view
+            chunks = {i for i in (view.typedefs.get(name), view.tags.get(("struct", name)),
+                                  view.tags.get(("union", name))) if i is not None}
+            self._read_chunks(chunks)
+            found = self._builder.structs.get(name)
+        return found
+
+    def thread_local(self, name):
+        """Whether the variable ``name`` is ``_Thread_local`` (read only when its text says so)."""
+        if not any("_Thread_local" in self._view.head(self._view.chunks[i])
+                   for i in self._view.chunks_of(name)):
+            return False
+        g = self.variable(name)
+        return bool(g and g.thread_local)
+
+    def struct_names(self):
+        """The structs and unions the source itself declares (keys), without reading them."""
+        return self._view.cell_struct_names()
+
+    def _read_chunks(self, roots):
+        view = self._view
+        todo = view.closure(roots, known=self._read) - self._read
+        if not todo:
+            return
+        self._read |= todo
+        selected, where = view.text_of(todo)
+        warnings = []
+        nodes = _cfront.read(_cpre.gnu(selected, []), warnings, frozenset(view.typedefs), self._fast)
+        builder = self._builder
+        builder.where = where
+        for w in warnings:  # the reader's "line N: ..." are lines of the selection
+            number = _cpre.rx(r"^line (\d+): ").match(w)
+            if number:
+                builder.warn(int(number.group(1)), w[number.end():])
+            else:
+                builder.warnings.append(w)
+        builder.add(nodes)
+        self._all = None
+
+    # -- everything, as Declarations --------------------------------------------------------
+    def declarations(self):
+        """Everything the source exports and declares, read now (a :class:`Declarations`)."""
+        if self._all is None:
+            self._read_chunks(self._view.exported())
+            self._all = self._builder.snapshot()
+        return self._all
+
+    functions = property(lambda self: self.declarations().functions, doc=Declarations.__doc__)
+    structs = property(lambda self: _LazyStructs(self))
+    globals = property(lambda self: self.declarations().globals)
+    enums = property(lambda self: self.declarations().enums)
+    typedefs = property(lambda self: self.declarations().typedefs)
+    warnings = property(lambda self: self.declarations().warnings)
+
+
+class _LazyStructs(Mapping):
+    """``reader.structs``: a struct is read when it is looked up; iterating reads them all."""
+
+    def __init__(self, reader):
+        self._reader = reader
+
+    def __getitem__(self, name):
+        found = self._reader.struct(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name):
+        return self._reader.struct(name) is not None
+
+    def __iter__(self):
+        return iter(self._reader.declarations().structs)
+
+    def __len__(self):
+        return len(self._reader.declarations().structs)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -449,10 +593,24 @@ class _Builder:
         self.functions, self.structs, self.globals = {}, {}, {}
         self.enums, self.typedefs = {}, {}
         self.tag_keys = {}  # ("struct", tag) -> typedef name used as key
+        self.tag_registered = {}  # ("struct", tag) -> the key it was first given (kept after)
         self.anonymous = {}  # (line, column) of an untagged body -> key
         self.naming = None  # (typedef name, line) for the untagged body being declared
+        self.static_functions = frozenset()
 
     def build(self, nodes):
+        self.add(nodes)
+        return self.snapshot()
+
+    def snapshot(self):
+        """The declarations read so far."""
+        structs = {k: v for k, v in self.structs.items() if v is not None}
+        return Declarations(*(MappingProxyType(dict(m)) for m in (
+            self.functions, structs, self.globals, self.enums, self.typedefs)),
+            tuple(self.warnings))
+
+    def add(self, nodes):
+        """Read more nodes (later in the source than those read before)."""
         for node in nodes:
             inner = getattr(getattr(node, "type", None), "type", None)
             if type(node).__name__ == "Typedef" and getattr(inner, "name", None) and \
@@ -471,10 +629,6 @@ class _Builder:
                 self.declare(node.decl, defined=True, kr=node.param_decls is not None)
             elif kind == "Decl":
                 self.declare(node)
-        structs = {k: v for k, v in self.structs.items() if v is not None}
-        return Declarations(*(MappingProxyType(m) for m in (
-            self.functions, structs, self.globals, self.enums, self.typedefs)),
-            tuple(self.warnings))
 
     def warn(self, line, message):
         file, line, user = self.where(line)
@@ -514,6 +668,8 @@ class _Builder:
                 thread_local=new.thread_local or bool(old and old.thread_local))
 
     def function(self, new):
+        if new.name in self.static_functions:  # declared static earlier (in a chunk not read)
+            new = dataclasses.replace(new, static=True)
         old = self.functions.get(new.name)
         if old is not None:
             keep = new if new.defined or not old.defined else old
@@ -605,8 +761,9 @@ class _Builder:
 
     def key(self, node, kind):
         if node.name is not None:
-            return self.tag_keys.get((type(node).__name__, node.name), node.name), \
-                self.where(node.coord.line)[1]
+            tag = (type(node).__name__, node.name)
+            key = self.tag_registered.setdefault(tag, self.tag_keys.get(tag, node.name))
+            return key, self.where(node.coord.line)[1]
         file, line, _ = self.where(node.coord.line)
         column = node.coord.column
         if (file, line, column) not in self.anonymous:

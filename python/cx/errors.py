@@ -6,12 +6,14 @@ way a person reading a notebook wants to see them.
 """
 from __future__ import annotations
 
+import pickle
 import re
 import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-__all__ = ["CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError", "BoundsError", "OptionError", "parse_diagnostics"]
+__all__ = ["CxError", "CompileError", "Diagnostic", "ClosedError", "CrashError", "BoundsError", "OptionError", "PicklingError",
+           "parse_diagnostics"]
 
 #: The file name cx gives the user's source in compiler messages.
 SOURCE_NAME = "<cell>"
@@ -248,6 +250,10 @@ class BoundsError(CrashError):
     """
 
 
-for _cls in (CompileError, ClosedError, CrashError, BoundsError, OptionError):
+class PicklingError(CxError, pickle.PicklingError):
+    """A cx object cannot be pickled (a closed module, code using Python's C API: see cx.recipe)."""
+
+
+for _cls in (CompileError, ClosedError, CrashError, BoundsError, OptionError, PicklingError):
     _cls.__module__ = "cx"
 del _cls

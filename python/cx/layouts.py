@@ -19,7 +19,7 @@ and caches the result on the class. So ``__attribute__((packed))``, ``_Alignas``
 layout with the ``ctypes`` class cx binds (what Python passes to C): a difference is reported.
 
 The query compile runs the source's constructors (``__attribute__((constructor))``) again, as any
-compile does. A struct class keeps how its module was compiled (a :class:`Recipe`), not its code, so
+compile does. A struct class keeps how its module was compiled (a :class:`LayoutSource`), not its code, so
 this works after the module is closed; any other ``ctypes`` class shows the ``ctypes`` layout.
 """
 from __future__ import annotations
@@ -210,7 +210,7 @@ class UnionType(_ShowsLayout, type(ctypes.Union)):
 
 
 @dataclass(frozen=True)
-class Recipe:
+class LayoutSource:
     """How a module was compiled, kept by its struct classes (not its code) so that :func:`layout`
     can ask the same compiler, with the same options, even after the module is gone."""
 
@@ -220,12 +220,12 @@ class Recipe:
     backend: str
 
 
-def struct_class(name, base, namespace, decl, recipe=None):
-    """A new ``ctypes`` struct/union class that knows its declaration and its module's recipe."""
+def struct_class(name, base, namespace, decl, source=None):
+    """A new ``ctypes`` struct/union class that knows its declaration and how its module was compiled."""
     meta = UnionType if issubclass(base, ctypes.Union) else StructType
     cls = meta(name, (base,), namespace)
     cls._cx_struct = decl
-    cls._cx_recipe = recipe
+    cls._cx_layout_source = source
     return cls
 
 
@@ -258,12 +258,12 @@ def layout(cls) -> Layout:
     cached = cls.__dict__.get("_cx_layout")
     if cached is not None:
         return cached
-    recipe = cls.__dict__.get("_cx_recipe")
+    source = cls.__dict__.get("_cx_layout_source")
     decl = cls.__dict__.get("_cx_struct")
     found = _ctypes_layout(cls, decl)
-    if recipe is not None and decl is not None:
+    if source is not None and decl is not None:
         try:
-            compiled = _compiler_layout(recipe, decl)
+            compiled = _compiler_layout(source, decl)
         except CxError as e:  # e.g. a struct the query cannot name: show what ctypes knows, and why
             first = str(e).splitlines()[0]
             found = dataclasses.replace(found, differences=(f"the compiler could not be asked ({first}): "
@@ -334,14 +334,14 @@ def _query_source(decl) -> str:
             + "\n    ".join(body) + "\n}\n")
 
 
-def _compiler_layout(recipe, decl) -> Layout:
+def _compiler_layout(how, decl) -> Layout:
     from . import backends, unit
 
-    backend, settings = recipe.backend, recipe.settings
+    backend, settings = how.backend, how.settings
     options = tuple(o for o in settings.options if not (o == "-b" or o.startswith("-bt")))
     settings = dataclasses.replace(settings, options=options)
-    source = recipe.source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl)
-    text = unit.translation_unit(source, recipe.declarations, guard=False)
+    source = how.source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl)
+    text = unit.translation_unit(source, how.declarations, guard=False)
     code = backends.get(backend).build(text, settings)
     try:
         n = 2 + 3 * len(decl.fields)

@@ -7,10 +7,11 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import backends, binding, decls as _decls, guard as _guard, layouts, tls, unit
+from . import backends, binding, decls as _decls, guard as _guard, layouts, recipe as _recipe, tls, unit
 from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError
 
 __all__ = ["compile", "Module"]
@@ -62,6 +63,7 @@ def _normalise_options(options) -> tuple:
     return tuple(options)
 
 
+@_recipe.recorded  # pickling: the module remembers these arguments (cx.recipe)
 def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[str] = (),
             defines: Union[Mapping[str, object], Iterable[str], None] = None,
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
@@ -150,19 +152,24 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     guard = _guard_settings(settings, backend, check, guard)
     view = front(source, settings, back)
     declarations = view.declarations
-    symbols = {}
+    symbols, owners = {}, {}
     for m in links:  # later modules win
-        symbols.update(m.exports())
-    wanted = {n for n, f in declarations.functions.items() if not f.defined}
-    wanted |= {n for n, g in declarations.globals.items() if g.extern and not g.thread_local}
-    wanted |= {s for n, g in declarations.globals.items() if g.extern and g.thread_local for s in tls.link_names(n)}
+        for n, addr in m.exports().items():
+            symbols[n], owners[n] = addr, m
+    wanted = set()
+    for n in declarations.undefined:
+        wanted.update(tls.link_names(n) if declarations.thread_local(n) else (n,))
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
+    used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
     hold_gil = frozenset(hold_gil)
     code = _build(back, view, declarations, settings, guard, hold_gil)
     name = name or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return Module(code, declarations, name=name, source=source,
-                  keep=tuple(m._code for m in links if m._code is not None), hold_gil=hold_gil,
-                  guarded=guard, settings=settings)
+    module = Module(code, declarations, name=name, source=source,
+                    keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
+                    hold_gil=hold_gil,
+                    guarded=guard, settings=settings)
+    module.__dict__["undefined"] = frozenset(declarations.undefined)
+    return module
 
 
 def _build(back, view, declarations, settings, guard, hold_gil):
@@ -254,6 +261,10 @@ class Module:
     alive; after :meth:`close` they raise :class:`cx.ClosedError` instead of running.
     """
 
+    #: Names the source declares without defining them (``long fib(int n);``, ``extern int n;``):
+    #: what it takes from ``link=`` modules (or the process, for the C library's functions).
+    undefined = frozenset()
+
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False,
                  settings=None):
         d = self.__dict__
@@ -266,14 +277,17 @@ class Module:
             code.source = source  # for tools that show the code beside its lines (cx.asm)
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
-        recipe = None if settings is None or code is None else layouts.Recipe(
+        how = None if settings is None or code is None else layouts.LayoutSource(
             source, declarations, settings, "cc" if hasattr(code, "path") else "tcc")
-        d["_types"] = binding.TypeTable(declarations, recipe)  # cx.layout asks the same compiler
+        d["_types"] = binding.TypeTable(declarations, how)  # cx.layout asks the same compiler
         d["_bound"] = {}
         d["_unbound"] = {}
         d["_globals"] = {}
-        d["_exported"] = {n: f for n, f in declarations.functions.items() if f.defined and not f.static}
-        d["_exported_globals"] = {n: g for n, g in declarations.globals.items() if not g.static and not g.extern}
+        listed = code.defined() if code is not None else None  # what the compiler compiled
+        # names only: a prototype is read when its function is first used (cx.decls.Reader)
+        d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
+        d["_exported_globals"] = {n: None for n in declarations.defined_variables
+                                  if listed is None or n in listed or declarations.thread_local(n)}
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -302,7 +316,7 @@ class Module:
     def structs(self) -> dict:
         """Every struct and union the source and its own headers define, name -> ctypes class
         (those ctypes cannot lay out are in :attr:`unbound`)."""
-        return self._every([n for n, st in self.declarations.structs.items() if st.user], self._types.struct)
+        return self._every(self.declarations.struct_names(), self._types.struct)
 
     @property
     def unbound(self) -> dict:
@@ -334,8 +348,8 @@ class Module:
         self._check_open()
         out = {}
         for n in list(self._exported) + list(self._exported_globals):
-            g = self._exported_globals.get(n)
-            names = (n,) if g is None or not g.thread_local else tls.link_names(n)
+            local = n in self._exported_globals and self.declarations.thread_local(n)
+            names = tls.link_names(n) if local else (n,)
             for s in names:
                 addr = self._code.sym(s)
                 if addr:
@@ -353,24 +367,29 @@ class Module:
         fn = self._bound.get(n)
         if fn is None:
             self._check_open()
-            decl = self._exported[n]
+            decl = self.declarations.function(n)
+            if decl is None:
+                raise CxError(f"{n}() is compiled but cx could not read its prototype")
             addr = self._guarded and not decl.variadic and self._code.sym(_guard.wrapper_name(n))
             addr = addr or self._code.sym(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
             fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil)
+            fn._cx_recipe, fn._cx_module = self.__dict__.get("_recipe"), weakref.ref(self)  # cx.recipe
             self._bound[n] = fn
         return fn
 
     def _global(self, n):
-        decl = self._exported_globals[n]
+        decl = self.declarations.variable(n)
+        if decl is None:
+            raise CxError(f"'{n}' is compiled but cx could not read its declaration")
         if decl.thread_local:  # the calling thread's own copy: never cached
             self._check_open()
             return binding.GlobalVariable(decl, tls.address(self._code, n), self._code, self._types)
         var = self._globals.get(n)
         if var is None:
             self._check_open()
-            var = binding.GlobalVariable(self._exported_globals[n], self._code.sym(n), self._code, self._types)
+            var = binding.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
             self._globals[n] = var
         return var
 
@@ -385,7 +404,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             return self._global(n).get()
-        if n in self.declarations.structs:
+        if self.declarations.struct(n) is not None:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
@@ -395,7 +414,7 @@ class Module:
         if n in self._exported_globals:
             self._check_open()
             self._global(n).set(value)
-        elif n in self._exported or n in self.declarations.structs:
+        elif n in self._exported or self.declarations.struct(n) is not None:
             raise AttributeError(f"'{n}' is a C function or type of module '{self.name}' and cannot be assigned")
         else:
             raise AttributeError(f"module '{self.name}' has no C global named '{n}'")
@@ -409,7 +428,7 @@ class Module:
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | self._exported.keys() | self._exported_globals.keys()
-                      | {n for n, st in self.declarations.structs.items() if st.user})
+                      | set(self.declarations.struct_names()))
 
     def __repr__(self):
         state = "closed" if self.closed else f"{len(self._exported)} functions"
@@ -432,6 +451,10 @@ class Module:
         self.__dict__["_globals"] = {}
         self.__dict__["_code"] = None
         self.__dict__["_keep"] = ()
+
+    def __reduce__(self):
+        """Pickled by recipe: the other side compiles the same source again (see :mod:`cx.recipe`)."""
+        return _recipe.reduce_module(self)
 
     def __enter__(self):
         return self

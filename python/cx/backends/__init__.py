@@ -29,6 +29,10 @@ class Code:
         """True once the machine code has been released."""
         return self._handle is None
 
+    def defined(self):
+        """The global symbols the code defines, or None when the backend cannot list them."""
+        return None
+
     def _live(self):
         """The handle, or :class:`cx.CxError` if the code was closed."""
         if self._handle is None:

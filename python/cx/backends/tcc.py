@@ -25,6 +25,15 @@ class TccCode(Code):
         """Address of the global symbol ``name``, or None."""
         return self._lib.jit_sym(self._live(), name.encode())
 
+    def defined(self) -> frozenset:
+        """The global symbols the source defines, as the compiler compiled them (jit_list): a
+        function declared ``static`` and defined without the keyword is not among them."""
+        size = ctypes.c_size_t()
+        block = self._lib.jit_names(self._live(), ctypes.byref(size))
+        if not block:
+            raise CxError(self._lib.jit_error(self._live()).decode(errors="replace"))
+        return frozenset(ctypes.string_at(block, size.value).decode(errors="surrogateescape").split("\0")[:-1])
+
     def _release(self, state):
         self._lib.jit_delete(state)
 

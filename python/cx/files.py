@@ -1,0 +1,165 @@
+"""C in files: :func:`load` compiles a ``.c`` file, and an import hook makes ``import kernels`` do it.
+
+A file is compiled exactly like a string passed to :func:`cx.compile` (same options, same
+backends), with two differences: the file's directory comes first on the include path, so
+``#include "helpers.h"`` finds the header next to it, and compile errors name the file
+(``kernels.c:12: error: ...``).
+
+Pickling (see :mod:`cx.recipe`): the module's recipe carries the file's text as it was read and its
+absolute path. Headers it includes are not carried: they are read again, by that path, wherever
+the module is rebuilt (the same machine, a process pool, a local Dask cluster; on another machine
+the same directory must exist).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+from typing import Optional
+
+from . import recipe as _recipe
+from .errors import SOURCE_NAME, CompileError
+
+__all__ = ["load", "install_import_hook", "uninstall_import_hook"]
+
+
+def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
+    """Compile the C file at ``path`` and return its :class:`cx.Module`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A C source file.
+    name : str, optional
+        The module's name; default the file name without ``.c``.
+    include_dirs : iterable of str
+        More ``-I`` directories, searched after the file's own directory.
+    **options
+        Any other keyword argument of :func:`cx.compile` (``defines``, ``libraries``, ``options``,
+        ``link``, ``backend``, ``check``, ...).
+
+    Returns
+    -------
+    cx.Module
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    CompileError
+        The file does not compile; messages name the file and its lines.
+
+    Examples
+    --------
+    >>> import cx, pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "scale.h").write_text("#define FACTOR 3\\n")
+    >>> _ = (d / "kernels.c").write_text('#include "scale.h"\\nint triple(int x) { return FACTOR * x; }\\n')
+    >>> cx.load(d / "kernels.c").triple(14)
+    42
+    """
+    from .module import compile
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"cx.load takes the path of a C file, not {type(path).__name__}")
+    shown = os.fspath(path)
+    full = os.path.abspath(shown)
+    if os.path.isdir(full):
+        raise IsADirectoryError(f"cx.load: {shown} is a directory, not a C file")
+    try:
+        with open(full, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cx.load: no C file {shown} (looked in {os.getcwd()})") from None
+    if isinstance(include_dirs, str):
+        include_dirs = (include_dirs,)
+    dirs = (os.path.dirname(full),) + tuple(os.fspath(d) for d in include_dirs)
+    if name is None:
+        name = os.path.splitext(os.path.basename(full))[0]
+    try:
+        module = compile(text, name=name, include_dirs=dirs, **options)
+    except CompileError as exc:
+        _name_file(exc, shown)
+        raise
+    recipe = module.__dict__.get("_recipe")
+    if recipe is not None:
+        _recipe.attach(module, _recipe.Recipe(recipe.source, recipe.arguments, recipe.links, full))
+    return module
+
+
+def _name_file(exc, shown):
+    """Make a compile error name the file: ``kernels.c:12: error: ...`` (and in include chains)."""
+    exc.name = shown
+    exc.diagnostics = [dataclasses.replace(d, message=d.message.replace(f"{SOURCE_NAME}:", f"{shown}:"))
+                       for d in exc.diagnostics]
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    """Finds ``name.c`` for ``import name`` on ``sys.path`` (or a package's ``__path__``)."""
+
+    def __init__(self, options):
+        self.options = options
+
+    def find_spec(self, fullname, path, target=None):
+        base = fullname.rpartition(".")[2]
+        for entry in (path if path is not None else sys.path):
+            if not isinstance(entry, str):
+                continue
+            candidate = os.path.join(entry or os.getcwd(), base + ".c")
+            if os.path.isfile(candidate):
+                return importlib.machinery.ModuleSpec(fullname, _Loader(candidate, self.options),
+                                                      origin=candidate)
+        return None
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, path, options):
+        self.path = path
+        self.options = options
+
+    def create_module(self, spec):
+        return load(self.path, name=spec.name, **self.options)
+
+    def exec_module(self, module):
+        pass  # compiled in create_module
+
+
+_finder: Optional[_Finder] = None
+
+
+def install_import_hook(**options) -> None:
+    """Let ``import name`` compile ``name.c`` when no Python module of that name exists.
+
+    The file is looked for where Python looks for modules (``sys.path``: the script's or the
+    notebook's directory first), after every other importer, so a ``.py`` file of the same name
+    wins. The imported object is the :class:`cx.Module` that :func:`load` returns. Calling this
+    again replaces the options.
+
+    Parameters
+    ----------
+    **options
+        Keyword arguments of :func:`cx.compile` for every file imported this way
+        (``defines``, ``options="-O2"``, ``backend="cc"``, ...).
+
+    Examples
+    --------
+    >>> import cx
+    >>> cx.install_import_hook()
+    >>> import kernels          # doctest: +SKIP
+    >>> kernels.triple(14)      # doctest: +SKIP
+    42
+    """
+    global _finder
+    uninstall_import_hook()
+    _finder = _Finder(dict(options))
+    sys.meta_path.append(_finder)
+
+
+def uninstall_import_hook() -> None:
+    """Remove the hook of :func:`install_import_hook` (modules imported already stay)."""
+    global _finder
+    if _finder is not None and _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    _finder = None
