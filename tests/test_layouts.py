@@ -47,7 +47,7 @@ def lib():
 def test_layouts_match_the_compiler(lib):
     truth = _c_truth(FIELDS)
     for name, fields in FIELDS.items():
-        lay = cx.layout(getattr(lib, name))
+        lay = cx.layout(lib, "Packed" if name == "Packed" else name)
         size, align, offsets = truth[name]
         assert (lay.size, lay.align) == (size, align), name
         assert [(f.name, f.offset) for f in lay.fields] == list(zip(fields, offsets)), name
@@ -73,8 +73,8 @@ def test_padded_struct_matches_ctypes_and_names_its_padding(lib):
     ]
 
 
-def test_packed_struct_is_the_compilers_and_the_binding_mismatch_is_reported(lib):
-    lay = cx.layout(lib.Packed)
+def test_packed_struct_is_the_compilers_and_matches_a_packed_ctypes_class(lib):
+    lay = cx.layout(lib, "Packed")
     assert (lay.size, lay.align, [f.offset for f in lay.fields], lay.padding()) == (7, 1, [0, 1, 5], [])
 
     class Reference(ctypes.Structure):  # what ctypes makes of the same struct when told it is packed
@@ -83,17 +83,32 @@ def test_packed_struct_is_the_compilers_and_the_binding_mismatch_is_reported(lib
 
     assert lay.size == ctypes.sizeof(Reference)
     assert [f.offset for f in lay.fields] == [Reference.c.offset, Reference.i.offset, Reference.s.offset]
-    if ctypes.sizeof(lib.Packed) != 7:  # the binding ignores packed: the picture says so
-        assert lay.differences and "do not pass it between Python and C" in lay.differences[0]
-        assert "field i: offset 1 for the compiler, 4 in the ctypes class" in lay.differences
+    assert ctypes.sizeof(lib.Packed) == 7 and cx.layout(lib.Packed).differences == ()  # the binding packs it
+
+
+def test_a_binding_that_disagrees_with_the_compiler_is_reported():
+    from cx import layouts
+
+    compiled = cx.layout(cx.compile(SOURCE), "Packed")
+
+    class Unpacked(ctypes.Structure):
+        _fields_ = [("c", ctypes.c_char), ("i", ctypes.c_int), ("s", ctypes.c_short)]
+
+    differences = layouts._compare(compiled, cx.layout(Unpacked))
+    assert "do not pass it between Python and C" in differences[0]
+    assert "field i: offset 1 for the compiler, 4 in the ctypes class" in differences
 
 
 def test_bit_fields(lib):
-    lay = cx.layout(lib.Bits)
+    lay = cx.layout(lib, "Bits")  # a mix ctypes lays out otherwise: cx binds no class, the layout is C's
     assert [(f.name, f.offset, f.bits, f.bit_offset) for f in lay.fields] == [
         ("a", 0, 3, 0), ("b", 0, 5, 3), ("c", 0, 12, 8), ("z", 3, None, None)]
     assert (lay.size, lay.align) == (4, 4) == _c_truth({"Bits": ["z"]})["Bits"][:2]
     assert "unsigned int a : 3  (bits 0..2)" in str(lay)
+    try:
+        lib.Bits
+    except cx.CxError:
+        assert lay.differences and lay.differences[0].startswith("cx binds no ctypes class for it (")
 
 
 def test_union(lib):
@@ -132,6 +147,13 @@ def test_plain_ctypes_and_bad_input():
     assert cx.layout(P).by == "ctypes" and str(cx.layout(P)).splitlines()[2] == "       0     2  c_short x"
     with pytest.raises(TypeError, match="struct or union class"):
         cx.layout(42)
+    with pytest.raises(TypeError, match="only with a module"):
+        cx.layout(P, "P")
+    lib = cx.compile("struct S { int x; };")
+    with pytest.raises(KeyError, match="no struct or union named 'T'"):
+        cx.layout(lib, "T")
+    with pytest.raises(TypeError, match="name the struct"):
+        cx.layout(lib)
 
 
 @pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no system C compiler")
@@ -139,7 +161,7 @@ def test_cc_module_asks_the_system_compiler(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path))
     lib, tcc = cx.compile(SOURCE, backend="cc"), cx.compile(SOURCE)
     for name in ("Mixed", "Packed", "Bits"):
-        theirs, ours = cx.layout(getattr(lib, name)), cx.layout(getattr(tcc, name))
+        theirs, ours = cx.layout(lib, name), cx.layout(tcc, name)
         assert (theirs.by, ours.by) == ("cc", "TinyCC")
         assert (theirs.size, theirs.align, theirs.fields) == (ours.size, ours.align, ours.fields), name
 

@@ -332,3 +332,45 @@ def test_tests2_style_program(name, monkeypatch):
     with capture.captured():
         assert lib.main() == 0
     assert out.getvalue() == expected
+
+
+# ---- layouts: the compiler's, or none ----------------------------------------------------------
+
+LAYOUTS = r"""
+#include <stdint.h>
+struct __attribute__((packed)) wire { char tag; int32_t length; short crc; };
+struct __attribute__((aligned(16))) slot { char c; };
+typedef struct { char c; double d; struct { short s; char t[3]; } inner; } mixed;
+int wire_size(void) { return sizeof(struct wire); }
+long mixed_layout(void) { return sizeof(mixed) * 10000 + __builtin_offsetof(mixed, inner) * 100 + __builtin_offsetof(mixed, d); }
+struct slot *slot_new(void) { static struct slot s = { 7 }; return &s; }
+int slot_get(struct slot *s) { return s->c; }
+int slot_by_value(struct slot s) { return s.c; }
+"""
+
+
+def test_struct_layouts_match_the_compiler_or_are_refused():
+    lib = cx.compile(LAYOUTS)
+    assert ctypes.sizeof(lib.wire) == lib.wire_size() == 7  # __attribute__((packed)) honoured
+    assert lib.wire.length.offset == 1
+    m = lib.mixed_layout()
+    assert (ctypes.sizeof(lib.mixed), lib.mixed.inner.offset, lib.mixed.d.offset) == (m // 10000, m // 100 % 100, m % 100)
+    # ctypes cannot express aligned(16): the struct is refused by name, never laid out wrong ...
+    assert "ctypes cannot lay it out as the compiler does (16 bytes, ctypes makes it 1)" in lib.unbound["slot"]
+    assert "slot_by_value" in lib.unbound
+    # ... and a pointer to it is still a typed pointer
+    s = lib.slot_new()
+    assert isinstance(s, cx.Pointer) and lib.slot_get(s) == 7
+
+
+@pytest.mark.skipif(not __import__("shutil").which("cc"), reason="no system C compiler")
+def test_kv_binds_the_same_with_the_system_compiler(tmp_path, monkeypatch):
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path))
+    lib = cx.compile(KV_CELL, include_dirs=KV_DIRS, backend="cc")
+    assert set(lib.functions) == KV_API | {"kv__hash", "kv__strdup"}
+    store = lib.kv_open("cc")
+    lib.kv_put(store, "a", "1")
+    dump = lib.kv_dump(store)
+    assert dump == "{a=1}" and lib.kv_count(store) == 1
+    lib.kv_free(dump)
+    lib.kv_close(store)

@@ -155,12 +155,13 @@ class View:
                 continue
             head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
             if "{" in head:
-                for m in tagged.finditer(head):
+                spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
+                for m in tagged.finditer(spelled):  # struct __attribute__((packed)) P {
                     self.tags.setdefault((m.group(1), m.group(2)), chunk.index)
                     if m.group(1) == "enum":
                         self._enumerators(chunk, chunk.start + m.end() - 1)
                 if "enum" in head:
-                    for m in anonymous.finditer(head):
+                    for m in anonymous.finditer(spelled):
                         self._enumerators(chunk, chunk.start + m.end() - 1)
             if chunk.body is None and "typedef" in head and typedef_word.search(head):
                 simple = plain.match(head)  # typedef unsigned long size_t; (most of them)

@@ -14,7 +14,7 @@ import ctypes
 import dataclasses
 import inspect
 
-from . import _speedups, guard as _guard, layouts as _layout, recipe as _recipe
+from . import _speedups, guard as _guard, layouts as _layouts, recipe as _recipe
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable", "Pointer", "CString",
@@ -62,11 +62,13 @@ class TypeTable:
         first use, with fields laid out as the C compiler lays them out.
     """
 
-    def __init__(self, decls, layout_source=None):
+    def __init__(self, decls, layout=None, layout_source=None):
         self._decls = decls
+        self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
         self._structs = {}
         self._layout_source = layout_source  # how the module was compiled: cx.layout asks that compiler
         self._incomplete = []  # classes made, fields not yet set (see struct)
+        self._made = []  # classes made by the outermost struct() call under way
         self._handles = {}
         self.recipe = None  # what rebuilds the module in another process (cx.recipe)
 
@@ -87,22 +89,44 @@ class TypeTable:
         if decl is None:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
         base = ctypes.Union if decl.union else ctypes.Structure
-        cls = _layout.struct_class(name, base, {"__doc__": f"C {'union' if decl.union else 'struct'} {name}",
-                                                "__module__": "cx", "__repr__": _struct_repr,
-                                                "__reduce__": _recipe.reduce_struct_value, "_cx_types": self},
-                                   decl, self._layout_source)
+        body = {"__doc__": f"C {'union' if decl.union else 'struct'} {name}", "__module__": "cx",
+                "__repr__": _struct_repr, "__reduce__": _recipe.reduce_struct_value, "_cx_types": self}
+        if getattr(self._decls, "packed", None) and self._decls.packed(name):
+            body["_pack_"] = 1  # __attribute__((packed))
+        cls = _layouts.struct_class(name, base, body, decl, self._layout_source)  # cx.layout
         self._structs[name] = cls
         self._incomplete.append(name)
+        self._made.append(name)
         if len(self._incomplete) == 1:  # the outermost call completes every class it made
+            made, self._made = self._made, []
             try:
                 while self._incomplete:
                     self._complete(self._incomplete[-1])
+                self._check_layouts(made)
             except BaseException:
-                for n in self._incomplete:
+                for n in self._incomplete + made:
                     self._structs.pop(n, None)
                 self._incomplete.clear()
                 raise
         return cls
+
+    def _check_layouts(self, names):
+        """Compare the classes made with the compiler's own layout: a struct ctypes lays out
+        otherwise (``aligned(16)``, an unusual bit-field) is refused, never used wrong."""
+        structs = [self._decls.structs[n] for n in names]
+        found = self._layout(structs) if self._layout is not None else None
+        for n in names:
+            if not found or n not in found:
+                continue
+            size, offsets = found[n]
+            cls = self._structs[n]
+            mine = {f[0]: getattr(cls, f[0]).offset for f in cls._fields_ if f[0] and len(f) == 2}
+            wrong = [f for f, off in offsets.items() if mine.get(f, off) != off]
+            if ctypes.sizeof(cls) != size or wrong:
+                what = f"field '{wrong[0]}' at offset {offsets[wrong[0]]}, ctypes puts it at {mine[wrong[0]]}" \
+                    if wrong else f"{size} bytes, ctypes makes it {ctypes.sizeof(cls)}"
+                raise BindingError(f"struct {n}: ctypes cannot lay it out as the compiler does ({what}); "
+                                   "it is used only through pointers")
 
     def _complete(self, name):
         """Set the fields of the class of ``name`` (made by :meth:`struct`)."""
@@ -161,6 +185,11 @@ class TypeTable:
                 return ctypes.c_void_p
             if target.kind in ("struct", "union") and target.name not in self._decls.structs:
                 return ctypes.c_void_p  # pointer to a struct the cell does not define: opaque
+            if target.kind in ("struct", "union"):
+                try:
+                    return ctypes.POINTER(self.struct(target.name))
+                except BindingError:
+                    return ctypes.c_void_p  # a struct ctypes cannot lay out: an address
             return ctypes.POINTER(self.ctype(target) or ctypes.c_void_p)
         if kind == "function":
             return self.function_type(t)
@@ -181,9 +210,20 @@ class TypeTable:
             if target.kind == "scalar" and target.name == "char" and target.const:
                 return ctypes.c_char_p
             if target.kind in ("void", "opaque") or (target.kind == "scalar" and target.name == "char") \
-                    or (target.kind in ("struct", "union") and target.name not in self._decls.structs):
+                    or (target.kind in ("struct", "union") and not self._laid_out(target.name)):
                 return self.handle(target)
         return self.ctype(t)
+
+    def _laid_out(self, name):
+        """Whether the struct ``name`` has a ctypes class (its body is known and ctypes lays it
+        out as the compiler does)."""
+        if name not in self._decls.structs:
+            return False
+        try:
+            self.struct(name)
+        except BindingError:
+            return False
+        return True
 
 
 def _is_text(t):
@@ -353,7 +393,7 @@ def _pointer_converter(fn, index, param, types):
         itemsize = ctypes.sizeof(_SCALARS[target.name])
     elif target.kind == "enum":
         kind, itemsize = "i", ctypes.sizeof(ctypes.c_int)
-    elif target.kind in ("struct", "union") and target.name in types._decls.structs:
+    elif target.kind in ("struct", "union") and types._laid_out(target.name):
         kind, itemsize = "s", ctypes.sizeof(types.struct(target.name))
     elif target.kind == "pointer":
         kind, itemsize = "u", ctypes.sizeof(ctypes.c_void_p)
@@ -470,13 +510,14 @@ def bind_function(fn, address, owner, types, *, hold_gil=False):
         elif t.kind == "pointer":
             argtypes.append(_pointer_converter(fn, i, p, types))
         elif t.kind == "opaque":
-            raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}', which the cell does not "
-                               "define, passed by value; pass a pointer instead")
+            raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}' by value, a type Python cannot "
+                               "build (its definition is the compiler's own or unknown); pass a pointer instead")
         else:
             argtypes.append(_scalar_converter(fn, i, p, types.ctype(t)))
     restype = ctypes.py_object if hold_gil and _is_pyobject(fn.result) else types.restype(fn.result)
     if fn.result.kind == "opaque":
-        raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, which the cell does not define")
+        raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, a type Python cannot build "
+                           "(its definition is the compiler's own or unknown); return a pointer instead")
     result = None  # how the result is converted (see _make_errcheck)
     if restype is ctypes.c_char_p:
         result = "text"

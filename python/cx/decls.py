@@ -285,6 +285,12 @@ class Declarations:
         """Keys of the structs and unions the user's source defines."""
         return [n for n, st in self.structs.items() if st.user]
 
+    def packed(self, name):
+        """Unknown for a cell read alone (its attributes are not kept): False."""
+        return False
+
+    type_source = None  # no compiler's text to ask about layouts
+
 
 @functools.lru_cache(maxsize=256)
 def parse(source):
@@ -402,6 +408,24 @@ class Reader:
     def struct_names(self):
         """The structs and unions the source itself declares (keys), without reading them."""
         return self._view.cell_struct_names()
+
+    def _struct_chunks(self, st):
+        view = self._view
+        found = {view.typedefs.get(st.name), view.tags.get(("union" if st.union else "struct", st.tag))}
+        return {i for i in found if i is not None}
+
+    def packed(self, name):
+        """Whether the struct ``name`` is declared ``__attribute__((packed))``."""
+        st = self.struct(name)
+        return bool(st) and any("packed" in self._view.head(self._view.chunks[i]) for i in self._struct_chunks(st))
+
+    def type_source(self, structs):
+        """C text declaring the :class:`Struct` s ``structs`` and every type they use, as the
+        compiler saw it (to ask the compiler for their layout)."""
+        roots = set()
+        for st in structs:
+            roots |= self._struct_chunks(st)
+        return self._view.text_of(self._view.closure(roots))[0]
 
     def _read_chunks(self, roots):
         view = self._view

@@ -16,7 +16,9 @@ with a generated function that records ``sizeof``, ``_Alignof``, ``offsetof`` an
 every field (for bit-fields, the bits a field sets), with the module's own backend and options,
 and caches the result on the class. So ``__attribute__((packed))``, ``_Alignas`` and
 ``#pragma pack`` show as the compiler applies them. The picture also compares the compiler's
-layout with the ``ctypes`` class cx binds (what Python passes to C): a difference is reported.
+layout with the ``ctypes`` class cx binds (what Python passes to C): a difference is reported. A
+struct cx binds no class for (``ctypes`` cannot lay it out as C does) is shown by
+``cx.layout(lib, "Name")``.
 
 The query compile runs the source's constructors (``__attribute__((constructor))``) again, as any
 compile does. A struct class keeps how its module was compiled (a :class:`LayoutSource`), not its code, so
@@ -231,14 +233,18 @@ def struct_class(name, base, namespace, decl, source=None):
 
 # ---- measuring ---------------------------------------------------------------------------------
 
-def layout(cls) -> Layout:
-    """The memory layout of a struct or union class of a cx module, as its compiler laid it out.
+def layout(cls, name: Optional[str] = None) -> Layout:
+    """The memory layout of a struct or union of a cx module, as its compiler laid it out.
 
     Parameters
     ----------
-    cls : ctypes struct or union class
+    cls : ctypes struct or union class, or cx.Module
         ``lib.Point``, or ``Point`` bound by ``%%cx``. Any other ``ctypes.Structure``/``Union``
-        subclass shows the layout ``ctypes`` computes for it.
+        subclass shows the layout ``ctypes`` computes for it. A :class:`cx.Module` with ``name``
+        also works for a struct cx binds no class for (one ``ctypes`` cannot lay out as C does,
+        such as some bit-field mixes, or ``aligned`` members).
+    name : str, optional
+        With a module: the struct's name (typedef name or tag).
 
     Returns
     -------
@@ -253,13 +259,41 @@ def layout(cls) -> Layout:
     >>> lay.size, [(f.name, f.offset) for f in lay.fields], lay.padding()
     (16, [('c', 0), ('d', 8)], [(1, 7)])
     """
+    from .module import Module
+
+    if isinstance(cls, Module):
+        return _module_layout(cls, name)
+    if name is not None:
+        raise TypeError("layout(cls) takes a name only with a module: layout(lib, 'Point')")
     if not (isinstance(cls, type) and issubclass(cls, (ctypes.Structure, ctypes.Union))):
-        raise TypeError(f"layout() takes a struct or union class (lib.Point), not {cls!r}")
+        raise TypeError(f"layout() takes a struct or union class (lib.Point), or a module and a name, not {cls!r}")
     cached = cls.__dict__.get("_cx_layout")
     if cached is not None:
         return cached
-    source = cls.__dict__.get("_cx_layout_source")
-    decl = cls.__dict__.get("_cx_struct")
+    found = _measure(cls.__dict__.get("_cx_layout_source"), cls.__dict__.get("_cx_struct"), cls)
+    cls._cx_layout = found
+    return found
+
+
+def _module_layout(module, name) -> Layout:
+    if not isinstance(name, str):
+        raise TypeError("layout(module, name): name the struct, e.g. layout(lib, 'Point')")
+    decl = module.declarations.structs.get(name)
+    if decl is None:
+        raise KeyError(f"module '{module.name}' defines no struct or union named {name!r}")
+    try:
+        cls = module._types.struct(name)
+    except CxError as e:  # cx binds no class for it: the compiler's layout alone, and why
+        how = module._types._layout_source
+        if how is None:
+            raise
+        compiled = _compiler_layout(how, decl)
+        why = str(e).splitlines()[0]
+        return dataclasses.replace(compiled, differences=(f"cx binds no ctypes class for it ({why})",))
+    return layout(cls)
+
+
+def _measure(source, decl, cls) -> Layout:
     found = _ctypes_layout(cls, decl)
     if source is not None and decl is not None:
         try:
@@ -270,7 +304,6 @@ def layout(cls) -> Layout:
                                                             "this is the ctypes class's layout",))
         else:
             found = dataclasses.replace(compiled, differences=_compare(compiled, found))
-    cls._cx_layout = found
     return found
 
 
