@@ -374,3 +374,33 @@ def test_kv_binds_the_same_with_the_system_compiler(tmp_path, monkeypatch):
     assert dump == "{a=1}" and lib.kv_count(store) == 1
     lib.kv_free(dump)
     lib.kv_close(store)
+
+
+def test_argv_style_arrays_anonymous_members_flexible_arrays_and_tags():
+    lib = cx.compile(r"""
+#include <string.h>
+struct point { int x, y; };
+typedef struct point point_t;                      /* keyed by its typedef, asked for by its tag */
+struct shape { int kind; union { struct point p; double r; }; };   /* an anonymous member */
+struct blob { int n; unsigned char data[]; };                       /* a flexible array member */
+long total(int argc, char **argv) { long n = 0; for (int i = 0; i < argc; i++) n += strlen(argv[i]); return n; }
+int kind_x(struct shape *s) { return s->kind * 100 + s->p.x; }
+long blob_size(void) { return sizeof(struct blob); }
+""")
+    argv = (ctypes.c_char_p * 3)(b"ab", b"cde", None)
+    assert lib.total(2, argv) == 5
+    assert lib.point is lib.point_t
+    s = lib.shape(kind=3)
+    s.p.x = 7  # the anonymous union's member reads through
+    assert lib.kind_x(ctypes.byref(s)) == 307
+    assert ctypes.sizeof(lib.blob) == lib.blob_size() == 4
+
+
+def test_pickling_a_result_gives_the_text_and_refuses_an_address():
+    import pickle
+
+    lib = cx.compile('#include <string.h>\nchar *mk(void) { return strdup("hi"); }\n'
+                     "void *where(void) { return (void *)64; }\n")
+    assert pickle.loads(pickle.dumps(lib.mk())) == "hi"
+    with pytest.raises(cx.PicklingError, match=r"a C pointer \(void \*\) is an address in this process"):
+        pickle.dumps(lib.where())

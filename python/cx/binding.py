@@ -88,6 +88,9 @@ class TypeTable:
         decl = self._decls.structs.get(name)
         if decl is None:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
+        if decl.name != name:  # asked by tag, keyed by typedef name: one class for both
+            cls = self._structs[name] = self.struct(decl.name)
+            return cls
         base = ctypes.Union if decl.union else ctypes.Structure
         body = {"__doc__": f"C {'union' if decl.union else 'struct'} {name}", "__module__": "cx",
                 "__repr__": _struct_repr, "__reduce__": _recipe.reduce_struct_value, "_cx_types": self}
@@ -131,7 +134,7 @@ class TypeTable:
     def _complete(self, name):
         """Set the fields of the class of ``name`` (made by :meth:`struct`)."""
         decl, cls = self._decls.structs[name], self._structs[name]
-        fields = []
+        fields, anonymous = [], []
         for f in decl.fields:
             inner = f.type
             while inner.kind == "array":
@@ -140,13 +143,26 @@ class TypeTable:
                 self.struct(inner.name)
                 if inner.name in self._incomplete:
                     self._complete(inner.name)  # a member by value must be laid out first
-            ctype = self.ctype(f.type)
+            if f.type.kind == "array" and f.type.length is None:  # a flexible array member
+                ctype = self.ctype(f.type.target) * 0
+            else:
+                ctype = self.ctype(f.type)
             if ctype is None:
                 raise BindingError(f"field '{f.name}' of struct {name} has type void")
-            fields.append((f.name, ctype, f.bits) if f.bits is not None else (f.name, ctype))
+            field = f.name
+            if field is None:  # unnamed: padding bits, or a struct/union member whose fields read through
+                field = f"_unnamed{len(fields)}"
+                if f.bits is None and f.type.kind in ("struct", "union"):
+                    anonymous.append(field)
+            fields.append((field, ctype, f.bits) if f.bits is not None else (field, ctype))
         if name in self._incomplete:
             self._incomplete.remove(name)
-            cls._fields_ = fields
+            try:
+                if anonymous:
+                    cls._anonymous_ = anonymous
+                cls._fields_ = fields
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise BindingError(f"struct {name}: ctypes cannot make it ({exc})") from None
 
     def handle(self, target):
         """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
@@ -254,6 +270,12 @@ class Pointer(ctypes.c_void_p):
         value = self.value
         return f"<cx pointer ({type(self).__name__}) {'NULL' if value is None else hex(value)}>"
 
+    def __reduce__(self):
+        from .errors import PicklingError
+
+        raise PicklingError(f"a C pointer ({type(self).__name__}) is an address in this process and "
+                            "means nothing in another; send the data it points to instead")
+
 
 class CString(str):
     """The text of a ``char *`` result, and the pointer itself (``.pointer``), so that C can free
@@ -265,6 +287,9 @@ class CString(str):
         self = super().__new__(cls, text)
         self.pointer = pointer
         return self
+
+    def __reduce__(self):  # another process gets the text (the pointer is this process's)
+        return str, (str(self),)
 
 
 def _struct_repr(self):
@@ -278,6 +303,7 @@ def _describe(fn, index, param):
 
 
 _BYREF = type(ctypes.byref(ctypes.c_int()))
+_POINTER_LIKE = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p, ctypes._Pointer, ctypes._CFuncPtr)
 
 
 def _pointer_fallback(fn, index, param, types, accepts_str):
@@ -306,10 +332,11 @@ def _pointer_fallback(fn, index, param, types, accepts_str):
         if target_ctype is None:
             return False
         if isinstance(obj, ctypes.Array):
+            if target.kind == "pointer":  # char **argv: an array of any pointer type
+                return issubclass(obj._type_, _POINTER_LIKE)
             return issubclass(obj._type_, target_ctype) or (chars and ctypes.sizeof(obj._type_) == 1)
         if target.kind == "pointer":  # T **: any pointer-sized pointer object
-            return isinstance(obj, (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p, ctypes._Pointer,
-                                    ctypes._CFuncPtr))
+            return isinstance(obj, _POINTER_LIKE)
         return isinstance(obj, target_ctype) or (chars and type(obj) in (ctypes.c_char, ctypes.c_byte,
                                                                          ctypes.c_ubyte))
 

@@ -395,6 +395,10 @@ class Reader:
                                   view.tags.get(("union", name))) if i is not None}
             self._read_chunks(chunks)
             found = self._builder.structs.get(name)
+        if found is None:  # a tag whose struct is keyed by its typedef name
+            builder = self._builder
+            key = builder.tag_registered.get(("Struct", name)) or builder.tag_registered.get(("Union", name))
+            found = builder.structs.get(key) if key else None
         return found
 
     def thread_local(self, name):
