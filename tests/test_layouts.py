@@ -173,3 +173,13 @@ def test_a_class_that_cannot_be_measured_displays_its_plain_repr():
     assert unfinished._repr_html_() is None
     with pytest.raises(TypeError, match="Unfinished has no _fields_ yet"):
         cx.layout(unfinished)
+
+
+def test_anonymous_members_show_where_their_members_are():
+    lib = cx.compile("typedef struct { int kind; union { int i; double d; }; char t; struct { short a, b; }; } Var;")
+    lay = cx.layout(lib.Var)
+    assert [(f.name, f.declaration, f.offset, f.size) for f in lay.fields] == [
+        ("kind", "int kind", 0, 4), ("(union)", "union { int i; double d; }", 8, 8), ("t", "char t", 16, 1),
+        ("(struct)", "struct { short a; short b; }", 18, 4)]
+    assert (lay.size, lay.padding(), lay.differences) == (24, [(4, 4), (17, 1), (22, 2)], ())
+    assert ctypes.sizeof(lib.Var) == 24 and lib.Var.d.offset == 8

@@ -345,13 +345,39 @@ def _c_name(decl):
     return decl.name
 
 
-def _query_source(decl) -> str:
+def _leaves(field, structs):
+    """The named, non-bit-field members reachable through an anonymous member (C names them directly)."""
+    inner = structs.get(field.type.name) if field.type.kind in ("struct", "union") else None
+    out = []
+    for f in inner.fields if inner is not None else ():
+        if f.name is None:
+            out += _leaves(f, structs)
+        elif f.bits is None:
+            out.append(f.name)
+    return out
+
+
+def _anonymous_declaration(field, structs):
+    """``union { int i; double d; }``: an anonymous member as C writes it."""
+    inner = structs.get(field.type.name)
+    members = " ".join((_spell(f.name, f.type) if f.name else _anonymous_declaration(f, structs))
+                       + (f" : {f.bits}" if f.bits is not None else "") + ";" for f in inner.fields)
+    return f"{field.type.kind} {{ {members} }}"
+
+
+def _query_source(decl, structs) -> str:
     t = _c_name(decl)
     body = [f"out[0] = sizeof({t}); out[1] = _Alignof({t});"]
     for i, f in enumerate(decl.fields):
         k = 2 + 3 * i
-        if f.name is None:
-            body.append(f"out[{k}] = out[{k + 1}] = out[{k + 2}] = (unsigned long)-1;")
+        if f.name is None:  # an anonymous struct/union member: where its named members are
+            leaves = _leaves(f, structs)
+            if not leaves:
+                body.append(f"out[{k}] = out[{k + 1}] = out[{k + 2}] = (unsigned long)-1;")
+                continue
+            body.append("{ unsigned long lo = (unsigned long)-1, hi = 0, o, e;\n" + "".join(
+                f"      o = __builtin_offsetof({t}, {n}); e = o + sizeof(__cx_v.{n}); if (o < lo) lo = o; "
+                f"if (e > hi) hi = e;\n" for n in leaves) + f"      out[{k}] = lo; out[{k + 1}] = hi - lo; out[{k + 2}] = 2; }}")
         elif f.bits is None:
             body.append(f"out[{k}] = __builtin_offsetof({t}, {f.name}); out[{k + 1}] = sizeof(__cx_v.{f.name}); "
                         f"out[{k + 2}] = (unsigned long)-1;")
@@ -373,7 +399,7 @@ def _compiler_layout(how, decl) -> Layout:
     backend, settings = how.backend, how.settings
     options = tuple(o for o in settings.options if not (o == "-b" or o.startswith("-bt")))
     settings = dataclasses.replace(settings, options=options)
-    source = how.source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl)
+    source = how.source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl, how.declarations.structs)
     text = unit.translation_unit(source, how.declarations, guard=False)
     code = backends.get(backend).build(text, settings)
     try:
@@ -387,6 +413,9 @@ def _compiler_layout(how, decl) -> Layout:
     for i, f in enumerate(decl.fields):
         a, b, c = values[2 + 3 * i: 5 + 3 * i]
         if f.name is None:
+            if c == 2:  # an anonymous member: a = its offset, b = its size
+                kind = f.type.kind
+                fields.append(FieldLayout(f"({kind})", _anonymous_declaration(f, how.declarations.structs), a, b))
             continue
         if f.bits is None:
             fields.append(FieldLayout(f.name, _spell(f.name, f.type), a, b))
