@@ -45,6 +45,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -467,6 +468,9 @@ int jit__preprocess(jit_state *j, const char *source, char **text,
         free(padded);
         return jit__fail_static(j, JIT_ENOMEM, "out of memory");
     }
+    /* TinyCC writes a token at a time: no lock per write (only this
+     * thread sees the stream). */
+    __fsetlocking(out, FSETLOCKING_BYCALLER);
     jit__lock();
     rc = configure(j, TCC_OUTPUT_PREPROCESS, out, &s);
     if (rc == JIT_OK) {

@@ -267,7 +267,7 @@ def front(source: str, settings: Settings, back) -> View:
     """
     text = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings)
     declarations = _decls.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                            system_dirs=back.system_dirs(settings))
+                                            system_dirs=back.system_dirs())
     if getattr(back, "PREPROCESSED", False):
         return View(declarations, back.compilable(text), True)
     return View(declarations, source, False)

@@ -448,7 +448,8 @@ _PREPROCESSED = {}  # (argv, source) -> (text, {header: (mtime_ns, size)}); this
 _MAX_PREPROCESSED = 64
 
 
-def system_dirs(settings=None) -> tuple:
+@functools.lru_cache(maxsize=1)
+def system_dirs() -> tuple:
     """Directories whose headers are the system's for the system compiler (never exported from)."""
     import sysconfig
 
