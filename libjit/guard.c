@@ -444,8 +444,10 @@ JIT_API void jit_guard_recover(jit_guard_frame *frame)
         t->message[0] = '\0';
     }
     /* the fault itself, else the last call from compiled code (a return
-     * address: the call instruction ends just before it) */
-    if (!r->line && !(r->in_code && line_of((uintptr_t)r->pc, r)))
+     * address: the call instruction ends just before it). TinyCC's lookup
+     * gives the first byte of a line's code to the line before (it is made
+     * for return addresses): ask for the faulting instruction's second byte. */
+    if (!r->line && !(r->in_code && line_of((uintptr_t)r->pc + 1, r)))
         for (i = 0; i < t->ncallers; i++)
             if (line_of(t->callers[i] - 1, r))
                 break;

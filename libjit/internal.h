@@ -15,7 +15,7 @@
 
 #include "jit.h"
 
-struct TCCState; /* libtcc's, only compile.c and compat.c include libtcc.h */
+struct TCCState; /* libtcc's, only compile.c, compat.c and code.c include libtcc.h */
 
 /* ---- growable strings (buffers.c) ----------------------------------- */
 

@@ -309,6 +309,32 @@ JIT_API int jit_guard_last(jit_guard_report *out);
 JIT_API int jit_guard_add_code(const void *start, const void *end);
 JIT_API void jit_guard_remove_code(const void *start);
 
+/* ---- looking at compiled code (code.c) ----------------------------------
+ *
+ * For tools that show what the compiler made of the source (cx's
+ * disassembler). Read-only on a compiled state: like jit_sym, these may run
+ * concurrently with each other and with calls into the code.
+ */
+
+/* The machine code of the function name of j's code: *start gets its
+ * address, *size its length in bytes -- the size its ELF symbol records,
+ * for code compiled with -b or -bt (TinyCC then keeps the symbol table in
+ * memory); otherwise the distance to the next symbol of the code, an upper
+ * bound that may include padding and static functions. JIT_OK; JIT_ESTATE
+ * before a successful compile; JIT_EARG for a NULL argument or a name that
+ * is not code of j. */
+JIT_API int jit_function_code(jit_state *j, const char *name,
+                              const void **start, size_t *size);
+
+/* The source line (> 0) of the instruction that starts at addr in j's
+ * code, from the line tables of code compiled with -b or -bt; 0 when
+ * unknown (no line tables, addr outside j's code, an instruction without
+ * a line). file and func (either may be NULL) get the line's file name
+ * (e.g. "<cell>") and the function containing it, truncated to their size,
+ * or "". Takes libjit's lock (not for signal handlers). */
+JIT_API int jit_code_line(jit_state *j, const void *addr, char *file,
+                          size_t file_size, char *func, size_t func_size);
+
 #ifdef __cplusplus
 }
 #endif

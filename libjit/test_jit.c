@@ -695,6 +695,54 @@ static void test_list(const char *options)
     jit_delete(j);
 }
 
+/* ---- looking at compiled code (code.c) ------------------------------ */
+
+static void test_code(const char *options, int with_lines)
+{
+    jit_state *j = jit_new(runtime_dir);
+    const void *f = NULL, *g = NULL;
+    size_t f_size = 0, g_size = 0, at;
+    char file[64], func[64];
+    int line, lines_seen = 0;
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK(jit_function_code(j, "f", &f, &f_size) == JIT_ESTATE);
+    CHECK(jit_code_line(j, &f, NULL, 0, NULL, 0) == 0);
+    if (options)
+        CHECK_J(j, jit_set_options(j, options) == JIT_OK);
+    CHECK_J(j, jit_compile(j,
+        "int f(int x)\n"
+        "{\n"
+        "    int y = x * 3;\n"
+        "    return y + 1;\n"
+        "}\n"
+        "int g(void) { return 2; }\n") == JIT_OK);
+    CHECK_J(j, jit_function_code(j, "f", &f, &f_size) == JIT_OK);
+    CHECK_J(j, jit_function_code(j, "g", &g, &g_size) == JIT_OK);
+    CHECK(f == jit_sym(j, "f") && g == jit_sym(j, "g"));
+    CHECK(f_size > 0 && g_size > 0 && (const char *)f + f_size <= (const char *)g);
+#if defined(__x86_64__)
+    CHECK(!with_lines || ((const unsigned char *)f)[f_size - 1] == 0xc3); /* exact: ends with ret */
+#endif
+    CHECK(jit_function_code(j, "nope", &f, &f_size) == JIT_EARG);
+    CHECK(*jit_error(j) != '\0');
+    CHECK(jit_function_code(j, "f", NULL, &f_size) == JIT_EARG);
+    CHECK(jit_function_code(j, "f", &f, &f_size) == JIT_OK && strcmp(jit_error(j), "") == 0);
+    for (at = 0; at < f_size; at++) { /* every byte, instruction starts or not */
+        line = jit_code_line(j, (const char *)f + at, file, sizeof file, func, sizeof func);
+        if (at == 0) /* TinyCC gives the prologue the line of the opening brace */
+            CHECK(with_lines ? line == 2 && strcmp(func, "f") == 0 && strcmp(file, "<string>") == 0
+                             : line == 0 && file[0] == '\0');
+        if (line)
+            lines_seen |= 1 << line;
+    }
+    CHECK(lines_seen == (with_lines ? (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) : 0));
+    CHECK(jit_code_line(j, (const char *)f - 4096, file, sizeof file, NULL, 0) == 0);
+    CHECK(jit_code_line(j, &lines_seen, file, sizeof file, func, sizeof func) == 0 && file[0] == '\0');
+    jit_delete(j);
+}
+
 /* ---- signal handlers ------------------------------------------------ */
 
 static void host_handler(int sig, siginfo_t *info, void *uctx)
@@ -1467,6 +1515,9 @@ int main(int argc, char **argv)
     test_list(NULL);
     test_list("-b");
     test_list("-bt -g -fcommon");
+    test_code(NULL, 0);
+    test_code("-bt", 1);
+    test_code("-b", 1);
     test_threads_compiling();
     test_threads_lookup();
     test_tls();

@@ -68,7 +68,7 @@ def test_bound_functions_stay_ctypes_function_objects(lib):
     assert ctypes.cast(f, ctypes.c_void_p).value == lib.exports()["add"]
     as_proto = ctypes.cast(f, ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_int))
     assert as_proto(2, 3) == 5
-    assert f.__doc__ == "int add(int a, int b);" and str(inspect.signature(f)) == "(a, b, /)"
+    assert f.__doc__ == "int add(int a, int b);" and str(inspect.signature(f)) == "(a: int, b: int, /) -> int"  # the C types (issue 10)
 
 
 def test_which_signatures_take_the_fast_path(lib):

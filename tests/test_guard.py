@@ -504,3 +504,13 @@ def test_cc_backend_calls_are_guarded_and_interruptible(tmp_path, monkeypatch):
         lib.spin(np.zeros(1, dtype=np.int32))
     assert time.monotonic() - start < 5
     timer.join()
+
+
+@pytest.mark.skipif(__import__("platform").machine() not in ("x86_64", "AMD64"), reason="x86-64 inline asm")
+def test_crash_on_the_first_instruction_of_a_line_names_that_line():
+    # TinyCC's line lookup gives a line's first byte to the line before; the faulting instruction
+    # here (ud2) is the first of line 3, which the report named as line 2.
+    lib = cx.compile("void boom(int *q) {\n    int a = 1;\n    __asm__(\"ud2\");\n    *q = a;\n}\n")
+    with pytest.raises(cx.CrashError) as info:
+        lib.boom(None)
+    assert (info.value.signal, info.value.line) == (signal.SIGILL, 3)

@@ -15,9 +15,11 @@ from .errors import (BoundsError, ClosedError, CompileError, CrashError, CxError
 from .binding import BindingError, CString, Pointer
 from .files import install_import_hook, load, uninstall_import_hook
 from .module import Module, compile
+from .layouts import layout
+from .ctimeit import timeit
 
 __all__ = ["compile", "Module", "Pointer", "CString", "CxError", "CompileError", "Diagnostic", "ClosedError",
-           "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load",
+           "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load", "layout", "timeit",
            "install_import_hook", "uninstall_import_hook", "load_ipython_extension", "unload_ipython_extension"]
 __version__ = "0.1.0"
 

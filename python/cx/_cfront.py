@@ -378,8 +378,9 @@ def _stars(tokens, i):
 
 def _declarator_type(ast, names, quals, stars, declname, coord):
     if names[0] in _TAGS:
-        base = getattr(ast, names[0].capitalize())(names[1], None, coord) if names[0] != "enum" \
-            else ast.Enum(names[1], None, coord)
+        # pycparser 3.1 added Enum's underlying_type (C23 `enum E : int`) before coord
+        extra = (None,) if names[0] == "enum" and "underlying_type" in ast.Enum.__slots__ else ()
+        base = getattr(ast, names[0].capitalize())(names[1], None, *extra, coord=coord)
     else:
         base = ast.IdentifierType(list(names), coord)
     node = ast.TypeDecl(declname, list(quals), None, base, coord)

@@ -86,6 +86,29 @@ _SIGNATURES = {
 }
 
 
+#: The code-inspection part of the API (libjit/code.c), declared on first use by :func:`code_api`.
+_CODE_SIGNATURES = {
+    "jit_function_code": (ctypes.c_int, [state_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p),
+                                         ctypes.POINTER(ctypes.c_size_t)]),
+    "jit_code_line": (ctypes.c_int, [state_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                     ctypes.c_char_p, ctypes.c_size_t]),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def code_api() -> ctypes.CDLL:
+    """libjit with its code-inspection functions declared (``jit_function_code``, ``jit_code_line``)."""
+    handle = lib()
+    for name, (restype, argtypes) in _CODE_SIGNATURES.items():
+        try:
+            fn = getattr(handle, name)
+        except AttributeError:
+            raise CxError(f"{library_path()} has no {name}(): the build is stale; reinstall cx") from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return handle
+
+
 def library_path() -> str:
     """Path of the built libjit shared object inside the installed package."""
     spec = importlib.util.find_spec("cx._jit")

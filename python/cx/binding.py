@@ -17,7 +17,7 @@ import dataclasses
 import inspect
 import weakref
 
-from . import _fastcall, _speedups, guard as _guard, recipe as _recipe
+from . import _fastcall, _speedups, guard as _guard, layouts as _layouts, recipe as _recipe
 from .errors import ClosedError, CxError
 
 __all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable", "Pointer", "CString",
@@ -65,10 +65,11 @@ class TypeTable:
         first use, with fields laid out as the C compiler lays them out.
     """
 
-    def __init__(self, decls, layout=None):
+    def __init__(self, decls, layout=None, layout_source=None):
         self._decls = decls
         self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
         self._structs = {}
+        self._layout_source = layout_source  # how the module was compiled: cx.layout asks that compiler
         self._incomplete = []  # classes made, fields not yet set (see struct)
         self._made = []  # classes made by the outermost struct() call under way
         self._handles = {}
@@ -98,7 +99,7 @@ class TypeTable:
                 "__repr__": _struct_repr, "__reduce__": _recipe.reduce_struct_value, "_cx_types": self}
         if getattr(self._decls, "packed", None) and self._decls.packed(name):
             body["_pack_"] = 1  # __attribute__((packed))
-        cls = type(name, (base,), body)
+        cls = _layouts.struct_class(name, base, body, decl, self._layout_source)  # cx.layout
         self._structs[name] = cls
         self._incomplete.append(name)
         self._made.append(name)
@@ -573,6 +574,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False):
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
         "__qualname__": "function", "__repr__": _function_repr, "__get__": _itself,
         "__reduce__": _recipe.reduce_function, **_fastcall.CLASS_ATTRIBUTES,
+        "disassemble": _disassemble,
     })
     _fastcall.prepare_class(cls)  # calls go through cx's own call slot (_call.c)
     bound = cls(address)
@@ -623,6 +625,13 @@ def _itself(self, instance, owner=None):
 def _function_repr(self):
     state = " (closed)" if getattr(self, "_cx_closed", False) else ""
     return f"<cx function {self._cx_decl.prototype}{state}>"
+
+
+def _disassemble(self, syntax="intel"):
+    """The machine code of this C function, annotated with its source lines (see :func:`cx.asm.disassemble`)."""
+    from .asm import disassemble
+
+    return disassemble(self, syntax=syntax)
 
 
 def _make_errcheck(callback_errors, result):

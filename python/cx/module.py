@@ -12,7 +12,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from . import backends, binding, decls as _decls, guard as _guard, recipe as _recipe, tls, unit
+from . import backends, binding, decls as _decls, guard as _guard, layouts, recipe as _recipe, tls, unit
 from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError
 
 __all__ = ["compile", "Module"]
@@ -168,7 +168,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     module = Module(code, declarations, name=name, source=source,
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
                     hold_gil=hold_gil,
-                    guarded=guard)
+                    guarded=guard, settings=settings)
     module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
 
@@ -306,16 +306,21 @@ class Module:
     #: what it takes from ``link=`` modules (or the process, for the C library's functions).
     undefined = frozenset()
 
-    def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False):
+    def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False,
+                 settings=None):
         d = self.__dict__
         d["_guarded"] = guarded  # calls enter the crash guard (cx.guard, _call.c)
         d["name"] = name
         d["source"] = source
         d["declarations"] = declarations
         d["_code"] = code
+        if code is not None:
+            code.source = source  # for tools that show the code beside its lines (cx.asm)
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
-        d["_types"] = binding.TypeTable(declarations, _layouts(declarations))
+        how = None if settings is None or code is None else layouts.LayoutSource(
+            source, declarations, settings, "cc" if hasattr(code, "path") else "tcc")
+        d["_types"] = binding.TypeTable(declarations, _layouts(declarations), how)  # how: for cx.layout
         d["_bound"] = {}
         d["_unbound"] = {}
         d["_globals"] = {}

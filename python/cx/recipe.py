@@ -365,6 +365,8 @@ def _struct_value(recipe, name, data):
     return _struct_class(recipe, name).from_buffer_copy(data)
 
 
-for _meta in (type(ctypes.Structure), type(ctypes.Union)):
+from .layouts import StructType, UnionType  # noqa: E402 (cx's struct classes' metaclasses)
+
+for _meta in (type(ctypes.Structure), type(ctypes.Union), StructType, UnionType):
     copyreg.pickle(_meta, _reduce_struct_class)
 del _meta

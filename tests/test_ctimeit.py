@@ -1,0 +1,160 @@
+"""cx.timeit and %cxtimeit: a call timed in a loop that runs in C (no timing assertions but loose ones)."""
+import ctypes
+
+import numpy as np
+import pytest
+
+import cx
+from cx.ctimeit import TimeitResult, _format_time
+
+KERNELS = r"""
+#include <time.h>
+int add(int a, int b) { return a + b; }
+double work(long n) {               /* a known-cost loop */
+    double s = 0;
+    for (long i = 0; i < n; i++) s += i * 0.5;
+    return s;
+}
+double work_timed_in_c(long n, int calls) {   /* the same loop timed by C itself: seconds per call */
+    struct timespec t0, t1;
+    volatile double sink = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int k = 0; k < calls; k++) sink += work(n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9) / calls;
+}
+double dot(const double *a, const double *b, long n) { double s = 0; for (long i = 0; i < n; i++) s += a[i] * b[i]; return s; }
+typedef struct { double re, im; } Complex;
+Complex cmul(Complex a, Complex b) { Complex r = { a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re }; return r; }
+static long calls;
+void count(void) { calls++; }
+long counted(void) { return calls; }
+void scale(double *v, long n, double k) { for (long i = 0; i < n; i++) v[i] *= k; }
+int crash(int *p) { return *p; }
+static double seen;
+void mixed(char c, _Bool b, long double x, unsigned short u, float f) { seen = c + b + (double)x + u + f; }
+double last_seen(void) { return seen; }
+"""
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return cx.compile(KERNELS)
+
+
+def test_known_cost_loop_agrees_with_the_same_loop_timed_in_c(lib):
+    n = 20_000
+    result = cx.timeit(lib.work, n, repeat=3, number=50, python=False)
+    in_c = min(lib.work_timed_in_c(n, 50) for _ in range(3))
+    assert 0.5 < result.best / in_c < 2.0, (result.best, in_c)
+
+
+def test_loop_calls_the_function_exactly_loops_times_repeat(lib):
+    before = lib.counted()
+    result = cx.timeit(lib.count, repeat=3, number=1000, python=False)
+    assert lib.counted() - before == 3000
+    assert (result.loops, result.repeat, len(result.timings), result.python_call) == (1000, 3, 3, None)
+
+
+def test_arguments_are_converted_once_and_reach_c(lib):
+    v = np.ones(4)
+    cx.timeit(lib.scale, v, 4, 2.0, repeat=2, number=5, python=False)
+    assert v.tolist() == [2.0 ** 10] * 4  # the buffer itself, scaled 10 times
+    cx.timeit(lib.cmul, lib.Complex(1, 2), lib.Complex(3, 4), repeat=1, number=10, python=False)
+    x = np.arange(1000.0)
+    assert cx.timeit(lib.dot, x, x, len(x), repeat=1, number=10).python_call > 0
+
+
+def test_simple_ctypes_types_pass_by_value(lib):
+    cx.timeit(lib.mixed, b"A", True, 0.25, 7, 0.5, repeat=1, number=3, python=False)
+    assert lib.last_seen() == 65 + 1 + 0.25 + 7 + 0.5
+
+
+def test_c_loop_is_cheaper_than_the_call_from_python(lib):
+    result = cx.timeit(lib.add, 1, 2, repeat=3, number=100_000)
+    assert 0 < result.average < result.python_call
+    text = str(result)
+    first, second = text.splitlines()
+    assert first.endswith("per loop (mean ± std. dev. of 3 runs, 100,000 loops each), in C")
+    assert second.startswith("from Python: ") and "the call from Python adds" in second
+
+
+def test_automatic_loop_count_is_a_1_2_5_step(lib):
+    result = cx.timeit(lib.work, 1000, repeat=1, python=False)
+    assert result.loops > 1  # a run of one call of a few microseconds would be far too short
+    assert str(result.loops)[0] in "125" and set(str(result.loops)[1:]) <= {"0"}
+
+
+def test_bad_calls_raise_like_the_call_would(lib):
+    with pytest.raises(TypeError, match=r"add\(\) takes 2 arguments \(1 given\)"):
+        cx.timeit(lib.add, 1)
+    with pytest.raises(OverflowError, match="argument 'a' of add"):
+        cx.timeit(lib.add, 2 ** 40, 1)
+    with pytest.raises(TypeError, match="do not match the C type"):
+        cx.timeit(lib.dot, np.ones(3, dtype=np.int32), np.ones(3), 3)
+    with pytest.raises(TypeError, match="function bound by cx"):
+        cx.timeit(len, [])
+    with pytest.raises(ValueError):
+        cx.timeit(lib.add, 1, 2, repeat=0)
+
+
+def test_crash_in_the_timed_function_is_an_exception(lib):
+    with pytest.raises(cx.CrashError, match=r"^crash\(\) \(timed by cx.timeit\) dereferenced a NULL pointer") as info:
+        cx.timeit(lib.crash, None, repeat=1, number=1, python=False)
+    assert (info.value.function, info.value.where) == ("crash", "crash")
+    assert lib.add(1, 2) == 3
+
+
+def test_hold_gil_functions_are_refused():
+    api = cx.compile("#include <Python.h>\nPyObject *none(void) { Py_RETURN_NONE; }", hold_gil=["none"])
+    with pytest.raises(cx.CxError, match="hold_gil"):
+        cx.timeit(api.none)
+
+
+def test_closed_module_is_refused():
+    m = cx.compile("int one(void) { return 1; }")
+    fn = m.one
+    m.close()
+    with pytest.raises(cx.ClosedError):
+        cx.timeit(fn)
+
+
+def test_time_format_follows_timeit():
+    assert [_format_time(s) for s in (2.5, 0.0123, 4.56e-6, 3.21e-9, 7.24e-12)] == [
+        "2.5 s", "12.3 ms", "4.56 µs", "3.21 ns", "0.00724 ns"]
+    r = TimeitResult("f", 1, 1, [1e-9])
+    assert str(r) == "1 ns ± 0 ns per loop (mean ± std. dev. of 1 run, 1 loop each), in C"
+
+
+def test_magic(tmp_path, monkeypatch, capsys):
+    IPython = pytest.importorskip("IPython")
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    import cx.magics
+
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    InteractiveShell.clear_instance()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    sh = InteractiveShell.instance(config=config)
+    try:
+        sh.run_cell("%load_ext cx").raise_error()
+        sh.run_cell("%%cx\nint add(int a, int b) { return a + b; }\n").raise_error()
+        sh.run_cell("x = 3").raise_error()
+        capsys.readouterr()
+        result = sh.run_line_magic("cxtimeit", "-n 1000 -r 2 -o add(x, -1)")
+        assert isinstance(result, TimeitResult) and (result.loops, result.repeat) == (1000, 2)
+        out = capsys.readouterr().out
+        assert "per loop (mean ± std. dev. of 2 runs, 1,000 loops each), in C" in out
+        assert sh.run_line_magic("cxtimeit", "-q -n 10 -r 1 add(*[1, 2])") is None
+        assert capsys.readouterr().out == ""
+        for bad, message in [("add(1)", "takes 2 arguments"), ("x + 1", "times one call"), ("add(2**40, 1)", "out of range"),
+                             ("add(a=1)", "times one call"), ("len([])", "function bound by cx"),
+                             ("add(", "is not a call")]:
+            with pytest.raises(UsageError, match=message):
+                sh.run_line_magic("cxtimeit", bad)
+    finally:
+        cx.magics.unload_ipython_extension(sh)
+        InteractiveShell.clear_instance()
