@@ -146,7 +146,8 @@ def test_guard_covers_every_kind_of_signature():
 
 def test_generated_text_is_only_the_end_marker():
     d = parse("int add(int, int);\nint add(int a, int b) { return a + b; }\nvoid f(double *v) {}\n")
-    assert guard.generate(d, {"guard": True, "hold_gil": {"f"}}) == "void __cx_code_end(void) {}"
+    assert guard.generate(d, {"guard": True, "hold_gil": {"f"}}) == \
+        "static void __cx_code_tail(void) {}\nvoid __cx_code_end(void) {}"
     assert guard.generate(d, {}) == ""
 
 

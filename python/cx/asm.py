@@ -120,6 +120,8 @@ def disassemble(function, *, syntax: str = "intel") -> "Disassembly":
     instructions = []
     for ins in md.disasm(data, start):
         line, file = lines(ins.address)
+        if line is None and instructions:  # the epilogue's last byte, past the last line entry
+            line, file = instructions[-1].line, instructions[-1].file
         instructions.append(Instruction(ins.address, ins.address - start, bytes(ins.bytes), ins.mnemonic,
                                         ins.op_str, line, file))
     source = getattr(code, "source", None) or ""

@@ -371,7 +371,9 @@ def generate(declarations, options) -> str:
     """
     if not options.get("guard"):
         return ""
-    return f"void {END_SYMBOL}(void) {{}}"
+    # The tail keeps the cell's last instruction inside the registered code with a byte after it:
+    # line lookups (made for return addresses) ask for the byte after an instruction.
+    return f"static void __cx_code_tail(void) {{}}\nvoid {END_SYMBOL}(void) {{}}"
 
 
 def generated_code_failed(error) -> bool:
