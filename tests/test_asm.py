@@ -154,13 +154,13 @@ def test_magic_asm_shows_every_function(tmp_path, monkeypatch, capsys):
         sh.run_cell("%%cx --asm\n" + SOURCE).raise_error()
         out = capsys.readouterr().out
         assert "add(): " in out and "total(): " in out and "helper" not in out.split("add(): ")[0]
-        assert "  10:         s += i;" in out.splitlines()
+        assert "  11:         s += i;" in out.splitlines()  # gutter lines: the %%cx line is 1
         assert sh.user_ns["add"](2, 3) == 10
         if shutil.which("cc") or shutil.which("gcc"):
             pytest.importorskip("elftools")
             sh.run_cell("%%cx --cc --asm\n" + SOURCE).raise_error()
             out = capsys.readouterr().out
-            assert "(cc)" in out and "  10:         s += i;" in out.splitlines()  # -g was added
+            assert "(cc)" in out and "  11:         s += i;" in out.splitlines()  # -g was added
     finally:
         cx.magics.unload_ipython_extension(sh)
         InteractiveShell.clear_instance()
