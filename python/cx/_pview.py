@@ -52,12 +52,13 @@ class Chunk:
         A function definition that says ``static``.
     """
 
-    __slots__ = ("start", "end", "body", "file", "line", "user", "index", "name", "static")
+    __slots__ = ("start", "end", "body", "file", "segment", "user", "index", "name", "static", "line")
 
-    def __init__(self, start, end, body, file, line, user, index, name=None, static=False):
+    def __init__(self, start, end, body, file, segment, user, index, name=None, static=False):
         self.start, self.end, self.body = start, end, body
-        self.file, self.line, self.user, self.index = file, line, user, index
+        self.file, self.segment, self.user, self.index = file, segment, user, index
         self.name, self.static = name, static
+        self.line = None  # see View.line
 
 
 class View:
@@ -96,16 +97,15 @@ class View:
             ranges = [(0, len(text))]
         self.chunks = []
         # only the user's chunks, and the system's that declare types (see _cscan.split_top)
-        segments, count = self._segments, text.count
-        seg, at, line, file, user = -1, 0, 1, "<unknown>", False
+        segments, chunks = self._segments, self.chunks
+        seg, file, user, nsegments = -1, "<unknown>", False, len(segments)
         for start, end, opening, close, name, static in _cscan.split_top(text, ranges):
-            while seg + 1 < len(segments) and segments[seg + 1][0] <= start:  # lines counted once
+            while seg + 1 < nsegments and segments[seg + 1][0] <= start:
                 seg += 1
-                at, file, line, user = segments[seg]
-            line += count("\n", at, start)
-            at = start
+                file, user = segments[seg][1], segments[seg][3]
             body = None if opening < 0 else (opening, close)
-            self.chunks.append(Chunk(start, end, body, file, line, user, len(self.chunks), name, static))
+            # the line is counted when asked for (Chunk.line: most chunks are never read)
+            chunks.append(Chunk(start, end, body, file, seg, user, len(chunks), name, static))
         self._starts = [c.start for c in self.chunks]
         self.typedefs = {}     # name -> chunk index
         self.tags = {}         # (kind, tag) -> chunk index of the body
@@ -121,6 +121,16 @@ class View:
             return "<unknown>", 1, False
         start, file, line, user = self._segments[i]
         return file, line + self.text.count("\n", start, offset), user
+
+    def line(self, chunk):
+        """The line of a chunk's first character in its file."""
+        if chunk.line is None:
+            if chunk.segment < 0:
+                chunk.line = 1 + self.text.count("\n", 0, chunk.start)
+            else:
+                at, _, line, _ = self._segments[chunk.segment]
+                chunk.line = line + self.text.count("\n", at, chunk.start)
+        return chunk.line
 
     def _chunk_at(self, offset):
         i = bisect.bisect_right(self._starts, offset) - 1
@@ -205,6 +215,15 @@ class View:
         for name in self.names:
             picked |= self.chunks_of(name)
         return picked
+
+    def defined_split(self):
+        """``defined()`` as (functions, variables)."""
+        functions, variables = [], []
+        chunks = self.chunks
+        for n in self.defined():
+            last = chunks[self.names[n][-1]]
+            (functions if last.body is not None or self.is_function(n) else variables).append(n)
+        return functions, variables
 
     def defined(self):
         """Names of the functions and variables the user's files define, not static (a static
@@ -306,7 +325,7 @@ class View:
             if i < 0:
                 return self.source_name, at, True
             chunk = origins[i]
-            return chunk.file, chunk.line + at - starts[i], chunk.user
+            return chunk.file, self.line(chunk) + at - starts[i], chunk.user
 
         return "\n".join(parts), where
 

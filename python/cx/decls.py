@@ -369,9 +369,8 @@ class Reader:
         self._builder.static_functions = view.static_functions
         self._read = set()  # chunk indexes parsed
         self._all = None
-        names = view.defined()
-        self.defined_functions = tuple(n for n in names if view.is_function(n))
-        self.defined_variables = tuple(n for n in names if not view.is_function(n))
+        functions, variables = view.defined_split()
+        self.defined_functions, self.defined_variables = tuple(functions), tuple(variables)
         #: Names declared without a definition (prototypes, ``extern`` variables).
         self.undefined = tuple(view.undefined())
 

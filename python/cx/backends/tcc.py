@@ -128,8 +128,8 @@ def build(source: str, settings) -> TccCode:
     Parameters
     ----------
     source : str
-        The full translation unit (cx's prelude, then the user's source after a
-        ``#line 1 "<cell>"`` directive).
+        The translation unit: :func:`preprocess`'s text made :func:`compilable`, then cx's
+        generated C (its lines name ``<cell>``, so messages carry the cell's line numbers).
     settings : cx.module.Settings
         Include/library dirs, libraries, defines, options and symbols to link against.
 
