@@ -369,6 +369,7 @@ class Reader:
         self._builder.static_functions = view.static_functions
         self._read = set()  # chunk indexes parsed
         self._all = None
+        self._typedef_set = None
         functions, variables = view.defined_split()
         self.defined_functions, self.defined_variables = tuple(functions), tuple(variables)
         #: Names declared without a definition (prototypes, ``extern`` variables).
@@ -442,7 +443,9 @@ class Reader:
         self._read |= todo
         selected, where = view.text_of(todo)
         warnings = []
-        nodes = _cfront.read(_cpre.gnu(selected, []), warnings, frozenset(view.typedefs), self._fast)
+        nodes = self._one_simple_function(selected, todo) if len(todo) == 1 and self._fast else None
+        if nodes is None:
+            nodes = _cfront.read(_cpre.gnu(selected, []), warnings, self._typedef_names(), self._fast)
         builder = self._builder
         builder.where = where
         for w in warnings:  # the reader's "line N: ..." are lines of the selection
@@ -453,6 +456,21 @@ class Reader:
                 builder.warnings.append(w)
         builder.add(nodes)
         self._all = None
+
+    def _typedef_names(self):
+        if self._typedef_set is None:
+            self._typedef_set = frozenset(self._view.typedefs)
+        return self._typedef_set
+
+    def _one_simple_function(self, text, todo):
+        """The node of a lone simple prototype (the common case of binding one function), read
+        without the general reader's machinery; None when it is not that simple."""
+        chunk = self._view.chunks[next(iter(todo))]
+        if chunk.body is None and not text.rstrip().endswith(";"):
+            return None
+        body = (len(text) - 2, len(text) - 1) if chunk.body is not None else None
+        got = _cfront.fast_function(text, 0, len(text), body, 1, self._typedef_names())
+        return None if got is None else [got[0]]
 
     # -- everything, as Declarations --------------------------------------------------------
     def declarations(self):
