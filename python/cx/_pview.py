@@ -217,26 +217,21 @@ class View:
         return picked
 
     def defined_split(self):
-        """``defined()`` as (functions, variables)."""
-        functions, variables = [], []
-        chunks = self.chunks
-        for n in self.defined():
-            last = chunks[self.names[n][-1]]
-            (functions if last.body is not None or self.is_function(n) else variables).append(n)
-        return functions, variables
-
-    def defined(self):
-        """Names of the functions and variables the user's files define, not static (a static
-        declaration earlier makes a definition internal too)."""
+        """Names the user's files define, not static (a static declaration earlier makes a
+        definition internal too), as (functions, variables); and the names they declare without
+        defining (prototypes, ``extern`` variables). One pass over the index."""
+        functions, variables, undefined = [], [], []
         chunks, static = self.chunks, self.static_functions
-        return [n for n, indexes in self.names.items() if n not in static
-                and (chunks[indexes[-1]].body is not None or any(chunks[i].body is not None
-                                                                 or self._defines(i) for i in indexes))]
-
-    def undefined(self):
-        """Names the user's files declare without defining (prototypes, ``extern`` variables)."""
-        return [n for n, indexes in self.names.items()
-                if not any(self.chunks[i].body is not None or self._defines(i) for i in indexes)]
+        for n, indexes in self.names.items():
+            if chunks[indexes[-1]].body is not None:  # a function definition (most names)
+                if n not in static:
+                    functions.append(n)
+            elif any(chunks[i].body is not None or self._defines(i) for i in indexes):
+                if n not in static:
+                    (functions if self.is_function(n) else variables).append(n)
+            else:
+                undefined.append(n)
+        return functions, variables, undefined
 
     def chunks_of(self, name):
         """The chunks to read for the function or variable ``name``: its definition, or else

@@ -370,10 +370,10 @@ class Reader:
         self._read = set()  # chunk indexes parsed
         self._all = None
         self._typedef_set = None
-        functions, variables = view.defined_split()
+        functions, variables, undefined = view.defined_split()
         self.defined_functions, self.defined_variables = tuple(functions), tuple(variables)
         #: Names declared without a definition (prototypes, ``extern`` variables).
-        self.undefined = tuple(view.undefined())
+        self.undefined = tuple(undefined)
 
     # -- on demand ------------------------------------------------------------------------
     def function(self, name):
