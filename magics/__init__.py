@@ -26,6 +26,18 @@ from .session import Session
 
 __all__ = ["CxMagics", "load_ipython_extension", "unload_ipython_extension"]
 
+def _split_options(text):
+    """``--options`` as tokens, split once as a shell splits. IPython's argument parser keeps the
+    quotes around the flag's value (``"-O2 -Wall"``): one outer pair is the shell's, not the
+    value's."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise UsageError(f"%%cx --options {text!r}: {exc}") from None
+
+
 #: How each parsed option reaches ``cx.compile``: argument name -> (keyword, conversion). The one
 #: place to extend when an option is added; options not listed here only steer the magic itself.
 COMPILE_OPTIONS = {
@@ -34,7 +46,7 @@ COMPILE_OPTIONS = {
     "defines": ("defines", tuple),
     "library_dirs": ("library_dirs", tuple),
     "libraries": ("libraries", tuple),
-    "options": ("options", lambda text: tuple(shlex.split(text))),
+    "options": ("options", lambda text: _split_options(text)),
     "hold_gil": ("hold_gil", tuple),
     "check": ("check", bool),
 }

@@ -137,6 +137,20 @@ def test_library_dir(shell, tmp_path):
     assert shell.user_ns["twice"]() == 84
 
 
+def test_options_with_spaces_and_quotes_take_one_path(shell):
+    # issue 13: the magic and cx.compile split options once, as a shell would; -D values keep
+    # their spaces and quotes all the way to the compiler
+    ok(shell, """%%cx --options '-DMSG="\\"a b\\"" -DN="1 + 2"'\nconst char *msg(void) { return MSG; }\n"""
+              "int n(void) { return N; }")
+    assert shell.user_ns["msg"]() == "a b" and shell.user_ns["n"]() == 3
+    assert cx.compile("const char *m(void) { return MSG; }", options=['-DMSG="a b"']).m() == "a b"
+    assert cx.compile("int n(void) { return N; }", options='-DN="1 + 2" -O2').n() == 3
+    with pytest.raises(cx.OptionError, match="holds a space or a quote"):
+        cx.compile("int f(void) { return 1; }", options=["-W all"])
+    with pytest.raises(cx.OptionError, match="No closing quotation"):
+        cx.compile("int f(void) { return 1; }", options='-DX="open')
+
+
 def test_options_are_passed_quoted_or_with_equals(shell):
     ok(shell, '%%cx --options "-Wall -O2"\nint f(void) { return 1; }')
     ok(shell, "%%cx --options=-Wall\nint g(void) { return 2; }")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import shlex
 import weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
@@ -59,9 +60,15 @@ def _normalise_defines(defines) -> dict:
 
 
 def _normalise_options(options) -> tuple:
+    """Options as a tuple of tokens, as a C compiler's argv has them. A str is split the way a
+    shell splits it (``"-O2 -DMSG='\\"a b\\"'"``), as the ``%%cx --options`` flag is; a list is
+    taken token by token (``['-DMSG="a b"']`` defines MSG as the string literal)."""
     if isinstance(options, str):
-        return tuple(options.split())
-    return tuple(options)
+        try:
+            return tuple(shlex.split(options))
+        except ValueError as exc:
+            raise OptionError(f"options {options!r}: {exc}") from None
+    return tuple(str(o) for o in options)
 
 
 @_recipe.recorded  # pickling: the module remembers these arguments (cx.recipe)

@@ -63,11 +63,43 @@ def _configured(settings):
     for name, value in settings.defines.items():
         _check(lib, state, lib.jit_define(state, name.encode(), None if value is None else str(value).encode()),
                f"define {name!r}")
-    options = (*PREDEFINED_UNDEFS, *settings.options)
-    _check(lib, state, lib.jit_set_options(state, " ".join(options).encode()), "options")
+    words = []
+    for name, value, directory, word in _option_tokens(settings.options):
+        if name is not None:  # -D: the value exactly as given, spaces and quotes included
+            _check(lib, state, lib.jit_define(state, name.encode(), None if value is None else value.encode()),
+                   f"define {name!r}")
+        elif directory is not None:
+            _check(lib, state, lib.jit_add_include_dir(state, directory.encode()), f"include dir {directory!r}")
+        else:
+            words.append(word)
+    _check(lib, state, lib.jit_set_options(state, " ".join((*PREDEFINED_UNDEFS, *words)).encode()), "options")
     for name, addr in settings.symbols.items():
         _check(lib, state, lib.jit_add_symbol(state, name.encode(), ctypes.c_void_p(addr)), f"symbol {name!r}")
     return lib, state, code
+
+
+def _option_tokens(options):
+    """(macro name, value, include dir, other token) for each option token: ``-D`` and ``-I`` are
+    applied by their own calls (a value or path may hold spaces and quotes); any other token is
+    one word for libjit's whitelist, so it may hold neither."""
+    tokens = list(options)
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token in ("-D", "-I", "-U") and i + 1 < len(tokens):  # "-D X=1" as two tokens
+            token = token + tokens[i + 1]
+            i += 1
+        i += 1
+        if token.startswith("-D") and len(token) > 2:
+            name, eq, value = token[2:].partition("=")
+            yield name, (value if eq else None), None, None
+        elif token.startswith("-I") and len(token) > 2:
+            yield None, None, token[2:], None
+        elif any(c.isspace() for c in token) or '"' in token or "\\" in token:
+            raise OptionError(f"option {token!r} holds a space or a quote, which only -D values and -I paths "
+                              "may hold")
+        else:
+            yield None, None, None, token
 
 
 #: TinyCC predefines these although <stdatomic.h> works and glibc provides <threads.h> (and cx
