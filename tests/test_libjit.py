@@ -25,10 +25,12 @@ def _c_compiler():
 
 
 def _require_toolchain():
+    # In CI (CI set, as .ci/run has it) a missing tool fails: the C checks must not vanish silently.
+    missing = pytest.fail if os.environ.get("CI") else pytest.skip
     if shutil.which("make") is None:
-        pytest.skip("make is not installed: cannot build libjit's C tests")
+        missing("make is not installed: cannot build libjit's C tests (apt-get install make)")
     if _c_compiler() is None:
-        pytest.skip("no C compiler ($CC or cc) found: cannot build libjit's C tests")
+        missing("no C compiler ($CC or cc) found: cannot build libjit's C tests (apt-get install gcc)")
 
 
 def _make(target, build_dir):
@@ -47,7 +49,7 @@ def _assert_all_passed(result):
     assert match is not None, f"no test_jit summary line in:\n{output}"
     passed, failed = int(match.group(1)), int(match.group(2))
     assert failed == 0, output
-    assert passed > 300, output
+    assert passed >= 569, output  # every check of test_jit.c ran (569 when this was written)
 
 
 def test_libjit_c_tests_pass(tmp_path):
