@@ -135,35 +135,19 @@ def test_cc_backend_without_debug_info_has_no_lines(tmp_path, monkeypatch):
     assert "options='-g'" in listing.note
 
 
-def test_magic_asm_shows_every_function(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("IPython")
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    import cx.magics
-
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+def test_magic_asm_shows_every_function(shell, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
-    InteractiveShell.clear_instance()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    try:
-        sh.run_cell("%load_ext cx").raise_error()
-        capsys.readouterr()
-        sh.run_cell("%%cx --asm\n" + SOURCE).raise_error()
+    capsys.readouterr()
+    shell.run_cell("%%cx --asm\n" + SOURCE).raise_error()
+    out = capsys.readouterr().out
+    assert "add(): " in out and "total(): " in out and "helper" not in out.split("add(): ")[0]
+    assert "  11:         s += i;" in out.splitlines()  # gutter lines: the %%cx line is 1
+    assert shell.user_ns["add"](2, 3) == 10
+    if shutil.which("cc") or shutil.which("gcc"):
+        pytest.importorskip("elftools")
+        shell.run_cell("%%cx --cc --asm\n" + SOURCE).raise_error()
         out = capsys.readouterr().out
-        assert "add(): " in out and "total(): " in out and "helper" not in out.split("add(): ")[0]
-        assert "  11:         s += i;" in out.splitlines()  # gutter lines: the %%cx line is 1
-        assert sh.user_ns["add"](2, 3) == 10
-        if shutil.which("cc") or shutil.which("gcc"):
-            pytest.importorskip("elftools")
-            sh.run_cell("%%cx --cc --asm\n" + SOURCE).raise_error()
-            out = capsys.readouterr().out
-            assert "(cc)" in out and "  11:         s += i;" in out.splitlines()  # -g was added
-    finally:
-        cx.magics.unload_ipython_extension(sh)
-        InteractiveShell.clear_instance()
+        assert "(cc)" in out and "  11:         s += i;" in out.splitlines()  # -g was added
 
 
 def test_side_by_side():

@@ -126,35 +126,20 @@ def test_time_format_follows_timeit():
     assert str(r) == "1 ns ± 0 ns per loop (mean ± std. dev. of 1 run, 1 loop each), in C"
 
 
-def test_magic(tmp_path, monkeypatch, capsys):
-    IPython = pytest.importorskip("IPython")
+def test_magic(shell, capsys):
     from IPython.core.error import UsageError
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
 
-    import cx.magics
-
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    InteractiveShell.clear_instance()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    try:
-        sh.run_cell("%load_ext cx").raise_error()
-        sh.run_cell("%%cx\nint add(int a, int b) { return a + b; }\n").raise_error()
-        sh.run_cell("x = 3").raise_error()
-        capsys.readouterr()
-        result = sh.run_line_magic("cxtimeit", "-n 1000 -r 2 -o add(x, -1)")
-        assert isinstance(result, TimeitResult) and (result.loops, result.repeat) == (1000, 2)
-        out = capsys.readouterr().out
-        assert "per loop (mean ± std. dev. of 2 runs, 1,000 loops each), in C" in out
-        assert sh.run_line_magic("cxtimeit", "-q -n 10 -r 1 add(*[1, 2])") is None
-        assert capsys.readouterr().out == ""
-        for bad, message in [("add(1)", "takes 2 arguments"), ("x + 1", "times one call"), ("add(2**40, 1)", "out of range"),
-                             ("add(a=1)", "times one call"), ("len([])", "function bound by cx"),
-                             ("add(", "is not a call")]:
-            with pytest.raises(UsageError, match=message):
-                sh.run_line_magic("cxtimeit", bad)
-    finally:
-        cx.magics.unload_ipython_extension(sh)
-        InteractiveShell.clear_instance()
+    shell.run_cell("%%cx\nint add(int a, int b) { return a + b; }\n").raise_error()
+    shell.run_cell("x = 3").raise_error()
+    capsys.readouterr()
+    result = shell.run_line_magic("cxtimeit", "-n 1000 -r 2 -o add(x, -1)")
+    assert isinstance(result, TimeitResult) and (result.loops, result.repeat) == (1000, 2)
+    out = capsys.readouterr().out
+    assert "per loop (mean ± std. dev. of 2 runs, 1,000 loops each), in C" in out
+    assert shell.run_line_magic("cxtimeit", "-q -n 10 -r 1 add(*[1, 2])") is None
+    assert capsys.readouterr().out == ""
+    for bad, message in [("add(1)", "takes 2 arguments"), ("x + 1", "times one call"), ("add(2**40, 1)", "out of range"),
+                         ("add(a=1)", "times one call"), ("len([])", "function bound by cx"),
+                         ("add(", "is not a call")]:
+        with pytest.raises(UsageError, match=message):
+            shell.run_line_magic("cxtimeit", bad)

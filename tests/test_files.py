@@ -140,23 +140,8 @@ def test_import_hook_compile_error_names_the_file(hook):
     assert "kernels_bad" not in sys.modules
 
 
-def test_cell_includes_a_header_from_the_working_directory(tmp_path, monkeypatch):
-    pytest.importorskip("IPython")
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
+def test_cell_includes_a_header_from_the_working_directory(shell, tmp_path, monkeypatch):
     (tmp_path / "answer.h").write_text("#define ANSWER 42\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    InteractiveShell.clear_instance()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    try:
-        sh.run_cell("%load_ext cx", store_history=False).raise_error()
-        sh.run_cell('%%cx\n#include "answer.h"\nint answer(void) { return ANSWER; }\n').raise_error()
-        assert sh.user_ns["answer"]() == 42
-    finally:
-        import cx.magics
-        cx.magics.unload_ipython_extension(sh)
-        InteractiveShell.clear_instance()
+    shell.run_cell('%%cx\n#include "answer.h"\nint answer(void) { return ANSWER; }\n').raise_error()
+    assert shell.user_ns["answer"]() == 42

@@ -8,8 +8,6 @@ import pytest
 
 IPython = pytest.importorskip("IPython")
 from IPython.core.error import UsageError  # noqa: E402
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
-from traitlets.config import Config  # noqa: E402
 
 import cx  # noqa: E402
 import cx.magics  # noqa: E402
@@ -21,20 +19,6 @@ long fib(int n) { long a = 0, b = 1; while (n--) { long t = a + b; a = b; b = t;
 void hello(const char *who) { printf("hello, %s\\n", who); }
 struct point { int x, y; };
 """
-
-
-@pytest.fixture
-def shell(tmp_path, monkeypatch):
-    """A fresh in-process IPython shell with cx loaded; unloaded and discarded afterwards."""
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    InteractiveShell.clear_instance()
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"
-    sh = InteractiveShell.instance(config=config)
-    ok(sh, "%load_ext cx")
-    yield sh
-    cx.magics.unload_ipython_extension(sh)
-    InteractiveShell.clear_instance()
 
 
 def ok(sh, code):

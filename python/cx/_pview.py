@@ -90,8 +90,8 @@ class View:
                 known = users[written] = (source_name if name in source_files else name, user)
             self._segments.append((offset, known[0], line, known[1]))
         self.text = text
-        self._offsets = [s[0] for s in self._segments]
-        ranges = [(start, self._offsets[i + 1] if i + 1 < len(self._offsets) else len(text))
+        offsets = [s[0] for s in self._segments]
+        ranges = [(start, offsets[i + 1] if i + 1 < len(offsets) else len(text))
                   for i, (start, _, _, user) in enumerate(self._segments) if user]
         if not self._segments:
             ranges = [(0, len(text))]
@@ -106,7 +106,6 @@ class View:
             body = None if opening < 0 else (opening, close)
             # the line is counted when asked for (Chunk.line: most chunks are never read)
             chunks.append(Chunk(start, end, body, file, seg, user, len(chunks), name, static))
-        self._starts = [c.start for c in self.chunks]
         self.typedefs = {}     # name -> chunk index
         self.tags = {}         # (kind, tag) -> chunk index of the body
         self.enumerators = {}  # name -> chunk index
@@ -115,13 +114,6 @@ class View:
         self._index()
 
     # -- positions --------------------------------------------------------------------------
-    def _where(self, offset):
-        i = bisect.bisect_right(self._offsets, offset) - 1
-        if i < 0:
-            return "<unknown>", 1, False
-        start, file, line, user = self._segments[i]
-        return file, line + self.text.count("\n", start, offset), user
-
     def line(self, chunk):
         """The line of a chunk's first character in its file."""
         if chunk.line is None:
@@ -131,10 +123,6 @@ class View:
                 at, _, line, _ = self._segments[chunk.segment]
                 chunk.line = line + self.text.count("\n", at, chunk.start)
         return chunk.line
-
-    def _chunk_at(self, offset):
-        i = bisect.bisect_right(self._starts, offset) - 1
-        return self.chunks[i] if i >= 0 else None
 
     def head(self, chunk):
         """A chunk's text without its function body (``{}`` in its place) nor line markers."""
