@@ -1,7 +1,8 @@
 /*
  * buffers.c -- the two growable containers of libjit: NUL-terminated
  * strings (diagnostics, error messages, symbol names) and the list of
- * recorded configuration steps.
+ * recorded configuration steps; and jit__copy, a bounded string copy.
+ * Layer 1 (base.h): calls nothing of libjit's.
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 /* ---- strings -------------------------------------------------------- */
 
@@ -94,6 +95,16 @@ void jit__buf_free(struct jit_buf *b)
 const char *jit__buf_str(const struct jit_buf *b)
 {
     return b->data ? b->data : "";
+}
+
+void jit__copy(char *dst, size_t size, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src ? src : "", n);
+    dst[n] = '\0';
 }
 
 /* ---- configuration records ------------------------------------------ */

@@ -1,6 +1,7 @@
 /*
- * code.c -- looking at compiled code: where a function's machine code is,
- * how long it is, and which source line each instruction belongs to.
+ * code.c -- looking at compiled code (layer 10, the public API of jit.h):
+ * where a function's machine code is, how long it is, and which source
+ * line each instruction belongs to.
  *
  * For tools that show what the compiler made of the source (cx's
  * disassembler). Nothing here is re-derived: sizes come from the ELF symbol
@@ -8,12 +9,9 @@
  * linked with -b or -bt (its backtrace support, which the crash guard
  * already uses: jit__source_line in where.c).
  *
- * TinyCC hands that symbol table to its run-time through a block it links
- * into the code, "__rt_info" (tccrun.c's rt_context). Its first six
- * pointers have a fixed order (tccelf.c's tcc_add_btstub writes them so):
- * three for the line tables, then the symbol table's start and end and its
- * string table. Only those are read here, after a sanity check; a TinyCC
- * that laid them out differently falls back to the next-symbol rule below.
+ * Where TinyCC keeps that symbol table is its own business (tcc.c,
+ * jit__tcc_elf_symbols); a TinyCC that does not keep it, or keeps it
+ * elsewhere, falls back to the next-symbol rule below.
  */
 #define _GNU_SOURCE /* ElfW */
 
@@ -21,26 +19,20 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
-#include "libtcc.h"
+#include "compile.h"
 
-struct rt_prefix {        /* the start of TinyCC's rt_context */
-    void *line_tables[3];
-    ElfW(Sym) *esym_start, *esym_end;
-    const char *elf_str;
-};
-
-static const struct rt_prefix *rt_symbols(jit_state *j)
+/* The ELF symbol table TinyCC keeps for j's code (-b/-bt), or 0. */
+static int elf_symbols(jit_state *j, const ElfW(Sym) **start,
+                       const ElfW(Sym) **end, const char **names)
 {
-    const struct rt_prefix *rt = jit__tcc_get_symbol(j->tcc, "__rt_info");
-    uintptr_t n;
+    const void *s, *e;
 
-    if (!rt || !rt->esym_start || !rt->elf_str || rt->esym_end <= rt->esym_start)
-        return NULL;
-    n = (uintptr_t)rt->esym_end - (uintptr_t)rt->esym_start;
-    if (n % sizeof(ElfW(Sym)) != 0)
-        return NULL;
-    return rt;
+    if (jit__tcc_elf_symbols(j->tcc, &s, &e, names) != 0
+        || ((uintptr_t)e - (uintptr_t)s) % sizeof(ElfW(Sym)) != 0)
+        return 0;
+    *start = s;
+    *end = e;
+    return 1;
 }
 
 /* The end of j's own code: __cx_code_end (cx's wrappers define it last),
@@ -79,8 +71,8 @@ static int check_compiled(jit_state *j, const char *what)
 JIT_API int jit_function_code(jit_state *j, const char *name,
                               const void **start, size_t *size)
 {
-    const struct rt_prefix *rt;
-    const ElfW(Sym) *sym;
+    const ElfW(Sym) *sym, *syms_end;
+    const char *names;
     struct next_symbol next;
     uintptr_t addr, text_start, text_end;
     int rc;
@@ -93,13 +85,13 @@ JIT_API int jit_function_code(jit_state *j, const char *name,
     text_start = (uintptr_t)jit__tcc_get_symbol(j->tcc, "__jit_pad_text");
     text_end = (uintptr_t)jit__tcc_get_symbol(j->tcc, "_etext");
     if (!addr || !text_start || addr < text_start || addr >= text_end)
-        return jit__fail(j, JIT_EARG, "jit_function_code: '%s' is not a "
-                         "function of this code", name);
+        return jit__fail_note(j, JIT_EARG, "jit_function_code: '%.200s' is "
+                              "not a function of this code", name);
     *start = (const void *)addr;
-    if ((rt = rt_symbols(j)) != NULL) {
-        for (sym = rt->esym_start; sym < rt->esym_end; sym++)
+    if (elf_symbols(j, &sym, &syms_end, &names)) {
+        for (; sym < syms_end; sym++)
             if (sym->st_value == addr && (sym->st_info & 0xf) == STT_FUNC
-                && sym->st_size && strcmp(rt->elf_str + sym->st_name, name) == 0) {
+                && sym->st_size && strcmp(names + sym->st_name, name) == 0) {
                 *size = sym->st_size;
                 return jit__succeed(j);
             }
@@ -107,7 +99,7 @@ JIT_API int jit_function_code(jit_state *j, const char *name,
     next.after = addr;
     next.limit = code_end(j) > addr ? code_end(j) : text_end;
     next.found = 0;
-    tcc_list_symbols(j->tcc, &next, find_next);
+    jit__tcc_list_symbols(j->tcc, &next, find_next);
     *size = (next.found ? next.found : next.limit) - addr;
     return jit__succeed(j);
 }
@@ -116,6 +108,8 @@ JIT_API int jit_code_line(jit_state *j, const void *addr, char *file,
                           size_t file_size, char *func, size_t func_size)
 {
     char file_buf[128], func_buf[128];
+    const ElfW(Sym) *syms, *syms_end;
+    const char *names;
     uintptr_t pc = (uintptr_t)addr, start;
     int line;
 
@@ -126,7 +120,7 @@ JIT_API int jit_code_line(jit_state *j, const void *addr, char *file,
     if (func && func_size)
         func[0] = '\0';
     start = (uintptr_t)jit__tcc_get_symbol(j->tcc, "__jit_pad_text");
-    if (!rt_symbols(j) || !start || pc < start || pc >= code_end(j))
+    if (!elf_symbols(j, &syms, &syms_end, &names) || !start || pc < start || pc >= code_end(j))
         return 0;
     /* TinyCC's lookup gives the first byte of a line's code to the line
      * before (it is made for return addresses, which follow a call): ask

@@ -1,6 +1,7 @@
 /*
- * compile.c -- jit_compile's work: one fresh TCCState, driven through the
- * only call order libtcc survives, under one process-wide lock.
+ * compile.c -- jit_compile's work (layer 9, compile.h): one fresh TinyCC
+ * state, driven through the only call order libtcc survives, under one
+ * process-wide lock (tcc.h names the libtcc calls behind each jit__tcc_*).
  *
  *   tcc_new, error callback, tcc_set_lib_path   (before the output type:
  *                                     it expands {B} in the default paths)
@@ -49,36 +50,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-#include "libtcc.h"
+#include "compile.h"
 
 extern char **environ;
 
-static pthread_mutex_t tcc_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void jit__lock(void)
-{
-    pthread_mutex_lock(&tcc_lock);
-}
-
-void jit__unlock(void)
-{
-    pthread_mutex_unlock(&tcc_lock);
-}
-
-void jit__tcc_delete(struct TCCState *s)
+/* Unregister and free a compiled state's code, under the lock: a line
+ * lookup (which walks every state's line tables) never sees it half gone. */
+void jit__compile_free(struct TCCState *s)
 {
     if (!s)
         return;
     jit__lock();
-    jit_guard_remove_code(tcc_get_symbol(s, "__jit_pad_text"));
-    tcc_delete(s);
+    jit_guard_remove_code(jit__tcc_get_symbol(s, "__jit_pad_text"));
+    jit__tcc_delete(s);
     jit__unlock();
-}
-
-void *jit__tcc_get_symbol(struct TCCState *s, const char *name)
-{
-    return tcc_get_symbol(s, name);
 }
 
 /* Put before the source: takes offset 0 of every section a plain source
@@ -159,7 +144,7 @@ static void collect_name(void *ctx, const char *name, const void *value)
 }
 
 /* Before relocation: record the global names the source defines. */
-static int record_names(jit_state *j, TCCState *s)
+static int record_names(jit_state *j, struct TCCState *s)
 {
     struct name_filter f = { j, NULL, 0 };
     size_t i;
@@ -176,28 +161,26 @@ static int record_names(jit_state *j, TCCState *s)
                 f.added[f.nadded++] = j->ops.items[i].name;
         qsort(f.added, f.nadded, sizeof *f.added, compare_names);
     }
-    tcc_list_symbols(s, &f, collect_name);
+    jit__tcc_list_symbols(s, &f, collect_name);
     free(f.added);
     return j->names.truncated ? JIT_ENOMEM : JIT_OK;
 }
 
 /* ---- relocation and constructors ------------------------------------ */
 
-/* The handlers -b/-bt replace (print a backtrace, exit(255)). */
-static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-#define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
-
-static int relocate_keeping_handlers(TCCState *s)
+/* -b/-bt replace the fatal signals' handlers while relocating (theirs
+ * print a backtrace and exit(255)): put the host's back. */
+static int relocate_keeping_handlers(struct TCCState *s)
 {
-    struct sigaction saved[NFATAL];
+    struct sigaction saved[JIT_NFATAL];
     size_t i;
     int rc;
 
-    for (i = 0; i < NFATAL; i++)
-        sigaction(fatal_signals[i], NULL, &saved[i]);
+    for (i = 0; i < JIT_NFATAL; i++)
+        sigaction(jit__fatal_signals[i], NULL, &saved[i]);
     rc = jit__tcc_relocate(s);
-    for (i = 0; i < NFATAL; i++)
-        sigaction(fatal_signals[i], &saved[i], NULL);
+    for (i = 0; i < JIT_NFATAL; i++)
+        sigaction(jit__fatal_signals[i], &saved[i], NULL);
     return rc;
 }
 
@@ -205,10 +188,10 @@ static int relocate_keeping_handlers(TCCState *s)
  * bounds checker has such a constructor, so do the same. */
 typedef void init_fn(int argc, char **argv, char **envp);
 
-static void run_constructors(TCCState *s)
+static void run_constructors(struct TCCState *s)
 {
-    init_fn **p = tcc_get_symbol(s, "__init_array_start");
-    init_fn **end = tcc_get_symbol(s, "__init_array_end");
+    init_fn **p = jit__tcc_get_symbol(s, "__init_array_start");
+    init_fn **end = jit__tcc_get_symbol(s, "__init_array_end");
 
     if (!p || !end)
         return;
@@ -221,8 +204,8 @@ static void run_constructors(TCCState *s)
  * the bounds checker (-b) would leak its tables with every state. */
 void jit__run_destructors(struct TCCState *s)
 {
-    void (**start)(void) = tcc_get_symbol(s, "__fini_array_start");
-    void (**p)(void) = tcc_get_symbol(s, "__fini_array_end");
+    void (**start)(void) = jit__tcc_get_symbol(s, "__fini_array_start");
+    void (**p)(void) = jit__tcc_get_symbol(s, "__fini_array_end");
 
     if (!start || !p)
         return;
@@ -235,7 +218,7 @@ void jit__run_destructors(struct TCCState *s)
 
 /* Apply, in call order, the records that belong before the output type is
  * set (before_output_type) or after it (symbols). */
-static int apply_ops(jit_state *j, TCCState *s, int before_output_type)
+static int apply_ops(jit_state *j, struct TCCState *s, int before_output_type)
 {
     size_t i;
 
@@ -250,26 +233,26 @@ static int apply_ops(jit_state *j, TCCState *s, int before_output_type)
             break;
         case JIT_OP_INCLUDE:
             if (before_output_type)
-                tcc_add_include_path(s, op->name);
+                jit__tcc_add_include_path(s, op->name);
             break;
         case JIT_OP_SYSINCLUDE:
             if (before_output_type)
-                tcc_add_sysinclude_path(s, op->name);
+                jit__tcc_add_sysinclude_path(s, op->name);
             break;
         case JIT_OP_LIBRARY_DIR:
             if (before_output_type)
-                tcc_add_library_path(s, op->name);
+                jit__tcc_add_library_path(s, op->name);
             break;
         case JIT_OP_DEFINE:
             if (before_output_type)
-                tcc_define_symbol(s, op->name, op->value);
+                jit__tcc_define(s, op->name, op->value);
             break;
         case JIT_OP_UNDEFINE:
             if (before_output_type)
-                tcc_undefine_symbol(s, op->name);
+                jit__tcc_undefine(s, op->name);
             break;
         case JIT_OP_SYMBOL:
-            if (!before_output_type && tcc_add_symbol(s, op->name, op->addr) < 0)
+            if (!before_output_type && jit__tcc_add_symbol(s, op->name, op->addr) != 0)
                 return fail_with_first_error(j, JIT_ELINK,
                                              "TinyCC refused a symbol");
             break;
@@ -280,14 +263,14 @@ static int apply_ops(jit_state *j, TCCState *s, int before_output_type)
     return JIT_OK;
 }
 
-static int add_libraries(jit_state *j, TCCState *s)
+static int add_libraries(jit_state *j, struct TCCState *s)
 {
     size_t i;
 
     for (i = 0; i < j->ops.count; i++) {
         const struct jit_op *op = &j->ops.items[i];
 
-        if (op->kind == JIT_OP_LIBRARY && tcc_add_library(s, op->name) < 0) {
+        if (op->kind == JIT_OP_LIBRARY && jit__tcc_add_library(s, op->name) != 0) {
             if (j->have_first_error)
                 return jit__fail_message(j, JIT_ELINK);
             return jit__fail(j, JIT_ELINK, "library '%s' not found",
@@ -295,27 +278,6 @@ static int add_libraries(jit_state *j, TCCState *s)
         }
     }
     return JIT_OK;
-}
-
-/* TinyCC internals (libtcc.a is linked statically): its global compile
- * state, and its error function, which longjmps to tcc_compile's handler. */
-extern TCCState *tcc_state;
-#ifdef TCC_RELOCATE_AUTO /* libtcc before 2024 */
-void tcc_error(const char *fmt, ...);
-#define jit__tcc_error tcc_error
-#else
-void _tcc_error(const char *fmt, ...);
-#define jit__tcc_error _tcc_error
-#endif
-
-int jit__tcc_compiling(void)
-{
-    return tcc_state != NULL;
-}
-
-void jit__tcc_fail_compile(const char *message)
-{
-    jit__tcc_error("%s", message);
 }
 
 static int has_option(jit_state *j, const char *option)
@@ -331,59 +293,55 @@ static int has_option(jit_state *j, const char *option)
 
 /* Tell the guard where the source's code is: from the text padding to
  * __cx_code_end (which cx defines last in a guarded unit), else to the end of the
- * text section (which then includes TinyCC's runtime). And hand it TinyCC's
- * line lookup, which states linked with -b/-bt have. */
-static void register_code(TCCState *s)
+ * text section (which then includes TinyCC's runtime). */
+static void register_code(struct TCCState *s)
 {
-    void *start = tcc_get_symbol(s, "__jit_pad_text");
-    void *end = tcc_get_symbol(s, "__cx_code_end");
+    void *start = jit__tcc_get_symbol(s, "__jit_pad_text");
+    void *end = jit__tcc_get_symbol(s, "__cx_code_end");
 
     if (!end)
-        end = tcc_get_symbol(s, "_etext");
+        end = jit__tcc_get_symbol(s, "_etext");
     if (start && end)
         jit_guard_add_code(start, end);
-    jit__guard_set_backtracer(tcc_get_symbol(s, "_tcc_backtrace"));
 }
 
 static void add_runtime_symbol(void *ctx, const char *name, const void *addr)
 {
-    tcc_add_symbol((TCCState *)ctx, name, addr);
+    jit__tcc_add_symbol(ctx, name, addr);
 }
 
-/* A fresh TCCState configured as j records, for output_type (MEMORY, or
- * PREPROCESS writing to ppfp); called with the lock held. JIT_OK and *out,
+/* A fresh TinyCC state configured as j records, to compile into memory
+ * (ppfp NULL) or to preprocess into ppfp; called with the lock held. JIT_OK and *out,
  * or an error code (j's error set). */
-static int configure(jit_state *j, int output_type, FILE *ppfp,
-                     TCCState **out)
+static int configure(jit_state *j, FILE *ppfp,
+                     struct TCCState **out)
 {
     const struct jit_system_paths *sys = jit__system_paths();
     const char *const *dir;
-    TCCState *s;
+    struct TCCState *s;
     int rc;
 
     *out = NULL;
-    s = ppfp ? jit__tcc_new_preprocessor(ppfp) : tcc_new();
+    s = ppfp ? jit__tcc_new_preprocessor(ppfp) : jit__tcc_new();
     if (!s)
         return jit__fail_static(j, JIT_ENOMEM, "out of memory");
-    tcc_set_error_func(s, j, on_message);
-#ifndef TCC_RELOCATE_AUTO /* libtcc >= Feb 2024 */
+    jit__tcc_on_message(s, j, on_message);
     if (!ppfp)
-        tcc_set_backtrace_func(s, NULL, jit__guard_backtrace);
-#endif
+        jit__tcc_catch_backtraces(s, jit__guard_checker);
     if (j->runtime_dir)
-        tcc_set_lib_path(s, j->runtime_dir);
+        jit__tcc_set_lib_path(s, j->runtime_dir);
     if ((rc = apply_ops(j, s, 1)) != JIT_OK)
         goto fail;
-    if (tcc_set_output_type(s, output_type) != 0) {
+    if (jit__tcc_set_output(s, ppfp != NULL) != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "TinyCC refused the "
                                    "output type");
         goto fail;
     }
     for (dir = sys->sysinclude; *dir; dir++)
-        tcc_add_sysinclude_path(s, *dir);
+        jit__tcc_add_sysinclude_path(s, *dir);
     if (!ppfp) {
         for (dir = sys->library; *dir; dir++)
-            tcc_add_library_path(s, *dir);
+            jit__tcc_add_library_path(s, *dir);
         jit__runtime_each(add_runtime_symbol, s);
         if ((rc = apply_ops(j, s, 0)) != JIT_OK)
             goto fail;
@@ -392,23 +350,23 @@ static int configure(jit_state *j, int output_type, FILE *ppfp,
     return JIT_OK;
 
 fail:
-    tcc_delete(s);
+    jit__tcc_delete(s);
     return rc;
 }
 
 /* Everything from tcc_new to tcc_relocate; called with the lock held. On
  * success *out is the linked image. */
-static int build(jit_state *j, const char *source, TCCState **out)
+static int build(jit_state *j, const char *source, struct TCCState **out)
 {
-    TCCState *s;
+    struct TCCState *s;
     int rc;
 
     *out = NULL;
-    if ((rc = configure(j, TCC_OUTPUT_MEMORY, NULL, &s)) != JIT_OK)
+    if ((rc = configure(j, NULL, &s)) != JIT_OK)
         return rc;
-    jit__guard_compiling(1);
-    rc = tcc_compile_string(s, source);
-    jit__guard_compiling(0);
+    jit__guard_compiling(jit__tcc_escape);
+    rc = jit__tcc_compile_string(s, source);
+    jit__guard_compiling(NULL);
     if (rc != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "compilation failed");
         goto fail;
@@ -420,7 +378,7 @@ static int build(jit_state *j, const char *source, TCCState **out)
     if ((rc = add_libraries(j, s)) != JIT_OK)
         goto fail;
     if (has_option(j, "-b")) /* the bounds checker's exit() ends the call */
-        tcc_add_symbol(s, "exit", (const void *)jit__guard_exit);
+        jit__tcc_add_symbol(s, "exit", (const void *)jit__guard_exit);
     if (relocate_keeping_handlers(s) != 0) {
         rc = fail_with_first_error(j, JIT_ELINK, "linking failed");
         goto fail;
@@ -430,7 +388,7 @@ static int build(jit_state *j, const char *source, TCCState **out)
     return JIT_OK;
 
 fail:
-    tcc_delete(s);
+    jit__tcc_delete(s);
     return rc;
 }
 
@@ -453,7 +411,7 @@ int jit__preprocess(jit_state *j, const char *source, char **text,
 {
     char *padded = strdup(source); /* no padding: it would shift lines */
     FILE *out;
-    TCCState *s;
+    struct TCCState *s;
     int rc;
 
     *text = NULL;
@@ -472,13 +430,13 @@ int jit__preprocess(jit_state *j, const char *source, char **text,
      * thread sees the stream). */
     __fsetlocking(out, FSETLOCKING_BYCALLER);
     jit__lock();
-    rc = configure(j, TCC_OUTPUT_PREPROCESS, out, &s);
+    rc = configure(j, out, &s);
     if (rc == JIT_OK) {
-        jit__guard_compiling(1);
-        if (tcc_compile_string(s, padded) != 0)
+        jit__guard_compiling(jit__tcc_escape);
+        if (jit__tcc_compile_string(s, padded) != 0)
             rc = fail_with_first_error(j, JIT_ECOMPILE, "preprocessing failed");
-        jit__guard_compiling(0);
-        tcc_delete(s);
+        jit__guard_compiling(NULL);
+        jit__tcc_delete(s);
     }
     jit__unlock();
     free(padded);
@@ -495,7 +453,7 @@ int jit__preprocess(jit_state *j, const char *source, char **text,
 int jit__compile(jit_state *j, const char *source)
 {
     char *padded;
-    TCCState *s;
+    struct TCCState *s;
     int rc;
 
     /* error may point into message, which on_message rewrites. */

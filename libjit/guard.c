@@ -1,22 +1,16 @@
 /*
- * guard.c -- crash and interrupt recovery for calls into compiled code:
- * the guard API of jit.h, its signal handlers, and the runtime helpers
- * handed to compiled code (jit__guard_symbols, see runtime.c). Where code
- * is and where a crash happened: where.c.
+ * guard.c -- crash recovery for calls into compiled code (layer 7,
+ * guard.h): the guard API of jit.h, the fatal-signal handler, the bounds
+ * checker's exit() and messages, and the reports. Below it: interrupt.c
+ * (SIGINT), frames.c (the thread's state, jumping out of a handler),
+ * where.c (where code is, and where a crash happened).
  *
  * Per thread, a chain of frames: each lives on the stack of a generated
  * wrapper, starts with the jmp_buf the wrapper filled with _setjmp, and is
  * pushed only after that (so a signal never finds a frame that cannot be
- * jumped to). The thread's state is reached through one initial-exec
- * __thread pointer: no allocation, lock or system call in a signal
- * handler's common path, and two loads and a few stores per guarded call.
- *
- * Signal handlers run on an alternate stack (so a stack overflow is
- * recoverable), allocated on a thread's first guarded call unless the
- * thread already has one (Python's faulthandler gives the main thread
- * one), and freed by a pthread key destructor when the thread exits.
+ * jumped to). Two loads and a few stores per guarded call.
  */
-#define _GNU_SOURCE /* REG_RIP, SYS_gettid, SIGEV_THREAD_ID */
+#define _GNU_SOURCE
 
 #include <errno.h>
 #include <pthread.h>
@@ -28,97 +22,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <ucontext.h>
-#include <unistd.h>
 
 #include "guard.h"
 
-/* ---- frames and threads ---------------------------------------------- */
-
-__thread struct thread *jit__guard_self __attribute__((tls_model("initial-exec")));
 #define self jit__guard_self
-
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t thread_key;
-static int key_ok;
 
 static jit_guard_notify_fn *volatile notify_fn;
 static void *volatile notify_ctx;
 
-static void on_thread_exit(void *arg)
-{
-    struct thread *t = arg;
-    stack_t ss;
+/* ---- threads ---------------------------------------------------------- */
 
-    self = NULL;
-    if (t->have_timer)
-        timer_delete(t->timer);
-    if (t->altstack) {
-        memset(&ss, 0, sizeof ss);
-        ss.ss_flags = SS_DISABLE;
-        sigaltstack(&ss, NULL);
-        munmap(t->altstack, t->altstack_size);
-    }
-    free(t);
-}
-
-static void create_key(void)
-{
-    key_ok = pthread_key_create(&thread_key, on_thread_exit) == 0;
-}
-
-/* Give the calling thread an alternate signal stack unless it has one. */
-static void ensure_altstack(struct thread *t)
-{
-    stack_t old, ss;
-    long page = sysconf(_SC_PAGESIZE);
-    size_t size = 64 * 1024;
-    char *p;
-
-    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
-        return;
-    if (page <= 0)
-        page = 4096;
-    if (size < (size_t)SIGSTKSZ * 4)
-        size = (size_t)SIGSTKSZ * 4;
-    p = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return;
-    mprotect(p, page, PROT_NONE); /* a guard page below it */
-    memset(&ss, 0, sizeof ss);
-    ss.ss_sp = p + page;
-    ss.ss_size = size;
-    if (sigaltstack(&ss, NULL) != 0) {
-        munmap(p, size + page);
-        return;
-    }
-    t->altstack = p;
-    t->altstack_size = size + page;
-}
-
-/* The calling thread's state, created on its first guarded call. */
-struct thread *jit__guard_thread(void)
+/* The calling thread's state, created on its first guarded call; the main
+ * thread's gets its SIGINT retry timer at once (SIGINT lands there). */
+static struct thread *this_thread(void)
 {
     struct thread *t = self;
 
     if (t)
         return t;
-    pthread_once(&key_once, create_key);
-    if (!key_ok || !(t = calloc(1, sizeof *t)))
-        return NULL;
-    if (pthread_setspecific(thread_key, t) != 0) {
-        free(t);
-        return NULL;
-    }
-    ensure_altstack(t);
-    t->is_main = syscall(SYS_gettid) == getpid();
-    if (t->is_main)
-        jit__guard_ensure_timer(t); /* SIGINT lands here: ready to retry */
-    self = t;
+    t = jit__guard_thread();
+    if (t && t->is_main)
+        jit__guard_ensure_timer(t);
     return t;
 }
 
@@ -139,7 +63,7 @@ JIT_API void jit_guard_enter(jit_guard_frame *frame, const char *function, int f
     struct frame *f = (struct frame *)frame;
     struct thread *t = self;
 
-    if (__builtin_expect(t == NULL, 0) && !(t = jit__guard_thread())) {
+    if (__builtin_expect(t == NULL, 0) && !(t = this_thread())) {
         f->prev = f; /* not pushed: out of memory, the call runs unguarded */
         return;
     }
@@ -202,51 +126,10 @@ JIT_API void jit_guard_set_notify(jit_guard_notify_fn *fn, void *ctx)
     notify_fn = fn;
 }
 
-/* ---- signal handlers ------------------------------------------------- */
+/* ---- the fatal-signal handler ----------------------------------------- */
 
-static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-#define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
-
-pthread_mutex_t jit__guard_install_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fatal_installed;
-static struct sigaction prev_fatal[NFATAL];
-
-void jit__guard_registers(void *uc, uintptr_t *pc, uintptr_t *sp)
-{
-    const ucontext_t *u = uc;
-
-#if defined(__x86_64__)
-    *pc = (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
-    *sp = (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
-#elif defined(__aarch64__)
-    *pc = (uintptr_t)u->uc_mcontext.pc;
-    *sp = (uintptr_t)u->uc_mcontext.sp;
-#elif defined(__i386__)
-    *pc = (uintptr_t)u->uc_mcontext.gregs[REG_EIP];
-    *sp = (uintptr_t)u->uc_mcontext.gregs[REG_ESP];
-#else
-    (void)u;
-    *pc = *sp = 0;
-#endif
-}
-
-static void unblock(int sig)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, sig);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-}
-
-/* Leave the signal handler for frame f: pop it and jump to its wrapper. */
-void jit__guard_jump_out(struct thread *t, struct frame *f, int sig)
-{
-    t->top = f->prev;
-    if (sig)
-        unblock(sig);
-    longjmp(f->jb, 1);
-}
+static struct sigaction prev_fatal[JIT_NFATAL];
 
 /* What the handler knows about a fault, before jumping. */
 static void record(struct thread *t, int sig, const siginfo_t *si, void *uc)
@@ -266,31 +149,6 @@ static void record(struct thread *t, int sig, const siginfo_t *si, void *uc)
     t->ncallers = !t->in_code && pc ? jit__code_callers(t->callers, NCALLERS) : 0;
 }
 
-/* Do what the previous handler would have done. */
-void jit__guard_chain(int sig, siginfo_t *si, void *uc, const struct sigaction *prev)
-{
-    struct sigaction dfl;
-
-    if (prev->sa_flags & SA_SIGINFO) {
-        prev->sa_sigaction(sig, si, uc);
-        return;
-    }
-    if (prev->sa_handler == SIG_IGN && (sig == SIGINT || si->si_code <= 0))
-        return; /* ignored (a fault cannot be: it would repeat forever) */
-    if (prev->sa_handler == SIG_DFL || prev->sa_handler == SIG_IGN) {
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        sigaction(sig, &dfl, NULL);
-        /* A fault repeats when the handler returns, now with the default
-         * action; a sent signal is sent again (blocked until we return). */
-        if (si->si_code <= 0 || sig == SIGINT || sig == SIGABRT)
-            raise(sig);
-        return;
-    }
-    prev->sa_handler(sig);
-}
-
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno;
@@ -298,7 +156,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
     struct frame *f = t ? t->top : NULL;
     size_t i;
 
-    if (t && t->compiling && jit__tcc_compiling()) {
+    if (t && t->escape) { /* a crash of TinyCC's, in this thread's compile */
         static const char *const messages[] = {
             "the compiler crashed (SIGSEGV) on this source, a bug of TinyCC's",
             "the compiler crashed (SIGBUS) on this source, a bug of TinyCC's",
@@ -306,19 +164,25 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
             "the compiler crashed (SIGILL) on this source, a bug of TinyCC's",
             "the compiler aborted on this source, a bug of TinyCC's",
         };
-        for (i = 0; i < NFATAL && fatal_signals[i] != sig; i++)
+        jit__escape_fn *escape = t->escape;
+        sigset_t set;
+
+        for (i = 0; i < JIT_NFATAL && jit__fatal_signals[i] != sig; i++)
             ;
-        t->compiling = 0; /* once: a crash while reporting it is fatal */
-        unblock(sig);
-        jit__tcc_fail_compile(messages[i < NFATAL ? i : 0]); /* does not return */
+        t->escape = NULL; /* once: a crash while reporting it is fatal */
+        jit__guard_unblock(sig);
+        escape(messages[i < JIT_NFATAL ? i : 0]); /* returns only if not compiling */
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
     }
 
     if (f) {
         record(t, sig, si, uc);
         jit__guard_jump_out(t, f, sig);
     }
-    for (i = 0; i < NFATAL; i++)
-        if (fatal_signals[i] == sig)
+    for (i = 0; i < JIT_NFATAL; i++)
+        if (jit__fatal_signals[i] == sig)
             jit__guard_chain(sig, si, uc, &prev_fatal[i]);
     errno = saved_errno;
 }
@@ -334,14 +198,14 @@ JIT_API int jit_guard_install(void)
         act.sa_sigaction = on_fatal;
         act.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigemptyset(&act.sa_mask);
-        for (i = 0; i < NFATAL; i++) {
-            sigaction(fatal_signals[i], NULL, &prev_fatal[i]);
+        for (i = 0; i < JIT_NFATAL; i++) {
+            sigaction(jit__fatal_signals[i], NULL, &prev_fatal[i]);
             if ((prev_fatal[i].sa_flags & SA_SIGINFO)
                 && prev_fatal[i].sa_sigaction == on_fatal) { /* cannot happen */
                 memset(&prev_fatal[i], 0, sizeof prev_fatal[i]);
                 prev_fatal[i].sa_handler = SIG_DFL;
             }
-            sigaction(fatal_signals[i], &act, NULL);
+            sigaction(jit__fatal_signals[i], &act, NULL);
         }
         pthread_atfork(NULL, NULL, after_fork_in_child);
         jit__where_init();
@@ -349,15 +213,15 @@ JIT_API int jit_guard_install(void)
     }
     jit__guard_install_interrupt(0);
     pthread_mutex_unlock(&jit__guard_install_lock);
-    return jit__guard_thread() ? JIT_OK : JIT_ENOMEM;
+    return this_thread() ? JIT_OK : JIT_ENOMEM;
 }
 
-void jit__guard_compiling(int on)
+void jit__guard_compiling(jit__escape_fn *escape)
 {
-    struct thread *t = on ? jit__guard_thread() : self;
+    struct thread *t = escape ? this_thread() : self;
 
     if (t)
-        t->compiling = on;
+        t->escape = escape;
 }
 
 /* ---- exit() for checked code ------------------------------------------ */
@@ -472,16 +336,3 @@ JIT_API int jit_guard_last(jit_guard_report *out)
         *out = t->report;
     return 1;
 }
-
-/* ---- helpers handed to compiled code ------------------------------------ */
-
-const struct jit_runtime_symbol jit__guard_symbols[] = {
-    { "__cx_guard_enter", (const void *)jit_guard_enter },
-    { "__cx_guard_leave", (const void *)jit_guard_leave },
-    { "__cx_guard_recover", (const void *)jit_guard_recover },
-    /* for code cx runs inside a guarded call on its own behalf (the capture
-     * writer of cx/capture.py): it must never be abandoned halfway */
-    { "__cx_guard_suspend", (const void *)jit_guard_suspend },
-    { "__cx_guard_resume", (const void *)jit_guard_resume },
-    { NULL, NULL }
-};

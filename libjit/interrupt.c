@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "guard.h"
+#include "interrupt.h"
 
 #define self jit__guard_self
 

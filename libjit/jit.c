@@ -1,6 +1,7 @@
 /*
- * jit.c -- the jit_state life-cycle: constructor, configuration calls,
- * the call-order state machine, lookups, error and diagnostics strings.
+ * jit.c -- the jit_state life-cycle (layer 10, the public API of jit.h):
+ * constructor, configuration calls, the call-order state machine,
+ * lookups, error and diagnostics strings.
  *
  * Configuration functions only record what to do (struct jit_ops); the
  * TinyCC state is created and driven by jit_compile alone (compile.c), so
@@ -12,49 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "compile.h"
 
-/* ---- error strings -------------------------------------------------- */
-
-static void set_error(jit_state *j, const char *s)
-{
-    __atomic_store_n(&j->error, s, __ATOMIC_RELEASE);
-}
-
-int jit__fail_static(jit_state *j, int code, const char *literal)
-{
-    set_error(j, literal);
-    return code;
-}
-
-int jit__fail(jit_state *j, int code, const char *fmt, ...)
-{
-    va_list ap;
-    int rc;
-
-    /* Point away from message before rewriting it. */
-    set_error(j, "");
-    jit__buf_clear(&j->message);
-    va_start(ap, fmt);
-    rc = jit__buf_vprintf(&j->message, fmt, ap);
-    va_end(ap);
-    if (rc != JIT_OK)
-        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
-    set_error(j, j->message.data);
-    return code;
-}
-
-int jit__fail_message(jit_state *j, int code)
-{
-    set_error(j, jit__buf_str(&j->message));
-    return code;
-}
-
-int jit__succeed(jit_state *j)
-{
-    set_error(j, "");
-    return JIT_OK;
-}
+/* ---- call order ---------------------------------------------------- */
 
 /* Common prologue of the configuration functions. */
 static int check_configuring(jit_state *j, const char *fn_too_late,
@@ -73,11 +34,6 @@ static int check_configuring(jit_state *j, const char *fn_too_late,
                       "state")
 
 /* ---- life-cycle ----------------------------------------------------- */
-
-JIT_API int jit_version(void)
-{
-    return JIT_VERSION_NUMBER;
-}
 
 JIT_API jit_state *jit_new(const char *runtime_dir)
 {
@@ -103,11 +59,11 @@ JIT_API void jit_delete(jit_state *j)
         return;
     if (j->phase == JIT_PHASE_COMPILED)
         jit__run_destructors(j->tcc);
-    jit__tcc_delete(j->tcc);
+    jit__compile_free(j->tcc);
     jit__ops_free(&j->ops);
     jit__buf_free(&j->names);
     jit__buf_free(&j->diagnostics);
-    jit__buf_free(&j->message);
+    jit__errors_free(j);
     free(j->preprocessed);
     free(j->runtime_dir);
     free(j);
@@ -324,7 +280,7 @@ JIT_API void *jit_sym(jit_state *j, const char *name)
     /* Read-only on the linked image: safe from several threads. */
     addr = jit__tcc_get_symbol(j->tcc, name);
     if (!addr) {
-        jit__fail_static(j, JIT_EARG, "jit_sym: no such symbol");
+        jit__fail_note(j, JIT_EARG, "jit_sym: no such symbol '%.200s'", name);
         return NULL;
     }
     jit__succeed(j);

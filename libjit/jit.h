@@ -53,7 +53,7 @@ extern "C" {
 
 /* Version of this header; jit_version() returns the library's. */
 #define JIT_VERSION_MAJOR 0
-#define JIT_VERSION_MINOR 3
+#define JIT_VERSION_MINOR 4
 #define JIT_VERSION_PATCH 0
 #define JIT_VERSION_NUMBER \
     (JIT_VERSION_MAJOR * 10000 + JIT_VERSION_MINOR * 100 + JIT_VERSION_PATCH)
@@ -73,6 +73,21 @@ typedef struct jit_state jit_state;
 JIT_API int jit_version(void);
 /* Human-readable "libjit X.Y.Z (TinyCC V)"; static storage. */
 JIT_API const char *jit_version_string(void);
+/* What a status code means, e.g. "out of memory" for JIT_ENOMEM (static
+ * storage, never NULL; "unknown libjit status code" for other values).
+ * jit_error says more about the last failure of a given state. */
+JIT_API const char *jit_strerror(int code);
+
+/* The layout, as this library was built, of a type a binding shares with
+ * it, so that a binding that restates the type (cx declares them with
+ * ctypes) can check its copy when it loads the library. type is
+ * "jit_guard_frame", "jit_guard_report" or "__cx_tls_key" (the key of a
+ * compiled module's thread-local variable; its one field is "index").
+ * field NULL: *offset 0 and *size the type's sizeof; else *offset and
+ * *size of that field. JIT_OK, or JIT_EARG for a type or field libjit does
+ * not know (or a NULL pointer argument). */
+JIT_API int jit_layout(const char *type, const char *field, size_t *offset,
+                       size_t *size);
 
 /* Constructor. runtime_dir is TinyCC's runtime directory (the one holding
  * libtcc1.a and TinyCC's include/); it is copied. Returns NULL only when out
@@ -126,7 +141,7 @@ JIT_API const char *jit_preprocess(jit_state *j, const char *source,
                                    size_t *len);
 
 /* Address of a global symbol of the compiled code, or NULL (not compiled
- * yet, or no such symbol; jit_error says which). Looks in the whole linked
+ * yet, or no such symbol; jit_error says which, naming the symbol). Looks in the whole linked
  * image, so it also finds what the code links to (e.g. "printf", TinyCC's
  * runtime helpers); jit_list is the list of what the source defines. */
 JIT_API void *jit_sym(jit_state *j, const char *name);
@@ -154,7 +169,7 @@ JIT_API const char *jit_error(jit_state *j);
  * line; "" if none. Never NULL. */
 JIT_API const char *jit_diagnostics(jit_state *j);
 
-/* ---- guarded calls (guard.c, interrupt.c, where.c) ---------------------
+/* ---- guarded calls (guard.c, interrupt.c, frames.c, where.c) ---------------------
  *
  * A call entered through a guard frame survives what would end the
  * process: a fatal signal (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, stack
@@ -222,8 +237,13 @@ JIT_API const char *jit_diagnostics(jit_state *j);
  * jit_guard_set_notify and the code registry may be called from any thread.
  */
 
-/* A guard frame: opaque, on the stack of the guarded call's wrapper. */
+/* A guard frame: opaque, on the stack of the guarded call's wrapper. A
+ * build may make it larger (-DJIT_GUARD_FRAME_SIZE=N) for a libc whose
+ * jmp_buf does not fit; code that allocates frames must then be built with
+ * the same value (jit_layout("jit_guard_frame", NULL, ...) tells). */
+#ifndef JIT_GUARD_FRAME_SIZE
 #define JIT_GUARD_FRAME_SIZE 512
+#endif
 typedef union jit_guard_frame {
     unsigned char bytes[JIT_GUARD_FRAME_SIZE];
     long double align_;

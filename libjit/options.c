@@ -18,7 +18,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "internal.h"
+#include "base.h"
 
 #define ALLOWED "allowed: -O*, -g*, -W<warning>, -w, -std=c99|c11, " \
                 "-f<language flag>, -b, -bt[N], -D, -U, -I"

@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "internal.h"
+#include "base.h"
 
 #define MAX_DIRS 8
 #define DIR_LEN 128

@@ -1,41 +1,53 @@
 /*
- * runtime.c -- helpers that libjit hands to every compiled module.
+ * runtime.c -- the helpers libjit hands to every compiled module (layer 8,
+ * runtime.h).
  *
  * Code compiled by TinyCC cannot see libjit's own functions (ctypes loads
  * libjit RTLD_LOCAL and everything here is hidden), so each helper is given
- * to every compile with tcc_add_symbol, under its name. Each feature keeps
- * its own NULL-terminated table (guard.c, tls.c); this file only joins them.
- * jit_list never lists these names.
+ * to every compile with tcc_add_symbol, under its name. jit_list never
+ * lists these names.
  */
 #include <string.h>
 
-#include "internal.h"
+#include "runtime.h"
 
-static const struct jit_runtime_symbol *const tables[] = {
-    jit__guard_symbols,
-    jit__tls_symbols,
+struct helper {
+    const char *name;
+    const void *addr;
 };
+
+static const struct helper helpers[] = {
+    /* the guard (jit.h) */
+    { "__cx_guard_enter", (const void *)jit_guard_enter },
+    { "__cx_guard_leave", (const void *)jit_guard_leave },
+    { "__cx_guard_recover", (const void *)jit_guard_recover },
+    /* for code cx runs inside a guarded call on its own behalf (the capture
+     * writer of cx/capture.py): it must never be abandoned halfway */
+    { "__cx_guard_suspend", (const void *)jit_guard_suspend },
+    { "__cx_guard_resume", (const void *)jit_guard_resume },
+    /* thread-local storage (tls.c) */
+    { "__cx_tls_get", (const void *)jit__tls_get },
+    { "__cx_tls_release", (const void *)jit__tls_release },
+    { "__cx_tls_live", (const void *)jit__tls_live },
+};
+#define NHELPERS (sizeof helpers / sizeof helpers[0])
 
 void jit__runtime_each(void (*fn)(void *ctx, const char *name, const void *addr), void *ctx)
 {
-    size_t t;
-    const struct jit_runtime_symbol *r;
+    size_t i;
 
-    for (t = 0; t < sizeof tables / sizeof tables[0]; t++)
-        for (r = tables[t]; r->name; r++)
-            fn(ctx, r->name, r->addr);
+    for (i = 0; i < NHELPERS; i++)
+        fn(ctx, helpers[i].name, helpers[i].addr);
 }
 
 int jit__is_runtime_symbol(const char *name)
 {
-    size_t t;
-    const struct jit_runtime_symbol *r;
+    size_t i;
 
     if (strncmp(name, "__cx_", 5) != 0)
         return 0;
-    for (t = 0; t < sizeof tables / sizeof tables[0]; t++)
-        for (r = tables[t]; r->name; r++)
-            if (strcmp(r->name, name) == 0)
-                return 1;
+    for (i = 0; i < NHELPERS; i++)
+        if (strcmp(helpers[i].name, name) == 0)
+            return 1;
     return 0;
 }

@@ -11,6 +11,7 @@
  * made on the thread's first access from the template. The compiled
  * module's destructor calls __cx_tls_release on its keys, which frees every
  * thread's copies of them; a thread's copies are also freed when it exits.
+ * (Layer 8, runtime.h; runtime.c hands these helpers to every compile.)
  *
  * How:
  *   - a key is one word in the compiled module's memory: 0 until first
@@ -35,12 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-/* Must match the struct of cx's prelude (python/cx/tls.py). */
-struct __cx_tls_key {
-    unsigned long index;
-};
+#include "runtime.h"
 
 /* One thread's copies. Lives in the thread's own TLS block; linked into
  * `threads` from the thread's first slow path until it exits. */
@@ -183,7 +179,7 @@ out:
 /* The calling thread's copy of the variable of key k: size bytes aligned to
  * align, initialised from init on the thread's first access. NULL only when
  * out of memory. */
-static void *tls_get(struct __cx_tls_key *k, const void *init, size_t size,
+void *jit__tls_get(struct __cx_tls_key *k, const void *init, size_t size,
                      size_t align)
 {
     unsigned long i = __atomic_load_n(&k->index, __ATOMIC_ACQUIRE);
@@ -199,7 +195,7 @@ static void *tls_get(struct __cx_tls_key *k, const void *init, size_t size,
 
 /* Forget n keys: free every thread's copy of them and recycle their
  * indices. Keys never used are skipped. */
-static void tls_release(struct __cx_tls_key *keys, size_t n)
+void jit__tls_release(struct __cx_tls_key *keys, size_t n)
 {
     size_t k;
 
@@ -232,7 +228,7 @@ static void tls_release(struct __cx_tls_key *keys, size_t n)
 }
 
 /* How many per-thread copies exist now, in all threads (for tests). */
-static unsigned long tls_live(void)
+unsigned long jit__tls_live(void)
 {
     unsigned long n;
 
@@ -241,10 +237,3 @@ static unsigned long tls_live(void)
     pthread_mutex_unlock(&lock);
     return n;
 }
-
-const struct jit_runtime_symbol jit__tls_symbols[] = {
-    { "__cx_tls_get", (const void *)tls_get },
-    { "__cx_tls_release", (const void *)tls_release },
-    { "__cx_tls_live", (const void *)tls_live },
-    { NULL, NULL }
-};

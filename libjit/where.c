@@ -1,7 +1,8 @@
 /*
- * where.c -- where compiled code is, and where in it a crash happened:
- * the guard's registry of code ranges, libc's code range, walks of an
- * interrupted stack, and source lines through TinyCC's line tables.
+ * where.c -- where compiled code is, and where in it a crash happened
+ * (layer 4, where.h): the registry of code ranges (jit_guard_add_code),
+ * libc's code range, walks of an interrupted stack, and source lines
+ * through TinyCC's line tables (jit__tcc_line_of, under TinyCC's lock).
  *
  * The registry is read by signal handlers: an array of atomic (start, end)
  * pairs, grown by copying; old arrays are never freed, so a handler never
@@ -19,7 +20,6 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,17 +28,7 @@
 #include <unistd.h>
 #include <unwind.h>
 
-#include "internal.h"
-
-void jit__copy(char *dst, size_t size, const char *src)
-{
-    size_t n = src ? strlen(src) : 0;
-
-    if (n >= size)
-        n = size - 1;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
-}
+#include "where.h"
 
 /* ---- the registry of compiled code ------------------------------------ */
 
@@ -246,67 +236,16 @@ void jit__library_of(const void *pc, char *out, size_t size)
 
 /* ---- source lines -------------------------------------------------------- */
 
-typedef int backtrace_fn(void *frame, const char *fmt, va_list ap);
-static backtrace_fn *_Atomic backtracer;
-
-/* The lookup in progress (one at a time: under jit__lock). */
-static _Atomic int looking;
-static pthread_t looking_thread;
-static char found_file[128], found_func[128];
-static int found_line;
-
-void jit__guard_set_backtracer(void *fn)
-{
-    if (fn)
-        atomic_store(&backtracer, (backtrace_fn *)fn);
-}
-
-int jit__guard_backtrace(void *udata, void *pc, const char *file, int line,
-                         const char *func, const char *msg)
-{
-    (void)udata;
-    if (atomic_load(&looking) && pthread_equal(looking_thread, pthread_self())) {
-        jit__copy(found_file, sizeof found_file, file);
-        jit__copy(found_func, sizeof found_func, func);
-        found_line = file ? line : 0;
-        return 0;
-    }
-    return jit__guard_checker(pc, file, line, func, msg);
-}
-
-static int call_backtracer(backtrace_fn *bt, void *frame, const char *fmt, ...)
-{
-    va_list ap;
-    int rc;
-
-    va_start(ap, fmt);
-    rc = bt(frame, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 int jit__source_line(uintptr_t pc, char *file, size_t file_size,
                      char *func, size_t func_size)
 {
-    backtrace_fn *bt = atomic_load(&backtracer);
-    struct { void *ip, *fp, *sp; } frame = { (void *)pc, NULL, NULL }; /* TinyCC's rt_frame */
     int line = 0;
 
-    if (!bt || !pc)
+    if (!pc)
         return 0;
     jit__lock(); /* no state is freed meanwhile, and TinyCC's lists are quiet */
-    if (jit__in_code(pc)) { /* else TinyCC would print "???" to stderr */
-        looking_thread = pthread_self();
-        found_line = 0;
-        atomic_store(&looking, 1);
-        call_backtracer(bt, &frame, "%s", "");
-        atomic_store(&looking, 0);
-        if (found_line > 0) {
-            line = found_line;
-            jit__copy(file, file_size, found_file);
-            jit__copy(func, func_size, found_func);
-        }
-    }
+    if (jit__in_code(pc)) /* else TinyCC would print "???" to stderr */
+        line = jit__tcc_line_of(pc, file, file_size, func, func_size);
     jit__unlock();
     return line;
 }
