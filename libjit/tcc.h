@@ -100,7 +100,7 @@ int jit__tcc_line_of(uintptr_t pc, char *file, size_t file_size,
 /* End the compile running in this thread with message as a compiler error
  * (TinyCC's own error path: a longjmp to the compile's handler, which
  * cleans up). Returns only when TinyCC is not inside a compile. For the
- * guard's signal handlers (a jit__escape_fn, see guard.h). */
+ * guard's signal handlers, which compile.c hands it as their escape. */
 void jit__tcc_escape(const char *message);
 
 #endif /* CX_JIT_TCC_H */
