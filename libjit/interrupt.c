@@ -1,12 +1,13 @@
 /*
- * interrupt.c -- SIGINT for guarded calls (see jit.h): the previous
- * handler (Python's sets a flag) runs, and the guarded call returns early,
- * as soon as that is safe: at once when the thread runs compiled code or
- * waits in a system call of libc called from it, else when a retry (a
- * per-thread POSIX timer that sends the thread SIGINT, tagged, every 0.2
- * ms) finds it there. While the thread runs a suspended callback (Python
- * code), the previous handler runs at once, so the callback sees the
- * interrupt; the call itself stops when the callback has returned.
+ * interrupt.c -- SIGINT for guarded calls (layer 6, interrupt.h; the
+ * behaviour is described in jit.h): the previous handler (Python's sets a
+ * flag) runs, and the guarded call returns early, as soon as that is
+ * safe: at once when the thread runs compiled code or waits in a system
+ * call of libc called from it, else when a retry (a per-thread POSIX timer
+ * that sends the thread SIGINT, tagged, every 0.2 ms) finds it there.
+ * While the thread runs a suspended callback (Python code), the previous
+ * handler runs at once, so the callback sees the interrupt; the call
+ * itself stops when the callback has returned.
  */
 #define _GNU_SOURCE /* SIGEV_THREAD_ID, SYS_gettid, SI_TKILL */
 
