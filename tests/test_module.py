@@ -191,6 +191,10 @@ def test_warnings_are_kept_on_success():
     lib = cx.compile("int f(void) { int *p = 0; long x = (long)p; return 1; }\nint g(void) { char *s = 1; return 0; }\n")
     assert lib.f() == 1
     assert "warning" in lib.warnings
+    (warning,) = lib.diagnostics  # the same warning, as a Diagnostic on the cell's line
+    assert (warning.line, warning.severity, warning.file) == (2, "warning", "<cell>")
+    assert warning.message in lib.warnings
+    assert cx.compile("int h(void) { return 0; }").diagnostics == ()
 
 
 def test_undefined_symbol_is_a_compile_error_naming_it():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 from . import backends, binding, decls as _decls, guard as _guard, layouts, recipe as _recipe, tls, unit
-from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError
+from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError, parse_diagnostics
 
 __all__ = ["compile", "Module"]
 
@@ -350,6 +350,13 @@ class Module:
     def warnings(self) -> str:
         """The compiler's warnings for this source (text, one per line), or ""."""
         return "" if self._code is None else self._code.diagnostics
+
+    @property
+    def diagnostics(self) -> tuple:
+        """The compiler's warnings as :class:`cx.Diagnostic` objects (line, severity, message), the
+        same objects a :class:`cx.CompileError` carries; ``()`` when there are none."""
+        text = self.warnings
+        return tuple(parse_diagnostics(text)) if text else ()
 
     @property
     def functions(self) -> dict:
