@@ -6,7 +6,6 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 """
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import shlex
 import weakref
@@ -208,42 +207,12 @@ def _build(back, view, declarations, settings, guard, hold_gil):
 
 
 def _layouts(declarations):
-    """What :class:`cx.binding.TypeTable` asks to check its struct classes: the compiler's own
-    ``sizeof`` and ``offsetof`` of each (TinyCC, on the declarations' preprocessed text), or None
-    when the declarations carry no such text."""
-    if getattr(declarations, "type_source", None) is None:
-        return None
+    """The compiler's own struct layouts for :class:`cx.binding.TypeTable` to check its classes
+    against (:func:`cx.layouts.checker`), asked of TinyCC whatever the backend: the check is of
+    the declarations' text, which TinyCC compiled or a C compiler's preprocessor wrote."""
+    from .backends import tcc
 
-    def layout(structs):
-        queries, order = [], []
-        for st in structs:
-            if st.name.startswith("<"):
-                continue  # an anonymous struct has no name to ask about
-            spelled = f"{'union' if st.union else 'struct'} {st.tag}" if st.tag else st.name
-            fields = [f.name for f in st.fields if f.name and f.bits is None]
-            queries += [f"sizeof({spelled})"] + [f"__builtin_offsetof({spelled}, {f})" for f in fields]
-            order.append((st.name, fields))
-        if not order:
-            return {}
-        text = declarations.type_source(structs) + \
-            f"\nunsigned long __cx_layout[] = {{ {', '.join(queries)} }};\n"
-        from .backends import tcc
-
-        try:
-            code = tcc.build(text, Settings(user_source=text))
-        except CxError:
-            return {}  # a text TinyCC does not take (gcc's view of a header): no check
-        try:
-            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_layout"))[:]
-        finally:
-            code.close()
-        out, i = {}, 0
-        for name, fields in order:
-            out[name] = (values[i], dict(zip(fields, values[i + 1:i + 1 + len(fields)])))
-            i += 1 + len(fields)
-        return out
-
-    return layout
+    return layouts.checker(declarations, lambda text: tcc.build(text, Settings(user_source=text)))
 
 
 def _check_text(source):
