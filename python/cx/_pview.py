@@ -111,6 +111,7 @@ class View:
         self.enumerators = {}  # name -> chunk index
         self.names = {}        # function or variable name -> chunk indexes (user files)
         self.static_functions = set()  # names in `names` that a static declaration made internal
+        self.static_definitions = set()  # functions the user's files define static (never in `names`)
         self._index()
 
     # -- positions --------------------------------------------------------------------------
@@ -148,6 +149,7 @@ class View:
                 if chunk.user:  # a function definition, named by the scanner (most chunks)
                     if chunk.static:
                         self.static_functions.add(chunk.name)
+                        self.static_definitions.add(chunk.name)
                     else:
                         self.names.setdefault(chunk.name, []).append(chunk.index)
                 continue
@@ -175,6 +177,7 @@ class View:
             if chunk.name is not None:  # a function definition, named by the scanner
                 if chunk.static:
                     self.static_functions.add(chunk.name)
+                    self.static_definitions.add(chunk.name)
                 else:
                     self.names.setdefault(chunk.name, []).append(chunk.index)
             elif not static.match(head):

@@ -254,6 +254,11 @@ class Declarations:
         return tuple(n for n, f in self.functions.items() if f.defined and not f.static)
 
     @property
+    def static_functions(self):
+        """Names of the functions defined ``static`` (internal: never exported)."""
+        return tuple(n for n, f in self.functions.items() if f.defined and f.static)
+
+    @property
     def defined_variables(self):
         """Names of the file-scope variables defined, not static."""
         return tuple(n for n, g in self.globals.items() if not g.static and not g.extern)
@@ -372,6 +377,8 @@ class Reader:
         self._typedef_set = None
         functions, variables, undefined = view.defined_split()
         self.defined_functions, self.defined_variables = tuple(functions), tuple(variables)
+        #: Names of the functions defined ``static`` in the user's files (internal: never exported).
+        self.static_functions = tuple(sorted(view.static_definitions | view.static_functions))
         #: Names declared without a definition (prototypes, ``extern`` variables).
         self.undefined = tuple(undefined)
 
