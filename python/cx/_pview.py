@@ -306,14 +306,41 @@ class View:
             origins.append(chunk)
             line += head.count("\n") + 1
 
-        def where(at):
-            i = bisect.bisect_right(starts, at) - 1
-            if i < 0:
-                return self.source_name, at, True
-            chunk = origins[i]
-            return chunk.file, self.line(chunk) + at - starts[i], chunk.user
+        return "\n".join(parts), _Origins(self, starts, origins)
 
-        return "\n".join(parts), where
+
+class _Origins:
+    """Where a line (and column) of a :meth:`View.text_of` selection came from. Called with a
+    line, ``(file, line, user)``; :meth:`column` gives the column in the original text (chunks
+    read apart are put at the start of a line of their selection, so two declarations on one
+    line of the source would otherwise look alike)."""
+
+    def __init__(self, view, starts, origins):
+        self._view, self._starts, self._origins = view, starts, origins
+
+    def _chunk(self, at):
+        i = bisect.bisect_right(self._starts, at) - 1
+        return (None, 0) if i < 0 else (self._origins[i], self._starts[i])
+
+    def __call__(self, at):
+        chunk, start = self._chunk(at)
+        if chunk is None:
+            return self._view.source_name, at, True
+        return chunk.file, self._view.line(chunk) + at - start, chunk.user
+
+    def before(self, at, column):
+        """The original text of line ``at`` of the selection, up to ``column`` (1-based)."""
+        chunk, start = self._chunk(at)
+        if chunk is None:
+            return ""
+        text = self._view.text
+        if at == start:  # the chunk's first line may start in the middle of its source line
+            line_start = text.rfind("\n", 0, chunk.start) + 1
+            return text[line_start:chunk.start + column - 1]
+        pos = chunk.start  # a later line of a chunk starts where its source line starts
+        for _ in range(at - start):
+            pos = text.index("\n", pos) + 1
+        return text[pos:pos + column - 1]
 
 
 def _outside_braces(text):

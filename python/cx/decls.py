@@ -357,6 +357,9 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
     return Reader(_pview.View(text, source_files, "<cell>", system_dirs), fast)
 
 
+_ANONYMOUS_BODY = _cpre.rx(r"\b(?:struct|union|enum)\s*\{")
+
+
 class Reader:
     """The declarations of a preprocessed translation unit, read when they are asked for.
 
@@ -822,13 +825,17 @@ class _Builder:
             return key, self.where(node.coord.line)[1]
         file, line, _ = self.where(node.coord.line)
         column = node.coord.column
-        if (file, line, column) not in self.anonymous:
+        before = self.where.before(node.coord.line, column) if hasattr(self.where, "before") else None
+        if (file, line, column, before) not in self.anonymous:
             place = f"line {line}" if file == "<cell>" else f"{file}:{line}"
             name = f"<anonymous {kind} at {place}>"
-            if name in self.structs:
-                name = f"<anonymous {kind} at line {line}:{column}>"
-            self.anonymous[file, line, column] = self.naming or (name, line)
-        return self.anonymous[file, line, column]
+            # a second body on the same source line is told apart by its place on that line
+            # (from the original text: chunks are read apart, in any order)
+            earlier = len(_ANONYMOUS_BODY.findall(before)) if before is not None else int(name in self.structs)
+            if earlier:
+                name = f"<anonymous {kind} at {place}, #{earlier + 1}>"
+            self.anonymous[file, line, column, before] = self.naming or (name, line)
+        return self.anonymous[file, line, column, before]
 
     def aggregate(self, node, kind):
         if node.decls is None:
