@@ -111,6 +111,7 @@ class View:
         self.enumerators = {}  # name -> chunk index
         self.names = {}        # function or variable name -> chunk indexes (user files)
         self.static_functions = set()  # names in `names` that a static declaration made internal
+        self._lined = []  # indexes of the chunks whose line is known, ascending (see line)
         self.static_definitions = set()  # functions the user's files define static (never in `names`)
         self._index()
 
@@ -118,11 +119,20 @@ class View:
     def line(self, chunk):
         """The line of a chunk's first character in its file."""
         if chunk.line is None:
-            if chunk.segment < 0:
-                chunk.line = 1 + self.text.count("\n", 0, chunk.start)
+            # count from the nearest earlier chunk whose line is known, in the same segment:
+            # counting from the segment's start each time made reading every function of a
+            # large source quadratic
+            lined = self._lined
+            i = bisect.bisect_left(lined, chunk.index)
+            before = self.chunks[lined[i - 1]] if i else None
+            if before is not None and before.segment == chunk.segment:
+                at, line = before.start, before.line
+            elif chunk.segment < 0:
+                at, line = 0, 1
             else:
                 at, _, line, _ = self._segments[chunk.segment]
-                chunk.line = line + self.text.count("\n", at, chunk.start)
+            chunk.line = line + self.text.count("\n", at, chunk.start)
+            lined.insert(i, chunk.index)
         return chunk.line
 
     def head(self, chunk):
