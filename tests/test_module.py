@@ -366,3 +366,12 @@ def test_anonymous_structs_sharing_a_line_keep_their_own_fields():
             "<anonymous struct at line 1>", "<anonymous struct at line 1, #2>", "<anonymous union at line 1, #3>"]
         lib.p2 = (2.5,)
         assert lib.get_b() == 2.5
+
+
+def test_a_function_the_compiler_defines_but_cx_cannot_read_is_unbound_with_the_reason():
+    lib = cx.compile("int ok(void) { return 1; }\nint old(a, b)\n  int a; int b;\n{ return a + b; }\n")
+    assert lib.ok() == 1 and list(lib.functions) == ["ok"]
+    assert list(lib.unbound) == ["old"] and "K&R-style" in lib.unbound["old"]
+    with pytest.raises(AttributeError, match=r"the compiler defines 'old', but cx could not read its declaration"):
+        lib.old
+    assert "b" not in lib.globals  # "int b;" of the parameter list is no global

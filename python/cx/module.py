@@ -305,6 +305,15 @@ class Module:
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
         d["_exported_globals"] = {n: None for n in declarations.defined_variables
                                   if listed is None or n in listed or declarations.thread_local(n)}
+        # what the compiler defines but the declarations do not name (a K&R-style definition):
+        # never silently missing, it is listed in `unbound` with the reason
+        if listed is not None:
+            known = set(self._exported) | set(self._exported_globals) | set(declarations.defined_variables)
+            for n in sorted(set(listed) - known):
+                if not n.startswith("__cx_"):
+                    self._unbound[n] = (f"the compiler defines '{n}', but cx could not read its declaration "
+                                        f"(a K&R-style definition such as 'int {n}(a, b) int a; int b; {{...}}' "
+                                        f"is not read: write a prototype, 'int {n}(int a, int b) {{...}}')")
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -432,6 +441,8 @@ class Module:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
+        if n in self._unbound:
+            raise AttributeError(f"module '{self.name}': {self._unbound[n]}")
         raise AttributeError(f"module '{self.name}' has no function, struct or global named '{n}'")
 
     def __setattr__(self, n, value):
