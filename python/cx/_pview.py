@@ -271,8 +271,8 @@ class View:
         return list(dict.fromkeys(names))
 
     def cell_types(self):
-        """Chunks of the types the source itself (not a header) declares."""
-        return {i for i in list(self.typedefs.values()) + list(self.tags.values())
+        """Chunks of the types and enumerators the source itself (not a header) declares."""
+        return {i for i in (*self.typedefs.values(), *self.tags.values(), *self.enumerators.values())
                 if self.chunks[i].file == self.source_name}
 
     def _defines(self, index):
