@@ -20,7 +20,7 @@ from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, mag
 
 import cx
 from cx import capture, guard
-from cx.errors import parse_diagnostics, render_diagnostics
+from cx.errors import render_diagnostics
 
 from .session import Session
 
@@ -260,9 +260,8 @@ class CxMagics(Magics):
 
     @staticmethod
     def _show_warnings(module, source):
-        text = module.warnings
-        if text:
-            print(render_diagnostics(parse_diagnostics(text), source), file=sys.stderr)
+        if module.diagnostics:
+            print(render_diagnostics(module.diagnostics, source), file=sys.stderr)
 
     @staticmethod
     def _report(result, source, bound):

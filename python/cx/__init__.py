@@ -17,11 +17,11 @@ from .files import install_import_hook, load, uninstall_import_hook
 from .module import Module, compile
 from .layouts import layout
 from .ctimeit import timeit
+from ._version import __version__
 
 __all__ = ["compile", "Module", "Pointer", "CString", "CxError", "CompileError", "Diagnostic", "ClosedError",
            "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load", "layout", "timeit",
            "install_import_hook", "uninstall_import_hook", "load_ipython_extension", "unload_ipython_extension"]
-__version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython):

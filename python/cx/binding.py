@@ -1,7 +1,9 @@
 """Turns the declaration model (:mod:`cx.decls`) into ctypes: types, structs, bound functions, globals.
 
-Every function is bound as an instance of its own subclass of a ctypes ``CFUNCTYPE`` prototype (it
-has ``argtypes``/``restype``, can be cast and passed as a function pointer); calling it goes through
+Every function is bound as an instance of its own subclass of ``ctypes._CFuncPtr``, the base
+``CFUNCTYPE`` prototypes share (made directly, not through ``CFUNCTYPE``, whose cache would keep every
+module alive: see :func:`bind_function`). It has ``argtypes``/``restype`` and can be cast and passed
+as a function pointer; calling it goes through
 cx's own call slot (:mod:`cx._fastcall`, ``_call.c``), which converts the arguments in C, releases the
 GIL, enters the crash guard and calls the C function, handing what it does not cover to ctypes.
 The subclass carries the C prototype as ``__doc__`` and an :class:`inspect.Signature`, for ``help()``

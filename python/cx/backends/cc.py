@@ -19,8 +19,9 @@ shared object and loads it with ``dlopen``; :class:`cx.Module` binds it exactly 
   object, ``cx-link-<hash>.so``, that the cell's object depends on (found through ``$ORIGIN``,
   visible to that object only). The addresses belong to this process, so a linked cell is compiled
   again in a new process.
-- **Runtime helpers**: libjit is loaded with ``RTLD_GLOBAL`` first (:func:`cx._libjit.lib`), so
-  generated C may call its ``jit_*``/``__cx_*`` exports.
+- **Thread-local variables** are the compiler's own ``_Thread_local`` (:mod:`cx.tls` emits TinyCC's
+  helpers only under ``__TINYC__``), so the object needs nothing from libjit; the guard around its
+  calls is the call slot's, as for TinyCC code.
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ import stat
 import subprocess
 import tempfile
 
-from .. import _libjit, guard as _guard
+from .. import guard as _guard
+from .._version import __version__
 from . import Code
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic, OptionError, parse_diagnostics
 
@@ -525,15 +527,12 @@ def build(source: str, settings) -> CcCode:
     argv0 = find_compiler(getattr(settings, "compiler", None))
     version = identify(argv0)
     family = _family(version)
-    _libjit.lib()  # RTLD_GLOBAL: the helpers generated C may call resolve before our dlopen
     directory = cache_dir()
     link = None
     link_path = None
     if settings.symbols:
         link_path = _link_object(directory, list(argv0), dict(settings.symbols))
     argv = _command(argv0, family, settings, list(options), link_path)
-    from .. import __version__
-
     fingerprint = {
         "layout": LAYOUT_VERSION, "cx": __version__, "argv": argv, "compiler": version,
         "cwd": os.getcwd(), "machine": platform.machine(), "source": source,
