@@ -247,7 +247,6 @@ TCCState *jit__tcc_new_preprocessor(FILE *out)
     return s;
 }
 
-
 /* ---- the symbol table of code linked with -b or -bt ------------------ */
 
 /* TinyCC hands it to its run-time through a block it links into the code,

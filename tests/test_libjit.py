@@ -50,7 +50,7 @@ def _assert_all_passed(result):
     assert match is not None, f"no test_jit summary line in:\n{output}"
     passed, failed = int(match.group(1)), int(match.group(2))
     assert failed == 0, output
-    assert passed >= 569, output  # every check of test_jit.c ran (569 when this was written)
+    assert passed >= 605, output  # every check of test_jit.c ran (605 when this was written)
 
 
 def test_libjit_c_tests_pass(tmp_path):
@@ -138,3 +138,26 @@ def test_check_layers_checks_includes(tmp_path):
 
 def test_libjit_sources_pass_the_include_check():
     assert _check_layers().check_includes() == []
+
+
+def test_check_layers_reads_a_real_upward_call_from_objects(tmp_path):
+    # two objects compiled for real, named after libjit files: where.o calls up into guard.o, which
+    # calls back down -- the check reads both uses from nm and fails, naming them
+    _require_toolchain()
+    (tmp_path / "where.c").write_text("int jit__guard_checker(void);\n"
+                                      "int jit__in_code(void) { return 1; }\n"
+                                      "int jit__where_report(void) { return jit__guard_checker(); }\n")
+    (tmp_path / "guard.c").write_text("int jit__in_code(void);\n"
+                                      "int jit__guard_checker(void) { return jit__in_code(); }\n")
+    cc = os.environ.get("CC", "cc").split()
+    for name in ("where", "guard"):
+        subprocess.run([*cc, "-c", "-o", str(tmp_path / f"{name}.o"), str(tmp_path / f"{name}.c")], check=True)
+    result = subprocess.run([sys.executable, str(LIBJIT / "check_layers.py"),
+                             str(tmp_path / "where.o"), str(tmp_path / "guard.o")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "libjit's layers are broken:\n"
+        "  where.c (layer where) calls up into guard.c (layer guard): jit__guard_checker\n"
+        "  cycle: guard.c -> where.c -> guard.c (guard.c uses jit__in_code of where.c; "
+        "where.c uses jit__guard_checker of guard.c)\n")
