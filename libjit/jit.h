@@ -89,6 +89,11 @@ JIT_API const char *jit_strerror(int code);
 JIT_API int jit_layout(const char *type, const char *field, size_t *offset,
                        size_t *size);
 
+/* How many per-thread copies of compiled modules' thread-local variables
+ * exist now, in every module (each is freed when its thread exits or its
+ * module is deleted). For tests and leak checks. */
+JIT_API unsigned long jit_tls_live(void);
+
 /* Constructor. runtime_dir is TinyCC's runtime directory (the one holding
  * libtcc1.a and TinyCC's include/); it is copied. Returns NULL only when out
  * of memory. The system's include and library directories (multiarch
@@ -193,10 +198,11 @@ JIT_API const char *jit_diagnostics(jit_state *j);
  *         return r;
  *     }
  *
- * Compiled code sees these helpers as __cx_guard_enter, __cx_guard_leave
- * and __cx_guard_recover (handed to every compile), and jit_guard_suspend
- * and jit_guard_resume as __cx_guard_suspend and __cx_guard_resume; code
- * built by another compiler may link to the jit_guard_* names. A unit that
+ * These are for a caller that enters guards itself (cx's call slot does, in
+ * C; code compiled by TinyCC may declare and call the jit_guard_* names,
+ * which the process resolves). Compiled code sees jit_guard_suspend and
+ * jit_guard_resume as __cx_guard_suspend and __cx_guard_resume (handed to
+ * every compile). A unit that
  * defines `void __cx_code_end(void) {}` last (cx adds it) has [start of its code,
  * __cx_code_end) registered as compiled code; without it, [start, _etext).
  *

@@ -17,10 +17,6 @@ struct helper {
 };
 
 static const struct helper helpers[] = {
-    /* the guard (jit.h) */
-    { "__cx_guard_enter", (const void *)jit_guard_enter },
-    { "__cx_guard_leave", (const void *)jit_guard_leave },
-    { "__cx_guard_recover", (const void *)jit_guard_recover },
     /* for code cx runs inside a guarded call on its own behalf (the capture
      * writer of cx/capture.py): it must never be abandoned halfway */
     { "__cx_guard_suspend", (const void *)jit_guard_suspend },
@@ -28,7 +24,6 @@ static const struct helper helpers[] = {
     /* thread-local storage (tls.c) */
     { "__cx_tls_get", (const void *)jit__tls_get },
     { "__cx_tls_release", (const void *)jit__tls_release },
-    { "__cx_tls_live", (const void *)jit__tls_live },
 };
 #define NHELPERS (sizeof helpers / sizeof helpers[0])
 

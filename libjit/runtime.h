@@ -24,8 +24,6 @@ void *jit__tls_get(struct __cx_tls_key *k, const void *init, size_t size,
                    size_t align);
 /* __cx_tls_release: forget n keys, freeing every thread's copy of them. */
 void jit__tls_release(struct __cx_tls_key *keys, size_t n);
-/* __cx_tls_live: how many per-thread copies exist now (for tests). */
-unsigned long jit__tls_live(void);
 
 /* Call fn for every runtime helper (name, address). */
 void jit__runtime_each(void (*fn)(void *ctx, const char *name, const void *addr), void *ctx);

@@ -944,7 +944,6 @@ static const char tls_source[] =
     "void *__cx_tls_get(struct __cx_tls_key *, const void *, unsigned long,"
     " unsigned long);\n"
     "void __cx_tls_release(struct __cx_tls_key *, unsigned long);\n"
-    "unsigned long __cx_tls_live(void);\n"
     "typedef struct { char c; double d __attribute((aligned(128))); } big;\n"
     "static struct __cx_tls_key keys[2];\n"
     "static long init_counter = 40;\n"
@@ -954,7 +953,6 @@ static const char tls_source[] =
     "long bump(void) { return ++TLS(&keys[0], init_counter); }\n"
     "unsigned long big_addr(void) { return (unsigned long)&TLS(&keys[1], init_big); }\n"
     "double big_d(void) { return TLS(&keys[1], init_big).d; }\n"
-    "unsigned long live(void) { return __cx_tls_live(); }\n"
     "void release(void) { __cx_tls_release(keys, 2); }\n"
     "#ifdef WITH_DESTRUCTOR\n"
     "__attribute((destructor)) static void fini(void) { release(); }\n"
@@ -995,7 +993,7 @@ static int tls_fns(jit_state *j, struct tls_fns *f)
     f->bump = (long (*)(void))jit_sym(j, "bump");
     f->big_addr = (unsigned long (*)(void))jit_sym(j, "big_addr");
     f->big_d = (double (*)(void))jit_sym(j, "big_d");
-    f->live = (unsigned long (*)(void))jit_sym(j, "live");
+    f->live = jit_tls_live; /* libjit's count, not the compiled code's */
     f->release = (void (*)(void))jit_sym(j, "release");
     return f->bump && f->big_addr && f->big_d && f->live && f->release;
 }
@@ -1078,9 +1076,9 @@ static int no_faults;
 static const char guard_source[] =
     "typedef union { unsigned char b[512]; long double a; } frame_t;\n"
     "int __cx_setjmp(void *) __asm__(\"_setjmp\");\n"
-    "void __cx_guard_enter(frame_t *, const char *, int);\n"
-    "void __cx_guard_leave(frame_t *);\n"
-    "void __cx_guard_recover(frame_t *);\n"
+    "void jit_guard_enter(frame_t *, const char *, int);\n"
+    "void jit_guard_leave(frame_t *);\n"
+    "void jit_guard_recover(frame_t *);\n"
     "void abort(void);\n"
     "void *malloc(unsigned long);\n"
     "void free(void *);\n"
@@ -1098,8 +1096,8 @@ static const char guard_source[] =
     "#line 1 \"<cx-generated>\"\n"
     "#define WRAP(name, params, args) int __cx_guard_##name params { \\\n"
     "    frame_t fr; int r; \\\n"
-    "    if (__cx_setjmp(&fr)) { __cx_guard_recover(&fr); return 0; } \\\n"
-    "    __cx_guard_enter(&fr, #name, 0); r = name args; __cx_guard_leave(&fr); return r; }\n"
+    "    if (__cx_setjmp(&fr)) { jit_guard_recover(&fr); return 0; } \\\n"
+    "    jit_guard_enter(&fr, #name, 0); r = name args; jit_guard_leave(&fr); return r; }\n"
     "WRAP(deref, (int *p), (p))\n"
     "WRAP(divide, (int a, int b), (a, b))\n"
     "WRAP(recurse, (int n), (n))\n"

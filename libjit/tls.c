@@ -58,7 +58,7 @@ static struct table *threads;     /* every registered thread's table */
 static unsigned long next_index = 1;
 static unsigned long *free_indices; /* released indices, reused first */
 static size_t free_count, free_cap;
-static unsigned long live_copies;   /* for __cx_tls_live */
+static unsigned long live_copies;   /* for jit_tls_live */
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
 static int exit_key_ok;
@@ -228,7 +228,7 @@ void jit__tls_release(struct __cx_tls_key *keys, size_t n)
 }
 
 /* How many per-thread copies exist now, in all threads (for tests). */
-unsigned long jit__tls_live(void)
+JIT_API unsigned long jit_tls_live(void)
 {
     unsigned long n;
 

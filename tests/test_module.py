@@ -375,3 +375,13 @@ def test_a_function_the_compiler_defines_but_cx_cannot_read_is_unbound_with_the_
     with pytest.raises(AttributeError, match=r"the compiler defines 'old', but cx could not read its declaration"):
         lib.old
     assert "b" not in lib.globals  # "int b;" of the parameter list is no global
+
+
+@pytest.mark.parametrize("helper", ["__cx_guard_enter", "__cx_guard_leave", "__cx_guard_recover", "__cx_tls_live"])
+def test_compiled_code_is_handed_only_the_helpers_it_needs(helper):
+    """libjit gives compiled code the thread-local and capture helpers cx's own rewrites call,
+    nothing for tests or for entering guards (cx's call slot does that, in C)."""
+    with pytest.raises(cx.CompileError, match=helper):
+        cx.compile(f"void {helper}(void);\nvoid f(void) {{ {helper}(); }}")
+    cx.compile("void *__cx_guard_suspend(void);\nvoid __cx_guard_resume(void *);\n"
+               "void f(void) { __cx_guard_resume(__cx_guard_suspend()); }").f()

@@ -95,6 +95,7 @@ _SIGNATURES = {
     "jit_strerror": (ctypes.c_char_p, [ctypes.c_int]),
     "jit_layout": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t),
                                   ctypes.POINTER(ctypes.c_size_t)]),
+    "jit_tls_live": (ctypes.c_ulong, []),
     "jit_new": (state_p, [ctypes.c_char_p]),
     "jit_delete": (None, [state_p]),
     "jit_add_include_dir": (ctypes.c_int, [state_p, ctypes.c_char_p]),

@@ -6,8 +6,8 @@ Every call of a bound function of a guarded module enters a guard frame: cx's ca
 signatures the slot hands to ctypes), in C, with no generated wrapper per function. The unit only
 gets an end marker (:func:`generate`).
 
-libjit owns the signal handlers (``libjit/guard.c``, ``interrupt.c``, ``where.c``; the API is
-documented in ``jit.h``). On SIGSEGV, SIGBUS,
+libjit owns the signal handlers (``libjit/guard.c`` above ``interrupt.c``, ``frames.c`` and
+``where.c``; the API is documented in ``jit.h``). On SIGSEGV, SIGBUS,
 SIGFPE, SIGILL or SIGABRT inside a guarded call it jumps back to the call slot, which returns zero;
 ``jit_guard_recover`` then calls back into Python, which sets an asynchronous exception on the
 calling thread (``PyThreadState_SetAsyncExc``): the interpreter raises it as soon as the call
