@@ -140,8 +140,20 @@ def test_guard_covers_every_kind_of_signature():
     assert lib.pick(1)(21) == 42 and not lib.pick(0)
     assert lib.nothing() is None and lib.label(1) == "one"
     assert lib.big(1, 2, 3.5, 4.0) == 10
-    assert _raises(lib.crash_point, None).function == "crash_point"  # a struct result: zeroed
-    assert lib.mid(lib.Point(1, 1), lib.Point(1, 1)).x == 1
+    e = _raises(lib.crash_struct, None)
+    assert (e.signal, e.function, e.where, e.line) == (signal.SIGSEGV, "crash_struct", "crash_struct", 9)
+    # A struct result is returned by ctypes' own call, inside the guard: the crash abandons the
+    # call, no struct (nor garbage) is returned, the CrashError is raised at the call site.
+    got = []
+    with pytest.raises(cx.CrashError) as info:
+        got.append(lib.crash_point(None))
+    assert got == [] and not lib.crash_point._cx_call.fast
+    assert str(info.value) == ("crash_point() dereferenced a NULL pointer (SIGSEGV at address 0x0), "
+                               "at line 10 (in crash_point()).")
+    assert (info.value.function, info.value.where, info.value.line) == ("crash_point", "crash_point", 10)
+    m = lib.mid(lib.Point(1, 3), lib.Point(3, 7))  # the next struct result is whole
+    assert (m.x, m.y) == (2, 5)
+    assert (lib.crash_point(lib.Point(4, 8)).x, lib.crash_point(lib.Point(4, 8)).y) == (4, 8)
 
 
 def test_generated_text_is_only_the_end_marker():
