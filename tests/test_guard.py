@@ -76,6 +76,39 @@ def test_each_kind_of_crash_is_described(crashy):
     assert "wrote to read-only memory or ran data as code" in str(e) and e.line == 15
 
 
+def test_sigbus_and_sigill_name_the_signal_the_function_and_the_line(tmp_path):
+    lib = cx.compile(r"""
+        #include <fcntl.h>
+        #include <sys/mman.h>
+        #include <unistd.h>
+        /* Maps a file, cuts the file short under the mapping, reads it: SIGBUS. */
+        int bus(const char *path, long *where) {
+            int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0 || ftruncate(fd, 4096) != 0) return -1;
+            volatile char *p = mmap(0, 4096, PROT_READ, MAP_SHARED, fd, 0);
+            if (p == MAP_FAILED || ftruncate(fd, 0) != 0) return -1;
+            close(fd);
+            *where = (long)(p + 100);
+            return p[100];
+        }
+        void illegal(void) {
+        #if defined(__x86_64__)
+            __asm__("ud2");
+        #endif
+        }
+        int next_call(int x) { return x + 1; }
+    """)
+    where = np.zeros(1, dtype=np.int64)
+    e = _raises(lib.bus, str(tmp_path / "mapped"), where)
+    assert (e.signal, e.function, e.where, e.line, e.address) == (signal.SIGBUS, "bus", "bus", 13, where[0])
+    assert str(e) == f"bus() accessed invalid memory (SIGBUS at address {where[0]:#x}), at line 13 (in bus())."
+    if __import__("platform").machine() in ("x86_64", "AMD64"):
+        e = _raises(lib.illegal)
+        assert (e.signal, e.function, e.line) == (signal.SIGILL, "illegal", 17)
+        assert str(e) == "illegal() crashed with SIGILL, at line 17 (in illegal())."
+    assert lib.next_call(1) == 2
+
+
 def test_crash_inside_libc_names_the_library_and_the_calling_line(crashy):
     e = _raises(crashy.copy, None)
     assert e.library.startswith("libc.so") and e.line == 12 and e.where == "copy"
