@@ -604,20 +604,23 @@ def test_c11_threads_and_thread_local_from_a_cell():
 # The GIL: released by default, held on request
 
 GIL_SOURCE = MEET_SOURCE + r"""
-#include <time.h>
-static atomic_int flag;
+static atomic_int flag, entered;
 
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
 
-/* Spin until set_flag() runs in another thread, or give up after `seconds`. 1 if it ran. */
+void reset_flag(void) { atomic_store(&flag, 0); atomic_store(&entered, 0); }
+int has_entered(void) { return atomic_load(&entered); }
+void set_flag(void) { atomic_store(&flag, 1); }
+
+/* Say so, then spin until set_flag() runs in another thread, or give up after `seconds`.
+   1 if it ran. */
 int wait_for_flag(double seconds) {
     double end = now() + seconds;
-    atomic_store(&flag, 0);
+    atomic_store(&entered, 1);
     while (now() < end) if (atomic_load(&flag)) return 1;
     return 0;
 }
 int wait_holding_gil(double seconds) { return wait_for_flag(seconds); }
-void set_flag(void) { atomic_store(&flag, 1); }
 
 int meet_all(int parties) { return meet(parties); }
 """
@@ -628,21 +631,29 @@ def gil():
     return cx.compile(GIL_SOURCE, hold_gil=["wait_holding_gil"])
 
 
-def _set_flag_soon(lib):
-    t = threading.Thread(target=lambda: (time.sleep(0.02), lib.set_flag()))
+def _set_flag_once_c_waits(lib):
+    """A Python thread that sets the flag as soon as a wait_* call has entered C."""
+    lib.reset_flag()
+
+    def setter():
+        while not lib.has_entered():
+            time.sleep(0.0005)
+        lib.set_flag()
+
+    t = threading.Thread(target=setter)
     t.start()
     return t
 
 
 def test_other_python_threads_run_while_c_runs(gil):
-    t = _set_flag_soon(gil)
-    assert gil.wait_for_flag(5.0) == 1  # the other thread ran during the call
+    t = _set_flag_once_c_waits(gil)
+    assert gil.wait_for_flag(30.0) == 1  # the other thread ran during the call
     t.join()
 
 
 def test_hold_gil_blocks_other_python_threads(gil):
-    t = _set_flag_soon(gil)
-    assert gil.wait_holding_gil(0.3) == 0  # the other thread could not run: we held the GIL
+    t = _set_flag_once_c_waits(gil)
+    assert gil.wait_holding_gil(0.5) == 0  # the other thread could not run: we held the GIL
     t.join()
     assert "holds the GIL" in gil.wait_holding_gil.__doc__
 
