@@ -46,3 +46,24 @@ def test_quick_run_writes_every_section_and_the_plot(tmp_path):
     assert "== targets" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     if importlib.util.find_spec("matplotlib") is not None:
         assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dask_rows_run_quick(tmp_path):
+    """``python -m cx.bench.dask --quick``: pickling rows, then a real LocalCluster's rows."""
+    pytest.importorskip("distributed")
+    proc = subprocess.run([sys.executable, "-m", "cx.bench.dask", "--quick"], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, CX_CACHE_DIR=str(tmp_path / "cache")))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1,000 unpickles of one function" in proc.stdout and "(1 compile," in proc.stdout
+    assert "LocalCluster, 2 processes" in proc.stdout and "compiles per worker: [1, 1]" in proc.stdout
+
+
+def test_the_runtime_never_loads_the_benchmarks():
+    """cx.bench ships for ``python -m cx.bench``, but compiling, calling and the magic never import it."""
+    code = ("import sys, cx, cx.magics\n"
+            "lib = cx.compile('int f(void) { return 7; }', backend='tcc')\n"
+            "assert lib.f() == 7\n"
+            "print(sorted(m for m in sys.modules if m.startswith('cx.bench')))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "[]"

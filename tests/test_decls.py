@@ -1,4 +1,4 @@
-"""The declaration model (cx.decls), read from C text alone: no compiler, no headers."""
+"""The declaration model (cx.decls), read as cx.compile reads it: from TinyCC's preprocessed view."""
 
 import subprocess
 import sys
@@ -7,7 +7,17 @@ import textwrap
 import pytest
 
 from cx import decls
-from cx.decls import CType, parse
+from cx.backends import tcc
+from cx.decls import CType
+from cx.module import Settings
+
+
+def parse(source, fast=True):
+    """Every declaration cx.compile reads from ``source`` (through TinyCC's preprocessor), read
+    at once; ``fast=False`` sends every prototype to pycparser."""
+    text = tcc.preprocess('#line 1 "<cell>"\n' + source, Settings(user_source=source))
+    return decls.from_preprocessed(text, source_files=(tcc.STRING_FILE, "<cell>"),
+                                   system_dirs=tcc.system_dirs(), fast=fast).declarations()
 
 
 def cell(text):
@@ -46,7 +56,7 @@ def test_header_typedefs_are_lp64_scalars_that_keep_their_spelling():
     assert (fn.result.name, fn.result.alias) == ("unsigned char", "uint8_t")
     assert fn.prototype == ("uint8_t f(size_t n, ssize_t m, int64_t k, bool b, wchar_t w,"
                             " uintptr_t p)")
-    assert d.typedefs == {}  # header typedefs are not the cell's own
+    assert not any(t.user for t in d.structs.values())  # the headers' types are not the cell's own
 
 
 def test_atomic_typedefs_and_the_atomic_qualifier():
@@ -230,7 +240,8 @@ def test_enum_values_with_implicit_increments_and_constant_expressions():
 
 def test_globals_storage_const_and_thread_local():
     d = cell("""
-        static int counter = 0;
+        int counter = 0;
+        static int hidden = 0;
         extern double scale;
         const int limit = 10;
         const char *name = "cx";
@@ -240,11 +251,12 @@ def test_globals_storage_const_and_thread_local():
         static _Thread_local long t4;
     """)
     g = d.globals
-    assert (g["counter"].static, g["counter"].extern) == (True, False)
+    assert (g["counter"].static, g["counter"].extern) == (False, False)
     assert (g["scale"].static, g["scale"].extern) == (False, True)
     assert (g["limit"].const, g["name"].const) == (True, False)  # name's chars are const
-    assert [g[n].thread_local for n in ("t1", "t2", "t3", "t4")] == [True] * 4
-    assert g["t4"].static and not g["counter"].thread_local
+    assert [g[n].thread_local for n in ("t1", "t2", "t3")] == [True] * 3
+    assert not g["counter"].thread_local
+    assert "hidden" not in g and "t4" not in g  # static: internal to the source, never exported
 
 
 def test_extern_declaration_then_definition_is_one_global():
@@ -301,16 +313,15 @@ def test_macro_with_line_continuation():
 def test_preprocessor_lines_are_ignored():
     d = cell("""
         #include <stdio.h>
-        #include "mylib.h"
         #pragma once
         #pragma omp parallel
         # define SPACED 1
         int f(void);
     """)
-    assert list(d.functions) == ["f"] and d.functions["f"].line == 6 and d.warnings == ()
+    assert list(d.functions) == ["f"] and d.functions["f"].line == 5 and d.warnings == ()
 
 
-def test_conditionals_follow_the_cells_macros_and_keep_the_first_unknown_branch():
+def test_conditionals_are_the_preprocessors():
     d = cell("""
         #define N 16
         #if 0
@@ -333,7 +344,7 @@ def test_conditionals_follow_the_cells_macros_and_keep_the_first_unknown_branch(
         int gone(void);
         #endif
     """)
-    assert list(d.functions) == ["shown", "big", "first_branch"]
+    assert list(d.functions) == ["shown", "big", "second_branch"]  # TinyCC does not define _OPENMP
 
 
 def test_ifdef_cplusplus_extern_c_block_is_dropped():
@@ -351,22 +362,24 @@ def test_ifdef_cplusplus_extern_c_block_is_dropped():
 
 # -- what the cell does not define -----------------------------------------------------------
 
-def test_unknown_type_names_become_opaque():
+def test_incomplete_types_keep_their_names():
     d = cell("""
         #include <stdio.h>
-        #include "mylib.h"
+        #include <pthread.h>
+        typedef struct my_lib my_lib_t;
         FILE *open_log(const char *path);
-        void use(FILE *f, pthread_mutex_t *m, my_lib_t handle);
+        void use(FILE *f, pthread_mutex_t *m, my_lib_t *handle);
         struct holder { FILE *fp; const my_lib_t *lib; };
         static my_lib_t *make(void);
     """)
     use = d.functions["use"]
-    assert d.functions["open_log"].result.target == CType("opaque", "FILE")
-    assert [p.type.spelling for p in use.params] == ["FILE *", "pthread_mutex_t *", "my_lib_t"]
-    assert use.params[2].type.kind == "opaque"
-    assert d.structs["holder"].fields[1].type.target == CType("opaque", "my_lib_t", const=True)
-    assert d.functions["make"].result.target.name == "my_lib_t" and d.warnings == ()
-
+    assert d.functions["open_log"].result.target.name == "FILE"
+    assert [p.type.spelling for p in use.params] == ["FILE *", "pthread_mutex_t *", "my_lib_t *"]
+    assert [p.type.target.kind for p in use.params] == ["struct", "union", "struct"]
+    lib = d.structs["holder"].fields[1].type.target
+    assert (lib.name, lib.const) == ("my_lib_t", True)
+    assert "my_lib_t" not in d.structs  # never defined: used only through pointers (cx.Pointer)
+    assert list(d.functions) == ["open_log", "use"] and d.warnings == ()  # make() is static
 
 def test_unknown_type_as_only_param_is_not_a_kr_identifier_list():
     d = cell("void g(my_t);\nvoid k(void (*cb)(cb_arg_t));")
@@ -428,22 +441,20 @@ def test_attributes_and_gnu_keywords_are_stripped():
         __declspec(dllexport) int exported(void);
         int aligned_var __attribute__((unused));
     """)
-    assert list(d.functions) == ["hot", "weird", "die", "exported"]
-    assert d.functions["hot"].static and d.functions["hot"].inline
+    assert list(d.functions) == ["weird", "die", "exported"]  # hot() is static: internal
     assert d.functions["weird"].prototype == "int weird(int *p, const char *q)"
     assert d.typedefs["ll_t"].name == "long long" and "aligned_var" in d.globals
     assert d.warnings == ()
 
 
-def test_layout_attributes_are_ignored_with_a_warning():
+def test_layout_attributes_leave_the_fields_as_written():
+    """``packed`` and ``_Alignas`` change offsets, not fields: the compiler's own layout is what a
+    struct class is checked against (test_real_c.py, test_layouts.py)."""
     d = cell("struct s {\n  char c;\n  int i;\n} __attribute__((packed));\n"
              "struct t { _Alignas(16) char c; };")
     assert [f.name for f in d.structs["s"].fields] == ["c", "i"]
-    assert d.warnings == (
-        "line 4: __attribute__((packed)) is ignored; struct layouts read from this cell"
-        " assume natural alignment",
-        "line 5: _Alignas is ignored; struct layouts read from this cell assume natural"
-        " alignment")
+    assert [f.name for f in d.structs["t"].fields] == ["c"]
+    assert d.warnings == ()
 
 
 # -- line numbers and faults -----------------------------------------------------------------
@@ -496,10 +507,10 @@ def test_a_declaration_that_cannot_be_read_is_left_out_with_its_line():
 
 
 def test_kr_definitions_are_left_out_with_a_warning():
+    """(cx.compile lists such a function in ``lib.unbound`` with the reason: test_module.py.)"""
     d = cell("int ok(void);\nint old(a, b)\n  int a; int b;\n{ return a + b; }")
     assert list(d.functions) == ["ok"]
-    assert d.warnings == ("line 2: 'old' has a K&R-style parameter list; it is left out"
-                          " (write a prototype such as 'int old(int a, int b)')",)
+    assert len(d.warnings) == 1 and d.warnings[0].startswith("line 2: could not read the declaration of 'old'")
 
 
 # -- C text for generated wrappers -----------------------------------------------------------
@@ -536,10 +547,9 @@ def test_c_declaration_round_trips_through_parse(source):
 
 # -- the model as an object ------------------------------------------------------------------
 
-def test_parse_is_cached_and_the_model_is_read_only():
+def test_the_model_is_read_only():
     source = "int f(int x);\nint g;"
     d = parse(source)
-    assert parse(source) is d
     with pytest.raises(TypeError):
         d.functions["h"] = d.functions["f"]
     with pytest.raises(AttributeError):
@@ -548,7 +558,7 @@ def test_parse_is_cached_and_the_model_is_read_only():
 
 
 def test_public_names():
-    assert set(decls.__all__) == {"parse", "from_preprocessed", "Reader", "Declarations", "Function", "Param",
+    assert set(decls.__all__) == {"from_preprocessed", "Reader", "Declarations", "Function", "Param",
                                   "Struct", "Field", "Global", "CType"}
 
 
@@ -687,7 +697,7 @@ def _summary(d):
 
 def _outcome(source, fast):
     try:
-        d = decls._parse(source, fast)
+        d = parse(source, fast)
     except Exception as exc:  # noqa: BLE001 - the two paths must fail alike too
         return type(exc).__name__, str(exc)
     return d, _summary(d)

@@ -22,7 +22,6 @@ import pytest
 
 import cx
 from cx import guard
-from cx.decls import parse
 
 CRASHY = r"""
 #include <stdlib.h>
@@ -190,7 +189,7 @@ def test_guard_covers_every_kind_of_signature():
 
 
 def test_generated_text_is_only_the_end_marker():
-    d = parse("int add(int, int);\nint add(int a, int b) { return a + b; }\nvoid f(double *v) {}\n")
+    d = cx.compile("int add(int, int);\nint add(int a, int b) { return a + b; }\nvoid f(double *v) {}\n").declarations
     assert guard.generate(d, {"guard": True, "hold_gil": {"f"}}) == \
         "static void __cx_code_tail(void) {}\nvoid __cx_code_end(void) {}"
     assert guard.generate(d, {}) == ""

@@ -376,6 +376,13 @@ def test_crash_names_the_gutter_line_and_shows_it(shell):
                         "        ^")
 
 
+def test_crash_in_a_static_helper_shows_its_line(shell):
+    ok(shell, "%%cx\nstatic int helper(int *p) {\n    return *p;\n}\nint outer(int *p) { return helper(p) + 1; }")
+    err = shell.run_cell("outer(None)").error_in_exec
+    assert isinstance(err, cx.CrashError) and (err.where, err.line) == ("helper", 3)
+    assert str(err).endswith("\n        return *p;\n        ^")
+
+
 def test_compile_error_of_a_one_line_magic_is_line_1(shell):
     err = shell.run_cell("%cx int f(void) { return nope; }").error_in_exec
     assert [d.line for d in err.errors] == [1]

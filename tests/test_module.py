@@ -388,3 +388,27 @@ def test_regression_a_struct_asked_by_tag_then_by_typedef_name_is_one_class(guar
                      "int get_x(point_t *p) { return p->x; }", guard=guard)
     assert lib.point is lib.point_t
     assert lib.get_x(ctypes.byref(lib.point_t(4, 5))) == 4
+
+
+def test_anonymous_structs_sharing_a_line_keep_their_own_fields():
+    """Each untagged body is its own type, whichever variable is read first (chunks are read apart)."""
+    source = ("struct { int a; } p1; struct { double b; } p2; union { char c; } p3;\n"
+              "double get_b(void) { return p2.b; }\n")
+    for first in ("p2", "p1"):
+        lib = cx.compile(source)
+        getattr(lib, first)
+        assert [f[0] for f in type(lib.p1)._fields_] == ["a"]
+        assert [f[0] for f in type(lib.p2)._fields_] == ["b"]
+        assert [type(lib.p1).__name__, type(lib.p2).__name__, type(lib.p3).__name__] == [
+            "<anonymous struct at line 1>", "<anonymous struct at line 1, #2>", "<anonymous union at line 1, #3>"]
+        lib.p2 = (2.5,)
+        assert lib.get_b() == 2.5
+
+
+def test_a_function_the_compiler_defines_but_cx_cannot_read_is_unbound_with_the_reason():
+    lib = cx.compile("int ok(void) { return 1; }\nint old(a, b)\n  int a; int b;\n{ return a + b; }\n")
+    assert lib.ok() == 1 and list(lib.functions) == ["ok"]
+    assert list(lib.unbound) == ["old"] and "K&R-style" in lib.unbound["old"]
+    with pytest.raises(AttributeError, match=r"the compiler defines 'old', but cx could not read its declaration"):
+        lib.old
+    assert "b" not in lib.globals  # "int b;" of the parameter list is no global

@@ -1,7 +1,8 @@
-"""From cleaned cell text to pycparser nodes, for :mod:`cx.decls` (private).
+"""From preprocessed C text to pycparser nodes, for :mod:`cx.decls` (private).
 
-:func:`read` parses the text that :func:`cx._cpre.clean` produced. Simple function prototypes
-(builtin scalar types, header typedefs, pointers; nothing else) are read by a strict tokenizer
+:func:`read` parses declarations the compiler's preprocessor wrote (after :func:`cx._cpre.gnu`).
+Simple function prototypes (builtin scalar types, header typedefs, pointers; nothing else) are
+read by a strict tokenizer
 (:func:`fast_function`) into the same pycparser nodes pycparser would build; everything else goes
 to pycparser. Type names the cell uses without defining them are declared to pycparser as
 typedefs first: header names the caller knows, names :func:`cx._cpre.guess_type_names` finds, and

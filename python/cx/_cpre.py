@@ -1,25 +1,16 @@
-"""From a cell's text to text pycparser reads, for :mod:`cx.decls` (private).
+"""Text helpers for reading preprocessed C with pycparser, for :mod:`cx.decls` (private).
 
-:func:`clean` turns a notebook cell into text that pycparser reads quickly,
-without running a C preprocessor and without reading any header:
+The text is the compiler preprocessor's output (directives resolved, macros expanded, comments
+gone: :func:`cx.module.front`); what is left for Python is what pycparser does not read:
 
-1. line continuations are spliced (the removed newlines are put back after
-   the logical line, so every later line keeps its number);
-2. comments become blanks (their newlines are kept);
-3. directive lines are blanked; object-like ``#define`` macros are collected;
-   ``#if``/``#ifdef``/``#ifndef``/``#elif``/``#else`` are followed when the
-   condition depends only on literals and macros the cell itself defines or
-   undefines, otherwise the first branch is kept and later branches dropped;
-4. GNU and C11 spellings pycparser does not know are blanked or mapped
-   (``__attribute__((...))``, ``__asm__(...)``, ``__restrict``, ``__thread``...);
-5. function bodies become ``{}`` (only their newlines are kept), found by
-   top-level brace matching that skips string and character literals;
-6. object-like macros are expanded in what is left.
+- :func:`gnu` blanks or maps GNU and C11 spellings (``__attribute__((...))``, ``__asm__(...)``,
+  ``__restrict``, ``__thread``...), keeping every newline so line numbers stay right;
+- :func:`split_top`, :func:`declared_name`, :func:`strip_initializers` and
+  :func:`guess_type_names` let :mod:`cx._cfront` retry a text pycparser refuses, declaration by
+  declaration;
+- :data:`KEYWORDS` and :func:`rx` (cached regular expressions) are shared with :mod:`cx._pview`.
 
-Every step keeps the number of lines, so pycparser's line numbers are the
-cell's line numbers.
-
-:func:`cx._cfront.read` then parses the text.
+cx has no preprocessor of its own: the compiler's is the only one.
 """
 
 import functools
@@ -29,14 +20,11 @@ import re
 rx = functools.lru_cache(maxsize=None)(re.compile)
 
 _LITERAL = r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\''
-_COMMENT_OR_LITERAL = r"(?s://[^\n]*|/\*.*?(?:\*/|\Z))|" + _LITERAL
-_IDENT_OR_LITERAL = _LITERAL + r"|[A-Za-z_]\w*"
 _TOP = _LITERAL + r"|[{}();=]"
 _BRACES = _LITERAL + r"|[{}]"
 _PARENS = _LITERAL + r"|[()]"
 _NESTING = _LITERAL + r"|[()\[\]{}=,;]"
 _TOKEN = _LITERAL + r"|[A-Za-z_]\w*|\d[\w.]*|\S"
-_DEFINED = r"\bdefined\s*(?:\(\s*([A-Za-z_]\w*)\s*\)|([A-Za-z_]\w*))"
 _GNU = (
     r"\b(__attribute__|__attribute|__declspec|__asm__|__asm|asm|_Alignas|alignas"
     r"|_Static_assert|static_assert|__extension__|__restrict__|__restrict|restrict"
@@ -51,7 +39,6 @@ _GNU_MAP = {
     "__signed": "signed", "noreturn": "_Noreturn", "alignof": "_Alignof",
     "__alignof__": "_Alignof",
 }
-_LAYOUT_ATTRIBUTE = r"\b(?:__)?(packed|aligned)(?:__)?\b"
 
 #: C keywords (and pycparser's extras): never an unknown type name.
 KEYWORDS = frozenset(
@@ -61,8 +48,6 @@ KEYWORDS = frozenset(
     " _Thread_local _Static_assert _Atomic _Alignof _Alignas __int128 offsetof".split()
 )
 #: What conditionals may rely on: this is C (never C++) on LP64 Linux.
-_PREDEFINED = {"__STDC__": "1", "__linux__": "1", "__LP64__": "1"}
-_UNDEFINED = frozenset(("__cplusplus",))
 _QUALIFIERS = frozenset(("const", "volatile", "_Atomic"))
 _TAG_KEYWORDS = frozenset(("struct", "union", "enum"))
 
@@ -74,131 +59,6 @@ def _line_of(text, pos):
 def _blank(text):
     """Spaces in place of ``text``, newlines kept."""
     return " " + "\n" * text.count("\n")
-
-
-def splice(text):
-    """Join backslash-continued lines, keeping the line count."""
-    text = text.replace("\r\n", "\n")
-    if "\\\n" not in text:
-        return text
-    out, pending, carry = [], 0, ""
-    for line in text.split("\n"):
-        if line.endswith("\\"):
-            carry += line[:-1]
-            pending += 1
-            continue
-        out.append(carry + line)
-        out.extend([""] * pending)
-        carry, pending = "", 0
-    if pending:
-        out.append(carry)
-        out.extend([""] * (pending - 1))
-    return "\n".join(out)
-
-
-def strip_comments(text):
-    """Blank out comments; string and character literals are left alone."""
-    if "/" not in text:
-        return text
-    return rx(_COMMENT_OR_LITERAL).sub(
-        lambda m: _blank(m.group()) if m.group()[0] == "/" else m.group(), text)
-
-
-def expand(text, macros, _active=frozenset()):
-    """Expand object-like ``macros`` (name -> replacement text) in ``text``."""
-    if not macros:
-        return text
-
-    def one(m):
-        word = m.group()
-        value = macros.get(word)
-        if value is None or word in _active:
-            return word
-        return expand(value, macros, _active | {word})
-
-    return rx(_IDENT_OR_LITERAL).sub(one, text)
-
-
-def directives(text, if_value):
-    """Blank directive lines and dropped conditional branches.
-
-    Parameters
-    ----------
-    text : str
-        Comment-free source.
-    if_value : callable
-        ``if_value(expression) -> int | None`` evaluates a macro-expanded
-        ``#if`` expression, None when it cannot.
-
-    Returns
-    -------
-    (str, dict)
-        The text and the object-like macros (name -> replacement text).
-    """
-    macros = {}
-    if "#" not in text:
-        return text, macros
-    known_undefined = set(_UNDEFINED)
-    lines = text.split("\n")
-    stack = []  # (parent active, some branch taken)
-    active = True
-
-    def condition(kind, rest):
-        visible = {**_PREDEFINED, **macros}
-        if kind in ("ifdef", "ifndef"):
-            name = rest.split()[0] if rest.split() else ""
-            if name not in visible and name not in known_undefined:
-                return None
-            return (name in visible) == (kind == "ifdef")
-        unknown = []
-
-        def defined(m):
-            name = m.group(1) or m.group(2)
-            if name not in visible and name not in known_undefined:
-                unknown.append(name)
-            return "1" if name in visible else "0"
-
-        expression = expand(rx(_DEFINED).sub(defined, rest), visible)
-        if unknown or not expression.strip():
-            return None
-        value = if_value(expression)
-        return None if value is None else bool(value)
-
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        if not stripped.startswith("#"):
-            if not active:
-                lines[i] = ""
-            continue
-        lines[i] = ""
-        words = stripped[1:].lstrip()
-        match = re.match(r"(\w*)(.*)", words)
-        kind, rest = match.group(1), match.group(2).strip()
-        if kind in ("if", "ifdef", "ifndef"):
-            taken = active and condition(kind, rest) is not False
-            stack.append((active, taken))
-            active = taken
-        elif kind == "elif" and stack:
-            parent, taken = stack[-1]
-            active = parent and not taken and condition("if", rest) is not False
-            stack[-1] = (parent, taken or active)
-        elif kind == "else" and stack:
-            parent, taken = stack[-1]
-            active = parent and not taken
-            stack[-1] = (parent, True)
-        elif kind == "endif" and stack:
-            active = stack.pop()[0]
-        elif active and kind == "define":
-            m = re.match(r"([A-Za-z_]\w*)(\()?", rest)
-            if m and m.group(2):
-                macros.pop(m.group(1), None)  # function-like: dropped
-            elif m:
-                macros[m.group(1)] = rest[m.end():].strip()
-                known_undefined.discard(m.group(1))
-        elif active and kind == "undef" and rest:
-            macros.pop(rest.split()[0], None)
-            known_undefined.add(rest.split()[0])
-    return "\n".join(lines), macros
 
 
 def _close_paren(text, pos):
@@ -215,12 +75,11 @@ def _close_paren(text, pos):
     return len(text)
 
 
-def gnu(text, warnings):
-    """Blank or map GNU/C11 spellings pycparser does not read.
-
-    Layout attributes (``packed``, ``aligned``, ``_Alignas``) are dropped with
-    a warning appended to ``warnings``.
-    """
+def gnu(text):
+    """Blank or map GNU/C11 spellings pycparser does not read (``__attribute__((...))``,
+    ``__asm__(...)``, ``__restrict``, ``_Alignas(...)``...), keeping every newline. Layout
+    attributes do not matter here: struct classes are checked against the compiler's own layout
+    (:func:`cx.layouts.checker`)."""
     out, pos = [], 0
     while True:
         m = rx(_GNU).search(text, pos)
@@ -247,11 +106,6 @@ def gnu(text, warnings):
             semicolon = rx(r"\s*;").match(text, end)
             end = semicolon.end() if semicolon else end
             removed = text[m.start():end]
-        layout = rx(_LAYOUT_ATTRIBUTE).search(removed) if "attribute" in word else None
-        if layout or "lignas" in word:
-            what = f"__attribute__(({layout.group(1)}))" if layout else "_Alignas"
-            warnings.append(f"line {_line_of(text, m.start())}: {what} is ignored;"
-                            " struct layouts read from this cell assume natural alignment")
         out.append(_blank(removed))
         pos = end
     if not out:
@@ -311,21 +165,6 @@ def split_top(text):
     if text[start:].strip():
         segments.append((start, len(text), None))
     return segments
-
-
-def blank_bodies(text):
-    """Replace every function body by ``{}`` plus its newlines."""
-    out, pos = [], 0
-    for _, _, body in split_top(text):
-        if body is not None:
-            opening, close = body
-            out.append(text[pos:opening + 1])
-            out.append("\n" * text.count("\n", opening, close) + "}")
-            pos = close + 1
-    if not out:
-        return text
-    out.append(text[pos:])
-    return "".join(out)
 
 
 def strip_initializers(text):
@@ -398,32 +237,6 @@ def guess_type_names(text, known):
                 following[:1].isalpha() or following[:1] == "_") and following not in KEYWORDS:
             found.add(tok)
     return found
-
-
-def clean(source, if_value):
-    """Run every step on a cell.
-
-    Parameters
-    ----------
-    source : str
-        The cell.
-    if_value : callable
-        Evaluates ``#if`` expressions (see :func:`directives`).
-
-    Returns
-    -------
-    (str, list of str)
-        Text for pycparser (same line count as ``source``) and warnings.
-    """
-    warnings = []
-    text = strip_comments(splice(source))
-    text, macros = directives(text, if_value)
-    text = blank_bodies(gnu(text, warnings))
-    if macros:
-        expanded = expand(text, macros)
-        if expanded != text:
-            text = gnu(expanded, warnings)
-    return text, warnings
 
 
 # ------------------------------------------------------------------------------------------

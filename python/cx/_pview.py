@@ -111,17 +111,28 @@ class View:
         self.enumerators = {}  # name -> chunk index
         self.names = {}        # function or variable name -> chunk indexes (user files)
         self.static_functions = set()  # names in `names` that a static declaration made internal
+        self._lined = []  # indexes of the chunks whose line is known, ascending (see line)
+        self.static_definitions = set()  # functions the user's files define static (never in `names`)
         self._index()
 
     # -- positions --------------------------------------------------------------------------
     def line(self, chunk):
         """The line of a chunk's first character in its file."""
         if chunk.line is None:
-            if chunk.segment < 0:
-                chunk.line = 1 + self.text.count("\n", 0, chunk.start)
+            # count from the nearest earlier chunk whose line is known, in the same segment:
+            # counting from the segment's start each time made reading every function of a
+            # large source quadratic
+            lined = self._lined
+            i = bisect.bisect_left(lined, chunk.index)
+            before = self.chunks[lined[i - 1]] if i else None
+            if before is not None and before.segment == chunk.segment:
+                at, line = before.start, before.line
+            elif chunk.segment < 0:
+                at, line = 0, 1
             else:
                 at, _, line, _ = self._segments[chunk.segment]
-                chunk.line = line + self.text.count("\n", at, chunk.start)
+            chunk.line = line + self.text.count("\n", at, chunk.start)
+            lined.insert(i, chunk.index)
         return chunk.line
 
     def head(self, chunk):
@@ -148,6 +159,7 @@ class View:
                 if chunk.user:  # a function definition, named by the scanner (most chunks)
                     if chunk.static:
                         self.static_functions.add(chunk.name)
+                        self.static_definitions.add(chunk.name)
                     else:
                         self.names.setdefault(chunk.name, []).append(chunk.index)
                 continue
@@ -175,6 +187,7 @@ class View:
             if chunk.name is not None:  # a function definition, named by the scanner
                 if chunk.static:
                     self.static_functions.add(chunk.name)
+                    self.static_definitions.add(chunk.name)
                 else:
                     self.names.setdefault(chunk.name, []).append(chunk.index)
             elif not static.match(head):
@@ -258,8 +271,8 @@ class View:
         return list(dict.fromkeys(names))
 
     def cell_types(self):
-        """Chunks of the types the source itself (not a header) declares."""
-        return {i for i in list(self.typedefs.values()) + list(self.tags.values())
+        """Chunks of the types and enumerators the source itself (not a header) declares."""
+        return {i for i in (*self.typedefs.values(), *self.tags.values(), *self.enumerators.values())
                 if self.chunks[i].file == self.source_name}
 
     def _defines(self, index):
@@ -303,14 +316,41 @@ class View:
             origins.append(chunk)
             line += head.count("\n") + 1
 
-        def where(at):
-            i = bisect.bisect_right(starts, at) - 1
-            if i < 0:
-                return self.source_name, at, True
-            chunk = origins[i]
-            return chunk.file, self.line(chunk) + at - starts[i], chunk.user
+        return "\n".join(parts), _Origins(self, starts, origins)
 
-        return "\n".join(parts), where
+
+class _Origins:
+    """Where a line (and column) of a :meth:`View.text_of` selection came from. Called with a
+    line, ``(file, line, user)``; :meth:`column` gives the column in the original text (chunks
+    read apart are put at the start of a line of their selection, so two declarations on one
+    line of the source would otherwise look alike)."""
+
+    def __init__(self, view, starts, origins):
+        self._view, self._starts, self._origins = view, starts, origins
+
+    def _chunk(self, at):
+        i = bisect.bisect_right(self._starts, at) - 1
+        return (None, 0) if i < 0 else (self._origins[i], self._starts[i])
+
+    def __call__(self, at):
+        chunk, start = self._chunk(at)
+        if chunk is None:
+            return self._view.source_name, at, True
+        return chunk.file, self._view.line(chunk) + at - start, chunk.user
+
+    def before(self, at, column):
+        """The original text of line ``at`` of the selection, up to ``column`` (1-based)."""
+        chunk, start = self._chunk(at)
+        if chunk is None:
+            return ""
+        text = self._view.text
+        if at == start:  # the chunk's first line may start in the middle of its source line
+            line_start = text.rfind("\n", 0, chunk.start) + 1
+            return text[line_start:chunk.start + column - 1]
+        pos = chunk.start  # a later line of a chunk starts where its source line starts
+        for _ in range(at - start):
+            pos = text.index("\n", pos) + 1
+        return text[pos:pos + column - 1]
 
 
 def _outside_braces(text):

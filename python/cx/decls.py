@@ -1,30 +1,25 @@
-"""What a cell of C declares: functions, structs, globals, enums and typedefs.
+"""What a translation unit declares: functions, structs, globals, enums and typedefs.
 
-This is the one declaration model of cx: binding, docstrings, generated C wrappers and the
-backends all read it. It is pure Python (no ctypes, no compiler) and built by :func:`parse`
-from the cell's own text with pycparser.
+This is the one declaration model of cx: binding, docstrings and the backends read it. It is built
+by :func:`from_preprocessed` from the text the compiler's own preprocessor wrote (every header
+included, every macro expanded, every ``#if`` decided), so it is what the compiler compiles:
 
-System headers are never read: that keeps a parse well under a millisecond. Instead
-
-- ``#include`` and other directives are dropped; object-like ``#define`` macros are expanded;
-  ``#if``/``#ifdef`` are followed when they depend only on the cell's own macros, otherwise
-  the first branch is kept;
-- function bodies are replaced by ``{}`` before pycparser sees the text;
-- well-known header typedefs (``size_t``, ``int64_t``, ``bool``, ``atomic_int``...) come from a
-  built-in table for LP64 Linux (x86_64, aarch64): they become scalars with canonical names
-  and keep their spelling in :attr:`CType.alias`;
-- any other type name the cell uses but does not define (``FILE``, ``pthread_mutex_t``, a type
-  from a user header) becomes a CType of kind ``"opaque"``;
-- a declaration that still cannot be read is left out with a warning naming its cell line;
-  the rest of the cell is kept.
+- :mod:`cx._cscan` (C) cuts the text into top-level declarations and reads its line markers;
+  :class:`cx._pview.View` indexes them by the names they declare;
+- a :class:`Reader` parses a declaration (with the types it mentions) when it is first asked
+  for: simple prototypes with a strict tokenizer, the rest with pycparser
+  (:mod:`cx._cfront`);
+- header typedefs of scalars (``size_t``, ``int64_t``, ``bool``...) become scalars with
+  canonical names and keep their spelling in :attr:`CType.alias`;
+- a declaration that cannot be read is left out with a warning naming its line.
 
 Example
 -------
->>> from cx.decls import parse
->>> d = parse("#include <stddef.h>\\nlong sum(const long *v, size_t n) { return 0; }")
->>> d.functions["sum"].prototype
+>>> import cx
+>>> d = cx.compile("#include <stddef.h>\\nlong sum(const long *v, size_t n) { return 0; }").declarations
+>>> d.function("sum").prototype
 'long sum(const long *v, size_t n)'
->>> d.functions["sum"].params[1].type.name, d.functions["sum"].line
+>>> d.function("sum").params[1].type.name, d.function("sum").line
 ('unsigned long', 2)
 """
 
@@ -37,7 +32,7 @@ from types import MappingProxyType
 
 from . import _cfront, _cpre, _pview
 
-__all__ = ["parse", "from_preprocessed", "Reader", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
+__all__ = ["from_preprocessed", "Reader", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
 
 _COMPOUND = ("pointer", "array", "function")
 
@@ -204,7 +199,8 @@ class Function:
 
         Examples
         --------
-        >>> parse("int add(int, int);").functions["add"].c_declaration("w")
+        >>> import cx
+        >>> cx.compile("int add(int, int);").declarations.function("add").c_declaration("w")
         'int w(int arg0, int arg1)'
         """
         if param_names is None:
@@ -255,6 +251,11 @@ class Declarations:
         return tuple(n for n, f in self.functions.items() if f.defined and not f.static)
 
     @property
+    def static_functions(self):
+        """Names of the functions defined ``static`` (internal: never exported)."""
+        return tuple(n for n, f in self.functions.items() if f.defined and f.static)
+
+    @property
     def defined_variables(self):
         """Names of the file-scope variables defined, not static."""
         return tuple(n for n, g in self.globals.items() if not g.static and not g.extern)
@@ -293,36 +294,6 @@ class Declarations:
     type_source = None  # no compiler's text to ask about layouts
 
 
-@functools.lru_cache(maxsize=256)
-def parse(source):
-    """Read the declarations of a cell of C source.
-
-    Parameters
-    ----------
-    source : str
-        C source; system headers it includes are not read.
-
-    Returns
-    -------
-    Declarations
-        Cached: the same source returns the same (immutable) object.
-
-    Examples
-    --------
-    >>> d = parse("typedef struct { double x, y; } Point;\\ndouble norm(Point p);")
-    >>> [f.name for f in d.structs["Point"].fields], d.functions["norm"].params[0].type.spelling
-    (['x', 'y'], 'Point')
-    """
-    return _parse(source)
-
-
-def _parse(source, fast=True):
-    """:func:`parse` without the cache; ``fast=False`` sends every declaration to pycparser
-    (simple functions are otherwise read without it: see :func:`cx._cfront.fast_function`)."""
-    text, warnings = _cpre.clean(source, _if_value)
-    return _Builder(warnings).build(_cfront.read(text, warnings, _header_types(), fast))
-
-
 def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=True):
     """The declarations of a translation unit, from its preprocessed text, read on demand.
 
@@ -353,6 +324,8 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
     return Reader(_pview.View(text, source_files, "<cell>", system_dirs), fast)
 
 
+_ANONYMOUS_BODY = _cpre.rx(r"\b(?:struct|union|enum)\s*\{")
+
 #: Held while a Reader parses: threads binding their first functions at once read in turn.
 _READING = threading.RLock()
 
@@ -377,6 +350,8 @@ class Reader:
         self._typedef_set = None
         functions, variables, undefined = view.defined_split()
         self.defined_functions, self.defined_variables = tuple(functions), tuple(variables)
+        #: Names of the functions defined ``static`` in the user's files (internal: never exported).
+        self.static_functions = tuple(sorted(view.static_definitions | view.static_functions))
         #: Names declared without a definition (prototypes, ``extern`` variables).
         self.undefined = tuple(undefined)
 
@@ -454,7 +429,7 @@ class Reader:
         warnings = []
         nodes = self._one_simple_function(selected, todo) if len(todo) == 1 and self._fast else None
         if nodes is None:
-            nodes = _cfront.read(_cpre.gnu(selected, []), warnings, self._typedef_names(), self._fast)
+            nodes = _cfront.read(_cpre.gnu(selected), warnings, self._typedef_names(), self._fast)
         builder = self._builder
         builder.where = where
         for w in warnings:  # the reader's "line N: ..." are lines of the selection
@@ -593,15 +568,6 @@ def _canonical(names):
         return "unsigned char" if unsigned else "signed char" if "signed" in words else "char"
     base = "short" if "short" in words else "long long" if longs > 1 else "long" if longs else "int"
     return "unsigned " + base if unsigned else base
-
-
-def _if_value(expression):
-    """Value of a macro-expanded ``#if`` expression, None if it is not a constant."""
-    try:
-        nodes = _cfront.parse_with(f"enum {{ __cx_if = ({expression}) }};", ())
-    except _cfront.pycparser().ParseError:
-        return None
-    return _Builder([]).value(nodes[0].type.values.enumerators[0].value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -824,13 +790,17 @@ class _Builder:
             return key, self.where(node.coord.line)[1]
         file, line, _ = self.where(node.coord.line)
         column = node.coord.column
-        if (file, line, column) not in self.anonymous:
+        before = self.where.before(node.coord.line, column) if hasattr(self.where, "before") else None
+        if (file, line, column, before) not in self.anonymous:
             place = f"line {line}" if file == "<cell>" else f"{file}:{line}"
             name = f"<anonymous {kind} at {place}>"
-            if name in self.structs:
-                name = f"<anonymous {kind} at line {line}:{column}>"
-            self.anonymous[file, line, column] = self.naming or (name, line)
-        return self.anonymous[file, line, column]
+            # a second body on the same source line is told apart by its place on that line
+            # (from the original text: chunks are read apart, in any order)
+            earlier = len(_ANONYMOUS_BODY.findall(before)) if before is not None else int(name in self.structs)
+            if earlier:
+                name = f"<anonymous {kind} at {place}, #{earlier + 1}>"
+            self.anonymous[file, line, column, before] = self.naming or (name, line)
+        return self.anonymous[file, line, column, before]
 
     def aggregate(self, node, kind):
         if node.decls is None:

@@ -323,9 +323,9 @@ _sources = weakref.WeakValueDictionary()  # C function name -> the Module that l
 def remember_source(module):
     """Let a crash in ``module``'s functions show the line of its source (the ``%%cx`` magic calls
     this for every cell it compiles; later definitions of a name win)."""
-    for name, fn in module.declarations.functions.items():
-        if fn.defined:
-            _sources[name] = module
+    declarations = module.declarations  # names only: no prototype is parsed for this
+    for name in (*declarations.defined_functions, *declarations.static_functions):
+        _sources[name] = module
 
 
 def source_line(function, line):

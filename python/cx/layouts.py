@@ -426,6 +426,49 @@ def _compiler_layout(how, decl) -> Layout:
     return Layout(decl.name, decl.union, values[0], values[1], tuple(fields), "TinyCC" if backend == "tcc" else "cc")
 
 
+def checker(declarations, build):
+    """What :class:`cx.binding.TypeTable` uses to check the struct classes it makes: a function
+    ``structs -> {name: (sizeof, {field: offsetof})}`` that asks the compiler, or None when the
+    declarations carry no compiler's text to ask.
+
+    Unlike :func:`layout` (one struct, every detail, for a person), this asks about many structs at
+    once and runs nothing: the numbers are constants in a table, which ``build(text)`` compiles
+    and the table is read from the resulting code's ``__cx_layout`` symbol. Bit-fields are left
+    to ctypes (no ``offsetof`` names them). A text the compiler does not take (gcc's view of a
+    system header) gives ``{}``: nothing to check against, the classes stand as ctypes makes them.
+    """
+    if getattr(declarations, "type_source", None) is None:
+        return None
+
+    def ask(structs):
+        queries, order = [], []
+        for st in structs:
+            if st.name.startswith("<"):
+                continue  # an anonymous struct has no name to ask about
+            fields = [f.name for f in st.fields if f.name and f.bits is None]
+            spelled = _c_name(st)
+            queries += [f"sizeof({spelled})"] + [f"__builtin_offsetof({spelled}, {f})" for f in fields]
+            order.append((st.name, fields))
+        if not order:
+            return {}
+        text = declarations.type_source(structs) + f"\nunsigned long __cx_layout[] = {{ {', '.join(queries)} }};\n"
+        try:
+            code = build(text)
+        except CxError:
+            return {}
+        try:
+            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_layout"))[:]
+        finally:
+            code.close()
+        out, i = {}, 0
+        for name, fields in order:
+            out[name] = (values[i], dict(zip(fields, values[i + 1:i + 1 + len(fields)])))
+            i += 1 + len(fields)
+        return out
+
+    return ask
+
+
 def _scalar_size(field):
     from .binding import _SCALARS
 

@@ -6,7 +6,6 @@ headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backe
 """
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import shlex
 import weakref
@@ -208,42 +207,12 @@ def _build(back, view, declarations, settings, guard, hold_gil):
 
 
 def _layouts(declarations):
-    """What :class:`cx.binding.TypeTable` asks to check its struct classes: the compiler's own
-    ``sizeof`` and ``offsetof`` of each (TinyCC, on the declarations' preprocessed text), or None
-    when the declarations carry no such text."""
-    if getattr(declarations, "type_source", None) is None:
-        return None
+    """The compiler's own struct layouts for :class:`cx.binding.TypeTable` to check its classes
+    against (:func:`cx.layouts.checker`), asked of TinyCC whatever the backend: the check is of
+    the declarations' text, which TinyCC compiled or a C compiler's preprocessor wrote."""
+    from .backends import tcc
 
-    def layout(structs):
-        queries, order = [], []
-        for st in structs:
-            if st.name.startswith("<"):
-                continue  # an anonymous struct has no name to ask about
-            spelled = f"{'union' if st.union else 'struct'} {st.tag}" if st.tag else st.name
-            fields = [f.name for f in st.fields if f.name and f.bits is None]
-            queries += [f"sizeof({spelled})"] + [f"__builtin_offsetof({spelled}, {f})" for f in fields]
-            order.append((st.name, fields))
-        if not order:
-            return {}
-        text = declarations.type_source(structs) + \
-            f"\nunsigned long __cx_layout[] = {{ {', '.join(queries)} }};\n"
-        from .backends import tcc
-
-        try:
-            code = tcc.build(text, Settings(user_source=text))
-        except CxError:
-            return {}  # a text TinyCC does not take (gcc's view of a header): no check
-        try:
-            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_layout"))[:]
-        finally:
-            code.close()
-        out, i = {}, 0
-        for name, fields in order:
-            out[name] = (values[i], dict(zip(fields, values[i + 1:i + 1 + len(fields)])))
-            i += 1 + len(fields)
-        return out
-
-    return layout
+    return layouts.checker(declarations, lambda text: tcc.build(text, Settings(user_source=text)))
 
 
 def _check_text(source):
@@ -336,6 +305,15 @@ class Module:
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
         d["_exported_globals"] = {n: None for n in declarations.defined_variables
                                   if listed is None or n in listed or declarations.thread_local(n)}
+        # what the compiler defines but the declarations do not name (a K&R-style definition):
+        # never silently missing, it is listed in `unbound` with the reason
+        if listed is not None:
+            known = set(self._exported) | set(self._exported_globals) | set(declarations.defined_variables)
+            for n in sorted(set(listed) - known):
+                if not n.startswith("__cx_"):
+                    self._unbound[n] = (f"the compiler defines '{n}', but cx could not read its declaration "
+                                        f"(a K&R-style definition such as 'int {n}(a, b) int a; int b; {{...}}' "
+                                        f"is not read: write a prototype, 'int {n}(int a, int b) {{...}}')")
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -463,6 +441,8 @@ class Module:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
+        if n in self._unbound:
+            raise AttributeError(f"module '{self.name}': {self._unbound[n]}")
         raise AttributeError(f"module '{self.name}' has no function, struct or global named '{n}'")
 
     def __setattr__(self, n, value):

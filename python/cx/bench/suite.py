@@ -43,7 +43,7 @@ import numpy as np
 
 import cx
 from cx import decls, unit
-from cx._bench_report import format_table, plot, targets
+from cx.bench.report import format_table, plot, targets
 from cx.backends import cc, tcc
 from cx.module import Module, Settings
 
@@ -695,6 +695,7 @@ def run(cfg, work, log=print):
 
 
 def main(argv=None):
+    """Command line of ``python -m cx.bench``: run every section, print the table, write the files."""
     p = argparse.ArgumentParser(prog="python -m cx.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes and few repetitions (CI: a few seconds)")
     p.add_argument("--out", default="bench-results", help="directory for bench.json and bench.png "
@@ -727,5 +728,3 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())

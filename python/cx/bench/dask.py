@@ -1,4 +1,4 @@
-"""``python -m cx.bench_dask``: what shipping cx functions to other processes costs, and what it buys.
+"""``python -m cx.bench.dask``: what shipping cx functions to other processes costs, and what it buys.
 
 Three figures, measured in one run:
 
@@ -10,7 +10,7 @@ Three figures, measured in one run:
   array in this one process, and against dask's threaded scheduler in this process (cx releases
   the GIL, so threads run the kernel in parallel too). Needs ``pip install "cx[dask]"``.
 
-Run ``python -m cx.bench_dask --quick`` (seconds) or ``python -m cx.bench_dask`` (about a minute).
+Run ``python -m cx.bench.dask --quick`` (seconds) or ``python -m cx.bench.dask`` (about a minute).
 """
 from __future__ import annotations
 
@@ -119,7 +119,8 @@ def _timed(fn):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m cx.bench_dask", description=__doc__.split("\n\n")[0])
+    """Command line of ``python -m cx.bench.dask``."""
+    p = argparse.ArgumentParser(prog="python -m cx.bench.dask", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
     p.add_argument("--workers", type=int, default=2, help="worker processes of the LocalCluster (default 2)")
     args = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """The report of ``python -m cx.bench``: the targets of issue 6, a text table and a PNG plot.
 
-Reads the results dict that :func:`cx.bench.run` returns (the contents of ``bench.json``); measures
+Reads the results dict that :func:`cx.bench.suite.run` returns (the contents of ``bench.json``); measures
 nothing itself. Only :func:`plot` imports matplotlib (Agg backend), and only when called.
 """
 from __future__ import annotations
