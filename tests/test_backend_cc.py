@@ -255,14 +255,48 @@ def test_cache_survives_a_new_process(cache):
     assert out.stdout.strip() == "42"
 
 
+def _later(path):
+    """Give ``path`` an mtime one second after its current one (whatever the clock's resolution)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+
+
 @needs_cc
 def test_a_changed_header_is_compiled_again(tmp_path, compiles):
-    (tmp_path / "k.h").write_text("#define K 1\n")
+    header = tmp_path / "k.h"
+    header.write_text("#define K 1\n")
     src = '#include "k.h"\nint k(void) { return K; }'
-    assert cx.compile(src, backend="cc", include_dirs=[str(tmp_path)]).k() == 1
-    (tmp_path / "k.h").write_text("#define K 22\n")
-    assert cx.compile(src, backend="cc", include_dirs=[str(tmp_path)]).k() == 22
-    assert len(compiles) == 2
+
+    def k():
+        return cx.compile(src, backend="cc", include_dirs=[str(tmp_path)]).k()
+
+    assert (k(), k(), len(compiles)) == (1, 1, 1)  # unchanged: the second comes from the cache
+    size = header.stat().st_size
+    header.write_text("#define K 2\n")  # the same size: only the mtime tells
+    _later(header)
+    assert header.stat().st_size == size
+    assert (k(), len(compiles)) == (2, 2)
+    _later(header)  # touched, the text unchanged: the mtime alone is a change
+    assert (k(), len(compiles)) == (2, 3)
+    assert (k(), len(compiles)) == (2, 3)
+
+
+@needs_cc
+def test_cache_key_holds_the_compiler_version_and_cx_version(monkeypatch, compiles):
+    src = "int f(void) { return 5; }"
+    real_identify, real_version = cc.identify, cc.__version__
+
+    def f():
+        return cx.compile(src, backend="cc").f()
+
+    assert (f(), f(), len(compiles)) == (5, 5, 1)
+    monkeypatch.setattr(cc, "identify", lambda argv0: real_identify(argv0) + "\n(another build of it)")
+    assert (f(), len(compiles)) == (5, 2)  # the same compiler binary, another --version text
+    monkeypatch.setattr(cc, "__version__", real_version + ".post1")
+    assert (f(), len(compiles)) == (5, 3)  # another cx
+    monkeypatch.setattr(cc, "identify", real_identify)
+    monkeypatch.setattr(cc, "__version__", real_version)
+    assert (f(), len(compiles)) == (5, 3)  # back as it was: the first entry again
 
 
 def test_cache_directory_is_created_private(cache):

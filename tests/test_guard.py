@@ -75,6 +75,39 @@ def test_each_kind_of_crash_is_described(crashy):
     assert "wrote to read-only memory or ran data as code" in str(e) and e.line == 15
 
 
+def test_sigbus_and_sigill_name_the_signal_the_function_and_the_line(tmp_path):
+    lib = cx.compile(r"""
+        #include <fcntl.h>
+        #include <sys/mman.h>
+        #include <unistd.h>
+        /* Maps a file, cuts the file short under the mapping, reads it: SIGBUS. */
+        int bus(const char *path, long *where) {
+            int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+            if (fd < 0 || ftruncate(fd, 4096) != 0) return -1;
+            volatile char *p = mmap(0, 4096, PROT_READ, MAP_SHARED, fd, 0);
+            if (p == MAP_FAILED || ftruncate(fd, 0) != 0) return -1;
+            close(fd);
+            *where = (long)(p + 100);
+            return p[100];
+        }
+        void illegal(void) {
+        #if defined(__x86_64__)
+            __asm__("ud2");
+        #endif
+        }
+        int next_call(int x) { return x + 1; }
+    """)
+    where = np.zeros(1, dtype=np.int64)
+    e = _raises(lib.bus, str(tmp_path / "mapped"), where)
+    assert (e.signal, e.function, e.where, e.line, e.address) == (signal.SIGBUS, "bus", "bus", 13, where[0])
+    assert str(e) == f"bus() accessed invalid memory (SIGBUS at address {where[0]:#x}), at line 13 (in bus())."
+    if __import__("platform").machine() in ("x86_64", "AMD64"):
+        e = _raises(lib.illegal)
+        assert (e.signal, e.function, e.line) == (signal.SIGILL, "illegal", 17)
+        assert str(e) == "illegal() crashed with SIGILL, at line 17 (in illegal())."
+    assert lib.next_call(1) == 2
+
+
 def test_crash_inside_libc_names_the_library_and_the_calling_line(crashy):
     e = _raises(crashy.copy, None)
     assert e.library.startswith("libc.so") and e.line == 12 and e.where == "copy"
@@ -139,8 +172,20 @@ def test_guard_covers_every_kind_of_signature():
     assert lib.pick(1)(21) == 42 and not lib.pick(0)
     assert lib.nothing() is None and lib.label(1) == "one"
     assert lib.big(1, 2, 3.5, 4.0) == 10
-    assert _raises(lib.crash_point, None).function == "crash_point"  # a struct result: zeroed
-    assert lib.mid(lib.Point(1, 1), lib.Point(1, 1)).x == 1
+    e = _raises(lib.crash_struct, None)
+    assert (e.signal, e.function, e.where, e.line) == (signal.SIGSEGV, "crash_struct", "crash_struct", 9)
+    # A struct result is returned by ctypes' own call, inside the guard: the crash abandons the
+    # call, no struct (nor garbage) is returned, the CrashError is raised at the call site.
+    got = []
+    with pytest.raises(cx.CrashError) as info:
+        got.append(lib.crash_point(None))
+    assert got == [] and not lib.crash_point._cx_call.fast
+    assert str(info.value) == ("crash_point() dereferenced a NULL pointer (SIGSEGV at address 0x0), "
+                               "at line 10 (in crash_point()).")
+    assert (info.value.function, info.value.where, info.value.line) == ("crash_point", "crash_point", 10)
+    m = lib.mid(lib.Point(1, 3), lib.Point(3, 7))  # the next struct result is whole
+    assert (m.x, m.y) == (2, 5)
+    assert (lib.crash_point(lib.Point(4, 8)).x, lib.crash_point(lib.Point(4, 8)).y) == (4, 8)
 
 
 def test_generated_text_is_only_the_end_marker():

@@ -1,5 +1,7 @@
 """The %%cx magic (cx.magics) in an in-process IPython shell with a throwaway IPYTHONDIR."""
+import errno
 import gc
+import re
 import shutil
 import subprocess
 import weakref
@@ -172,6 +174,28 @@ def test_check_and_hold_gil_reach_compile(shell):
     assert "holds the GIL" in shell.user_ns["held"].__doc__
 
 
+SUM_FIRST = ("int sum_first(int n) {\n"
+             "    int a[4] = {1, 2, 3, 4}, s = 0;\n"
+             "    for (int i = 0; i <= n; i++) s += a[i];\n"
+             "    return s;\n"
+             "}")
+
+
+def test_check_turns_an_out_of_bounds_read_into_a_bounds_error_at_the_gutter_line(shell):
+    ok(shell, "%%cx --check\n" + SUM_FIRST)
+    assert shell.user_ns["sum_first"](3) == 10
+    err = shell.run_cell("sum_first(4)").error_in_exec
+    assert type(err) is cx.BoundsError and (err.function, err.where, err.line) == ("sum_first", "sum_first", 4)
+    assert re.fullmatch(r"sum_first\(\) failed the bounds check: accessed 4 bytes at offset 16 of a 16-byte object "
+                        r"\(at 0x[0-9a-f]+\), just past its end, at line 4 \(in sum_first\(\)\)\.\n"
+                        r"        for \(int i = 0; i <= n; i\+\+\) s \+= a\[i\];\n        \^", str(err)), str(err)
+    assert err.check.startswith("BCHECK: ")
+    assert shell.user_ns["sum_first"](2) == 6  # the kernel and the function live on
+    ok(shell, "%%cx\n" + SUM_FIRST)  # the same cell unchecked: a different cache entry, no checker
+    assert session(shell).compiles == 2
+    assert isinstance(shell.user_ns["sum_first"](4), int)  # reads past the array, unnoticed
+
+
 def test_hold_gil_of_an_unknown_function_is_a_usage_error(shell):
     result = shell.run_cell("%%cx --hold-gil nope\nint f(void) { return 1; }")
     assert isinstance(result.error_in_exec, UsageError)
@@ -224,6 +248,17 @@ def test_rerun_unchanged_cell_is_not_recompiled(shell, capsys):
     out = capsys.readouterr().out
     assert "cx: compiled" in out and "is unchanged: reused the compiled code" in out
     assert shell.user_ns["f"] is first
+
+
+def test_rerun_keeps_the_globals_and_force_resets_them(shell):
+    cell = "%%cx -n lib\nint counter = 10;\nint bump(void) { return ++counter; }"
+    ok(shell, cell)
+    assert (shell.user_ns["bump"](), shell.user_ns["bump"]()) == (11, 12)
+    ok(shell, cell)  # unchanged: the same code, its globals as they were
+    assert shell.user_ns["bump"]() == 13 and shell.user_ns["lib"].counter == 13
+    ok(shell, cell.replace("%%cx", "%%cx -f"))  # compiled afresh: counter starts from 10 again
+    assert shell.user_ns["bump"]() == 11 and shell.user_ns["lib"].counter == 11
+    assert session(shell).compiles == 2
 
 
 def test_force_recompiles(shell):
@@ -384,6 +419,21 @@ def test_c_stderr_goes_to_sys_stderr(shell, capsys):
     ok(shell, "complain()")
     captured = capsys.readouterr()
     assert captured.err == "careful\n" and captured.out == ""
+
+
+def test_fileno_of_stdout_is_minus_one_and_write_1_bypasses_the_capture(shell, capfd):
+    ok(shell, "%%cx\n#include <errno.h>\n#include <stdio.h>\n#include <unistd.h>\n"
+              "int out_fd(void) { return fileno(stdout); }\n"
+              "int err_fd(void) { return fileno(stderr); }\n"
+              'long via_fileno(void) { long n = write(fileno(stdout), "lost\\n", 5); return n < 0 ? -errno : n; }\n'
+              'long direct(void) { return write(1, "direct\\n", 7); }')
+    ns = shell.user_ns
+    assert (ns["out_fd"](), ns["err_fd"]()) == (-1, -1)
+    assert ns["via_fileno"]() == -errno.EBADF  # write(fileno(stdout), ...) writes nothing
+    assert ns["direct"]() == 7
+    assert capfd.readouterr().out == "direct\n"  # the process's descriptor 1, not sys.stdout
+    cx.magics.unload_ipython_extension(shell)
+    assert (ns["out_fd"](), ns["err_fd"]()) == (1, 2)
 
 
 def test_unload_gives_c_its_own_stdout_back(shell, capfd):

@@ -80,6 +80,43 @@ def test_other_buffers_work_for_pointer_parameters():
     assert lib.total(array.array("B", [5, 5]), 2) == 10
 
 
+def test_memoryviews_and_ctypes_arrays_are_pointer_arguments_zero_copy():
+    import array
+
+    lib = cx.compile("double total(const double *v, long n) { double s = 0; while (n--) s += v[n]; return s; }\n"
+                     "void fill(double *v, long n, double x) { while (n--) v[n] = x; }\n"
+                     "long byte_sum(const void *p, long n) { const unsigned char *b = p; long s = 0;"
+                     " while (n--) s += b[n]; return s; }")
+    parent = np.zeros(6)
+    lib.fill(memoryview(parent)[2:4], 2, 7.0)  # C writes into the memory the view shows
+    assert parent.tolist() == [0, 0, 7, 7, 0, 0]
+    raw = bytearray(16)
+    lib.fill(memoryview(raw).cast("d"), 2, 1.0)
+    assert raw == bytearray(b"\0\0\0\0\0\0\xf0?" * 2)
+    assert lib.total(memoryview(array.array("d", [1.5, 2.5])), 2) == 4.0
+    read_only = memoryview(bytes(16)).cast("d")
+    assert lib.total(read_only, 2) == 0.0  # const: a read-only view is fine
+    c = (ctypes.c_double * 3)(1, 2, 3)
+    assert lib.total(c, 3) == 6.0
+    lib.fill(c, 3, 5.0)
+    assert list(c) == [5.0, 5.0, 5.0]
+    assert lib.byte_sum(memoryview(b"\x01\x02\x03"), 3) == 6 and lib.byte_sum((ctypes.c_ubyte * 2)(4, 5), 2) == 9
+    refused = {
+        "element type": (lambda: lib.fill(memoryview(array.array("f", [1.0])), 1, 0.0),
+                         "argument 'v' of fill() (double *): got elements of type float32"),
+        "unsigned bytes": (lambda: lib.fill(memoryview(bytearray(16)), 2, 0.0), "got elements of type uint8"),
+        "read-only": (lambda: lib.fill(read_only, 2, 0.0), "the memoryview is read-only, but the C parameter is not const"),
+        "strided": (lambda: lib.total(memoryview(np.arange(8.0))[::2], 4), "the memoryview is not C-contiguous"),
+        "ctypes element": (lambda: lib.fill((ctypes.c_float * 2)(), 2, 0.0),
+                           "got an array of c_float, expected ctypes.c_double elements"),
+    }
+    for what, (call, message) in refused.items():
+        with pytest.raises(ctypes.ArgumentError) as info:
+            call()
+        assert message in str(info.value), what
+    assert raw == bytearray(b"\0\0\0\0\0\0\xf0?" * 2)
+
+
 def test_wrong_dtype_raises_type_error_naming_the_argument():
     lib = cx.compile("double first(const double *v) { return v[0]; }")
     with pytest.raises((TypeError, ctypes.ArgumentError), match="argument 'v' of first"):

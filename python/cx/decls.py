@@ -25,6 +25,7 @@ Example
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -325,6 +326,9 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
 
 _ANONYMOUS_BODY = _cpre.rx(r"\b(?:struct|union|enum)\s*\{")
 
+#: Held while a Reader parses: threads binding their first functions at once read in turn.
+_READING = threading.RLock()
+
 
 class Reader:
     """The declarations of a preprocessed translation unit, read when they are asked for.
@@ -412,6 +416,10 @@ class Reader:
         return self._view.text_of(self._view.closure(roots))[0]
 
     def _read_chunks(self, roots):
+        with _READING:  # _read says "parsed" only once the builder has the result
+            self._read_chunks_locked(roots)
+
+    def _read_chunks_locked(self, roots):
         view = self._view
         todo = view.closure(roots, known=self._read) - self._read
         if not todo:
