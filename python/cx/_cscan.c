@@ -10,6 +10,28 @@
 #include <Python.h>
 #include <string.h>
 
+/* Character classes, ASCII answered inline (the text is almost always ASCII). */
+static inline int is_ident_start(Py_UCS4 c)
+{
+    if (c < 128)
+        return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    return Py_UNICODE_ISALPHA(c);
+}
+
+static inline int is_ident(Py_UCS4 c)
+{
+    if (c < 128)
+        return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    return Py_UNICODE_ISALNUM(c);
+}
+
+static inline int is_space(Py_UCS4 c)
+{
+    if (c < 128)
+        return c == ' ' || (c >= '\t' && c <= '\r');
+    return Py_UNICODE_ISSPACE(c);
+}
+
 /* Index just past the closing quote of the literal opening at i (or n). */
 static Py_ssize_t skip_literal(int kind, const void *data, Py_ssize_t n, Py_ssize_t i)
 {
@@ -65,11 +87,11 @@ static int declares_types(int kind, const void *data, Py_ssize_t start, Py_ssize
             i = skip_literal(kind, data, end, i);
             continue;
         }
-        if (c == '_' || Py_UNICODE_ISALPHA(c)) {
+        if (is_ident_start(c)) {
             Py_ssize_t j = i;
             while (j < end) {
                 Py_UCS4 d = PyUnicode_READ(kind, data, j);
-                if (d != '_' && !Py_UNICODE_ISALNUM(d))
+                if (!is_ident(d))
                     break;
                 j++;
             }
@@ -115,37 +137,54 @@ static int word_is(int kind, const void *data, Py_ssize_t i, Py_ssize_t j, const
     return 1;
 }
 
+/* What a word of a definition's head is: 0 an identifier, 1 a GNU group keyword whose
+ * parenthesised group follows (__attribute__((...))), 2 a C keyword (never the name), 3 static. */
+static const struct { const char *word; Py_ssize_t length; int what; } head_words[] = {
+#define W(word, what) {word, (Py_ssize_t)sizeof word - 1, what}
+    W("__attribute__", 1), W("__attribute", 1), W("__declspec", 1), W("__asm__", 1), W("__asm", 1),
+    W("asm", 1), W("__typeof__", 1), W("typeof", 1), W("_Alignas", 1),
+    W("void", 2), W("char", 2), W("short", 2), W("int", 2), W("long", 2), W("float", 2),
+    W("double", 2), W("signed", 2), W("unsigned", 2), W("_Bool", 2), W("const", 2),
+    W("volatile", 2), W("extern", 2), W("inline", 2), W("struct", 2), W("union", 2), W("enum", 2),
+    W("register", 2), W("_Noreturn", 2), W("_Atomic", 2), W("restrict", 2), W("static", 3),
+#undef W
+};
+
+static int head_word(int kind, const void *data, Py_ssize_t i, Py_ssize_t j)
+{
+    Py_UCS4 first = PyUnicode_READ(kind, data, i);
+
+    for (size_t w = 0; w < sizeof head_words / sizeof head_words[0]; w++) {
+        if (head_words[w].length != j - i || (Py_UCS4)head_words[w].word[0] != first)
+            continue;
+        if (word_is(kind, data, i, j, head_words[w].word))
+            return head_words[w].what;
+    }
+    return 0;
+}
+
 /* For a function definition's head [start, end): its name (the first identifier a '(' follows,
  * past GNU attribute groups), or NULL; *is_static when `static` comes before it. */
 static PyObject *definition_name(PyObject *text, int kind, const void *data, Py_ssize_t start,
                                  Py_ssize_t end, int *is_static)
 {
-    static const char *const groups[] = {"__attribute__", "__attribute", "__declspec", "__asm__",
-                                         "__asm", "asm", "__typeof__", "typeof", "_Alignas", NULL};
-    static const char *const keywords[] = {"void", "char", "short", "int", "long", "float", "double",
-                                           "signed", "unsigned", "_Bool", "const", "volatile", "static",
-                                           "extern", "inline", "struct", "union", "enum", "register",
-                                           "_Noreturn", "_Atomic", "restrict", NULL};
     Py_ssize_t i = start;
 
     *is_static = 0;
     while (i < end) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c == '_' || Py_UNICODE_ISALPHA(c)) {
+        if (is_ident_start(c)) {
             Py_ssize_t j = i, k;
-            int group = 0;
-            while (j < end && (PyUnicode_READ(kind, data, j) == '_'
-                               || Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, j))))
+            int group;
+            while (j < end && is_ident(PyUnicode_READ(kind, data, j)))
                 j++;
-            for (k = j; k < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, k)); k++)
+            for (k = j; k < end && is_space(PyUnicode_READ(kind, data, k)); k++)
                 ;
-            for (int g = 0; groups[g]; g++)
-                group |= word_is(kind, data, i, j, groups[g]);
-            for (int w = 0; keywords[w]; w++)
-                if (word_is(kind, data, i, j, keywords[w]))
-                    group = 2; /* int (*f(int))(int): a keyword is never the name */
-            if (word_is(kind, data, i, j, "static"))
+            group = head_word(kind, data, i, j); /* int (*f(int))(int): a keyword is never the name */
+            if (group == 3) {
                 *is_static = 1;
+                group = 2;
+            }
             if (k < end && PyUnicode_READ(kind, data, k) == '(') {
                 if (!group)
                     return PyUnicode_Substring(text, i, j);
@@ -174,7 +213,7 @@ static PyObject *definition_name(PyObject *text, int kind, const void *data, Py_
 }
 
 static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ssize_t start,
-               Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+               Py_ssize_t end, Py_ssize_t open, Py_ssize_t close, int inside)
 {
     PyObject *item, *name = NULL;
     int is_static = 0, rc;
@@ -184,10 +223,27 @@ static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ss
         if (!name && PyErr_Occurred())
             return -1;
     }
-    item = Py_BuildValue("(nnnnOi)", start, end, open, close, name ? name : Py_None, is_static);
-    Py_XDECREF(name);
-    if (!item)
+    item = PyTuple_New(7);
+    if (!item) {
+        Py_XDECREF(name);
         return -1;
+    }
+    PyTuple_SET_ITEM(item, 0, PyLong_FromSsize_t(start));
+    PyTuple_SET_ITEM(item, 1, PyLong_FromSsize_t(end));
+    PyTuple_SET_ITEM(item, 2, PyLong_FromSsize_t(open));
+    PyTuple_SET_ITEM(item, 3, PyLong_FromSsize_t(close));
+    if (!name) {
+        name = Py_None;
+        Py_INCREF(name);
+    }
+    PyTuple_SET_ITEM(item, 4, name); /* the reference moves in */
+    PyTuple_SET_ITEM(item, 5, PyBool_FromLong(is_static));
+    PyTuple_SET_ITEM(item, 6, PyBool_FromLong(inside));
+    for (int k = 0; k < 4; k++)
+        if (!PyTuple_GET_ITEM(item, k)) {
+            Py_DECREF(item);
+            return -1;
+        }
     rc = PyList_Append(list, item);
     Py_DECREF(item);
     return rc;
@@ -200,7 +256,7 @@ static int keep(PyObject *out, PyObject *text, int kind, const void *data, struc
     Py_ssize_t first = start;
 
     for (;;) { /* the first character of code: past blanks and marker lines */
-        while (first < end && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, first)))
+        while (first < end && is_space(PyUnicode_READ(kind, data, first)))
             first++;
         if (first < end && PyUnicode_READ(kind, data, first) == '#'
             && (first == 0 || PyUnicode_READ(kind, data, first - 1) == '\n'))
@@ -208,9 +264,11 @@ static int keep(PyObject *out, PyObject *text, int kind, const void *data, struc
         else
             break;
     }
-    if (r && !in_ranges(r, first) && !declares_types(kind, data, first, open >= 0 ? open : end))
+    int inside = !r || in_ranges(r, first);
+
+    if (!inside && !declares_types(kind, data, first, open >= 0 ? open : end))
         return 0;
-    return add(out, text, kind, data, first, end, open, close);
+    return add(out, text, kind, data, first, end, open, close, inside);
 }
 
 static PyObject *split_top(PyObject *self, PyObject *args)
@@ -307,7 +365,7 @@ static PyObject *split_top(PyObject *self, PyObject *args)
     }
     for (i = start; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (!Py_UNICODE_ISSPACE(c)) {
+        if (!is_space(c)) {
             if (keep(out, text, kind, data, r, start, n, -1, -1) < 0)
                 goto fail;
             break;
@@ -379,12 +437,12 @@ static PyMethodDef methods[] = {
      "markers(text) -> [(offset, line, name)]: the line markers of preprocessed C; offset is where "
      "the line numbered `line` of file `name` starts."},
     {"split_top", split_top, METH_VARARGS,
-     "split_top(text, ranges=None) -> [(start, end, body_open, body_close, name, static)]: the "
-     "top-level declarations and function definitions of preprocessed C (start: the first "
+     "split_top(text, ranges=None) -> [(start, end, body_open, body_close, name, static, inside)]: "
+     "the top-level declarations and function definitions of preprocessed C (start: the first "
      "character of code); body_open/body_close are -1 for a declaration; a definition's name and "
      "whether `static` precedes it (None, 0 for a declaration). With ranges, a sorted list of "
      "(start, end) offsets, a chunk outside them is listed only if it spells typedef, struct, "
-     "union or enum."},
+     "union or enum, and inside says whether it starts in one (always 1 without ranges)."},
     {NULL, NULL, 0, NULL}};
 
 static PyModuleDef_Slot slots[] = {

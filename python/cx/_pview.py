@@ -61,6 +61,34 @@ class Chunk:
         self.line = None  # see View.line
 
 
+class _Chunks:
+    """``view.chunks``: the :class:`Chunk` of each index, made on first use from the scanner's
+    tuple (a source of 10,000 functions is indexed without making 10,000 objects)."""
+
+    __slots__ = ("_view", "_made")
+
+    def __init__(self, view):
+        self._view, self._made = view, [None] * len(view._raw)
+
+    def __len__(self):
+        return len(self._made)
+
+    def __getitem__(self, index):
+        chunk = self._made[index]
+        if chunk is None:
+            view = self._view
+            start, end, opening, close, name, static, user = view._raw[index]
+            segment = bisect.bisect_right(view._offsets, start) - 1
+            file = view._segments[segment][1] if segment >= 0 else "<unknown>"
+            body = None if opening < 0 else (opening, close)
+            chunk = self._made[index] = Chunk(start, end, body, file, segment, bool(user), index, name,
+                                              bool(static))
+        return chunk
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self._made)))
+
+
 class View:
     """The top-level declarations of a preprocessed translation unit, indexed by name.
 
@@ -95,17 +123,12 @@ class View:
                   for i, (start, _, _, user) in enumerate(self._segments) if user]
         if not self._segments:
             ranges = [(0, len(text))]
-        self.chunks = []
-        # only the user's chunks, and the system's that declare types (see _cscan.split_top)
-        segments, chunks = self._segments, self.chunks
-        seg, file, user, nsegments = -1, "<unknown>", False, len(segments)
-        for start, end, opening, close, name, static in _cscan.split_top(text, ranges):
-            while seg + 1 < nsegments and segments[seg + 1][0] <= start:
-                seg += 1
-                file, user = segments[seg][1], segments[seg][3]
-            body = None if opening < 0 else (opening, close)
-            # the line is counted when asked for (Chunk.line: most chunks are never read)
-            chunks.append(Chunk(start, end, body, file, seg, user, len(chunks), name, static))
+        self._offsets = offsets
+        # only the user's chunks, and the system's that declare types (see _cscan.split_top):
+        # (start, end, body open, body close, name, static, in the user's files), as the scanner
+        # found them; a Chunk is made when one is asked for (most never are)
+        self._raw = _cscan.split_top(text, ranges)
+        self.chunks = _Chunks(self)
         self.typedefs = {}     # name -> chunk index
         self.tags = {}         # (kind, tag) -> chunk index of the body
         self.enumerators = {}  # name -> chunk index
@@ -153,16 +176,19 @@ class View:
         function_name = rx(r"([A-Za-z_]\w*)\s*\(")
         plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
                    r"([A-Za-z_]\w*)\s*;\s*$")
-        find = text.find
-        for chunk in self.chunks:
-            if chunk.name is not None and find("{", chunk.start, chunk.body[0]) < 0:
-                if chunk.user:  # a function definition, named by the scanner (most chunks)
-                    if chunk.static:
-                        self.static_functions.add(chunk.name)
-                        self.static_definitions.add(chunk.name)
+        find, chunks, names = text.find, self.chunks, self.names
+        for index, (start, _, opening, _, name, is_static, user) in enumerate(self._raw):
+            if name is not None and find("{", start, opening) < 0:
+                if user:  # a function definition, named by the scanner (most chunks)
+                    if is_static:
+                        self.static_functions.add(name)
+                        self.static_definitions.add(name)
+                    elif name in names:
+                        names[name].append(index)
                     else:
-                        self.names.setdefault(chunk.name, []).append(chunk.index)
+                        names[name] = [index]
                 continue
+            chunk = chunks[index]
             head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
             if "{" in head:
                 spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
@@ -222,9 +248,9 @@ class View:
         definition internal too), as (functions, variables); and the names they declare without
         defining (prototypes, ``extern`` variables). One pass over the index."""
         functions, variables, undefined = [], [], []
-        chunks, static = self.chunks, self.static_functions
+        raw, chunks, static = self._raw, self.chunks, self.static_functions
         for n, indexes in self.names.items():
-            if chunks[indexes[-1]].body is not None:  # a function definition (most names)
+            if raw[indexes[-1]][2] >= 0:  # a function definition (most names)
                 if n not in static:
                     functions.append(n)
             elif any(chunks[i].body is not None or self._defines(i) for i in indexes):
