@@ -343,7 +343,7 @@ class Reader:
     def __init__(self, view, fast=True):
         self._view = view
         self._fast = fast
-        self._builder = _Builder([], None)
+        self._builder = _Builder()
         self._builder.static_functions = view.static_functions
         self._read = set()  # chunk indexes parsed
         self._all = None
@@ -610,21 +610,18 @@ def _read_only(t):
 class _Builder:
     """Builds the model from pycparser nodes, in source order."""
 
-    def __init__(self, warnings, where=None):
-        self.warnings = warnings
-        # text line -> (file, line, from the user's files); identity for a cell read alone
-        self.where = where or (lambda line: ("<cell>", line, True))
+    def __init__(self):
+        self.warnings = []
+        # the selection being read: its line -> (file, line, from the user's files), and the
+        # original text before a place (a cx._pview._Origins; set by Reader._read_chunks)
+        self.where = None
         self.functions, self.structs, self.globals = {}, {}, {}
         self.enums, self.typedefs = {}, {}
         self.tag_keys = {}  # ("struct", tag) -> typedef name used as key
         self.tag_registered = {}  # ("struct", tag) -> the key it was first given (kept after)
-        self.anonymous = {}  # (line, column) of an untagged body -> key
+        self.anonymous = {}  # (file, line, column, original text before it) of an untagged body -> key
         self.naming = None  # (typedef name, line) for the untagged body being declared
         self.static_functions = frozenset()
-
-    def build(self, nodes):
-        self.add(nodes)
-        return self.snapshot()
 
     def snapshot(self):
         """The declarations read so far."""
@@ -790,13 +787,13 @@ class _Builder:
             return key, self.where(node.coord.line)[1]
         file, line, _ = self.where(node.coord.line)
         column = node.coord.column
-        before = self.where.before(node.coord.line, column) if hasattr(self.where, "before") else None
+        before = self.where.before(node.coord.line, column)
         if (file, line, column, before) not in self.anonymous:
             place = f"line {line}" if file == "<cell>" else f"{file}:{line}"
             name = f"<anonymous {kind} at {place}>"
             # a second body on the same source line is told apart by its place on that line
             # (from the original text: chunks are read apart, in any order)
-            earlier = len(_ANONYMOUS_BODY.findall(before)) if before is not None else int(name in self.structs)
+            earlier = len(_ANONYMOUS_BODY.findall(before))
             if earlier:
                 name = f"<anonymous {kind} at {place}, #{earlier + 1}>"
             self.anonymous[file, line, column, before] = self.naming or (name, line)
