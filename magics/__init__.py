@@ -260,8 +260,9 @@ class CxMagics(Magics):
 
     @staticmethod
     def _show_warnings(module, source):
-        if module.diagnostics:
-            print(render_diagnostics(module.diagnostics, source), file=sys.stderr)
+        diagnostics = module.diagnostics  # parsed from the compiler's text on each access
+        if diagnostics:
+            print(render_diagnostics(diagnostics, source), file=sys.stderr)
 
     @staticmethod
     def _report(result, source, bound):

@@ -308,8 +308,7 @@ class Module:
         # what the compiler defines but the declarations do not name (a K&R-style definition):
         # never silently missing, it is listed in `unbound` with the reason
         if listed is not None:
-            known = set(self._exported) | set(self._exported_globals) | set(declarations.defined_variables)
-            for n in sorted(set(listed) - known):
+            for n in sorted(set(listed) - set(self._exported) - set(declarations.defined_variables)):
                 if not n.startswith("__cx_"):
                     self._unbound[n] = (f"the compiler defines '{n}', but cx could not read its declaration "
                                         f"(a K&R-style definition such as 'int {n}(a, b) int a; int b; {{...}}' "
