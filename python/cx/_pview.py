@@ -346,10 +346,10 @@ class View:
 
 
 class _Origins:
-    """Where a line (and column) of a :meth:`View.text_of` selection came from. Called with a
-    line, ``(file, line, user)``; :meth:`column` gives the column in the original text (chunks
-    read apart are put at the start of a line of their selection, so two declarations on one
-    line of the source would otherwise look alike)."""
+    """Where a line of a :meth:`View.text_of` selection came from. Called with a line,
+    ``(file, line, user)``; :meth:`before` gives the original text of that line up to a column
+    (chunks read apart are put at the start of a line of their selection, so two declarations on
+    one line of the source would otherwise look alike)."""
 
     def __init__(self, view, starts, origins):
         self._view, self._starts, self._origins = view, starts, origins
