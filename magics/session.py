@@ -15,7 +15,8 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-import cx
+from cx.build.record import Build
+from cx.module import Module, compile as cx_compile
 
 __all__ = ["Session", "CellResult"]
 
@@ -36,19 +37,10 @@ class CellResult:
         Symbol declared by the cell -> name of the module it was linked to.
     """
 
-    module: cx.Module
+    module: Module
     cached: bool
     seconds: float
     linked: dict = field(default_factory=dict)
-
-
-def _freeze(value):
-    """A hashable form of a compile option value (for the cache key)."""
-    if isinstance(value, Mapping):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return tuple(_freeze(v) for v in value)
-    return value
 
 
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
@@ -68,11 +60,11 @@ class Session:
         How many times a cell was actually compiled (cache hits don't count).
     """
 
-    def __init__(self, compile: Callable[..., cx.Module] = cx.compile):
+    def __init__(self, compile: Callable[..., Module] = cx_compile):
         self._compile = compile
         self._providers = {}  # symbol -> Module that defined it most recently (keeps it alive)
         self._cache = weakref.WeakValueDictionary()  # key -> Module, while something keeps it alive
-        self._wanted = {}  # (source, options) -> names the compiled cell declares without defining
+        self._wanted = {}  # the cell's record key -> names the compiled cell declares without defining
         self._serial = weakref.WeakKeyDictionary()  # Module -> compile number (part of cache keys)
         self._stamp = weakref.WeakKeyDictionary()  # Module -> when it last became a provider
         self._clock = itertools.count(1)
@@ -106,12 +98,12 @@ class Session:
         cx.CompileError, cx.OptionError
             From ``cx.compile``; the session is unchanged.
         """
-        frozen = _freeze(options)
+        cell = Build.of(source, **options).key  # the cell and its options, as cx.compile records them
         # What the cell takes from earlier cells: known exactly once it was compiled (the
         # compiler's view); the first time, every identifier it spells is a candidate.
-        wanted = self._wanted.get((source, frozen))
+        wanted = self._wanted.get(cell)
         links, providers = self._links(wanted if wanted is not None else self._declared_not_defined(source))
-        key = (source, frozen, tuple(self._serial[m] for m in links))
+        key = (cell, tuple(self._serial[m] for m in links))
         module = None if force else self._cache.get(key)
         cached = module is not None and not module.closed
         seconds = 0.0
@@ -121,9 +113,9 @@ class Session:
             seconds = time.perf_counter() - start
             self.compiles += 1
             self._serial[module] = self.compiles
-            self._wanted[source, frozen] = module.undefined
+            self._wanted[cell] = module.undefined
             links, providers = self._links(module.undefined)
-            self._cache[(source, frozen, tuple(self._serial[m] for m in links))] = module
+            self._cache[(cell, tuple(self._serial[m] for m in links))] = module
         self._stamp[module] = next(self._clock)
         for symbol in module.exports():
             self._providers[symbol] = module

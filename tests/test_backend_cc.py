@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import cx
-from cx.backends import cc
+from cx.build.backends import cc
 from cx.errors import parse_diagnostics
 
 HAVE_CC = any(shutil.which(c) for c in ("cc", "gcc", "clang"))
@@ -243,7 +243,7 @@ def test_cache_survives_a_new_process(cache):
     cx.compile(SOURCE, backend="cc")
     script = textwrap.dedent(f"""
         import cx
-        from cx.backends import cc
+        from cx.build.backends import cc
         def refuse(argv, cwd):
             raise AssertionError("compiled again: " + " ".join(argv))
         cc._run = refuse

@@ -1,7 +1,7 @@
 """cx's own call slot (``python/cx/_call.c``, :mod:`cx._fastcall`): values, errors, fallbacks, guard.
 
 Every test checks exact results or messages; which path a call takes is visible as
-``fn._cx_call.fast`` (the per-function decision), and the per-argument fallbacks are exercised
+``fn.info.fast`` (the per-function decision), and the per-argument fallbacks are exercised
 by passing objects only ctypes' converters understand.
 """
 import ctypes
@@ -76,7 +76,7 @@ def test_which_signatures_take_the_fast_path(lib):
             "regs", "dot", "fill", "length", "deref", "spin_until"]
     slow = ["seven", "nine", "norm1", "apply", "ld", "label"]  # stack arguments, struct, callback,
     # long double, a char * result (text, through the errcheck)
-    assert {n: getattr(lib, n)._cx_call.fast for n in fast + slow} == {n: n in fast for n in fast + slow}
+    assert {n: getattr(lib, n).info.fast for n in fast + slow} == {n: n in fast for n in fast + slow}
 
 
 def test_integer_and_real_values_round_trip(lib):
@@ -91,7 +91,7 @@ def test_integer_and_real_values_round_trip(lib):
     assert lib.nothing() is None
     buf = bytearray(b"x")
     p = lib.ptr_id(buf)
-    assert lib.ptr_id(None) is None and isinstance(p, cx.binding.Pointer) and p.value > 0
+    assert lib.ptr_id(None) is None and isinstance(p, cx.Pointer) and p.value > 0
     assert lib.ptr_id(p).value == p.value and type(lib.ptr_id(p)) is type(p)  # a handle passes back
     v = np.array([7, 8], dtype=np.intc)
     assert lib.first(v)[1] == 8 and lib.first(None) is None and lib.label(1) == "one"
@@ -176,9 +176,9 @@ def test_objects_only_ctypes_converts_still_work(lib):
 
 def test_assigning_errcheck_restype_or_argtypes_sends_calls_to_ctypes():
     m = cx.compile("int add(int a, int b) { return a + b; }\nint other(int a, int b) { return a - b; }")
-    assert m.add._cx_call.fast
+    assert m.add.info.fast
     m.add.errcheck = lambda result, func, args: result * 10
-    assert not m.add._cx_call.fast and m.add(1, 2) == 30
+    assert not m.add.info.fast and m.add(1, 2) == 30
     m.other.restype = ctypes.c_uint
     assert m.other(1, 2) == 2**32 - 1
     m.close()
@@ -199,7 +199,7 @@ def test_crashes_raise_on_both_paths(lib):
     assert info.value.line == SRC.count("\n", 0, SRC.index("int deref")) + 1
     crashy = cx.compile("typedef struct { double x, y; } Point;\n"
                         "double at(Point p, double *v) { return v[0] + p.x; }")
-    assert not crashy.at._cx_call.fast
+    assert not crashy.at.info.fast
     with pytest.raises(cx.CrashError, match=r"at\(\) dereferenced a NULL pointer") as info:
         crashy.at(crashy.Point(1, 2), None)
     assert info.value.line == 2
@@ -221,7 +221,7 @@ def test_hold_gil_objects_through_the_fast_path():
                    "PyObject *fail(PyObject *a) { PyErr_SetObject(PyExc_KeyError, a); return NULL; }\n"
                    "long add(long a, long b) { return a + b; }",
                    hold_gil=["pair", "fail", "add"])
-    assert m.pair._cx_call.fast and m.add._cx_call.fast
+    assert m.pair.info.fast and m.add.info.fast
     key = object()
     assert m.pair(key, 3) == (key, 3) and m.add(2, 3) == 5
     with pytest.raises(KeyError):
@@ -231,7 +231,7 @@ def test_hold_gil_objects_through_the_fast_path():
 
 def test_the_gil_is_released_during_a_fast_call(lib):
     flag = np.zeros(1, dtype=np.intc)
-    assert lib.spin_until._cx_call.fast
+    assert lib.spin_until.info.fast
     setter = threading.Timer(0.05, flag.__setitem__, (0, 1))
     setter.start()
     # If the GIL were held, the timer thread could not set the flag before the C loop gives up.
@@ -258,7 +258,7 @@ def test_many_threads_calling_at_once(lib):
 
 def test_unguarded_modules_use_the_fast_path_too():
     m = cx.compile("int add(int a, int b) { return a + b; }", guard=False)
-    assert m.add._cx_call.fast and m.add(2, 3) == 5
+    assert m.add.info.fast and m.add(2, 3) == 5
     m.close()
 
 
@@ -276,7 +276,7 @@ def test_interrupt_stops_calls_on_both_paths():
         void nap_p(P p) { for (;;) usleep(20000); }
         double total(const double *v, long n) { double s = 0; for (long i = 0; i < n; i++) s += v[i]; return s; }
         ''')
-        assert lib.spin._cx_call.fast and not lib.spin_p._cx_call.fast
+        assert lib.spin.info.fast and not lib.spin_p.info.fast
         big = [1.0] * 3_000_000  # converted by ctypes, in Python code, inside the guard frame
         for name, args in [("spin", ()), ("spin_p", (lib.P(1, 2),)), ("nap_p", (lib.P(1, 2),)),
                            ("total", (big, len(big)))]:
@@ -303,7 +303,7 @@ def test_handles_pass_back_directly_and_other_handle_types_stay_refused():
                    "struct b *make_b(void) { return (struct b *)malloc(8); }\n"
                    "long use_a(struct a *p) { return (long)p; }\n"
                    "void drop(void *p) { free(p); }\n")
-    assert m.make_a._cx_call.fast and m.use_a._cx_call.fast
+    assert m.make_a.info.fast and m.use_a.info.fast
     a, b = m.make_a(), m.make_b()
     assert m.use_a(a) == a.value and m.use_a(a) == a.value  # the second: the handle type is known
     with pytest.raises(ctypes.ArgumentError, match="got a pointer to struct b, expected one to struct a"):

@@ -1,11 +1,13 @@
 """cx.timeit and %cxtimeit: a call timed in a loop that runs in C (no timing assertions but loose ones)."""
 import ctypes
+import platform
+import shutil
 
 import numpy as np
 import pytest
 
 import cx
-from cx.ctimeit import TimeitResult, _format_time
+from cx.tools.ctimeit import TimeitResult, _format_time
 
 KERNELS = r"""
 #include <time.h>
@@ -63,6 +65,48 @@ def test_arguments_are_converted_once_and_reach_c(lib):
     cx.timeit(lib.cmul, lib.Complex(1, 2), lib.Complex(3, 4), repeat=1, number=10, python=False)
     x = np.arange(1000.0)
     assert cx.timeit(lib.dot, x, x, len(x), repeat=1, number=10).python_call > 0
+
+
+ABI = r"""  /* x86-64 System V classes: tests/test_ctimeit.py checks each is passed as C passes it */
+typedef struct { long a, b, c; } Big;        /* over 16 bytes: passed and returned in memory */
+typedef struct { int x; float y; } Mix;      /* one eightbyte, integer class */
+typedef struct { double d; long l; } DL;     /* an SSE eightbyte, then an integer one */
+typedef struct { float f, g; } Two;          /* one SSE eightbyte */
+static double got;
+Big many(Big b, long i1, long i2, long i3, long i4, long i5, long i6, long i7,
+         double d1, double d2, double d3, double d4, double d5, double d6, double d7, double d8, double d9,
+         Mix m, DL dl, Two t, long double x, char c, short s) {
+    got = b.a + 10 * b.b + 100 * b.c + i1 + 2 * i2 + 3 * i3 + 4 * i4 + 5 * i5 + 6 * i6 + 7 * i7
+        + d1 + 2 * d2 + 3 * d3 + 4 * d4 + 5 * d5 + 6 * d6 + 7 * d7 + 8 * d8 + 9 * d9
+        + 1000 * m.x + m.y + dl.d + 10000 * dl.l + t.f + 2 * t.g + (double)x + c + s;
+    Big r = { b.a, b.b, b.c };
+    return r;
+}
+long double ld(long double x) { got = (double)x; return x * 2; }
+DL small(Mix m, DL dl, Two t) { got = 1000 * m.x + m.y + dl.d + 10000 * dl.l + t.f + 2 * t.g; return dl; }
+double last(void) { return got; }
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="structs by value: x86-64 only")
+@pytest.mark.parametrize("backend", ["tcc", pytest.param("cc", marks=pytest.mark.skipif(
+    not shutil.which("cc"), reason="no system C compiler"))])
+def test_every_argument_reaches_c_where_the_calling_convention_puts_it(backend, tmp_path, monkeypatch):
+    # integer and floating-point registers filled, the rest in stack words; structs by value in
+    # registers of their classes or in memory; a struct result in memory; long double (x87)
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path))
+    lib = cx.compile(ABI, backend=backend)
+    args = (lib.Big(1, 2, 3), *range(1, 8), *(float(k) / 4 for k in range(1, 10)),
+            lib.Mix(4, 0.5), lib.DL(0.25, 8), lib.Two(0.125, 0.375), 0.0625, b"A", -3)
+    expected = 1 + 20 + 300 + sum(k * k for k in range(1, 8)) + sum(k * k / 4 for k in range(1, 10)) \
+        + 4000.5 + 0.25 + 80000 + 0.125 + 0.75 + 0.0625 + 65 - 3
+    cx.timeit(lib.many, *args, repeat=1, number=3, python=False)
+    assert lib.last() == expected
+    small = (lib.Mix(4, 0.5), lib.DL(0.25, 8), lib.Two(0.125, 0.375))  # each struct in registers of its class
+    cx.timeit(lib.small, *small, repeat=1, number=3, python=False)
+    assert lib.last() == 4000.5 + 0.25 + 80000 + 0.125 + 0.75
+    cx.timeit(lib.ld, 1.5, repeat=2, number=1000, python=False)  # the x87 stack stays balanced
+    assert lib.last() == 1.5 and lib.ld(2.5) == 5.0
 
 
 def test_simple_ctypes_types_pass_by_value(lib):

@@ -1,7 +1,7 @@
 """cx._flood: the rate limit that summarises a flood of C output in a notebook (fake clock)."""
 import pytest
 
-from cx._flood import Flood
+from cx.runtime.flood import Flood
 
 
 class Clock:

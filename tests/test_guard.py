@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 import cx
-from cx import guard
+from cx.build import unit
+from cx.runtime import guard
 
 CRASHY = r"""
 #include <stdlib.h>
@@ -179,7 +180,7 @@ def test_guard_covers_every_kind_of_signature():
     got = []
     with pytest.raises(cx.CrashError) as info:
         got.append(lib.crash_point(None))
-    assert got == [] and not lib.crash_point._cx_call.fast
+    assert got == [] and not lib.crash_point.info.fast
     assert str(info.value) == ("crash_point() dereferenced a NULL pointer (SIGSEGV at address 0x0), "
                                "at line 10 (in crash_point()).")
     assert (info.value.function, info.value.where, info.value.line) == ("crash_point", "crash_point", 10)
@@ -190,9 +191,9 @@ def test_guard_covers_every_kind_of_signature():
 
 def test_generated_text_is_only_the_end_marker():
     d = cx.compile("int add(int, int);\nint add(int a, int b) { return a + b; }\nvoid f(double *v) {}\n").declarations
-    assert guard.generate(d, {"guard": True, "hold_gil": {"f"}}) == \
-        "static void __cx_code_tail(void) {}\nvoid __cx_code_end(void) {}"
-    assert guard.generate(d, {}) == ""
+    assert unit.translation_unit("int x;", d, guard=True).endswith(
+        '#line 1 "<cx-generated>"\nstatic void __cx_code_tail(void) {}\nvoid __cx_code_end(void) {}\n')
+    assert "<cx-generated>" not in unit.translation_unit("int x;", d)
 
 
 def test_wrappers_are_immune_to_the_sources_macros():

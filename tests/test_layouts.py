@@ -87,7 +87,7 @@ def test_packed_struct_is_the_compilers_and_matches_a_packed_ctypes_class(lib):
 
 
 def test_a_binding_that_disagrees_with_the_compiler_is_reported():
-    from cx import layouts
+    from cx.tools import layouts
 
     compiled = cx.layout(cx.compile(SOURCE), "Packed")
 
@@ -167,9 +167,9 @@ def test_cc_module_asks_the_system_compiler(tmp_path, monkeypatch):
 
 
 def test_a_class_that_cannot_be_measured_displays_its_plain_repr():
-    from cx import layouts
+    from cx.bind.types import StructType
 
-    unfinished = layouts.struct_class("Unfinished", ctypes.Structure, {}, None)  # no _fields_ yet
+    unfinished = StructType("Unfinished", (ctypes.Structure,), {})  # no _fields_ yet
     assert unfinished._repr_html_() is None
     with pytest.raises(TypeError, match="Unfinished has no _fields_ yet"):
         cx.layout(unfinished)

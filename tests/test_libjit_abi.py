@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import cx
-from cx import _libjit
+from cx.build import libjit as _libjit, tls
 from cx.errors import CxError
 
 LIBJIT = Path(__file__).resolve().parent.parent / "libjit"
@@ -64,8 +64,8 @@ def test_strerror_names_each_status_code():
 
 
 def test_tls_key_as_compiled_code_declares_it_has_libjits_size():
-    # cx.tls.PRELUDE starts with _libjit.TLS_KEY_DECL; the compiled struct is what libjit reports
-    assert cx.tls.PRELUDE.startswith(_libjit.TLS_KEY_DECL)
+    # cx.build.tls.PRELUDE starts with _libjit.TLS_KEY_DECL; the compiled struct is what libjit reports
+    assert tls.PRELUDE.startswith(_libjit.TLS_KEY_DECL)
     lib = cx.compile("static _Thread_local int x;\n"
                      "int bump(void) { return ++x; }\n"
                      "unsigned long key_size(void) { return sizeof(struct __cx_tls_key); }\n")

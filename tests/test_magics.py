@@ -13,7 +13,7 @@ from IPython.core.error import UsageError  # noqa: E402
 
 import cx  # noqa: E402
 import cx.magics  # noqa: E402
-from cx import capture  # noqa: E402
+from cx.runtime import capture  # noqa: E402
 
 FIB_HELLO = """\
 #include <stdio.h>
@@ -154,7 +154,7 @@ def test_cc_compiles_with_the_system_compiler(shell, tmp_path, monkeypatch):
     monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
     ok(shell, '%%cx --cc --options "-O3"\nint twice(int x) { return 2 * x; }')
     assert shell.user_ns["twice"](21) == 42
-    assert type(shell.user_ns["twice"]._cx_owner).__module__ == "cx.backends.cc"
+    assert type(shell.user_ns["twice"].info.code).__module__ == "cx.build.backends.cc"
     assert compile_options_of(shell, "--cc gcc") == {"backend": "cc", "compiler": "gcc"}
 
 

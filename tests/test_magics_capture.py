@@ -10,7 +10,7 @@ import time
 import pytest
 
 import cx
-from cx import capture
+from cx.runtime import capture
 
 pytestmark = pytest.mark.skipif(not capture.supported(), reason="needs fopencookie (glibc or musl)")
 
@@ -188,7 +188,7 @@ def test_install_nests_and_uninstall_restores_libc_streams():
 def test_plain_process_restores_and_flushes_at_exit(tmp_path):
     script = textwrap.dedent("""
         import cx
-        from cx import capture
+        from cx.runtime import capture
         lib = cx.compile('#include <stdio.h>\\nvoid tail(void) { printf("unflushed at exit"); }')
         capture.install()
         print("python first")
@@ -201,7 +201,7 @@ def test_plain_process_restores_and_flushes_at_exit(tmp_path):
 
 HELD_GIL_WHILE_THREAD_PRINTS = """
 import contextlib, io, threading, cx
-from cx import capture
+from cx.runtime import capture
 lib = cx.compile('''#include <stdio.h>
 void spam(int n) { for (int i = 0; i < n; i++) printf("thread %d\\\\n", i); }
 void held(int n) { for (int i = 0; i < n; i++) printf("held %d\\\\n", i); }''', hold_gil=HOLD)

@@ -174,7 +174,7 @@ def test_five_megabytes_with_the_gil_held_do_not_hang(kernel):
 
 
 def test_all_five_megabytes_without_the_rate_limit(kernel):
-    cell = kernel.run("from cx import capture\ncapture.limit_rate(None)\ntry:\n    megabytes(5)\n"
+    cell = kernel.run("from cx.runtime import capture\ncapture.limit_rate(None)\ntry:\n    megabytes(5)\n"
                       "finally:\n    capture.limit_rate()")
     assert len(stream(cell)) == 5 * 2**20
 

@@ -54,7 +54,7 @@ def test_process_pool_executor_default_context(lib):
 
 def _in_forked_child(lib):
     """Run in a fork child: calls, a crash caught by the guard, C output captured."""
-    from cx import capture
+    from cx.runtime import capture
 
     out = {"square": lib.square(9)}
     try:
@@ -82,14 +82,14 @@ def _print_in_child(module):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         module.shout(7)
-        from cx import capture
+        from cx.runtime import capture
 
         capture.flush()
     return buf.getvalue()
 
 
 def test_capture_installed_before_the_fork_works_in_the_child(lib):
-    from cx import capture
+    from cx.runtime import capture
 
     with capture.captured():  # as in a notebook: the magic installs it
         ctx = multiprocessing.get_context("fork")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import cx
-from cx import capture
+from cx.runtime import capture
 
 CLIB = Path(__file__).resolve().parent / "clib"
 KV = CLIB / "kv"

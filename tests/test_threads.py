@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import cx
-from cx import _libjit, tls
+from cx.build import libjit as _libjit, tls
 
 # A rendezvous in C: each caller arrives, then waits for the others. Every caller returns 1 only
 # if `parties` calls were running in C at the same time, which needs the GIL released during the
@@ -442,7 +442,7 @@ def _check_copies_are_freed(lib):
 def test_thread_local_with_the_cc_backend_is_native(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
     lib = cx.compile(SPELLINGS_SOURCE, backend="cc")  # a CompileError here is a failure
-    assert type(lib._code).__module__ == "cx.backends.cc"
+    assert type(lib._code).__module__ == "cx.build.backends.cc"
     seen = []
     t = threading.Thread(target=lambda: seen.append((lib.bump(), lib.per_call(), lib.history_sum())))
     t.start()

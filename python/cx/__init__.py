@@ -9,24 +9,34 @@ Write C, compile it in memory with an embedded TinyCC, and call it from Python a
 
 Every call releases the GIL while C runs. In IPython or Jupyter, ``%load_ext cx`` adds the
 ``%%cx`` cell magic.
+
+The package, in layers that import only downwards: :mod:`cx.errors`; ``cx.cread`` (reading C);
+``cx.build`` (build records, the unit, backends, libjit); ``cx.runtime`` (crash guard, output
+capture); ``cx.bind`` (ctypes types and bound functions); :mod:`cx.module` (``compile``,
+``Module``) and :mod:`cx.files`; :mod:`cx.recipe` (pickling); ``cx.tools`` (asm, layouts,
+timeit); ``cx.magics`` on top. ``cx.bench`` stands outside.
 """
+from ._version import __version__
+from .bind import BindingError, CString, FunctionInfo, Pointer
 from .errors import (BoundsError, ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError,
                      PicklingError)
-from .binding import BindingError, CString, Pointer
 from .files import install_import_hook, load, uninstall_import_hook
 from .module import Module, compile
-from .layouts import layout
-from .ctimeit import timeit
-from ._version import __version__
+from .runtime import capture, guard
+from .tools import asm, ctimeit, layouts
+from .tools.ctimeit import timeit
+from .tools.layouts import layout
+from . import recipe
 
-__all__ = ["compile", "Module", "Pointer", "CString", "CxError", "CompileError", "Diagnostic", "ClosedError",
-           "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load", "layout", "timeit",
-           "install_import_hook", "uninstall_import_hook", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["compile", "Module", "Pointer", "CString", "FunctionInfo", "CxError", "CompileError", "Diagnostic",
+           "ClosedError", "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load",
+           "layout", "timeit", "install_import_hook", "uninstall_import_hook", "load_ipython_extension",
+           "unload_ipython_extension"]
 
 
 def load_ipython_extension(ipython):
     """``%load_ext cx``: register the ``%%cx`` magic (see :mod:`cx.magics`)."""
-    from .magics import load_ipython_extension as load
+    from .magics import load_ipython_extension as load  # IPython is imported only when it asks
 
     load(ipython)
 

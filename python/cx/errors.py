@@ -209,7 +209,7 @@ class CrashError(CxError, RuntimeError):
     """Compiled C code crashed (a fatal signal, or exit() in checked code) and the call was abandoned.
 
     The process survives and the next call works; memory the abandoned call allocated stays
-    allocated, and a lock it held stays held (see cx.guard).
+    allocated, and a lock it held stays held (see cx.runtime.guard).
 
     Attributes
     ----------

@@ -5,22 +5,21 @@ backends), with two differences: the file's directory comes first on the include
 ``#include "helpers.h"`` finds the header next to it, and compile errors name the file
 (``kernels.c:12: error: ...``).
 
-Pickling (see :mod:`cx.recipe`): the module's recipe carries the file's text as it was read and its
+Pickling (see :mod:`cx.recipe`): the module's build record carries the file's text as it was read and its
 absolute path. Headers it includes are not carried: they are read again, by that path, wherever
 the module is rebuilt (the same machine, a process pool, a local Dask cluster; on another machine
 the same directory must exist).
 """
 from __future__ import annotations
 
-import dataclasses
 import importlib.abc
 import importlib.machinery
 import os
 import sys
 from typing import Optional
 
-from . import recipe as _recipe
-from .errors import SOURCE_NAME, CompileError
+from .build.record import Build
+from .module import Module, build_module
 
 __all__ = ["load", "install_import_hook", "uninstall_import_hook"]
 
@@ -60,8 +59,6 @@ def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
     >>> cx.load(d / "kernels.c").triple(14)
     42
     """
-    from .module import compile
-
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"cx.load takes the path of a C file, not {type(path).__name__}")
     shown = os.fspath(path)
@@ -78,22 +75,13 @@ def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
     dirs = (os.path.dirname(full),) + tuple(os.fspath(d) for d in include_dirs)
     if name is None:
         name = os.path.splitext(os.path.basename(full))[0]
-    try:
-        module = compile(text, name=name, include_dirs=dirs, **options)
-    except CompileError as exc:
-        _name_file(exc, shown)
-        raise
-    recipe = module.__dict__.get("_recipe")
-    if recipe is not None:
-        _recipe.attach(module, _recipe.Recipe(recipe.source, recipe.arguments, recipe.links, full))
-    return module
-
-
-def _name_file(exc, shown):
-    """Make a compile error name the file: ``kernels.c:12: error: ...`` (and in include chains)."""
-    exc.name = shown
-    exc.diagnostics = [dataclasses.replace(d, message=d.message.replace(f"{SOURCE_NAME}:", f"{shown}:"))
-                       for d in exc.diagnostics]
+    links = tuple(options.pop("link", ()))
+    for m in links:
+        if not isinstance(m, Module):
+            raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
+    record = Build.of(text, name=name, include_dirs=dirs, **options)
+    record = record.replace(links=tuple(m.__dict__.get("_record") for m in links), file=full)
+    return build_module(record, links, shown=shown)
 
 
 class _Finder(importlib.abc.MetaPathFinder):

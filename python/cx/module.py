@@ -1,76 +1,31 @@
 """``cx.compile`` and :class:`Module`: C source in, callable functions out.
 
-The path of one compile: the user's source is read for declarations (:mod:`cx.decls`, no system
-headers), turned into one translation unit (:mod:`cx.unit`), compiled by a backend
-(:mod:`cx.backends`), and bound lazily, one function at a time on first use (:mod:`cx.binding`).
+The path of one compile: the options become a build record (:class:`cx.build.Build`); the source
+is preprocessed by the backend and read for declarations (:mod:`cx.build.steps`, :mod:`cx.cread`),
+turned into one translation unit and compiled by a backend (:mod:`cx.build.backends`), and bound
+lazily, one function at a time on first use (:mod:`cx.bind`).
+
+Pickling: a module travels as its build record, and its functions and struct classes travel as
+their module's record and their name; the receiving process compiles the record again, once
+(:mod:`cx.build.cache`). See :mod:`cx.recipe` for what can and cannot travel.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import shlex
 import weakref
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Iterable, Mapping, Optional, Union
 
-from . import backends, binding, decls as _decls, guard as _guard, layouts, recipe as _recipe, tls, unit
-from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError, parse_diagnostics
+from . import bind
+from .bind import check as _check
+from .build import backends, cache, steps, tls
+from .build.record import Build
+from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, OptionError, PicklingError, parse_diagnostics
+from .runtime import guard as _guard
 
-__all__ = ["compile", "Module"]
-
-
-@dataclass
-class Settings:
-    """Everything a backend needs besides the source text."""
-
-    user_source: str
-    include_dirs: Sequence[str] = ()
-    defines: Mapping[str, Optional[str]] = field(default_factory=dict)
-    library_dirs: Sequence[str] = ()
-    libraries: Sequence[str] = ()
-    options: Sequence[str] = ()
-    symbols: Mapping[str, int] = field(default_factory=dict)
-    compiler: Optional[str] = None
+__all__ = ["compile", "Module", "build_module"]
 
 
-def _python_include(source: str) -> tuple:
-    """Python's own include directory, when the source includes <Python.h> (for hold_gil code)."""
-    if "Python.h" not in source:
-        return ()
-    import sysconfig
-
-    return (sysconfig.get_paths()["include"],)
-
-
-def _normalise_defines(defines) -> dict:
-    if defines is None:
-        return {}
-    if isinstance(defines, Mapping):
-        items = defines.items()
-    elif isinstance(defines, str):
-        raise OptionError("defines must be a dict or a list of 'NAME=VALUE' strings, not a str")
-    else:
-        items = (d.split("=", 1) if "=" in d else (d, None) for d in defines)
-    out = {}
-    for name, value in items:
-        if not name or not name.replace("_", "a").isalnum() or name[0].isdigit():
-            raise OptionError(f"bad macro name {name!r} in defines")
-        out[name] = None if value is None else str(value)
-    return out
-
-
-def _normalise_options(options) -> tuple:
-    """Options as a tuple of tokens, as a C compiler's argv has them. A str is split the way a
-    shell splits it (``"-O2 -DMSG='\\"a b\\"'"``), as the ``%%cx --options`` flag is; a list is
-    taken token by token (``['-DMSG="a b"']`` defines MSG as the string literal)."""
-    if isinstance(options, str):
-        try:
-            return tuple(shlex.split(options))
-        except ValueError as exc:
-            raise OptionError(f"options {options!r}: {exc}") from None
-    return tuple(str(o) for o in options)
-
-
-@_recipe.recorded  # pickling: the module remembers these arguments (cx.recipe)
 def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[str] = (),
             defines: Union[Mapping[str, object], Iterable[str], None] = None,
             library_dirs: Iterable[str] = (), libraries: Iterable[str] = (),
@@ -102,7 +57,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         functions release the GIL while they run.
     backend : str
         ``"tcc"`` (default): TinyCC in memory, compiles in milliseconds. ``"cc"``: the system C
-        compiler, optimising, cached on disk (see :mod:`cx.backends.cc`).
+        compiler, optimising, cached on disk (see :mod:`cx.build.backends.cc`).
     compiler : str, optional
         For ``backend="cc"``: the C compiler to run, a name on PATH or a path (``"clang"``,
         ``"gcc-12"``); default ``$CC``, else the first of ``cc``, ``gcc``, ``clang`` found.
@@ -111,7 +66,7 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         free or a use after free raises :class:`cx.BoundsError` naming the line, instead of
         corrupting memory. Code runs several times slower.
     guard : bool, optional
-        Call every function through a crash guard (see :mod:`cx.guard`): a crash raises
+        Call every function through a crash guard (see :mod:`cx.runtime.guard`): a crash raises
         :class:`cx.CrashError` and the interrupt button (SIGINT) stops a running call, instead of
         killing the process. Default: on (with the ``"tcc"`` backend it also keeps line tables,
         ``-bt``, so errors name the line).
@@ -137,28 +92,37 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     >>> lib.add(2, 3)
     5
     """
-    if not isinstance(source, str):
-        raise TypeError(f"source must be a str of C code, not {type(source).__name__}")
-    _check_text(source)
     links = tuple(link)
     for m in links:
         if not isinstance(m, Module):
             raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
-    if compiler is not None and backend != "cc":
-        raise OptionError(f"compiler={compiler!r} applies to backend='cc' only; pass backend='cc' too")
-    back = backends.get(backend)
-    settings = Settings(
-        user_source=source,
-        include_dirs=tuple(include_dirs) + _python_include(source),
-        defines=_normalise_defines(defines),
-        library_dirs=tuple(library_dirs),
-        libraries=tuple(libraries),
-        options=_normalise_options(options),
-        compiler=compiler,
-    )
-    guard = _guard_settings(settings, backend, check, guard)
-    view = front(source, settings, back)
-    declarations = view.declarations
+    record = Build.of(source, name=name, include_dirs=include_dirs, defines=defines, library_dirs=library_dirs,
+                      libraries=libraries, options=options, hold_gil=hold_gil, backend=backend, compiler=compiler,
+                      check=check, guard=guard)
+    return build_module(record.replace(links=tuple(m.__dict__.get("_record") for m in links)), links)
+
+
+def build_module(record: Build, links=(), *, shown: Optional[str] = None) -> "Module":
+    """Compile what ``record`` describes, linked to the modules ``links`` (its ``links`` records'
+    modules), and return the :class:`Module`. ``shown``: how compile errors name the file of a
+    record made by :func:`cx.load` (default: its path).
+    """
+    try:
+        return _build_module(record, links)
+    except CompileError as exc:
+        if record.file is not None:
+            _name_file(exc, shown or record.file)
+        raise
+
+
+def _build_module(record, links):
+    source = record.source
+    steps.check_text(source)
+    back = backends.get(record["backend"])
+    settings = record.settings()
+    guard = _guard_settings(settings, record["backend"], record["check"], record["guard"])
+    prepared = steps.prepare(source, settings, back)
+    declarations = prepared.declarations
     symbols, owners = {}, {}
     for m in links:  # later modules win
         for n, addr in m.exports().items():
@@ -168,86 +132,20 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
         wanted.update(tls.link_names(n) if declarations.thread_local(n) else (n,))
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
     used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
-    hold_gil = frozenset(hold_gil)
-    code = _build(back, view, declarations, settings, guard, hold_gil)
-    name = name or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    code = steps.make_code(back, prepared, settings, guard)
+    name = record["name"] or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     module = Module(code, declarations, name=name, source=source,
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
-                    hold_gil=hold_gil,
-                    guarded=guard, settings=settings)
+                    hold_gil=frozenset(record["hold_gil"]), guarded=guard, settings=settings, record=record)
     module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
 
 
-def _build(back, view, declarations, settings, guard, hold_gil):
-    """The backend's code for the source, with the crash guard's end marker when ``guard``.
-
-    The marker (:func:`cx.guard.generate`) comes after the source: when the unit fails in it, the
-    source is compiled alone, which gives its own error (a missing ``}``). A source that compiles
-    alone but not with the marker is cx's bug, reported as such: calls are never left unguarded
-    silently. (The calls themselves enter the guard in cx's call slot, ``_call.c``.)
-    """
-    text = unit.translation_unit(view.compiled_text, declarations, guard=guard, hold_gil=hold_gil,
-                                 preprocessed=view.preprocessed)
-    try:
-        code = back.build(text, settings)
-    except CompileError as exc:
-        if not (guard and _guard.generated_code_failed(exc)):
-            raise
-        back.build(unit.translation_unit(view.compiled_text, declarations, guard=False,
-                                         preprocessed=view.preprocessed), settings).close()
-        raise CxError("cx could not guard the calls of this source: the crash guard's end marker did not "
-                      f"compile ({next((str(d) for d in exc.errors), exc.summary)}); this is a bug in cx, "
-                      "please report it with the source") from None
-    if guard and not code.sym(_guard.END_SYMBOL):
-        code.close()
-        raise CxError("cx could not guard the calls of this source (its end marker is missing from the "
-                      "compiled code); this is a bug in cx, please report it with the source")
-    return code
-
-
-def _layouts(declarations):
-    """The compiler's own struct layouts for :class:`cx.binding.TypeTable` to check its classes
-    against (:func:`cx.layouts.checker`), asked of TinyCC whatever the backend: the check is of
-    the declarations' text, which TinyCC compiled or a C compiler's preprocessor wrote."""
-    from .backends import tcc
-
-    return layouts.checker(declarations, lambda text: tcc.build(text, Settings(user_source=text)))
-
-
-def _check_text(source):
-    """Refuse what no C compiler reads: a NUL character (TinyCC would silently stop there)."""
-    at = source.find("\x00")
-    if at >= 0:
-        line = source.count("\n", 0, at) + 1
-        column = at - (source.rfind("\n", 0, at) + 1) + 1
-        raise CompileError("C compile failed", [Diagnostic(line, "error",
-                           "the source contains a NUL character (\\x00); C source cannot contain one",
-                           column=column)], source, name=SOURCE_NAME)
-
-
-@dataclass
-class View:
-    """What :func:`front` makes of a source: its declarations, and the text the backend compiles."""
-
-    declarations: _decls.Declarations
-    compiled_text: str
-    preprocessed: bool
-
-
-def front(source: str, settings: Settings, back) -> View:
-    """Preprocess ``source`` with the backend's own preprocessor and read its declarations.
-
-    The declarations are those of the translation unit as the compiler sees it (every header,
-    every macro, every ``#if``). A backend that compiles preprocessed text (``PREPROCESSED``)
-    then compiles exactly that text, so the source is preprocessed once.
-    """
-    text = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings)
-    declarations = _decls.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                            system_dirs=back.system_dirs())
-    if getattr(back, "PREPROCESSED", False):
-        return View(declarations, back.compilable(text), True)
-    return View(declarations, source, False)
+def _name_file(exc, shown):
+    """Make a compile error name the file: ``kernels.c:12: error: ...`` (and in include chains)."""
+    exc.name = shown
+    exc.diagnostics = [dataclasses.replace(d, message=d.message.replace(f"{SOURCE_NAME}:", f"{shown}:"))
+                       for d in exc.diagnostics]
 
 
 def _guard_settings(settings, backend, check, guard) -> bool:
@@ -283,36 +181,37 @@ class Module:
     undefined = frozenset()
 
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False,
-                 settings=None):
+                 settings=None, record=None):
         d = self.__dict__
-        d["_guarded"] = guarded  # calls enter the crash guard (cx.guard, _call.c)
+        d["_guarded"] = guarded  # calls enter the crash guard (cx.runtime.guard, _call.c)
         d["name"] = name
         d["source"] = source
         d["declarations"] = declarations
         d["_code"] = code
-        if code is not None:
-            code.source = source  # for tools that show the code beside its lines (cx.asm)
+        code.source = source  # for tools that show the code beside its lines (cx.tools.asm)
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
-        how = None if settings is None or code is None else layouts.LayoutSource(
-            source, declarations, settings, "cc" if hasattr(code, "path") else "tcc")
-        d["_types"] = binding.TypeTable(declarations, _layouts(declarations), how)  # how: for cx.layout
+        d["_record"] = record  # how it was built: what pickling sends (cx.build.record)
+        backend = record["backend"] if record is not None else "tcc"
+        types = bind.TypeTable(declarations, _check.checker(declarations, steps.layout_build),
+                               settings=settings, backend=backend)  # settings, backend: for cx.layout
+        types.module, types.record = weakref.ref(self), record  # struct classes and values pickle by it
+        d["_types"] = types
         d["_bound"] = {}
         d["_unbound"] = {}
         d["_globals"] = {}
-        listed = code.defined() if code is not None else None  # what the compiler compiled
-        # names only: a prototype is read when its function is first used (cx.decls.Reader)
+        listed = code.defined()  # what the compiler compiled (None: the backend cannot say)
+        # names only: a prototype is read when its function is first used (cx.cread.Reader)
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
         d["_exported_globals"] = {n: None for n in declarations.defined_variables
                                   if listed is None or n in listed or declarations.thread_local(n)}
         # what the compiler defines but the declarations do not name (a K&R-style definition):
         # never silently missing, it is listed in `unbound` with the reason
-        if listed is not None:
-            for n in sorted(set(listed) - set(self._exported) - set(declarations.defined_variables)):
-                if not n.startswith("__cx_"):
-                    self._unbound[n] = (f"the compiler defines '{n}', but cx could not read its declaration "
-                                        f"(a K&R-style definition such as 'int {n}(a, b) int a; int b; {{...}}' "
-                                        f"is not read: write a prototype, 'int {n}(int a, int b) {{...}}')")
+        for n in sorted(set(listed or ()) - set(self._exported) - set(declarations.defined_variables)):
+            if not n.startswith("__cx_"):
+                self._unbound[n] = (f"the compiler defines '{n}', but cx could not read its declaration "
+                                    f"(a K&R-style definition such as 'int {n}(a, b) int a; int b; {{...}}' "
+                                    f"is not read: write a prototype, 'int {n}(int a, int b) {{...}}')")
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -375,7 +274,7 @@ class Module:
 
         A ``_Thread_local`` global has no one address: it is listed under its name with the
         address of its initial value (no thread's copy), and under the symbols a module linking
-        to it needs (:func:`cx.tls.link_names`).
+        to it needs (:func:`cx.build.tls.link_names`).
         """
         self._check_open()
         out = {}
@@ -405,9 +304,8 @@ class Module:
             addr = self._code.sym(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
-            fn = binding.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
-                                       guarded=self._guarded)
-            fn._cx_recipe, fn._cx_module = self.__dict__.get("_recipe"), weakref.ref(self)  # cx.recipe
+            fn = bind.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
+                                    guarded=self._guarded, module=self, record=self._record)
             self._bound[n] = fn
         return fn
 
@@ -417,11 +315,11 @@ class Module:
             raise CxError(f"'{n}' is compiled but cx could not read its declaration")
         if decl.thread_local:  # the calling thread's own copy: never cached
             self._check_open()
-            return binding.GlobalVariable(decl, tls.address(self._code, n), self._code, self._types)
+            return bind.GlobalVariable(decl, tls.address(self._code, n), self._code, self._types)
         var = self._globals.get(n)
         if var is None:
             self._check_open()
-            var = binding.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
+            var = bind.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
             self._globals[n] = var
         return var
 
@@ -479,7 +377,7 @@ class Module:
         if code is None:
             return
         for fn in self._bound.values():
-            binding.trap_function(fn, self.name)
+            bind.trap_function(fn, self.name)
         for n in list(self._bound):
             self.__dict__.pop(n, None)
         self.__dict__["_globals"] = {}
@@ -488,10 +386,36 @@ class Module:
 
     def __reduce__(self):
         """Pickled by recipe: the other side compiles the same source again (see :mod:`cx.recipe`)."""
-        return _recipe.reduce_module(self)
+        return cache.rebuilt_module, (self._shippable(f"module '{self.name}'"),)
+
+    def _shippable(self, what, function=None):
+        """The record that rebuilds this module elsewhere (this module is what it builds here);
+        :class:`cx.PicklingError` when it cannot travel."""
+        record = self.__dict__.get("_record")
+        if self.closed:
+            raise PicklingError(f"cannot pickle {what}: " + ("it is closed" if function is None else
+                                                             "its module is closed"))
+        if record is None:
+            raise PicklingError(f"cannot pickle {what}: cx does not know how "
+                                f"{'it' if function is None else 'its module'} was built")
+        return cache.ship(record, what, function=function, module=self)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+# ---- unpickling: the record compiled again, once per process (cx.build.cache) --------------------
+
+def _rebuild(record):
+    links = [cache.module_for(link, _rebuild) for link in record.links]
+    try:
+        return build_module(record, links)
+    except CompileError as exc:
+        exc.summary = f"{exc.summary} (rebuilding a pickled cx module in this process)"
+        raise
+
+
+cache.set_builder(_rebuild)

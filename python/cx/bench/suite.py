@@ -42,10 +42,12 @@ import timeit
 import numpy as np
 
 import cx
-from cx import decls, unit
+from cx import cread
 from cx.bench.report import format_table, plot, targets
-from cx.backends import cc, tcc
-from cx.module import Module, Settings
+from cx.build import unit
+from cx.build.backends import cc, tcc
+from cx.build.record import Settings
+from cx.module import Module
 
 SMALL_C = r"""
 #include <stdio.h>
@@ -418,7 +420,7 @@ def bench_profile(source, symbol, libtcc, rounds):
         t0 = time.perf_counter()
         text = tcc.preprocess(f'#line 1 "<cell>"\n{src}', settings)
         t1 = time.perf_counter()
-        d = decls.from_preprocessed(text, source_files=(tcc.STRING_FILE, "<cell>"), system_dirs=tcc.system_dirs())
+        d = cread.from_preprocessed(text, source_files=(tcc.STRING_FILE, "<cell>"), system_dirs=tcc.system_dirs())
         t2 = time.perf_counter()
         tu = unit.translation_unit(tcc.compilable(text), d, guard=True, preprocessed=True)
         t3 = time.perf_counter()

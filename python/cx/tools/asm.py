@@ -1,7 +1,7 @@
 """What did the compiler make of my C? The machine code of a function, beside its source lines.
 
 ``lib.f.disassemble()`` (or :func:`disassemble`) returns a :class:`Disassembly`: the instructions of
-the C function ``f`` itself (not the crash-guard wrapper that the binding calls), each with the cell
+the C function ``f`` itself, each with the cell
 line it was compiled from. In Jupyter it shows as a colour-coded listing (``_repr_html_``), elsewhere
 as text, like ``objdump -S``. ``%%cx --asm`` shows it for every function of a cell.
 
@@ -30,8 +30,10 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from . import _libjit
-from .errors import SOURCE_NAME, ClosedError, CxError
+from ..bind import FunctionInfo
+from ..bind.functions import disassemble_with
+from ..build import libjit as _libjit
+from ..errors import SOURCE_NAME, ClosedError, CxError
 
 __all__ = ["disassemble", "side_by_side", "Disassembly", "SideBySide", "Instruction"]
 
@@ -103,16 +105,16 @@ def disassemble(function, *, syntax: str = "intel") -> "Disassembly":
     >>> listing.instructions[-1].mnemonic
     'ret'
     """
-    decl = getattr(function, "_cx_decl", None)
-    if decl is None:
+    info = getattr(function, "info", None)
+    if not isinstance(info, FunctionInfo):
         raise TypeError(f"disassemble() takes a function bound by cx (lib.f), not {type(function).__name__}")
     if syntax not in ("intel", "att"):
         raise ValueError(f"syntax must be 'intel' or 'att', not {syntax!r}")
-    code = getattr(function, "_cx_owner", None)
-    if code is None or getattr(function, "_cx_closed", False) or code.closed:
-        raise ClosedError(f"{decl.name}() belongs to a closed module: there is no machine code to show")
+    code = info.code
+    if info.closed or code is None or code.closed:
+        raise ClosedError(f"{info.name}() belongs to a closed module: there is no machine code to show")
     md = _capstone(syntax)
-    name = decl.name
+    name = info.name
     if hasattr(code, "path"):
         start, data, lines, backend, note = _cc_code(code, name)
     else:
@@ -370,3 +372,6 @@ class SideBySide:
     def _repr_html_(self):
         cells = "".join(f'<div style="flex:0 0 auto">{listing._repr_html_()}</div>' for listing in self.listings)
         return f'<div class="cx-asm-side-by-side" style="display:flex;gap:18px;align-items:flex-start">{cells}</div>'
+
+
+disassemble_with(disassemble)  # lib.f.disassemble()

@@ -1,5 +1,5 @@
 /*
- * _cscan.c -- cx._cscan: cuts preprocessed C into its top-level declarations (internal).
+ * _cscan.c -- cx.cread._cscan: cuts preprocessed C into its top-level declarations (internal).
  *
  * One job, done in C because a source the size of an amalgamation is megabytes of text: find where
  * each file-scope declaration or function definition starts and ends, skipping string and character
@@ -452,7 +452,7 @@ static PyModuleDef_Slot slots[] = {
     {0, NULL}};
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "cx._cscan",
+    PyModuleDef_HEAD_INIT, "cx.cread._cscan",
     "Cuts preprocessed C into top-level declarations (internal).", 0, methods, slots,
 };
 

@@ -1,14 +1,14 @@
-"""Text helpers for reading preprocessed C with pycparser, for :mod:`cx.decls` (private).
+"""Text helpers for reading preprocessed C with pycparser, for :mod:`cx.cread.reader` (private).
 
 The text is the compiler preprocessor's output (directives resolved, macros expanded, comments
-gone: :func:`cx.module.front`); what is left for Python is what pycparser does not read:
+gone: :func:`cx.build.steps.prepare`); what is left for Python is what pycparser does not read:
 
 - :func:`gnu` blanks or maps GNU and C11 spellings (``__attribute__((...))``, ``__asm__(...)``,
   ``__restrict``, ``__thread``...), keeping every newline so line numbers stay right;
 - :func:`split_top`, :func:`declared_name`, :func:`strip_initializers` and
-  :func:`guess_type_names` let :mod:`cx._cfront` retry a text pycparser refuses, declaration by
+  :func:`guess_type_names` let :mod:`cx.cread.front` retry a text pycparser refuses, declaration by
   declaration;
-- :data:`KEYWORDS` and :func:`rx` (cached regular expressions) are shared with :mod:`cx._pview`.
+- :data:`KEYWORDS` and :func:`rx` (cached regular expressions) are shared with :mod:`cx.cread.view`.
 
 cx has no preprocessor of its own: the compiler's is the only one.
 """
@@ -79,7 +79,7 @@ def gnu(text):
     """Blank or map GNU/C11 spellings pycparser does not read (``__attribute__((...))``,
     ``__asm__(...)``, ``__restrict``, ``_Alignas(...)``...), keeping every newline. Layout
     attributes do not matter here: struct classes are checked against the compiler's own layout
-    (:func:`cx.layouts.checker`)."""
+    (:func:`cx.bind.check.checker`)."""
     out, pos = [], 0
     while True:
         m = rx(_GNU).search(text, pos)

@@ -36,7 +36,7 @@
 #include <string.h>
 
 #include "jit.h" /* jit_guard_frame, JIT_GUARD_HOST_API (the functions come from cx._jit) */
-#include "_call.h"
+#include "_speedups.h"
 
 #if (defined(__x86_64__) && !defined(_WIN32)) || defined(__aarch64__)
 #define HAVE_TRAMPOLINE 1
@@ -58,11 +58,10 @@
 #define current_tstate() _PyThreadState_UncheckedGet()
 #endif
 
-/* libjit's guard entry points (set_guard_api, from cx.guard.install). */
-typedef void enter_fn(jit_guard_frame *, const char *, int);
-typedef void frame_fn(jit_guard_frame *);
-static enter_fn *guard_enter;
-static frame_fn *guard_leave, *guard_recover;
+/* libjit's guard entry points: cx_guard (_speedups.h), set by set_guard_api. */
+#define guard_enter cx_guard.enter
+#define guard_leave cx_guard.leave
+#define guard_recover cx_guard.recover
 
 static PyTypeObject *ctypes_funcptr_type; /* ctypes._CFuncPtr: its tp_call is ctypes' call */
 static PyObject *c_void_p_cls, *c_char_p_cls;
@@ -770,24 +769,6 @@ static PyObject *detach(PyObject *module, PyObject *fn)
     Py_RETURN_NONE;
 }
 
-static PyObject *set_guard_api(PyObject *module, PyObject *args)
-{
-    PyObject *e, *l, *r;
-    if (!PyArg_ParseTuple(args, "OOO", &e, &l, &r))
-        return NULL;
-    void *pe = PyLong_AsVoidPtr(e), *pl = PyLong_AsVoidPtr(l), *pr = PyLong_AsVoidPtr(r);
-    if (PyErr_Occurred())
-        return NULL;
-    if (!pe || !pl || !pr) {
-        PyErr_SetString(PyExc_ValueError, "set_guard_api: NULL address");
-        return NULL;
-    }
-    guard_leave = (frame_fn *)pl;
-    guard_recover = (frame_fn *)pr;
-    guard_enter = (enter_fn *)pe; /* last: it is what says the API is there */
-    Py_RETURN_NONE;
-}
-
 static PyMethodDef call_methods[] = {
     {"fast_class", fast_class, METH_O,
      "fast_class(cls): give a new subclass of ctypes._CFuncPtr cx's call slot (before any instance)."},
@@ -796,8 +777,6 @@ static PyMethodDef call_methods[] = {
     {"detach", detach, METH_O,
      "detach(fn): every later call of fn goes to ctypes (still guarded), e.g. after its errcheck, "
      "argtypes or restype were changed."},
-    {"set_guard_api", set_guard_api, METH_VARARGS,
-     "set_guard_api(enter, leave, recover): addresses of libjit's jit_guard_enter/leave/recover."},
     {NULL}};
 
 int cx_call_init(PyObject *m)

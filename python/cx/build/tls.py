@@ -41,7 +41,8 @@ import bisect
 import ctypes
 import re
 
-from . import _libjit
+from . import libjit as _libjit
+from ..errors import CxError
 
 __all__ = ["PRELUDE", "SPECIFIERS", "rewrite", "address", "link_names"]
 
@@ -60,8 +61,8 @@ def _has_word(text, word):
         at = text.find(word, end)
     return False
 
-#: Definitions the rewritten text relies on (part of :data:`cx.unit.PRELUDE`). The key struct is
-#: libjit's (declared once, in :mod:`cx._libjit`, and checked against libjit's when it loads).
+#: Definitions the rewritten text relies on (part of :data:`cx.build.unit.PRELUDE`). The key struct is
+#: libjit's (declared once, in :mod:`cx.build.libjit`, and checked against libjit's when it loads).
 PRELUDE = _libjit.TLS_KEY_DECL + r"""
 #ifdef __TINYC__
 void *__cx_tls_get(struct __cx_tls_key *, const void *, unsigned long, unsigned long);
@@ -559,7 +560,7 @@ def rewrite(source: str, declarations=None) -> str:
     """The cell ``source`` with every thread-local variable made to work under TinyCC.
 
     A source without ``_Thread_local``, ``__thread`` or ``thread_local`` is returned unchanged.
-    Registered in :data:`cx.unit.REWRITES`; ``declarations`` is not needed.
+    Registered in :data:`cx.build.unit.REWRITES`; ``declarations`` is not needed.
     """
     if not any(_has_word(source, word) for word in SPECIFIERS):
         return source
@@ -607,7 +608,5 @@ def address(code, name: str) -> int:
     """
     accessor = code.sym(_ADDRESS.format(name))
     if not accessor:
-        from .errors import CxError
-
         raise CxError(f"'{name}' is _Thread_local but its accessor is missing from the compiled code")
     return ctypes.CFUNCTYPE(ctypes.c_void_p)(accessor)()

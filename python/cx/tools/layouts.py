@@ -21,7 +21,8 @@ struct cx binds no class for (``ctypes`` cannot lay it out as C does) is shown b
 ``cx.layout(lib, "Name")``.
 
 The query compile runs the source's constructors (``__attribute__((constructor))``) again, as any
-compile does. A struct class keeps how its module was compiled (a :class:`LayoutSource`), not its code, so
+compile does. A struct class keeps how its module was compiled (its type table keeps the backend's
+settings), not its code, so
 this works after the module is closed; any other ``ctypes`` class shows the ``ctypes`` layout.
 """
 from __future__ import annotations
@@ -32,7 +33,12 @@ import html
 from dataclasses import dataclass
 from typing import Optional
 
-from .errors import CxError
+from ..bind import scalars
+from ..bind.check import c_name
+from ..bind.types import show_layouts_with
+from ..build import backends, unit
+from ..errors import CxError
+from ..module import Module
 
 __all__ = ["layout", "Layout", "FieldLayout"]
 
@@ -193,42 +199,13 @@ class Layout:
 
 # ---- the class side: struct classes show their layout ---------------------------------------
 
-class _ShowsLayout:
-    def _repr_html_(cls):
-        """A struct class displayed in Jupyter: its layout picture (None, i.e. the plain repr, when
-        the class cannot be measured, e.g. one whose fields were never set)."""
-        try:
-            return layout(cls)._repr_html_()
-        except (CxError, TypeError, ValueError, AttributeError):
-            return None
-
-
-class StructType(_ShowsLayout, type(ctypes.Structure)):
-    """Metaclass of cx's struct classes: ``ctypes.Structure``'s, plus the layout picture."""
-
-
-class UnionType(_ShowsLayout, type(ctypes.Union)):
-    """Metaclass of cx's union classes: ``ctypes.Union``'s, plus the layout picture."""
-
-
-@dataclass(frozen=True)
-class LayoutSource:
-    """How a module was compiled, kept by its struct classes (not its code) so that :func:`layout`
-    can ask the same compiler, with the same options, even after the module is gone."""
-
-    source: str
-    declarations: object
-    settings: object
-    backend: str
-
-
-def struct_class(name, base, namespace, decl, source=None):
-    """A new ``ctypes`` struct/union class that knows its declaration and how its module was compiled."""
-    meta = UnionType if issubclass(base, ctypes.Union) else StructType
-    cls = meta(name, (base,), namespace)
-    cls._cx_struct = decl
-    cls._cx_layout_source = source
-    return cls
+def _class_html(cls):
+    """A struct class displayed in Jupyter: its layout picture (None, i.e. the plain repr, when
+    the class cannot be measured, e.g. one whose fields were never set)."""
+    try:
+        return layout(cls)._repr_html_()
+    except (CxError, TypeError, ValueError, AttributeError):
+        return None
 
 
 # ---- measuring ---------------------------------------------------------------------------------
@@ -259,8 +236,6 @@ def layout(cls, name: Optional[str] = None) -> Layout:
     >>> lay.size, [(f.name, f.offset) for f in lay.fields], lay.padding()
     (16, [('c', 0), ('d', 8)], [(1, 7)])
     """
-    from .module import Module
-
     if isinstance(cls, Module):
         return _module_layout(cls, name)
     if name is not None:
@@ -270,7 +245,7 @@ def layout(cls, name: Optional[str] = None) -> Layout:
     cached = cls.__dict__.get("_cx_layout")
     if cached is not None:
         return cached
-    found = _measure(cls.__dict__.get("_cx_layout_source"), cls.__dict__.get("_cx_struct"), cls)
+    found = _measure(cls.__dict__.get("_cx_types"), cls.__dict__.get("_cx_struct"), cls)
     cls._cx_layout = found
     return found
 
@@ -284,20 +259,18 @@ def _module_layout(module, name) -> Layout:
     try:
         cls = module._types.struct(name)
     except CxError as e:  # cx binds no class for it: the compiler's layout alone, and why
-        how = module._types._layout_source
-        if how is None:
-            raise
+        how = module._types
         compiled = _compiler_layout(how, decl)
         why = str(e).splitlines()[0]
         return dataclasses.replace(compiled, differences=(f"cx binds no ctypes class for it ({why})",))
     return layout(cls)
 
 
-def _measure(source, decl, cls) -> Layout:
+def _measure(how, decl, cls) -> Layout:
     found = _ctypes_layout(cls, decl)
-    if source is not None and decl is not None:
+    if how is not None and how.settings is not None and decl is not None:
         try:
-            compiled = _compiler_layout(source, decl)
+            compiled = _compiler_layout(how, decl)
         except CxError as e:  # e.g. a struct the query cannot name: show what ctypes knows, and why
             first = str(e).splitlines()[0]
             found = dataclasses.replace(found, differences=(f"the compiler could not be asked ({first}): "
@@ -339,12 +312,6 @@ def _spell(name, t):
     return f"{spelling}{'' if spelling.endswith('*') else ' '}{name}{dims}"
 
 
-def _c_name(decl):
-    if decl.tag:
-        return f"{'union' if decl.union else 'struct'} {decl.tag}"
-    return decl.name
-
-
 def _leaves(field, structs):
     """The named, non-bit-field members reachable through an anonymous member (C names them directly)."""
     inner = structs.get(field.type.name) if field.type.kind in ("struct", "union") else None
@@ -366,7 +333,7 @@ def _anonymous_declaration(field, structs):
 
 
 def _query_source(decl, structs) -> str:
-    t = _c_name(decl)
+    t = c_name(decl)
     body = [f"out[0] = sizeof({t}); out[1] = _Alignof({t});"]
     for i, f in enumerate(decl.fields):
         k = 2 + 3 * i
@@ -394,12 +361,12 @@ def _query_source(decl, structs) -> str:
 
 
 def _compiler_layout(how, decl) -> Layout:
-    from . import backends, unit
-
+    """Ask the compiler the module was compiled with (``how``: its type table keeps the backend's
+    settings), with the same options, about ``decl``."""
     backend, settings = how.backend, how.settings
     options = tuple(o for o in settings.options if not (o == "-b" or o.startswith("-bt")))
     settings = dataclasses.replace(settings, options=options)
-    source = how.source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl, how.declarations.structs)
+    source = settings.user_source + "\n#line 1 \"<cx-layout>\"\n" + _query_source(decl, how.declarations.structs)
     text = unit.translation_unit(source, how.declarations, guard=False)
     code = backends.get(backend).build(text, settings)
     try:
@@ -426,55 +393,10 @@ def _compiler_layout(how, decl) -> Layout:
     return Layout(decl.name, decl.union, values[0], values[1], tuple(fields), "TinyCC" if backend == "tcc" else "cc")
 
 
-def checker(declarations, build):
-    """What :class:`cx.binding.TypeTable` uses to check the struct classes it makes: a function
-    ``structs -> {name: (sizeof, {field: offsetof})}`` that asks the compiler, or None when the
-    declarations carry no compiler's text to ask.
-
-    Unlike :func:`layout` (one struct, every detail, for a person), this asks about many structs at
-    once and runs nothing: the numbers are constants in a table, which ``build(text)`` compiles
-    and the table is read from the resulting code's ``__cx_layout`` symbol. Bit-fields are left
-    to ctypes (no ``offsetof`` names them). A text the compiler does not take (gcc's view of a
-    system header) gives ``{}``: nothing to check against, the classes stand as ctypes makes them.
-    """
-    if getattr(declarations, "type_source", None) is None:
-        return None
-
-    def ask(structs):
-        queries, order = [], []
-        for st in structs:
-            if st.name.startswith("<"):
-                continue  # an anonymous struct has no name to ask about
-            fields = [f.name for f in st.fields if f.name and f.bits is None]
-            spelled = _c_name(st)
-            queries += [f"sizeof({spelled})"] + [f"__builtin_offsetof({spelled}, {f})" for f in fields]
-            order.append((st.name, fields))
-        if not order:
-            return {}
-        text = declarations.type_source(structs) + f"\nunsigned long __cx_layout[] = {{ {', '.join(queries)} }};\n"
-        try:
-            code = build(text)
-        except CxError:
-            return {}
-        try:
-            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_layout"))[:]
-        finally:
-            code.close()
-        out, i = {}, 0
-        for name, fields in order:
-            out[name] = (values[i], dict(zip(fields, values[i + 1:i + 1 + len(fields)])))
-            i += 1 + len(fields)
-        return out
-
-    return ask
-
-
 def _scalar_size(field):
-    from .binding import _SCALARS
-
     t = field.type
-    if t.kind == "scalar" and t.name in _SCALARS:
-        return ctypes.sizeof(_SCALARS[t.name])
+    if t.kind == "scalar":
+        return scalars.by_name(t.name).size
     if t.kind == "enum":
         return ctypes.sizeof(ctypes.c_int)
     return 0
@@ -493,3 +415,6 @@ def _compare(compiled: Layout, bound: Layout) -> tuple:
         if b is not None and (b.offset * 8 + (b.bit_offset or 0)) != (f.offset * 8 + (f.bit_offset or 0)):
             out.append(f"field {f.name}: offset {f.offset} for the compiler, {b.offset} in the ctypes class")
     return tuple(out)
+
+
+show_layouts_with(_class_html)  # struct classes show this picture in Jupyter

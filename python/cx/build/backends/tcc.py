@@ -6,13 +6,14 @@ import functools
 import os
 import re
 
-from .. import _libjit
+from .. import libjit as _libjit
 from . import Code
-from ..errors import SOURCE_NAME, CompileError, CxError, OptionError, parse_diagnostics
+from ...errors import SOURCE_NAME, CompileError, CxError, OptionError, parse_diagnostics
 
 
 #: cx's own headers, searched before the system's (sys/cdefs.h: keeps __attribute__ working).
-_SHIM_INCLUDE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "include")
+_SHIM_INCLUDE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "include")
+_SHIM_INCLUDE = os.path.normpath(_SHIM_INCLUDE)  # python/cx/include
 
 
 class TccCode(Code):

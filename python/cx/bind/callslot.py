@@ -1,4 +1,4 @@
-"""Sets up cx's own call slot (``_call.c`` in :mod:`cx._speedups`) for a bound function.
+"""Sets up cx's own call slot (``bind/_call.c`` in ``cx._speedups``) for a bound function.
 
 A bound function is an instance of its own subclass of ``ctypes._CFuncPtr``. :func:`prepare_class`
 gives that class the call slot (before any instance exists); :func:`attach` describes the
@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import ctypes
 
-from . import _libjit, _speedups
+from .. import _speedups
+from ..runtime import guard
+from . import scalars
 
 __all__ = ["prepare_class", "attach", "detach"]
-
-_INTS = {ctypes.c_byte: "i", ctypes.c_short: "i", ctypes.c_int: "i", ctypes.c_long: "i",
-         ctypes.c_longlong: "i", ctypes.c_ubyte: "u", ctypes.c_ushort: "u", ctypes.c_uint: "u",
-         ctypes.c_ulong: "u", ctypes.c_ulonglong: "u"}
-_REALS = {ctypes.c_double: "d", ctypes.c_float: "f"}
-_guard_api_set = False
 
 
 def _detaching(name):
@@ -49,10 +45,12 @@ def prepare_class(cls):
 
 def _param(conv, ctype):
     """(kind, bits, writable, converter) of one parameter for ``CallSpec``."""
-    if isinstance(conv, _speedups.IntArg) and ctype in _INTS:
-        return _INTS[ctype], ctypes.sizeof(ctype) * 8, False, conv
-    if isinstance(conv, _speedups.FloatArg) and ctype in _REALS:
-        return _REALS[ctype], 0, False, conv
+    scalar = scalars.by_ctype(ctype)
+    slot = scalar.slot if scalar is not None else None
+    if isinstance(conv, _speedups.IntArg) and slot in ("i", "u"):
+        return slot, scalar.size * 8, False, conv
+    if isinstance(conv, _speedups.FloatArg) and slot in ("d", "f"):
+        return slot, 0, False, conv
     if conv is ctypes.py_object:
         return "O", 0, False, conv
     if conv is ctypes.c_bool:
@@ -63,11 +61,13 @@ def _param(conv, ctype):
 def _result(restype):
     if restype is None:
         return "v", 0
-    if restype in _INTS:
-        return _INTS[restype], ctypes.sizeof(restype) * 8
-    if restype in _REALS:
-        return _REALS[restype], 0
-    if restype is ctypes.c_bool:
+    scalar = scalars.by_ctype(restype) if isinstance(restype, type) else None
+    slot = scalar.slot if scalar is not None else None
+    if slot in ("i", "u"):
+        return slot, scalar.size * 8
+    if slot in ("d", "f"):
+        return slot, 0
+    if slot == "b":
         return "?", 8
     if restype is ctypes.c_void_p:
         return "p", 0
@@ -76,23 +76,13 @@ def _result(restype):
     return "x", 0
 
 
-def _set_guard_api():
-    global _guard_api_set
-    if not _guard_api_set:
-        lib = _libjit.lib()
-        address = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
-        _speedups.set_guard_api(address(lib.jit_guard_enter), address(lib.jit_guard_leave),
-                                address(lib.jit_guard_recover))
-        _guard_api_set = True
-
-
 def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, pointer_result=False):
     """Describe ``bound`` (of a :func:`prepare_class` class) to the call slot.
 
     Parameters
     ----------
     bound : ctypes function object
-    fn : cx.decls.Function
+    fn : cx.cread.Function
     address : int
         The C function itself.
     param_ctypes : list
@@ -105,7 +95,7 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, poi
         else): the call slot does the same, without ctypes.
     """
     if guarded:
-        _set_guard_api()
+        guard.share_api()
     params = []
     for conv, ctype, w in zip(bound._argtypes_, param_ctypes, writable):
         if isinstance(conv, _speedups.PointerArg):

@@ -8,7 +8,7 @@ or garbage collection.
 
 import importlib
 
-from ..errors import CxError, OptionError
+from ...errors import CxError, OptionError
 
 
 class Code:
@@ -49,7 +49,7 @@ class Code:
         self.close()
 
 #: Backend names and the modules that implement them.
-BACKENDS = {"tcc": "cx.backends.tcc", "cc": "cx.backends.cc"}
+BACKENDS = {"tcc": "cx.build.backends.tcc", "cc": "cx.build.backends.cc"}
 
 
 def get(name: str):

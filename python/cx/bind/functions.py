@@ -1,305 +1,32 @@
-"""Turns the declaration model (:mod:`cx.decls`) into ctypes: types, structs, bound functions, globals.
+"""Bound functions and globals: the declaration model (:mod:`cx.cread`) made callable through ctypes.
 
 Every function is bound as an instance of its own subclass of ``ctypes._CFuncPtr``, the base
 ``CFUNCTYPE`` prototypes share (made directly, not through ``CFUNCTYPE``, whose cache would keep every
 module alive: see :func:`bind_function`). It has ``argtypes``/``restype`` and can be cast and passed
-as a function pointer; calling it goes through
-cx's own call slot (:mod:`cx._fastcall`, ``_call.c``), which converts the arguments in C, releases the
-GIL, enters the crash guard and calls the C function, handing what it does not cover to ctypes.
-The subclass carries the C prototype as ``__doc__`` and an :class:`inspect.Signature`, for ``help()``
-and Jupyter's tooltips. Pointer parameters convert buffers (numpy arrays, bytes, bytearray,
-array.array) zero-copy through :class:`cx._speedups.PointerArg`, which checks the element type.
+as a function pointer; calling it goes through cx's own call slot (:mod:`cx.bind.callslot`,
+``_call.c``), which converts the arguments in C, releases the GIL, enters the crash guard and calls
+the C function, handing what it does not cover to ctypes. The subclass carries the C prototype as
+``__doc__`` and an :class:`inspect.Signature`, for ``help()`` and Jupyter's tooltips. Pointer
+parameters convert buffers (numpy arrays, bytes, bytearray, array.array) zero-copy through
+``cx._speedups.PointerArg``, which checks the element type. ``f.info`` (a :class:`FunctionInfo`)
+describes the function to tools and tests.
 
 The binding knows declarations and addresses, not where the code came from.
 """
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import inspect
 import weakref
 
-from . import _fastcall, _speedups, guard as _guard, layouts as _layouts, recipe as _recipe
-from .errors import ClosedError, CxError
+from .. import _speedups
+from ..build import cache
+from ..errors import ClosedError, CxError, PicklingError
+from ..runtime import guard as _guard
+from . import callslot, scalars
+from .types import BindingError, CString, Pointer, _identity, _unqualified
 
-__all__ = ["TypeTable", "bind_function", "trap_function", "GlobalVariable", "Pointer", "CString",
-           "BindingError"]
-
-_SCALARS = {
-    "char": ctypes.c_char,
-    "signed char": ctypes.c_byte,
-    "unsigned char": ctypes.c_ubyte,
-    "short": ctypes.c_short,
-    "unsigned short": ctypes.c_ushort,
-    "int": ctypes.c_int,
-    "unsigned int": ctypes.c_uint,
-    "long": ctypes.c_long,
-    "unsigned long": ctypes.c_ulong,
-    "long long": ctypes.c_longlong,
-    "unsigned long long": ctypes.c_ulonglong,
-    "float": ctypes.c_float,
-    "double": ctypes.c_double,
-    "long double": ctypes.c_longdouble,
-    "_Bool": ctypes.c_bool,
-}
-
-# Element kind of a C scalar pointee, as PointerArg checks it against a buffer's format.
-_POINTEE_KIND = {
-    "char": "c", "signed char": "c", "unsigned char": "c",
-    "short": "i", "int": "i", "long": "i", "long long": "i",
-    "unsigned short": "u", "unsigned int": "u", "unsigned long": "u", "unsigned long long": "u",
-    "float": "f", "double": "f", "long double": "f",
-    "_Bool": "?",
-}
-
-
-class BindingError(CxError):
-    """A C declaration cannot be expressed with ctypes."""
-
-
-class TypeTable:
-    """ctypes types for the C types of one module: scalars, and the module's own structs and unions.
-
-    Parameters
-    ----------
-    decls : cx.decls.Declarations
-        The module's declarations; its structs become ``ctypes.Structure``/``Union`` classes on
-        first use, with fields laid out as the C compiler lays them out.
-    """
-
-    def __init__(self, decls, layout=None, layout_source=None):
-        self._decls = decls
-        self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
-        self._structs = {}
-        self._layout_source = layout_source  # how the module was compiled: cx.layout asks that compiler
-        self._incomplete = []  # classes made, fields not yet set (see struct)
-        self._made = []  # classes made by the outermost struct() call under way
-        self._handles = {}
-        self.recipe = None  # what rebuilds the module in another process (cx.recipe)
-
-    def __reduce__(self):
-        return _recipe.reduce_types(self)
-
-    def struct(self, name):
-        """The ctypes class of the struct or union called ``name`` (typedef name or tag).
-
-        Classes are made first and given their fields afterwards, members by value before the
-        struct that holds them, so structs that point to each other are laid out as C lays them
-        out (``struct X { struct Y *y; }; struct Y { struct X x; };``).
-        """
-        cls = self._structs.get(name)
-        if cls is not None:
-            return cls
-        decl = self._decls.structs.get(name)
-        if decl is None:
-            raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
-        if decl.name != name:  # asked by tag, keyed by typedef name: one class for both
-            cls = self._structs[name] = self.struct(decl.name)
-            return cls
-        base = ctypes.Union if decl.union else ctypes.Structure
-        body = {"__doc__": f"C {'union' if decl.union else 'struct'} {name}", "__module__": "cx",
-                "__repr__": _struct_repr, "__reduce__": _recipe.reduce_struct_value, "_cx_types": self}
-        if getattr(self._decls, "packed", None) and self._decls.packed(name):
-            body["_pack_"] = 1  # __attribute__((packed))
-        cls = _layouts.struct_class(name, base, body, decl, self._layout_source)  # cx.layout
-        self._structs[name] = cls
-        self._incomplete.append(name)
-        self._made.append(name)
-        if len(self._incomplete) == 1:  # the outermost call completes every class it made
-            made, self._made = self._made, []
-            try:
-                while self._incomplete:
-                    self._complete(self._incomplete[-1])
-                self._check_layouts(made)
-            except BaseException:
-                for n in self._incomplete + made:
-                    self._structs.pop(n, None)
-                self._incomplete.clear()
-                raise
-        return cls
-
-    def _check_layouts(self, names):
-        """Compare the classes made with the compiler's own layout: a struct ctypes lays out
-        otherwise (``aligned(16)``, an unusual bit-field) is refused, never used wrong."""
-        structs = [self._decls.structs[n] for n in names]
-        found = self._layout(structs) if self._layout is not None else None
-        for n in names:
-            if not found or n not in found:
-                continue
-            size, offsets = found[n]
-            cls = self._structs[n]
-            mine = {f[0]: getattr(cls, f[0]).offset for f in cls._fields_ if f[0] and len(f) == 2}
-            wrong = [f for f, off in offsets.items() if mine.get(f, off) != off]
-            if ctypes.sizeof(cls) != size or wrong:
-                what = f"field '{wrong[0]}' at offset {offsets[wrong[0]]}, ctypes puts it at {mine[wrong[0]]}" \
-                    if wrong else f"{size} bytes, ctypes makes it {ctypes.sizeof(cls)}"
-                raise BindingError(f"struct {n}: ctypes cannot lay it out as the compiler does ({what}); "
-                                   "it is used only through pointers")
-
-    def _complete(self, name):
-        """Set the fields of the class of ``name`` (made by :meth:`struct`)."""
-        decl, cls = self._decls.structs[name], self._structs[name]
-        fields, anonymous = [], []
-        for f in decl.fields:
-            inner = f.type
-            while inner.kind == "array":
-                inner = inner.target
-            if inner.kind in ("struct", "union") and inner.name != name and inner.name in self._decls.structs:
-                self.struct(inner.name)
-                if inner.name in self._incomplete:
-                    self._complete(inner.name)  # a member by value must be laid out first
-            if f.type.kind == "array" and f.type.length is None:  # a flexible array member
-                ctype = self.ctype(f.type.target) * 0
-            else:
-                ctype = self.ctype(f.type)
-            if ctype is None:
-                raise BindingError(f"field '{f.name}' of struct {name} has type void")
-            field = f.name
-            if field is None:  # unnamed: padding bits, or a struct/union member whose fields read through
-                field = f"_unnamed{len(fields)}"
-                if f.bits is None and f.type.kind in ("struct", "union"):
-                    anonymous.append(field)
-            fields.append((field, ctype, f.bits) if f.bits is not None else (field, ctype))
-        if name in self._incomplete:
-            self._incomplete.remove(name)
-            try:
-                if anonymous:
-                    cls._anonymous_ = anonymous
-                cls._fields_ = fields
-            except (TypeError, ValueError, AttributeError) as exc:
-                raise BindingError(f"struct {name}: ctypes cannot make it ({exc})") from None
-
-    def handle(self, target):
-        """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
-        ``c_void_p`` (:class:`Pointer`) that remembers its C type, so a function's result passes
-        back to the parameters that take it, and nowhere else."""
-        key = _identity(target)
-        cls = self._handles.get(key)
-        if cls is None:
-            spelled = _unqualified(target).spelling
-            cls = type(f"{spelled} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
-                                                  "__doc__": f"A C pointer: {spelled} *"})
-            self._handles[key] = cls
-        return cls
-
-    def ctype(self, t):
-        """The ctypes type of a C type (``None`` for void)."""
-        kind = t.kind
-        if kind == "void":
-            return None
-        if kind == "scalar":
-            return _SCALARS[t.name]
-        if kind == "enum":
-            return ctypes.c_int
-        if kind in ("struct", "union"):
-            return self.struct(t.name)
-        if kind == "array":
-            elem = self.ctype(t.target)
-            if t.length is None:
-                return ctypes.POINTER(elem)
-            return elem * t.length
-        if kind == "pointer":
-            target = t.target
-            if target.kind == "function":
-                return self.function_type(target)
-            if target.kind in ("void", "opaque") or (target.kind == "scalar" and target.name == "char"):
-                return ctypes.c_void_p
-            if target.kind in ("struct", "union") and target.name not in self._decls.structs:
-                return ctypes.c_void_p  # pointer to a struct the cell does not define: opaque
-            if target.kind in ("struct", "union"):
-                try:
-                    return ctypes.POINTER(self.struct(target.name))
-                except BindingError:
-                    return ctypes.c_void_p  # a struct ctypes cannot lay out: an address
-            return ctypes.POINTER(self.ctype(target) or ctypes.c_void_p)
-        if kind == "function":
-            return self.function_type(t)
-        raise BindingError(f"type '{t.spelling}' cannot be used by value from Python")
-
-    def function_type(self, t):
-        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters); a
-        ``char *`` parameter reaches the Python callable as bytes."""
-        args = [ctypes.c_char_p if _is_text(p.type) else self.ctype(p.type) for p in t.params]
-        return ctypes.CFUNCTYPE(self.restype(t.result), *args)
-
-    def restype(self, t):
-        """The ctypes restype for a result of C type ``t``: ``const char *`` is text, any other
-        pointer to something Python cannot look into (``void *``, ``char *``, an opaque or
-        undefined struct) a :meth:`handle`."""
-        if t.kind == "pointer":
-            target = t.target
-            if target.kind == "scalar" and target.name == "char" and target.const:
-                return ctypes.c_char_p
-            if target.kind in ("void", "opaque") or (target.kind == "scalar" and target.name == "char") \
-                    or (target.kind in ("struct", "union") and not self._laid_out(target.name)):
-                return self.handle(target)
-        return self.ctype(t)
-
-    def _laid_out(self, name):
-        """Whether the struct ``name`` has a ctypes class (its body is known and ctypes lays it
-        out as the compiler does)."""
-        if name not in self._decls.structs:
-            return False
-        try:
-            self.struct(name)
-        except BindingError:
-            return False
-        return True
-
-
-def _is_text(t):
-    return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char"
-
-
-def _identity(t):
-    """What makes two pointee types the same type: no qualifiers, typedefs looked through."""
-    return dataclasses.replace(t, alias=None, const=False, volatile=False, atomic=False).spelling
-
-
-def _unqualified(t):
-    return dataclasses.replace(t, const=False, volatile=False) if t.const or t.volatile else t
-
-
-class Pointer(ctypes.c_void_p):
-    """A C pointer returned by a cx function: pass it back to C, or give it to ctypes
-    (``ctypes.string_at(p, n)``, ``ctypes.cast(p, ...)``). ``None`` is the NULL pointer.
-
-    Each pointee type has its own subclass (``type(p).__name__`` is its C type, e.g.
-    ``"struct handle *"``); a parameter refuses a pointer to another type, as a C compiler would
-    (``void *`` goes anywhere).
-    """
-
-    _cx_target = None
-
-    def __repr__(self):
-        value = self.value
-        return f"<cx pointer ({type(self).__name__}) {'NULL' if value is None else hex(value)}>"
-
-    def __reduce__(self):
-        from .errors import PicklingError
-
-        raise PicklingError(f"a C pointer ({type(self).__name__}) is an address in this process and "
-                            "means nothing in another; send the data it points to instead")
-
-
-class CString(str):
-    """The text of a ``char *`` result, and the pointer itself (``.pointer``), so that C can free
-    it: passing a CString back to a ``char *`` or ``void *`` parameter passes that pointer."""
-
-    __slots__ = ("pointer",)
-
-    def __new__(cls, text, pointer):
-        self = super().__new__(cls, text)
-        self.pointer = pointer
-        return self
-
-    def __reduce__(self):  # another process gets the text (the pointer is this process's)
-        return str, (str(self),)
-
-
-def _struct_repr(self):
-    fields = ", ".join(f"{f[0]}={getattr(self, f[0])!r}" for f in self._fields_)
-    return f"{type(self).__name__}({fields})"
+__all__ = ["bind_function", "trap_function", "FunctionInfo", "GlobalVariable", "disassemble_with"]
 
 
 def _describe(fn, index, param):
@@ -421,8 +148,8 @@ def _pointer_converter(fn, index, param, types):
     spelling = param.type.spelling
     writable = not target.const
     if target.kind == "scalar":
-        kind = _POINTEE_KIND[target.name]
-        itemsize = ctypes.sizeof(_SCALARS[target.name])
+        scalar = scalars.by_name(target.name)
+        kind, itemsize = scalar.element, scalar.size
     elif target.kind == "enum":
         kind, itemsize = "i", ctypes.sizeof(ctypes.c_int)
     elif target.kind in ("struct", "union") and types._laid_out(target.name):
@@ -450,17 +177,14 @@ def _dtype_hint(kind, itemsize):
     return "<the matching dtype>"
 
 
-_SIGNED = {ctypes.c_byte, ctypes.c_short, ctypes.c_int, ctypes.c_long, ctypes.c_longlong}
-_UNSIGNED = {ctypes.c_ubyte, ctypes.c_ushort, ctypes.c_uint, ctypes.c_ulong, ctypes.c_ulonglong}
-
-
 def _scalar_converter(fn, index, param, ctype):
     """The argtype for a by-value parameter: range-checked integers and real numbers through
     :mod:`cx._speedups`; ctypes' own type for the rest (char, _Bool, long double, structs)."""
     what, spelling = _describe(fn, index, param), param.type.spelling
-    if ctype in _SIGNED or ctype in _UNSIGNED:
-        return _speedups.IntArg(ctype, ctype in _SIGNED, what, spelling)
-    if ctype in (ctypes.c_double, ctypes.c_float):
+    scalar = scalars.by_ctype(ctype)
+    if scalar is not None and scalar.integer:
+        return _speedups.IntArg(ctype, scalar.signed, what, spelling)
+    if scalar is not None and scalar.slot in ("d", "f"):
         return _speedups.FloatArg(ctype, what, spelling)
     return ctype
 
@@ -505,12 +229,12 @@ def _is_pyobject(t):
                                     or (t.target.kind == "struct" and t.target.tag == "_object"))
 
 
-def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False):
-    """Bind the C function ``fn`` (a :class:`cx.decls.Function`) found at ``address``.
+def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, module=None, record=None):
+    """Bind the C function ``fn`` (a :class:`cx.cread.Function`) found at ``address``.
 
     Parameters
     ----------
-    fn : cx.decls.Function
+    fn : cx.cread.Function
     address : int
         Where the C function is.
     owner : object
@@ -522,8 +246,12 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False):
         (borrowed), and a ``PyObject *`` result is a new reference (NULL with an exception set
         raises it).
     guarded : bool
-        Call it inside libjit's crash guard (:mod:`cx.guard`): a crash raises
+        Call it inside libjit's crash guard (:mod:`cx.runtime.guard`): a crash raises
         :class:`cx.CrashError`, SIGINT ``KeyboardInterrupt``.
+    module : cx.Module, optional
+        The module it belongs to (held weakly).
+    record : cx.build.Build, optional
+        How that module was built: the function pickles as this record and its name.
 
     Returns
     -------
@@ -537,7 +265,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False):
     errcheck = None
     callback_errors = None
     for i, p in enumerate(fn.params):
-        t = p.type  # array parameters arrive decayed to pointers (cx.decls)
+        t = p.type  # array parameters arrive decayed to pointers (cx.cread)
         if hold_gil and _is_pyobject(t):
             argtypes.append(ctypes.py_object)
         elif t.kind == "pointer" and t.target.kind == "function":
@@ -575,24 +303,104 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False):
         "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
         "__qualname__": "function", "__repr__": _function_repr, "__get__": _itself,
-        "__reduce__": _recipe.reduce_function, **_fastcall.CLASS_ATTRIBUTES,
+        "__reduce__": _reduce_function, **callslot.CLASS_ATTRIBUTES,
         "disassemble": _disassemble,
     })
-    _fastcall.prepare_class(cls)  # calls go through cx's own call slot (_call.c)
+    callslot.prepare_class(cls)  # calls go through cx's own call slot (_call.c)
     bound = cls(address)
-    bound._cx_owner = owner
-    bound._cx_decl = fn
     bound.__name__ = fn.name  # as ctypes gives CDLL functions
     bound.__qualname__ = fn.name
     bound.__call__ = _CallSlot(bound)  # see _CallSlot
     if errcheck is not None:
         bound.errcheck = errcheck
-    _fastcall.attach(bound, fn, address,
-                     [types.ctype(p.type) if p.type.kind in ("scalar", "enum") else None for p in fn.params],
-                     [p.type.kind == "pointer" and not p.type.target.const for p in fn.params],
-                     guarded=guarded, hold_gil=hold_gil,
-                     pointer_result=result == "pointer" and callback_errors is None)
+    spec = callslot.attach(bound, fn, address,
+                           [types.ctype(p.type) if p.type.kind in ("scalar", "enum") else None for p in fn.params],
+                           [p.type.kind == "pointer" and not p.type.target.const for p in fn.params],
+                           guarded=guarded, hold_gil=hold_gil,
+                           pointer_result=result == "pointer" and callback_errors is None)
+    bound.info = FunctionInfo(fn, address, owner, types, tuple(argtypes), restype, hold_gil, guarded, spec,
+                              None if module is None else weakref.ref(module), record)
     return bound
+
+
+class FunctionInfo:
+    """What cx knows of a bound C function, for tools and tests: ``lib.f.info``.
+
+    Attributes
+    ----------
+    declaration : cx.cread.Function
+        The C declaration (``.name``, ``.params``, ``.result``, ``.prototype``, ``.line``).
+    address : int
+        Where the C function is (0 once its module is closed).
+    code : object or None
+        The backend's code object that owns the machine code (``sym(name)``, ``closed``); None
+        once the module is closed.
+    types : cx.bind.types.TypeTable
+        The module's C types.
+    converters : tuple
+        The converter of each parameter (its ``from_param`` checks and converts an argument
+        exactly as a call does).
+    restype : type or None
+        The ctypes type of the result.
+    hold_gil, guarded : bool
+        Called with the GIL held (``hold_gil=``); called inside the crash guard.
+    record : cx.build.Build or None
+        How its module was built (what pickling sends, with the name).
+    closed : bool
+        Its module is closed: calls raise :class:`cx.ClosedError`.
+
+    Examples
+    --------
+    >>> import cx
+    >>> info = cx.compile("int add(int a, int b) { return a + b; }").add.info
+    >>> info.name, info.prototype, info.fast
+    ('add', 'int add(int a, int b)', True)
+    """
+
+    __slots__ = ("declaration", "address", "code", "types", "converters", "restype", "hold_gil", "guarded",
+                 "record", "closed", "_spec", "_module")
+
+    def __init__(self, declaration, address, code, types, converters, restype, hold_gil, guarded, spec, module,
+                 record=None):
+        self.declaration, self.address, self.code, self.types = declaration, address, code, types
+        self.converters, self.restype, self.hold_gil, self.guarded = converters, restype, hold_gil, guarded
+        self.record, self.closed, self._spec, self._module = record, False, spec, module
+
+    @property
+    def name(self) -> str:
+        """The C function's name."""
+        return self.declaration.name
+
+    @property
+    def prototype(self) -> str:
+        """The C prototype: ``"double dot(const double *a, const double *b, long n)"``."""
+        return self.declaration.prototype
+
+    @property
+    def module(self):
+        """The :class:`cx.Module` it belongs to, or None (gone, or bound without one)."""
+        return self._module() if self._module is not None else None
+
+    @property
+    def fast(self) -> bool:
+        """Whether calls take cx's own call slot all the way (False: every call goes to ctypes'
+        call, still guarded; see ``_call.c``)."""
+        return bool(self._spec.fast)
+
+    def __repr__(self):
+        state = ", closed" if self.closed else f", {'fast' if self.fast else 'ctypes'} call path"
+        return f"<cx.FunctionInfo {self.prototype} at {self.address:#x}{state}>"
+
+
+def _reduce_function(self):
+    """``__reduce__`` of a bound function: its module's build record, and its name."""
+    info = self.info
+    if info.closed:
+        raise PicklingError(f"cannot pickle {info.name}(): its module is closed")
+    if info.record is None:
+        raise PicklingError(f"cannot pickle {info.name}(): cx does not know how its module was built")
+    record = cache.ship(info.record, f"{info.name}()", function=info.name, module=info.module)
+    return cache.rebuilt_function, (record, info.name)
 
 
 class _CType(str):
@@ -625,15 +433,24 @@ def _itself(self, instance, owner=None):
 
 
 def _function_repr(self):
-    state = " (closed)" if getattr(self, "_cx_closed", False) else ""
-    return f"<cx function {self._cx_decl.prototype}{state}>"
+    info = self.info
+    return f"<cx function {info.prototype}{' (closed)' if info.closed else ''}>"
+
+
+_disassembler = [None]  # cx.tools.asm.disassemble, registered by it (disassemble_with)
+
+
+def disassemble_with(disassemble) -> None:
+    """Make ``f.disassemble()`` call ``disassemble(f, syntax=...)``; :mod:`cx.tools.asm` registers
+    itself here when it is imported (as ``import cx`` does)."""
+    _disassembler[0] = disassemble
 
 
 def _disassemble(self, syntax="intel"):
-    """The machine code of this C function, annotated with its source lines (see :func:`cx.asm.disassemble`)."""
-    from .asm import disassemble
-
-    return disassemble(self, syntax=syntax)
+    """The machine code of this C function, annotated with its source lines (see :func:`cx.tools.asm.disassemble`)."""
+    if _disassembler[0] is None:
+        raise CxError("disassembly is cx.tools.asm's: import cx (or cx.tools.asm) first")
+    return _disassembler[0](self, syntax=syntax)
 
 
 def _make_errcheck(callback_errors, result):
@@ -666,7 +483,8 @@ def trap_function(bound, module_name):
     The errcheck is installed before the address is replaced, so a call racing with the close
     either runs the old code or raises; it never jumps into freed memory once the close returns.
     """
-    name = bound._cx_decl.name
+    info = bound.info
+    name = info.name
 
     def closed(result, func, args):
         raise ClosedError(f"{name}() belongs to module '{module_name}', which is closed; "
@@ -674,8 +492,7 @@ def trap_function(bound, module_name):
 
     bound.errcheck = closed  # (also sends calls to ctypes' path, which runs the errcheck)
     ctypes.c_void_p.from_address(ctypes.addressof(bound)).value = _speedups.closed_trap_address
-    bound._cx_closed = True
-    bound._cx_owner = None
+    info.closed, info.code, info.address = True, None, 0
 
 
 class GlobalVariable:

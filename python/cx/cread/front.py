@@ -1,18 +1,18 @@
-"""From preprocessed C text to pycparser nodes, for :mod:`cx.decls` (private).
+"""From preprocessed C text to pycparser nodes, for :mod:`cx.cread.reader` (private).
 
-:func:`read` parses declarations the compiler's preprocessor wrote (after :func:`cx._cpre.gnu`).
+:func:`read` parses declarations the compiler's preprocessor wrote (after :func:`cx.cread.text.gnu`).
 Simple function prototypes (builtin scalar types, header typedefs, pointers; nothing else) are
 read by a strict tokenizer
 (:func:`fast_function`) into the same pycparser nodes pycparser would build; everything else goes
 to pycparser. Type names the cell uses without defining them are declared to pycparser as
-typedefs first: header names the caller knows, names :func:`cx._cpre.guess_type_names` finds, and
+typedefs first: header names the caller knows, names :func:`cx.cread.text.guess_type_names` finds, and
 names found at a parse error (bounded retries). If the text still fails, each top-level
 declaration is parsed alone, and those that fail are left out with a warning.
 """
 
 import re
 
-from ._cpre import KEYWORDS, declared_name, guess_type_names, rx, split_top, strip_initializers
+from .text import KEYWORDS, declared_name, guess_type_names, rx, split_top, strip_initializers
 
 #: canonical scalar -> typedef names of that type.
 HEADER_SCALARS = {

@@ -1,4 +1,4 @@
-"""The declaration model (cx.decls), read as cx.compile reads it: from TinyCC's preprocessed view."""
+"""The declaration model (cx.cread), read as cx.compile reads it: from TinyCC's preprocessed view."""
 
 import subprocess
 import sys
@@ -6,17 +6,17 @@ import textwrap
 
 import pytest
 
-from cx import decls
-from cx.backends import tcc
-from cx.decls import CType
-from cx.module import Settings
+from cx import cread
+from cx.build.backends import tcc
+from cx.cread import CType
+from cx.build.record import Settings
 
 
 def parse(source, fast=True):
     """Every declaration cx.compile reads from ``source`` (through TinyCC's preprocessor), read
     at once; ``fast=False`` sends every prototype to pycparser."""
     text = tcc.preprocess('#line 1 "<cell>"\n' + source, Settings(user_source=source))
-    return decls.from_preprocessed(text, source_files=(tcc.STRING_FILE, "<cell>"),
+    return cread.from_preprocessed(text, source_files=(tcc.STRING_FILE, "<cell>"),
                                    system_dirs=tcc.system_dirs(), fast=fast).declarations()
 
 
@@ -558,12 +558,12 @@ def test_the_model_is_read_only():
 
 
 def test_public_names():
-    assert set(decls.__all__) == {"from_preprocessed", "Reader", "Declarations", "Function", "Param",
+    assert set(cread.__all__) == {"from_preprocessed", "Reader", "Declarations", "Function", "Param",
                                   "Struct", "Field", "Global", "CType"}
 
 
-def test_importing_decls_does_not_import_pycparser():
-    code = "import sys, cx.decls; print('pycparser' in sys.modules)"
+def test_importing_cread_does_not_import_pycparser():
+    code = "import sys, cx.cread; print('pycparser' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=None, check=True, cwd=None)
     assert out.stdout.strip() == "False"
@@ -672,7 +672,7 @@ def _corpus():
 
     here = pathlib.Path(__file__).parent
     found = set(_TRICKY)
-    for name in ("test_decls.py", "test_module.py", "test_threads.py", "test_guard.py",
+    for name in ("test_cread.py", "test_module.py", "test_threads.py", "test_guard.py",
                  "test_magics.py"):
         tree = ast.parse((here / name).read_text())
         for node in ast.walk(tree):
@@ -711,7 +711,7 @@ def test_the_fast_path_reads_exactly_what_pycparser_reads():
 
 
 def test_the_fast_path_takes_simple_functions_and_leaves_the_rest():
-    from cx import _cfront, _cpre
+    from cx.cread import front as _cfront, text as _cpre
 
     text = "int f(int x);\nstatic inline const char *const *g(size_t n) {}\nint h(my_t y);"
     segments = _cpre.split_top(text)

@@ -1,4 +1,4 @@
-"""The compiler's view of a source, cut down to what its exports need (private, for :mod:`cx.decls`).
+"""The compiler's view of a source, cut down to what its exports need (private, for :mod:`cx.cread.reader`).
 
 The input is the text the compiler's preprocessor made of the whole translation unit (every header
 included, ``#if`` resolved, macros expanded), with ``# N "file"`` line markers. :class:`View` cuts
@@ -16,7 +16,7 @@ import bisect
 import os
 
 from . import _cscan
-from ._cpre import KEYWORDS, rx
+from .text import KEYWORDS, rx
 
 __all__ = ["View", "Chunk"]
 
@@ -284,7 +284,7 @@ class View:
 
     def cell_struct_names(self):
         """Keys of the structs and unions the source itself declares with a body: the typedef
-        name of an untagged one, else the tag (as :mod:`cx.decls` keys them), unread."""
+        name of an untagged one, else the tag (as :mod:`cx.cread.reader` keys them), unread."""
         names = []
         typedef_chunks = set(self.typedefs.values())
         for (kind, tag), i in self.tags.items():

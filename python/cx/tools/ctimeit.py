@@ -1,8 +1,9 @@
 """What does my C cost without Python's call overhead? Time a call in a loop that runs in C.
 
 ``cx.timeit(lib.f, a, b, n)`` (``%cxtimeit f(a, b, n)`` in a notebook) converts the arguments once,
-exactly as a call from Python would, then runs a timing loop compiled by TinyCC for ``f``'s
-prototype: it calls ``f`` through a function pointer ``loops`` times between two
+exactly as a call from Python would, places them where the platform's calling convention passes
+them (registers, stack words), then runs cx's timing loop (``tools/_timeit.c``, built with cx): it
+calls ``f`` through a function pointer ``loops`` times between two
 ``clock_gettime(CLOCK_MONOTONIC)`` readings, for each of ``repeat`` runs. The result reads like
 IPython's ``%timeit`` (mean ± std. dev. of R runs, L loops each), with the cost of the same call
 made from Python beside it::
@@ -10,37 +11,31 @@ made from Python beside it::
     2.13 ns ± 0.04 ns per loop (mean ± std. dev. of 7 runs, 100,000,000 loops each), in C
     from Python: 151 ns per call (the call from Python adds 149 ns)
 
-What is timed is ``f`` itself (not the crash-guard wrapper the binding calls) plus the loop around
-it, about a nanosecond: a C caller pays the same. The whole timing run is crash-guarded and
-interruptible like any cx call. Functions bound with ``hold_gil`` (they use Python objects) and
-Python callables passed as function pointers are refused: time those with ``%timeit``.
+What is timed is ``f`` itself plus the loop around it, about a nanosecond: a C caller pays the
+same. The whole timing run is crash-guarded and interruptible like any cx call. Functions bound
+with ``hold_gil`` (they use Python objects) and Python callables passed as function pointers are
+refused: time those with ``%timeit``. On x86-64 every prototype is timed (structs and
+``long double`` by value included); on AArch64, prototypes of scalars and pointers.
 """
 from __future__ import annotations
 
 import copy
 import ctypes
-import functools
 import math
+import platform
 import statistics
 import timeit as _pytimeit
 from dataclasses import dataclass, field
 
-from .errors import ClosedError, CrashError, CxError
+from .. import _speedups
+from ..bind import FunctionInfo, scalars
+from ..runtime import guard as _guard
+from ..errors import ClosedError, CrashError, CxError
 
 __all__ = ["timeit", "TimeitResult"]
 
 #: Like IPython's %timeit: loops are chosen so that one run takes at least this long (seconds).
 MIN_RUN_SECONDS = 0.2
-
-_C_SCALARS = {
-    ctypes.c_bool: "_Bool", ctypes.c_char: "char", ctypes.c_byte: "signed char",
-    ctypes.c_ubyte: "unsigned char", ctypes.c_short: "short", ctypes.c_ushort: "unsigned short",
-    ctypes.c_int: "int", ctypes.c_uint: "unsigned int", ctypes.c_long: "long",
-    ctypes.c_ulong: "unsigned long", ctypes.c_longlong: "long long",
-    ctypes.c_ulonglong: "unsigned long long", ctypes.c_float: "float", ctypes.c_double: "double",
-    ctypes.c_longdouble: "long double",
-}
-
 
 def _format_time(seconds: float) -> str:
     """``%timeit``'s format: three significant digits in s, ms, µs or ns."""
@@ -113,61 +108,153 @@ class TimeitResult:
         p.text(str(self))
 
 
-# ---- argument types as C sees them -----------------------------------------------------------
+# ---- arguments placed as the calling convention places them ----------------------------------
 
-class _Spelling:
-    """C spellings for ctypes types, with the struct definitions they need."""
+_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+_WORD = 8
+
+
+def _word(data: bytes, signed: bool = False) -> int:
+    """8 bytes of a register: ``data`` widened (sign-extended for a signed integer)."""
+    return int.from_bytes(data, "little", signed=signed) & 0xFFFFFFFFFFFFFFFF
+
+
+class _Placement:
+    """Where the arguments of one call go: integer registers, floating-point registers, stack words."""
 
     def __init__(self):
-        self.definitions = []
-        self._names = {}
+        self.ints, self.floats, self.stack = [], [], []
 
-    def c(self, ctype) -> str:
-        if ctype is None:
-            return "void"
-        if ctype in _C_SCALARS:
-            return _C_SCALARS[ctype]
-        if issubclass(ctype, (ctypes._Pointer, ctypes._CFuncPtr)) or ctype in (ctypes.c_void_p, ctypes.c_char_p,
-                                                                               ctypes.c_wchar_p):
-            return "void *"
-        if issubclass(ctype, (ctypes.Structure, ctypes.Union)):
-            return self._aggregate(ctype)
-        raise CxError(f"cx.timeit cannot pass a {ctype.__name__} from a C loop")
+    def integer(self, word):
+        if len(self.ints) < _speedups.TIMEIT_INT_REGS:
+            self.ints.append(word)
+        else:
+            self.stack.append(word)
 
-    def _aggregate(self, ctype) -> str:
-        name = self._names.get(ctype)
-        if name is not None:
-            return name
-        kind = "union" if issubclass(ctype, ctypes.Union) else "struct"
-        name = f"{kind} __cx_t{len(self._names)}"
-        self._names[ctype] = name
-        members = []
-        for j, entry in enumerate(ctype._fields_):
-            member = entry[1]
-            dims = ""
-            while issubclass(member, ctypes.Array):
-                dims += f"[{member._length_}]"
-                member = member._type_
-            bits = f" : {entry[2]}" if len(entry) == 3 else ""
-            members.append(f"    {self.c(member)} m{j}{dims}{bits};")
-        packed = " __attribute__((packed))" if getattr(ctype, "_pack_", 0) == 1 else ""
-        self.definitions.append(f"{name} {{\n" + "\n".join(members) + f"\n}}{packed};")
-        return name
+    def real(self, word):
+        if len(self.floats) < _speedups.TIMEIT_FLOAT_REGS:
+            self.floats.append(word)
+        else:
+            self.stack.append(word)
+
+    def memory(self, data: bytes, align: int):
+        """An argument passed in stack words (x86-64's MEMORY class)."""
+        if align > _WORD and len(self.stack) % 2:
+            self.stack.append(0)
+        data = data + bytes(-len(data) % _WORD)
+        self.stack += [_word(data[i:i + _WORD]) for i in range(0, len(data), _WORD)]
+
+    def aggregate(self, data: bytes, classes):
+        """A struct of at most 16 bytes: its eightbytes in registers of their classes, or all of
+        it on the stack when the registers left do not hold it."""
+        need_int, need_sse = classes.count("INTEGER"), classes.count("SSE")
+        if (len(self.ints) + need_int > _speedups.TIMEIT_INT_REGS
+                or len(self.floats) + need_sse > _speedups.TIMEIT_FLOAT_REGS):
+            self.memory(data, _WORD)
+            return
+        data = data + bytes(-len(data) % _WORD)
+        for k, cls in enumerate(classes):
+            word = _word(data[k * _WORD:(k + 1) * _WORD])
+            (self.ints if cls == "INTEGER" else self.floats).append(word)
+
+    def packed(self):
+        """(ints, floats, stack) as bytes of 8-byte words, for ``_speedups.time_loop``."""
+        pack = lambda words: b"".join(w.to_bytes(_WORD, "little") for w in words)  # noqa: E731
+        if len(self.stack) > _speedups.TIMEIT_STACK_WORDS:
+            raise CxError(f"cx.timeit passes at most {_speedups.TIMEIT_STACK_WORDS * _WORD} bytes of stack "
+                          "arguments; time this call with %timeit")
+        return pack(self.ints), pack(self.floats), pack(self.stack)
 
 
-def _param_ctype(function, index):
-    t = function._cx_decl.params[index].type
+def _leaves(ctype, offset=0):
+    """(offset, ctypes scalar type) of every scalar inside a struct, union or array type."""
+    if issubclass(ctype, ctypes.Array):
+        size = ctypes.sizeof(ctype._type_)
+        for i in range(ctype._length_):
+            yield from _leaves(ctype._type_, offset + i * size)
+    elif issubclass(ctype, (ctypes.Structure, ctypes.Union)):
+        for entry in ctype._fields_:
+            yield from _leaves(entry[1], offset + getattr(ctype, entry[0]).offset)
+    else:
+        yield offset, ctype
+
+
+def _eightbytes(ctype, tinycc=False):
+    """The System V x86-64 classes of a struct's eightbytes, or None when it is passed in memory
+    (over 16 bytes, a ``long double``, a field not at its alignment). ``tinycc``: as TinyCC passes
+    it, which gives a struct one class for all its eightbytes (``struct { double d; long l; }``
+    goes in two integer registers, where the ABI says one of each)."""
+    size = ctypes.sizeof(ctype)
+    if size > 16:
+        return None
+    classes = ["NONE"] * ((size + _WORD - 1) // _WORD)
+    for offset, leaf in _leaves(ctype):
+        if leaf is ctypes.c_longdouble or offset % ctypes.alignment(leaf):
+            return None
+        scalar = scalars.by_ctype(leaf)
+        k = offset // _WORD
+        sse = scalar is not None and scalar.element == "f"
+        classes[k] = "INTEGER" if not sse or classes[k] == "INTEGER" else "SSE"
+    classes = [c if c != "NONE" else "SSE" for c in classes]
+    return ["INTEGER"] * len(classes) if tinycc and "INTEGER" in classes else classes
+
+
+def _place(placement, ctype, data, what, tinycc):
+    """Put one converted argument (``data``: its bytes as C holds it) where the callee reads it
+    (``tinycc``: the callee was compiled by TinyCC)."""
+    if ctype is ctypes.c_void_p:
+        placement.integer(_word(data))
+        return
+    scalar = scalars.by_ctype(ctype)
+    if scalar is not None and scalar.element != "f":
+        placement.integer(_word(data, scalar.signed))
+    elif scalar is not None and scalar.size <= _WORD:
+        placement.real(_word(data))
+    elif not _X86_64:
+        raise CxError(f"{what}: cx.timeit passes a {ctype.__name__} by value on x86-64 only; time this call "
+                      "with %timeit")
+    elif scalar is not None:  # long double: memory, 16-byte aligned
+        placement.memory(data, 16)
+    else:
+        classes = _eightbytes(ctype, tinycc)
+        if classes is None:
+            placement.memory(data, ctypes.alignment(ctype))
+        else:
+            placement.aggregate(data, classes)
+
+
+def _result_kind(result, restype, placement, keep):
+    """How the timing loop calls for this result: ``"i"``, ``"d"`` or ``"x"`` (x87); a struct
+    returned in memory gets a buffer, its address first in the integer registers."""
+    if result.kind == "void" or result.kind == "pointer" or restype is None:
+        return "i"
+    scalar = scalars.by_ctype(restype)
+    if scalar is not None:
+        if scalar.element != "f":
+            return "i"
+        return "x" if scalar.size > _WORD and _X86_64 else "d"
+    if not _X86_64:
+        raise CxError(f"{result.spelling}: cx.timeit times functions returning a struct on x86-64 only; time "
+                      "this call with %timeit")
+    leaves = list(_leaves(restype))
+    if len(leaves) == 1 and leaves[0][1] is ctypes.c_longdouble:
+        return "x"  # struct { long double x; } comes back in x87's st(0)
+    if _eightbytes(restype) is None:
+        buffer = ctypes.create_string_buffer(ctypes.sizeof(restype))
+        keep.append(buffer)
+        placement.integer(ctypes.addressof(buffer))  # the hidden pointer to the result
+    return "i"
+
+
+def _param_ctype(info, index):
+    t = info.declaration.params[index].type
     if t.kind == "pointer":
-        if t.target.kind == "function":
-            return "callback"
-        return ctypes.c_void_p
+        return "callback" if t.target.kind == "function" else ctypes.c_void_p
     if t.kind == "enum":
         return ctypes.c_int
     if t.kind == "scalar":
-        from .binding import _SCALARS
-
-        return _SCALARS[t.name]
-    return function._argtypes_[index]  # a struct or union passed by value: its ctypes class
+        return scalars.by_name(t.name).ctype
+    return info.converters[index]  # a struct or union passed by value: its ctypes class
 
 
 def _raw(converted, ctype, what):
@@ -186,49 +273,6 @@ def _raw(converted, ctype, what):
             raise CxError(f"{what}: converted to {len(data)} bytes, but C expects {ctypes.sizeof(ctype)}")
         return data, converted
     raise CxError(f"{what}: cx.timeit cannot pass a {type(converted).__name__} from a C loop")
-
-
-# ---- the timing loop, compiled once per prototype ----------------------------------------------
-
-def _loop_source(result, params, spelling) -> str:
-    args = "".join(f"    {p} a{i};\n" for i, p in enumerate(params))
-    call_args = ", ".join(f"a{i}" for i in range(len(params)))
-    copies = "".join(f"    {p} a{i} = in->a{i};\n" for i, p in enumerate(params))
-    return ("typedef struct { long tv_sec; long tv_nsec; } __cx_timespec;\n"
-            "int clock_gettime(int clock, __cx_timespec *t);\n"
-            + "\n".join(spelling.definitions) + "\n"
-            + f"typedef struct {{\n{args}    char end;\n}} __cx_args;\n"
-            + f"typedef {result} (*__cx_fn)({', '.join(params) or 'void'});\n"
-            "void cx_time(void *fp, const void *args, long loops, long runs, double *seconds) {\n"
-            "    __cx_fn f = (__cx_fn)fp;\n"
-            "    const __cx_args *in = args;\n"
-            + copies +
-            "    for (long r = 0; r < runs; r++) {\n"
-            "        __cx_timespec t0, t1;\n"
-            "        clock_gettime(1, &t0);  /* CLOCK_MONOTONIC */\n"
-            f"        for (long i = 0; i < loops; i++) f({call_args});\n"
-            "        clock_gettime(1, &t1);\n"
-            "        seconds[r] = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;\n"
-            "    }\n"
-            "}\n")
-
-
-def _offsets_source(count) -> str:
-    """A function that reports where a0..a<count-1> are in the argument block, and its size."""
-    return ("void cx_offsets(unsigned long *out) {\n"
-            + "".join(f"    out[{i}] = __builtin_offsetof(__cx_args, a{i});\n" for i in range(count))
-            + f"    out[{count}] = sizeof(__cx_args);\n}}\n")
-
-
-@functools.lru_cache(maxsize=64)
-def _timer(source, count):
-    """The compiled loop for one prototype: (cx_time, offsets of the arguments, block size)."""
-    from . import compile
-
-    lib = compile(source + _offsets_source(count), name="cx_timeit")
-    out = (ctypes.c_ulong * (count + 1))()
-    lib.cx_offsets(out)
-    return lib.cx_time, tuple(out[:count]), out[count]
 
 
 # ---- the API -----------------------------------------------------------------------------------
@@ -273,57 +317,51 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
     >>> result.loops, result.repeat, len(result.timings)
     (1000, 3, 3)
     """
-    decl = getattr(function, "_cx_decl", None)
-    if decl is None:
+    info = getattr(function, "info", None)
+    if not isinstance(info, FunctionInfo):
         raise TypeError(f"cx.timeit() times a function bound by cx (lib.f), not {type(function).__name__}")
-    if getattr(function, "_cx_closed", False) or function._cx_owner is None or function._cx_owner.closed:
+    decl = info.declaration
+    if info.closed or info.code is None or info.code.closed:
         raise ClosedError(f"{decl.name}() belongs to a closed module")
-    if function._flags_ & ctypes._FUNCFLAG_PYTHONAPI:
+    if info.hold_gil:
         raise CxError(f"{decl.name}() is bound with hold_gil (it uses Python objects): time it with %timeit")
     if len(args) != len(decl.params):
         raise TypeError(f"{decl.name}() takes {len(decl.params)} argument{'s' if len(decl.params) != 1 else ''} "
                         f"({len(args)} given)")
     if repeat < 1 or number < 0:
         raise ValueError("repeat must be >= 1 and number >= 0")
-    spelling = _Spelling()
-    params, ctypes_of, raw, keep = [], [], [], []
+    placement, keep = _Placement(), []
+    ret = _result_kind(decl.result, info.restype, placement, keep)
     for i, arg in enumerate(args):
         what = f"argument {i + 1} of {decl.name}()"
-        ctype = _param_ctype(function, i)
+        ctype = _param_ctype(info, i)
         if ctype == "callback":
             if callable(arg) and not isinstance(arg, ctypes._CFuncPtr):
                 raise CxError(f"{what} is a Python callable: the C loop would time Python; use %timeit")
             ctype = ctypes.c_void_p
             converted = None if arg is None else ctypes.cast(arg, ctypes.c_void_p).value
         else:
-            converted = function._argtypes_[i].from_param(arg)  # the call's own checks and errors
+            converted = info.converters[i].from_param(arg)  # the call's own checks and errors
             if ctype is not ctypes.c_void_p and type(converted).__name__ == "CArgObject":
                 converted = ctype(arg)  # ctypes' simple types (char, _Bool, long double) pass by value
         data, holder = _raw(converted, ctype, what)
-        params.append(spelling.c(ctype))
-        ctypes_of.append(ctype)
-        raw.append(data)
+        _place(placement, ctype, data, what, info.types.backend == "tcc")
         keep.append((arg, holder))
-    result_c = "void" if decl.result.kind == "void" else spelling.c(
-        ctypes.c_void_p if decl.result.kind == "pointer" else function._restype_)
-    timer, offsets, size = _timer(_loop_source(result_c, params, spelling), len(params))
-    block = ctypes.create_string_buffer(max(size, 1))
-    for offset, data in zip(offsets, raw):
-        ctypes.memmove(ctypes.addressof(block) + offset, data, len(data))
-    address = function._cx_owner.sym(decl.name)  # f itself, not its guard wrapper
+    ints, floats, stack = placement.packed()
+    address = info.code.sym(decl.name)
     if not address:
         raise CxError(f"{decl.name}() has no symbol in its module")
-    seconds = (ctypes.c_double * repeat)()
+    _guard.share_api()  # the loop enters the crash guard
+    name = decl.name.encode()
 
     def run(loops, runs):
         try:
-            timer(ctypes.c_void_p(address), block, loops, runs, seconds)
-        except CrashError as e:  # name the function being timed, not the loop around it
+            seconds = _speedups.time_loop(address, name, ints, floats, stack, ret, loops, runs)
+        except CrashError as e:  # say that it was being timed
             crash = copy.copy(e)
-            crash.args = (str(e).replace("cx_time()", f"{decl.name}() (timed by cx.timeit)", 1),)
-            crash.function = decl.name
+            crash.args = (str(e).replace(f"{decl.name}()", f"{decl.name}() (timed by cx.timeit)", 1),)
             raise crash from None
-        return list(seconds[:runs])
+        return seconds
 
     loops = number
     if not loops:

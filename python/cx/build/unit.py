@@ -6,18 +6,18 @@ The unit is, in order:
 2. ``#line 1 "<cell>"`` and the user's source, after the source rewrites of :data:`REWRITES`
    (each keeps every line where it was, so compiler messages carry the user's line numbers);
    or, for a backend that compiles the preprocessor's output (TinyCC), that output, rewritten;
-3. generated C (:data:`GENERATORS`): wrappers and helpers built from the declaration model.
-
-Each feature that needs the unit registers a rewrite or a generator here, in its own module.
+3. for a guarded module, the end marker (:data:`END_SYMBOL`): the crash guard's bound of the
+   cell's code in libjit's registry (an interrupt stops a call at once while it runs registered
+   code). No per-function wrapper: the call slot (``bind/_call.c``) enters the guard itself.
 """
 from __future__ import annotations
 
+from ..errors import SOURCE_NAME
 from . import tls
-from .errors import SOURCE_NAME
 
 #: C text placed before the user's source.
 #: TinyCC predefines __STDC_NO_ATOMICS__ and __STDC_NO_THREADS__ although <stdatomic.h> works and
-#: glibc provides <threads.h> (and cx provides thread_local, see :mod:`cx.tls`): undefine them so
+#: glibc provides <threads.h> (and cx provides thread_local, see :mod:`cx.build.tls`): undefine them so
 #: code that checks them is not misled. (__STDC_NO_COMPLEX__ stays: TinyCC has no _Complex.)
 PRELUDE = "#undef __STDC_NO_ATOMICS__\n#undef __STDC_NO_THREADS__\n" + tls.PRELUDE
 
@@ -25,17 +25,23 @@ PRELUDE = "#undef __STDC_NO_ATOMICS__\n#undef __STDC_NO_THREADS__\n" + tls.PRELU
 #: A rewrite must keep line numbers (use ``#line`` after any line it has to insert).
 REWRITES = [tls.rewrite]
 
-#: Functions ``generate(declarations, options) -> str`` whose C text is appended after the source.
-GENERATORS = []
+#: Defined last in a guarded unit: marks the end of the cell's code for libjit (jit.h).
+END_SYMBOL = "__cx_code_end"
+
+#: The file name of the C cx appends to the source (compiler messages name it).
+GENERATED_FILE = "<cx-generated>"
+
+# The tail keeps the cell's last instruction inside the registered code with a byte after it:
+# line lookups (made for return addresses) ask for the byte after an instruction.
+_END_MARKER = f"static void __cx_code_tail(void) {{}}\nvoid {END_SYMBOL}(void) {{}}"
 
 
-def translation_unit(source: str, declarations, *, preprocessed=False, **options) -> str:
+def translation_unit(source: str, declarations, *, preprocessed=False, guard=False) -> str:
     """The full C text to compile for ``source`` (whose declarations are ``declarations``).
 
     ``preprocessed``: ``source`` is the preprocessor's output for the cell (its line markers name
     ``<cell>``), so no macro of the cell is defined any more and the prelude's ``#undef`` lines
-    are not needed (the backend passed them as ``-U`` options). ``options`` are passed to every
-    generator (e.g. ``guard=True``).
+    are not needed (the backend passed them as ``-U`` options). ``guard``: append the end marker.
     """
     for rewrite in REWRITES:
         rewritten = rewrite(source, declarations)
@@ -46,8 +52,11 @@ def translation_unit(source: str, declarations, *, preprocessed=False, **options
         parts = [source, "\n"]
     else:
         parts = [PRELUDE, f'#line 1 "{SOURCE_NAME}"\n', source, "\n"]
-    for generate in GENERATORS:
-        text = generate(declarations, options)
-        if text:
-            parts.append(f'#line 1 "<cx-generated>"\n{text}\n')
+    if guard:
+        parts.append(f'#line 1 "{GENERATED_FILE}"\n{_END_MARKER}\n')
     return "".join(parts)
+
+
+def generated_code_failed(error) -> bool:
+    """Whether a CompileError points into the C cx appended (not the user's source)."""
+    return any(d.file == GENERATED_FILE for d in getattr(error, "diagnostics", ()))

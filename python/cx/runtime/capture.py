@@ -13,13 +13,14 @@ Nothing here imports IPython; ``%load_ext cx`` calls :func:`install` and flushes
 
 Hazards, and what this module does about them:
 
-* The write function is a few lines of C (compiled by cx on first :func:`install`) that takes the GIL
-  with ``PyGILState_Ensure``, so a ``printf`` from a thread Python never created works too.
+* The write function is a few lines of C, built with cx (``runtime/_native.c`` in ``cx._speedups``),
+  that takes the GIL with ``PyGILState_Ensure``, so a ``printf`` from a thread Python never created
+  works too.
 * Ctrl-C is not lost: a KeyboardInterrupt pending when C prints is taken out before the Python side
   runs and re-armed after, so it is raised when the C function returns (a ctypes callback would
   report it as "Exception ignored" and drop it).
-* Ctrl-C never hangs the process: the write function is not registered as compiled code with the
-  crash guard (:mod:`cx.guard`), and suspends the guard for its whole body. Else an interrupt could
+* Ctrl-C never hangs the process: the write function is not compiled code the crash guard knows
+  (:mod:`cx.runtime.guard`), and it suspends the guard for its whole body. Else an interrupt could
   abandon the printing call while the writer holds the GIL (in compiled code, where the guard stops
   calls at once) or waits for it in a system call; ctypes would then wait forever for the GIL its
   own thread holds. So the interrupt is taken when the thread is back in the user's code, with
@@ -59,62 +60,15 @@ import os
 import sys
 import threading
 
+from .. import _speedups
+from ..errors import CxError
 from . import guard
-from .errors import CxError
+from .flood import Flood
 
 __all__ = ["install", "uninstall", "installed", "flush", "captured", "supported", "limit_rate"]
 
 _IOLBF, _IONBF = 1, 2  # glibc's setvbuf modes: line buffered, unbuffered
 _BUFSIZE = 8192
-
-# The cookie stream's write function. It is C, compiled by cx on first install, rather than a ctypes
-# callback so that a Ctrl-C is never lost: a pending SIGINT would otherwise raise KeyboardInterrupt
-# on entry to the Python callback, where ctypes reports and drops it. Here it is taken before the
-# Python code runs and armed again (PyErr_SetInterrupt) after, so it is raised once the C function
-# that printed returns. Only stable C-API functions are used, declared here (no Python.h).
-_WRITER_SOURCE = r"""
-#include <stddef.h>
-#include <sys/types.h>
-typedef struct _object PyObject;
-typedef enum { PyGILState_LOCKED, PyGILState_UNLOCKED } PyGILState_STATE;
-PyGILState_STATE PyGILState_Ensure(void);
-void PyGILState_Release(PyGILState_STATE state);
-PyObject *PyBytes_FromStringAndSize(const char *v, ssize_t len);
-PyObject *PyObject_CallFunctionObjArgs(PyObject *callable, ...);
-int PyErr_CheckSignals(void);
-int PyErr_ExceptionMatches(PyObject *exc);
-extern PyObject *PyExc_KeyboardInterrupt;
-void PyErr_Clear(void);
-void PyErr_SetInterrupt(void);
-void PyErr_WriteUnraisable(PyObject *obj);
-void Py_DecRef(PyObject *o);
-void *__cx_guard_suspend(void); /* libjit (jit.h): this code is never abandoned halfway */
-void __cx_guard_resume(void *token);
-
-/* cookie: a Python callable taking bytes (kept alive by cx.capture). Called with the FILE locked. */
-ssize_t cx_capture_write(void *cookie, const char *buf, size_t size) {
-    PyObject *deliver = (PyObject *)cookie;
-    void *guard = __cx_guard_suspend(); /* see "Ctrl-C" in the module docstring */
-    PyGILState_STATE gil = PyGILState_Ensure();
-    int interrupted = 0;
-    if (PyErr_CheckSignals() < 0) { /* run Python's signal handlers now, not inside deliver */
-        interrupted = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
-        if (!interrupted) PyErr_WriteUnraisable(deliver);
-        PyErr_Clear();
-    }
-    PyObject *data = PyBytes_FromStringAndSize(buf, (ssize_t)size);
-    PyObject *result = data ? PyObject_CallFunctionObjArgs(deliver, data, (PyObject *)0) : 0;
-    if (result) Py_DecRef(result);
-    else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) { interrupted = 1; PyErr_Clear(); }
-    else PyErr_WriteUnraisable(deliver);
-    if (data) Py_DecRef(data);
-    if (interrupted) PyErr_SetInterrupt();
-    PyGILState_Release(gil);
-    __cx_guard_resume(guard);
-    return (ssize_t)size;
-}
-"""
-
 
 class _IoFunctions(ctypes.Structure):
     """glibc's ``cookie_io_functions_t``: read, write, seek, close (NULL: not supported)."""
@@ -181,9 +135,8 @@ class _State:
         self.count = 0  # install() calls not yet undone
         self.libc = None
         self.streams = []  # the two _Stream objects, alive for as long as the process
-        self.writer = None  # the cx.Module of the C write function, alive as long as the process
         self.atexit_registered = False
-        self.flood = None  # a cx._flood.Flood while output is rate limited (limit_rate)
+        self.flood = None  # a cx.runtime.flood.Flood while output is rate limited (limit_rate)
 
 
 _state = _State()
@@ -229,13 +182,8 @@ def _make_streams() -> None:
     if not hasattr(libc, "fopencookie"):
         raise CxError("capturing C output needs fopencookie (glibc or musl); this C library has none, "
                       "so printf output goes to file descriptor 1 as usual")
-    from .module import compile
-
-    _state.writer = compile(_WRITER_SOURCE, name="cx_capture", guard=False)
-    start = _state.writer._code.sym("__jit_pad_text")  # where libjit registered its code
-    if start:  # cx's own code, not the user's: an interrupt never stops a call in it (see above)
-        guard.remove_code(start)
-    funcs = _IoFunctions(None, _state.writer.exports()["cx_capture_write"], None, None)
+    guard.share_api()  # the writer suspends the crash guard
+    funcs = _IoFunctions(None, _speedups.capture_write_address, None, None)
     streams = []
     for name, fd, mode in (("stdout", 1, _IOLBF), ("stderr", 2, _IONBF)):
         stream = _Stream(name, fd)
@@ -346,8 +294,6 @@ def limit_rate(rate=64 * 1024, burst=256 * 1024) -> None:
     if rate is None:
         _state.flood = None
         return
-    from ._flood import Flood
-
     _state.flood = Flood(rate, burst)
 
 

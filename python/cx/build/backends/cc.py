@@ -39,10 +39,10 @@ import stat
 import subprocess
 import tempfile
 
-from .. import guard as _guard
-from .._version import __version__
+from ..._version import __version__
+from .. import libjit as _libjit
 from . import Code
-from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic, OptionError, parse_diagnostics
+from ...errors import SOURCE_NAME, CompileError, CxError, Diagnostic, OptionError, parse_diagnostics
 
 __all__ = ["build", "CcCode", "cache_dir", "clear_cache", "check_options", "find_compiler"]
 
@@ -256,7 +256,7 @@ class CcCode(Code):
         # (TinyCC's code is registered by libjit itself).
         self._ranges = _code_ranges(path)
         for start, end in self._ranges:
-            _guard.add_code(start, end)
+            _libjit.add_code(start, end)
 
     def sym(self, name: str):
         """Address of the global symbol ``name`` (searched in the object and what it links), or None."""
@@ -267,7 +267,7 @@ class CcCode(Code):
 
     def _release(self, dll):
         for start, _ in self._ranges:
-            _guard.remove_code(start)
+            _libjit.remove_code(start)
         self._ranges = ()
         link, self._link = self._link, None
         for d in (dll, link):

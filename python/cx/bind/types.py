@@ -1,0 +1,347 @@
+"""ctypes types for the C types of a module: scalars, structs and unions, and typed pointers.
+
+A :class:`TypeTable` belongs to one module and makes, on first use, a ``ctypes.Structure`` or
+``Union`` class for each struct the module's declarations define (laid out as the compiler lays it
+out, checked against the compiler when the module can ask it: :mod:`cx.bind.check`), and a
+:class:`Pointer` subclass for each pointee Python cannot look into. Struct classes are instances
+of :class:`StructType`/:class:`UnionType`, which show their layout in Jupyter (drawn by
+:mod:`cx.tools.layouts`, which registers itself with :func:`show_layouts_with`).
+
+Pickling: a struct class, or a value of one, travels as the build record of the module that owns
+it and its name (:mod:`cx.build.cache` rebuilds it); the type table itself never travels.
+"""
+from __future__ import annotations
+
+import copyreg
+import ctypes
+import dataclasses
+
+from ..build import cache
+from ..errors import CxError, PicklingError
+from . import scalars
+
+__all__ = ["TypeTable", "Pointer", "CString", "BindingError", "StructType", "UnionType", "show_layouts_with"]
+
+_html_view = [None]  # the function that draws a struct class's layout (cx.tools.layouts)
+
+
+def show_layouts_with(view) -> None:
+    """Let struct classes show themselves in Jupyter as ``view(cls)`` draws them (HTML, or None
+    for the plain repr). :mod:`cx.tools.layouts` registers its picture here when it is imported."""
+    _html_view[0] = view
+
+
+class _ShowsLayout:
+    def _repr_html_(cls):
+        """A struct class displayed in Jupyter: its layout picture."""
+        view = _html_view[0]
+        return None if view is None else view(cls)
+
+
+class StructType(_ShowsLayout, type(ctypes.Structure)):
+    """Metaclass of cx's struct classes: ``ctypes.Structure``'s, plus the layout picture."""
+
+
+class UnionType(_ShowsLayout, type(ctypes.Union)):
+    """Metaclass of cx's union classes: ``ctypes.Union``'s, plus the layout picture."""
+
+
+class BindingError(CxError):
+    """A C declaration cannot be expressed with ctypes."""
+
+
+class TypeTable:
+    """ctypes types for the C types of one module: scalars, and the module's own structs and unions.
+
+    Parameters
+    ----------
+    decls : cx.cread.Reader
+        The module's declarations; its structs become ``ctypes.Structure``/``Union`` classes on
+        first use, with fields laid out as the C compiler lays them out.
+    """
+
+    def __init__(self, decls, layout=None, *, settings=None, backend="tcc"):
+        self._decls = decls
+        self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
+        self._structs = {}
+        self._incomplete = []  # classes made, fields not yet set (see struct)
+        self._made = []  # classes made by the outermost struct() call under way
+        self._handles = {}
+        #: The declarations, and how the module was compiled (the backend's settings and name):
+        #: cx.layout asks that compiler, with those options, even after the module is closed.
+        self.declarations, self.settings, self.backend = decls, settings, backend
+        #: The owning module (a weak reference) and how it was built, both set by it: struct
+        #: classes and values pickle as that record and their name.
+        self.module, self.record = None, None
+
+    def __reduce__(self):
+        names = ", ".join(sorted(self._structs)) or "a struct type"
+        raise PicklingError(f"cannot pickle the cx struct type {names} by value (cloudpickle does that for a "
+                            "struct class that is a global of a function it ships); refer to it through its "
+                            "module instead (lib.Point, not Point = lib.Point), or pickle it with pickle")
+
+    def struct(self, name):
+        """The ctypes class of the struct or union called ``name`` (typedef name or tag).
+
+        Classes are made first and given their fields afterwards, members by value before the
+        struct that holds them, so structs that point to each other are laid out as C lays them
+        out (``struct X { struct Y *y; }; struct Y { struct X x; };``).
+        """
+        cls = self._structs.get(name)
+        if cls is not None:
+            return cls
+        decl = self._decls.structs.get(name)
+        if decl is None:
+            raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
+        if decl.name != name:  # asked by tag, keyed by typedef name: one class for both
+            cls = self._structs[name] = self.struct(decl.name)
+            return cls
+        base = ctypes.Union if decl.union else ctypes.Structure
+        body = {"__doc__": f"C {'union' if decl.union else 'struct'} {name}", "__module__": "cx",
+                "__repr__": _struct_repr, "__reduce__": _reduce_struct_value, "_cx_types": self,
+                "_cx_struct": decl}
+        if self._decls.packed(name):
+            body["_pack_"] = 1  # __attribute__((packed))
+        cls = (UnionType if decl.union else StructType)(name, (base,), body)
+        self._structs[name] = cls
+        self._incomplete.append(name)
+        self._made.append(name)
+        if len(self._incomplete) == 1:  # the outermost call completes every class it made
+            made, self._made = self._made, []
+            try:
+                while self._incomplete:
+                    self._complete(self._incomplete[-1])
+                self._check_layouts(made)
+            except BaseException:
+                for n in self._incomplete + made:
+                    self._structs.pop(n, None)
+                self._incomplete.clear()
+                raise
+        return cls
+
+    def _check_layouts(self, names):
+        """Compare the classes made with the compiler's own layout: a struct ctypes lays out
+        otherwise (``aligned(16)``, an unusual bit-field) is refused, never used wrong."""
+        structs = [self._decls.structs[n] for n in names]
+        found = self._layout(structs) if self._layout is not None else None
+        for n in names:
+            if not found or n not in found:
+                continue
+            size, offsets = found[n]
+            cls = self._structs[n]
+            mine = {f[0]: getattr(cls, f[0]).offset for f in cls._fields_ if f[0] and len(f) == 2}
+            wrong = [f for f, off in offsets.items() if mine.get(f, off) != off]
+            if ctypes.sizeof(cls) != size or wrong:
+                what = f"field '{wrong[0]}' at offset {offsets[wrong[0]]}, ctypes puts it at {mine[wrong[0]]}" \
+                    if wrong else f"{size} bytes, ctypes makes it {ctypes.sizeof(cls)}"
+                raise BindingError(f"struct {n}: ctypes cannot lay it out as the compiler does ({what}); "
+                                   "it is used only through pointers")
+
+    def _complete(self, name):
+        """Set the fields of the class of ``name`` (made by :meth:`struct`)."""
+        decl, cls = self._decls.structs[name], self._structs[name]
+        fields, anonymous = [], []
+        for f in decl.fields:
+            inner = f.type
+            while inner.kind == "array":
+                inner = inner.target
+            if inner.kind in ("struct", "union") and inner.name != name and inner.name in self._decls.structs:
+                self.struct(inner.name)
+                if inner.name in self._incomplete:
+                    self._complete(inner.name)  # a member by value must be laid out first
+            if f.type.kind == "array" and f.type.length is None:  # a flexible array member
+                ctype = self.ctype(f.type.target) * 0
+            else:
+                ctype = self.ctype(f.type)
+            if ctype is None:
+                raise BindingError(f"field '{f.name}' of struct {name} has type void")
+            field = f.name
+            if field is None:  # unnamed: padding bits, or a struct/union member whose fields read through
+                field = f"_unnamed{len(fields)}"
+                if f.bits is None and f.type.kind in ("struct", "union"):
+                    anonymous.append(field)
+            fields.append((field, ctype, f.bits) if f.bits is not None else (field, ctype))
+        if name in self._incomplete:
+            self._incomplete.remove(name)
+            try:
+                if anonymous:
+                    cls._anonymous_ = anonymous
+                cls._fields_ = fields
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise BindingError(f"struct {name}: ctypes cannot make it ({exc})") from None
+
+    def handle(self, target):
+        """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
+        ``c_void_p`` (:class:`Pointer`) that remembers its C type, so a function's result passes
+        back to the parameters that take it, and nowhere else."""
+        key = _identity(target)
+        cls = self._handles.get(key)
+        if cls is None:
+            spelled = _unqualified(target).spelling
+            cls = type(f"{spelled} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
+                                                  "__doc__": f"A C pointer: {spelled} *"})
+            self._handles[key] = cls
+        return cls
+
+    def ctype(self, t):
+        """The ctypes type of a C type (``None`` for void)."""
+        kind = t.kind
+        if kind == "void":
+            return None
+        if kind == "scalar":
+            return scalars.by_name(t.name).ctype
+        if kind == "enum":
+            return ctypes.c_int
+        if kind in ("struct", "union"):
+            return self.struct(t.name)
+        if kind == "array":
+            elem = self.ctype(t.target)
+            if t.length is None:
+                return ctypes.POINTER(elem)
+            return elem * t.length
+        if kind == "pointer":
+            target = t.target
+            if target.kind == "function":
+                return self.function_type(target)
+            if target.kind in ("void", "opaque") or (target.kind == "scalar" and target.name == "char"):
+                return ctypes.c_void_p
+            if target.kind in ("struct", "union") and target.name not in self._decls.structs:
+                return ctypes.c_void_p  # pointer to a struct the cell does not define: opaque
+            if target.kind in ("struct", "union"):
+                try:
+                    return ctypes.POINTER(self.struct(target.name))
+                except BindingError:
+                    return ctypes.c_void_p  # a struct ctypes cannot lay out: an address
+            return ctypes.POINTER(self.ctype(target) or ctypes.c_void_p)
+        if kind == "function":
+            return self.function_type(t)
+        raise BindingError(f"type '{t.spelling}' cannot be used by value from Python")
+
+    def function_type(self, t):
+        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters); a
+        ``char *`` parameter reaches the Python callable as bytes."""
+        args = [ctypes.c_char_p if _is_text(p.type) else self.ctype(p.type) for p in t.params]
+        return ctypes.CFUNCTYPE(self.restype(t.result), *args)
+
+    def restype(self, t):
+        """The ctypes restype for a result of C type ``t``: ``const char *`` is text, any other
+        pointer to something Python cannot look into (``void *``, ``char *``, an opaque or
+        undefined struct) a :meth:`handle`."""
+        if t.kind == "pointer":
+            target = t.target
+            if target.kind == "scalar" and target.name == "char" and target.const:
+                return ctypes.c_char_p
+            if target.kind in ("void", "opaque") or (target.kind == "scalar" and target.name == "char") \
+                    or (target.kind in ("struct", "union") and not self._laid_out(target.name)):
+                return self.handle(target)
+        return self.ctype(t)
+
+    def _laid_out(self, name):
+        """Whether the struct ``name`` has a ctypes class (its body is known and ctypes lays it
+        out as the compiler does)."""
+        if name not in self._decls.structs:
+            return False
+        try:
+            self.struct(name)
+        except BindingError:
+            return False
+        return True
+
+
+def _is_text(t):
+    return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char"
+
+
+def _identity(t):
+    """What makes two pointee types the same type: no qualifiers, typedefs looked through."""
+    return dataclasses.replace(t, alias=None, const=False, volatile=False, atomic=False).spelling
+
+
+def _unqualified(t):
+    return dataclasses.replace(t, const=False, volatile=False) if t.const or t.volatile else t
+
+
+class Pointer(ctypes.c_void_p):
+    """A C pointer returned by a cx function: pass it back to C, or give it to ctypes
+    (``ctypes.string_at(p, n)``, ``ctypes.cast(p, ...)``). ``None`` is the NULL pointer.
+
+    Each pointee type has its own subclass (``type(p).__name__`` is its C type, e.g.
+    ``"struct handle *"``); a parameter refuses a pointer to another type, as a C compiler would
+    (``void *`` goes anywhere).
+    """
+
+    _cx_target = None
+
+    def __repr__(self):
+        value = self.value
+        return f"<cx pointer ({type(self).__name__}) {'NULL' if value is None else hex(value)}>"
+
+    def __reduce__(self):
+        raise PicklingError(f"a C pointer ({type(self).__name__}) is an address in this process and "
+                            "means nothing in another; send the data it points to instead")
+
+
+class CString(str):
+    """The text of a ``char *`` result, and the pointer itself (``.pointer``), so that C can free
+    it: passing a CString back to a ``char *`` or ``void *`` parameter passes that pointer."""
+
+    __slots__ = ("pointer",)
+
+    def __new__(cls, text, pointer):
+        self = super().__new__(cls, text)
+        self.pointer = pointer
+        return self
+
+    def __reduce__(self):  # another process gets the text (the pointer is this process's)
+        return str, (str(self),)
+
+
+def _struct_repr(self):
+    fields = ", ".join(f"{f[0]}={getattr(self, f[0])!r}" for f in self._fields_)
+    return f"{type(self).__name__}({fields})"
+
+
+
+# ---- pickling: through the owning module ------------------------------------------------------
+
+def _shipped(cls):
+    """The record a cx struct class (or a value of it) pickles with."""
+    types = cls.__dict__["_cx_types"]
+    if types.record is None:
+        raise PicklingError(f"cannot pickle {cls.__name__}: cx does not know how its module was built")
+    module = types.module() if types.module is not None else None
+    return cache.ship(types.record, cls.__name__, function="", module=module)
+
+
+def _reduce_struct_value(value):
+    """``__reduce__`` of a struct or union value: its module's record, the class's name, the bytes."""
+    cls = type(value)
+    if cls.__dict__["_cx_types"].record is None:  # a table made by hand: ctypes' own (copy.deepcopy works)
+        base = ctypes.Structure if isinstance(value, ctypes.Structure) else ctypes.Union
+        return base.__reduce__(value)
+    if has_pointers(cls):
+        raise PicklingError(f"cannot pickle a {cls.__name__} value: it holds pointers, which mean nothing "
+                            "in another process")
+    return cache.rebuilt_struct_value, (_shipped(cls), cls.__name__, bytes(memoryview(value).cast("B")))
+
+
+def _reduce_struct_class(cls):
+    if "_cx_types" not in cls.__dict__:
+        return cls.__qualname__  # any other ctypes struct: pickled by reference, as always
+    return cache.rebuilt_struct, (_shipped(cls), cls.__name__)
+
+
+def has_pointers(ctype) -> bool:
+    """Whether values of ``ctype`` hold a pointer (which means nothing in another process)."""
+    if issubclass(ctype, (ctypes._Pointer, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_wchar_p, ctypes._CFuncPtr)):
+        return True
+    if issubclass(ctype, ctypes.Array):
+        return has_pointers(ctype._type_)
+    if issubclass(ctype, (ctypes.Structure, ctypes.Union)):
+        return any(has_pointers(f[1]) for f in ctype._fields_)
+    return False
+
+
+for _meta in (type(ctypes.Structure), type(ctypes.Union), StructType, UnionType):
+    copyreg.pickle(_meta, _reduce_struct_class)
+del _meta
