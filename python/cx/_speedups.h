@@ -14,6 +14,16 @@
 
 #include "jit.h" /* jit_guard_frame, JIT_GUARD_HOST_API (the functions come from cx._jit) */
 
+/* The argument registers of the C calling convention (x86-64 System V, AArch64): integer and
+ * floating-point registers, each class filled in order. The call slot and the timing loop pass
+ * every register of both classes, so one call fits every prototype of register arguments. */
+#if defined(__aarch64__)
+#define CX_INT_REGS 8
+#else
+#define CX_INT_REGS 6
+#endif
+#define CX_FLOAT_REGS 8
+
 /* libjit's guard functions, by address (cx.runtime.guard hands them over with set_guard_api:
  * libjit is loaded with ctypes, not linked). enter is NULL until then. */
 struct cx_guard_api {

@@ -43,12 +43,8 @@
 #else
 #define HAVE_TRAMPOLINE 0
 #endif
-#if defined(__aarch64__)
-#define NINT 8
-#else
-#define NINT 6
-#endif
-#define NFLT 8
+#define NINT CX_INT_REGS
+#define NFLT CX_FLOAT_REGS
 #define MAXARGS (NINT + NFLT)
 #define NDESCR 4
 

@@ -21,12 +21,8 @@
 
 #include "_speedups.h"
 
-#if defined(__aarch64__)
-#define NINT 8
-#else
-#define NINT 6
-#endif
-#define NFLT 8
+#define NINT CX_INT_REGS
+#define NFLT CX_FLOAT_REGS
 #define NSTACK 16
 
 #if NINT == 8
