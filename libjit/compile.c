@@ -332,6 +332,12 @@ static int configure(jit_state *j, FILE *ppfp,
         jit__tcc_set_lib_path(s, j->runtime_dir);
     if ((rc = apply_ops(j, s, 1)) != JIT_OK)
         goto fail;
+    /* the preprocessed text keeps each #define and #undef where it was (-dD):
+     * what cx reads to learn the macros a source defines */
+    if (ppfp && jit__tcc_set_options(s, "-dD") != 0) {
+        rc = fail_with_first_error(j, JIT_ECOMPILE, "TinyCC refused -dD");
+        goto fail;
+    }
     if (jit__tcc_set_output(s, ppfp != NULL) != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "TinyCC refused the "
                                    "output type");

@@ -136,7 +136,8 @@ JIT_API int jit_compile(jit_state *j, const char *source);
  * options, include directories and defines, TinyCC's predefined macros,
  * #if resolved, macros expanded, comments removed; with "# N \"file\""
  * line markers (flag " 1" after the name when a file is entered, " 2" when
- * back in it). Any number of calls, before jit_compile only (JIT_ESTATE
+ * back in it); each #define and #undef stays in the text, on the line where
+ * it was (as with tcc -E -dD). Any number of calls, before jit_compile only (JIT_ESTATE
  * after); the state's configuration and phase are unchanged. Returns the
  * text (owned by the state, valid until the next jit_preprocess or
  * jit_delete; *len, if len is not NULL, gets its length), or NULL: a

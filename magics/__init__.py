@@ -227,18 +227,25 @@ class CxMagics(Magics):
 
     # -- pieces of one run -----------------------------------------------------------------------
     def _bind(self, module, name):
-        """Put the module's functions and struct classes in the user namespace."""
+        """Put the module's functions, struct classes, enums and constants in the user namespace."""
         ns = self.shell.user_ns
         found = dict(module.functions)
         structs = module.structs
         unbound = module.unbound  # e.g. variadic: callable from C cells, not from Python
         for sname, cls in structs.items():
             found.setdefault(sname, cls)  # a function of the same name wins
+        for ename, cls in module.enums.items():
+            found.setdefault(ename, cls)  # enum color -> color.GREEN
+        for cname, value in module.constants.items():
+            found.setdefault(cname, value)  # enumeration constants and #define constants
         if name:
             found[name] = module
         for key, obj in found.items():
             ns[key] = obj
-            self._bound[key] = weakref.ref(obj)
+            try:
+                self._bound[key] = weakref.ref(obj)
+            except TypeError:  # a constant (int, float, str): nothing runs old code through it
+                self._bound.pop(key, None)
         for key, why in unbound.items():
             old = self._bound.pop(key, None)
             if old is not None and old() is not None and ns.get(key) is old():

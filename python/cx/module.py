@@ -11,14 +11,17 @@ their module's record and their name; the receiving process compiles the record 
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import enum
 import hashlib
+import re
 import weakref
 from typing import Iterable, Mapping, Optional, Union
 
 from . import bind
 from .bind import check as _check
-from .build import backends, cache, steps, tls
+from .build import backends, cache, constants, steps, tls, unit
 from .build.record import Build
 from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, OptionError, PicklingError, parse_diagnostics
 from .runtime import guard as _guard
@@ -136,7 +139,8 @@ def _build_module(record, links):
     name = record["name"] or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     module = Module(code, declarations, name=name, source=source,
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
-                    hold_gil=frozenset(record["hold_gil"]), guarded=guard, settings=settings, record=record)
+                    hold_gil=frozenset(record["hold_gil"]), guarded=guard, settings=settings, record=record,
+                    constants=constants.Constants(prepared.directives, declarations.view, steps.layout_build))
     module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
 
@@ -181,7 +185,7 @@ class Module:
     undefined = frozenset()
 
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False,
-                 settings=None, record=None):
+                 settings=None, record=None, constants=None):
         d = self.__dict__
         d["_guarded"] = guarded  # calls enter the crash guard (cx.runtime.guard, _call.c)
         d["name"] = name
@@ -192,6 +196,8 @@ class Module:
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
         d["_record"] = record  # how it was built: what pickling sends (cx.build.record)
+        d["_constants"] = constants  # enumeration constants and macros, valued when first asked
+        d["_enums"] = {}
         backend = record["backend"] if record is not None else "tcc"
         types = bind.TypeTable(declarations, _check.checker(declarations, steps.layout_build),
                                settings=settings, backend=backend)  # settings, backend: for cx.layout
@@ -203,6 +209,8 @@ class Module:
         listed = code.defined()  # what the compiler compiled (None: the backend cannot say)
         # names only: a prototype is read when its function is first used (cx.cread.Reader)
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
+        for n in declarations.inline_functions:  # a header's static inline functions (cx.build.unit)
+            d["_exported"].setdefault(n, None)
         d["_exported_globals"] = {n: None for n in declarations.defined_variables
                                   if listed is None or n in listed or declarations.thread_local(n)}
         # what the compiler defines but the declarations do not name (a K&R-style definition):
@@ -301,13 +309,21 @@ class Module:
             decl = self.declarations.function(n)
             if decl is None:
                 raise CxError(f"{n}() is compiled but cx could not read its prototype")
-            addr = self._code.sym(n)
+            addr = self._address(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
             fn = bind.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
                                     guarded=self._guarded, module=self, record=self._record)
             self._bound[n] = fn
         return fn
+
+    def _address(self, n):
+        """Where the function ``n`` is: its symbol, or for a header's static inline function the
+        pointer the unit stores its address in (:func:`cx.build.unit.inline_address_symbol`)."""
+        if n in self.declarations.inline_functions and n not in self.declarations.defined_functions:
+            holder = self._code.sym(unit.inline_address_symbol(n))
+            return ctypes.c_void_p.from_address(holder).value if holder else None
+        return self._code.sym(n)
 
     def _global(self, n):
         decl = self.declarations.variable(n)
@@ -338,9 +354,69 @@ class Module:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
+        if self._constants is not None and n in self._constants.names():
+            values = self._constants.values()
+            if n in values:
+                return values[n]
+            why = self._constants.left_out().get(n, "the compiler does not take it as a constant expression")
+            raise AttributeError(f"module '{self.name}': the macro {n} is not a constant ({why})")
+        enum = self._enum(n)
+        if enum is not None:
+            return enum
         if n in self._unbound:
             raise AttributeError(f"module '{self.name}': {self._unbound[n]}")
-        raise AttributeError(f"module '{self.name}' has no function, struct or global named '{n}'")
+        raise AttributeError(f"module '{self.name}' has no function, struct, global or constant named '{n}'")
+
+    @property
+    def constants(self) -> dict:
+        """The enumeration constants and object-like macros of the source and its own headers
+        that the compiler values as constants, name -> int, float or str (``lib.LIMIT``). Values
+        come from the compiler, asked once when the first one is wanted (see
+        :mod:`cx.build.constants`); macros of system headers are not listed."""
+        return dict(self._constants.values()) if self._constants is not None else {}
+
+    @property
+    def enums(self) -> dict:
+        """Every named enumeration of the source and its own headers, name -> an
+        :class:`enum.IntEnum` class (``lib.color.GREEN == 5``)."""
+        out = {}
+        if self._constants is not None:
+            view = self.declarations.view
+            names = [tag for (kind, tag), i in view.tags.items() if kind == "enum" and view.chunks[i].user]
+            names += [n for n, i in view.typedefs.items() if view.chunks[i].user and self._enum_chunk(n) is not None]
+            for n in dict.fromkeys(names):
+                enum = self._enum(n)
+                if enum is not None:
+                    out[n] = enum
+        return out
+
+    def _enum_chunk(self, n):
+        """The chunk declaring the named enumeration ``n`` (its tag, or a typedef of it), or None."""
+        view = self.declarations.view
+        index = view.tags.get(("enum", n))
+        if index is None:
+            index = view.typedefs.get(n)
+            if index is None or not re.search(r"\benum\b[^;{]*\{", view.head(view.chunks[index])):
+                return None
+        return index if view.chunks[index].user else None
+
+    def _enum(self, n):
+        """The :class:`enum.IntEnum` of the named enumeration ``n`` of the source, or None."""
+        cached = self._enums.get(n)
+        if cached is not None or self._constants is None:
+            return cached
+        index = self._enum_chunk(n)
+        if index is None:
+            return None
+        values = self._constants.values()
+        members = [(m, values[m]) for m, i in self.declarations.view.user_enumerators().items()
+                   if i == index and m in values]
+        if not members:
+            return None
+        cls = enum.IntEnum(n, members, module="cx")
+        cls.__doc__ = f"C enum {n}"
+        self._enums[n] = cls
+        return cls
 
     def __setattr__(self, n, value):
         if n in self._exported_globals:
@@ -359,8 +435,9 @@ class Module:
         raise KeyError(n)
 
     def __dir__(self):
+        constants = set(self._constants.names()) if self._constants is not None else set()
         return sorted(set(super().__dir__()) | self._exported.keys() | self._exported_globals.keys()
-                      | set(self.declarations.struct_names()))
+                      | set(self.declarations.struct_names()) | constants)
 
     def __repr__(self):
         state = "closed" if self.closed else f"{len(self._exported)} functions"

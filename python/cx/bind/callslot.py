@@ -76,7 +76,7 @@ def _result(restype):
     return "x", 0
 
 
-def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, pointer_result=False):
+def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, pointer_result=False, variadic=None):
     """Describe ``bound`` (of a :func:`prepare_class` class) to the call slot.
 
     Parameters
@@ -93,6 +93,9 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, poi
     pointer_result : bool
         The result is a pointer type whose errcheck only turns NULL into None (and does nothing
         else): the call slot does the same, without ctypes.
+    variadic : callable, optional
+        For a function ending in ``...``: converts a call's arguments (the extra ones as C's
+        default promotions pass them); its calls go to ctypes, which passes them as C does.
     """
     if guarded:
         guard.share_api()
@@ -103,7 +106,7 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, poi
         else:
             params.append(_param(conv, ctype))
     result = ("H", 0, bound._restype_) if pointer_result else _result(bound._restype_)
-    spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil)
+    spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil, variadic)
     _speedups.attach(bound, spec)
     if ctypes._CFuncPtr.errcheck.__get__(bound) is not None and not pointer_result:
         detach(bound)

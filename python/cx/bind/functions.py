@@ -258,9 +258,6 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
     callable
         A ctypes function object whose ``__doc__`` is the C prototype.
     """
-    if fn.variadic:
-        raise BindingError(f"{fn.name}() is variadic (...): ctypes cannot call it safely; "
-                           "write a fixed-argument wrapper in C")
     argtypes = []
     errcheck = None
     callback_errors = None
@@ -317,10 +314,83 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
                            [types.ctype(p.type) if p.type.kind in ("scalar", "enum") else None for p in fn.params],
                            [p.type.kind == "pointer" and not p.type.target.const for p in fn.params],
                            guarded=guarded, hold_gil=hold_gil,
-                           pointer_result=result == "pointer" and callback_errors is None)
+                           pointer_result=result == "pointer" and callback_errors is None,
+                           variadic=_variadic_arguments(fn) if fn.variadic else None)
     bound.info = FunctionInfo(fn, address, owner, types, tuple(argtypes), restype, hold_gil, guarded, spec,
                               None if module is None else weakref.ref(module), record)
     return bound
+
+
+def _variadic_arguments(fn):
+    """The converter of a variadic function's call arguments: the fixed ones are left to their
+    converters; each extra one becomes the ctypes object C's default argument promotions pass
+    (ctypes alone would pass a str as ``wchar_t *`` and a ``c_float`` unpromoted)."""
+    fixed = len(fn.params)
+
+    def convert(args):
+        extra = tuple(_promoted(a, f"argument {fixed + i + 1} of {fn.name}() (in its '...')")
+                      for i, a in enumerate(args[fixed:]))
+        return args[:fixed] + extra
+
+    return convert
+
+
+_INT_RANGE = (-(1 << (8 * ctypes.sizeof(ctypes.c_int) - 1)), 1 << (8 * ctypes.sizeof(ctypes.c_int) - 1))
+
+
+def _promoted(obj, what):
+    """One extra argument of a variadic call as a ctypes object: a ctypes instance as its type
+    (``c_float`` as double, integers narrower than int as int: C's default promotions), an int as
+    C int when it fits, a float as double, bytes and str (UTF-8) as ``char *``, None as NULL, a
+    buffer (a numpy array, bytearray) as a pointer to its data."""
+    if isinstance(obj, CString):
+        return ctypes.c_void_p(obj.pointer.value if obj.pointer is not None else None)
+    if isinstance(obj, bool):
+        return ctypes.c_int(obj)
+    if isinstance(obj, int):
+        if not _INT_RANGE[0] <= obj < _INT_RANGE[1]:
+            raise OverflowError(f"{what}: {obj} does not fit in a C int, which is how C passes an int in '...'; "
+                                "pass it as the C type the function reads, e.g. ctypes.c_long(...) or "
+                                "ctypes.c_longlong(...)")
+        return ctypes.c_int(obj)
+    if isinstance(obj, float):
+        return ctypes.c_double(obj)
+    if isinstance(obj, str):
+        return ctypes.c_char_p(obj.encode("utf-8"))
+    if isinstance(obj, bytes):
+        return ctypes.c_char_p(obj)
+    if obj is None:
+        return ctypes.c_void_p(None)
+    if isinstance(obj, ctypes._SimpleCData):
+        scalar = scalars.by_ctype(type(obj))
+        if scalar is not None and scalar.element == "f" and scalar.size < ctypes.sizeof(ctypes.c_double):
+            return ctypes.c_double(obj.value)  # float promotes to double
+        if scalar is not None and scalar.size < ctypes.sizeof(ctypes.c_int):
+            value = obj.value
+            return ctypes.c_int(ord(value) if isinstance(value, bytes) else int(value))  # char, short, _Bool
+        return obj
+    if isinstance(obj, (ctypes._Pointer, ctypes._CFuncPtr, ctypes.Structure, ctypes.Union, ctypes.Array)):
+        return obj
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        raise TypeError(f"{what}: cannot pass a {type(obj).__name__!r} object through '...'; pass an int, a float, "
+                        "str or bytes (char *), None, a buffer (its data's address) or a ctypes object "
+                        "of the C type the function reads") from None
+    if not view.c_contiguous:
+        raise TypeError(f"{what}: the buffer is not contiguous")
+    if view.readonly or not view.nbytes:
+        return _readonly_address(obj, what)
+    return ctypes.c_void_p(ctypes.addressof(ctypes.c_char.from_buffer(view)))
+
+
+def _readonly_address(obj, what):
+    """The address of a read-only buffer's data (numpy arrays tell it; others are refused)."""
+    interface = getattr(obj, "__array_interface__", None)
+    if interface is None:
+        raise TypeError(f"{what}: a read-only {type(obj).__name__} has no address cx can pass; pass bytes "
+                        "or a writable buffer")
+    return ctypes.c_void_p(interface["data"][0])
 
 
 class FunctionInfo:

@@ -95,6 +95,14 @@ class Reader:
         self.static_functions = tuple(sorted(view.static_definitions | view.static_functions))
         #: Names declared without a definition (prototypes, ``extern`` variables).
         self.undefined = tuple(undefined)
+        #: The ``static inline`` functions the user's headers define (part of their API: bound too).
+        self.inline_functions = tuple(view.header_inline)
+
+    @property
+    def view(self):
+        """The compiler's view of the source (:class:`cx.cread.view.View`): its declarations
+        indexed by name, each with its file and line."""
+        return self._view
 
     # -- on demand ------------------------------------------------------------------------
     def function(self, name):

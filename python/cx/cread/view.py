@@ -136,6 +136,7 @@ class View:
         self.static_functions = set()  # names in `names` that a static declaration made internal
         self._lined = []  # indexes of the chunks whose line is known, ascending (see line)
         self.static_definitions = set()  # functions the user's files define static (never in `names`)
+        self.header_inline = {}  # static inline functions of the user's headers: name -> chunk index
         self._index()
 
     # -- positions --------------------------------------------------------------------------
@@ -183,6 +184,7 @@ class View:
                     if is_static:
                         self.static_functions.add(name)
                         self.static_definitions.add(name)
+                        self._note_inline(index, name)
                     elif name in names:
                         names[name].append(index)
                     else:
@@ -214,6 +216,7 @@ class View:
                 if chunk.static:
                     self.static_functions.add(chunk.name)
                     self.static_definitions.add(chunk.name)
+                    self._note_inline(chunk.index, chunk.name)
                 else:
                     self.names.setdefault(chunk.name, []).append(chunk.index)
             elif not static.match(head):
@@ -224,6 +227,13 @@ class View:
                 if called:
                     self.static_functions.add(called.group(1))
         self.static_functions &= self.names.keys()
+
+    def _note_inline(self, index, name):
+        """A static function the user's files define: a ``static inline`` one of a header (not the
+        source itself, whose statics stay private) is part of the header's API."""
+        chunk = self.chunks[index]
+        if chunk.file != self.source_name and rx(r"\b(?:inline|__inline|__inline__)\b").search(self.head(chunk)):
+            self.header_inline[name] = index
 
     def _enumerators(self, chunk, brace):
         close = self.text.find("}", brace, chunk.end)
@@ -264,6 +274,8 @@ class View:
         """The chunks to read for the function or variable ``name``: its definition, or else
         every declaration."""
         indexes = self.names.get(name, ())
+        if not indexes and name in self.header_inline:
+            return {self.header_inline[name]}
         defining = [i for i in indexes if self.chunks[i].body is not None or self._defines(i)]
         return set(defining[-1:] or indexes)
 
@@ -283,18 +295,33 @@ class View:
         return False
 
     def cell_struct_names(self):
-        """Keys of the structs and unions the source itself declares with a body: the typedef
-        name of an untagged one, else the tag (as :mod:`cx.cread.reader` keys them), unread."""
+        """Keys of the structs and unions the user's files (the source and its own headers)
+        declare with a body: the typedef name of an untagged one, else the tag (as
+        :mod:`cx.cread.reader` keys them), unread."""
         names = []
         typedef_chunks = set(self.typedefs.values())
         for (kind, tag), i in self.tags.items():
-            if kind != "enum" and self.chunks[i].file == self.source_name and i not in typedef_chunks:
+            if kind != "enum" and self.chunks[i].user and i not in typedef_chunks:
                 names.append(tag)
         for name, i in self.typedefs.items():
             head = self.head(self.chunks[i])
-            if self.chunks[i].file == self.source_name and rx(r"\b(?:struct|union)\b[^;{]*\{").search(head):
+            if self.chunks[i].user and rx(r"\b(?:struct|union)\b[^;{]*\{").search(head):
                 names.append(name)
         return list(dict.fromkeys(names))
+
+    def user_at(self, offset):
+        """Whether ``offset`` of the text is in one of the user's files (not a system header)."""
+        segment = bisect.bisect_right(self._offsets, offset) - 1
+        return self._segments[segment][3] if segment >= 0 else not self._segments
+
+    def user_enumerators(self):
+        """The enumeration constants the user's files declare, name -> chunk index, in order."""
+        return {n: i for n, i in self.enumerators.items() if self.chunks[i].user}
+
+    def user_types(self):
+        """Chunks of every type and enumerator the user's files declare, with the types they use."""
+        return self.closure({i for i in (*self.typedefs.values(), *self.tags.values(), *self.enumerators.values())
+                             if self.chunks[i].user})
 
     def cell_types(self):
         """Chunks of the types and enumerators the source itself (not a header) declares."""

@@ -348,7 +348,7 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
         _place(placement, ctype, data, what, info.types.backend == "tcc")
         keep.append((arg, holder))
     ints, floats, stack = placement.packed()
-    address = info.code.sym(decl.name)
+    address = info.address  # f itself (a header's static inline function has no symbol of its own)
     if not address:
         raise CxError(f"{decl.name}() has no symbol in its module")
     _guard.share_api()  # the loop enters the crash guard
