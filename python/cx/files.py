@@ -21,7 +21,7 @@ from typing import Optional
 from .build.record import Build
 from .module import Module, build_module
 
-__all__ = ["load", "install_import_hook", "uninstall_import_hook"]
+__all__ = ["load", "include", "install_import_hook", "uninstall_import_hook"]
 
 
 def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
@@ -82,6 +82,57 @@ def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
     record = Build.of(text, name=name, include_dirs=dirs, **options)
     record = record.replace(links=tuple(m.__dict__.get("_record") for m in links), file=full)
     return build_module(record, links, shown=shown)
+
+
+def include(header, *, libraries=(), name: Optional[str] = None, include_dirs=(), **options):
+    """Bind an installed C library from its header: every function and variable the header (and
+    the headers it includes from its own directory) declares and the libraries define, its
+    constants (enumeration constants, ``#define`` constants), enums, structs and static inline
+    functions, as a :class:`cx.Module`.
+
+    Parameters
+    ----------
+    header : str or os.PathLike
+        ``"zlib.h"`` (looked for as ``#include <zlib.h>`` is), or a path to a header.
+    libraries : iterable of str
+        The libraries that define its functions, as ``-l`` names (``["z"]`` for ``libz.so.1``).
+    name : str, optional
+        The module's name; default the header's name without ``.h``.
+    include_dirs : iterable of str
+        More ``-I`` directories.
+    **options
+        Any other keyword argument of :func:`cx.compile` (``defines``, ``library_dirs``, ...).
+
+    Returns
+    -------
+    cx.Module
+        A function the header declares that no library defines is in ``lib.unbound``
+        (``"... not found in libz.so.1"``).
+
+    Examples
+    --------
+    >>> import cx
+    >>> m = cx.include("math.h", libraries=["m"])
+    >>> m.sqrt(2.0) ** 2, m.M_PI > 3.14
+    (2.0000000000000004, True)
+    """
+    if not isinstance(header, (str, os.PathLike)):
+        raise TypeError(f"cx.include takes a header's name (\"zlib.h\") or path, not {type(header).__name__}")
+    shown = os.fspath(header)
+    if isinstance(include_dirs, str):
+        include_dirs = (include_dirs,)
+    dirs = tuple(os.fspath(d) for d in include_dirs)
+    if os.sep in shown and os.path.isfile(shown):  # a header of the user's, by path
+        full = os.path.abspath(shown)
+        source, api, dirs = f'#include "{full}"\n', full, (os.path.dirname(full),) + dirs
+    else:
+        source, api = f"#include <{shown}>\n", shown
+    if isinstance(libraries, str):
+        libraries = (libraries,)
+    if name is None:
+        name = os.path.splitext(os.path.basename(shown))[0]
+    record = Build.of(source, name=name, include_dirs=dirs, libraries=tuple(libraries), api=(api,), **options)
+    return build_module(record)
 
 
 class _Finder(importlib.abc.MetaPathFinder):

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping, Optional, Union
 
 from . import bind
 from .bind import check as _check
-from .build import backends, cache, constants, steps, tls, unit
+from .build import backends, cache, constants, libraries, steps, tls, unit
 from .build.record import Build
 from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, OptionError, PicklingError, parse_diagnostics
 from .runtime import guard as _guard
@@ -124,7 +124,9 @@ def _build_module(record, links):
     back = backends.get(record["backend"])
     settings = record.settings()
     guard = _guard_settings(settings, record["backend"], record["check"], record["guard"])
-    prepared = steps.prepare(source, settings, back)
+    api = record["api"]
+    found = libraries.load(record["libraries"], record["library_dirs"]) if api else None  # before compiling
+    prepared = steps.prepare(source, settings, back, api=api)
     declarations = prepared.declarations
     symbols, owners = {}, {}
     for m in links:  # later modules win
@@ -140,7 +142,8 @@ def _build_module(record, links):
     module = Module(code, declarations, name=name, source=source,
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
                     hold_gil=frozenset(record["hold_gil"]), guarded=guard, settings=settings, record=record,
-                    constants=constants.Constants(prepared.directives, declarations.view, steps.layout_build))
+                    constants=constants.Constants(prepared.directives, declarations.view, steps.layout_build,
+                                                  reserved=not api), libraries=found)
     module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
 
@@ -185,7 +188,7 @@ class Module:
     undefined = frozenset()
 
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False,
-                 settings=None, record=None, constants=None):
+                 settings=None, record=None, constants=None, libraries=None):
         d = self.__dict__
         d["_guarded"] = guarded  # calls enter the crash guard (cx.runtime.guard, _call.c)
         d["name"] = name
@@ -220,6 +223,9 @@ class Module:
                 self._unbound[n] = (f"the compiler defines '{n}', but cx could not read its declaration "
                                     f"(a K&R-style definition such as 'int {n}(a, b) int a; int b; {{...}}' "
                                     f"is not read: write a prototype, 'int {n}(int a, int b) {{...}}')")
+        d["_library"] = {}  # what the API headers declare and the libraries define: name -> address
+        if libraries is not None:
+            self._bind_library(libraries)
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -317,9 +323,30 @@ class Module:
             self._bound[n] = fn
         return fn
 
+    def _bind_library(self, libraries):
+        """``cx.include``: every function and variable the API headers declare, found in the
+        libraries; one that is not is in :attr:`unbound` with the reason."""
+        d, view = self.__dict__, self.declarations.view
+        d["_keep"] = (*d["_keep"], libraries)  # the libraries stay open as long as the module
+        for n in self.declarations.undefined:
+            address = libraries.address(n)
+            if address is None:  # said for the API header's own declarations (not its includes')
+                if any(view.chunks[i].file in self._record["api"] for i in view.chunks_of(n)):
+                    what = f"{n}()" if view.is_function(n) else f"'{n}'"
+                    self._unbound[n] = f"{what} is declared by the header but {libraries.missing(n)}"
+                continue
+            self._library[n] = address
+            if view.is_function(n):
+                d["_exported"].setdefault(n, None)
+            else:
+                d["_exported_globals"].setdefault(n, None)
+
     def _address(self, n):
-        """Where the function ``n`` is: its symbol, or for a header's static inline function the
-        pointer the unit stores its address in (:func:`cx.build.unit.inline_address_symbol`)."""
+        """Where the function ``n`` is: its symbol, for a header's static inline function the
+        pointer the unit stores its address in (:func:`cx.build.unit.inline_address_symbol`), for
+        a function an API header declares its library's."""
+        if n in self._library:
+            return self._library[n]
         if n in self.declarations.inline_functions and n not in self.declarations.defined_functions:
             holder = self._code.sym(unit.inline_address_symbol(n))
             return ctypes.c_void_p.from_address(holder).value if holder else None
@@ -335,7 +362,8 @@ class Module:
         var = self._globals.get(n)
         if var is None:
             self._check_open()
-            var = bind.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
+            address = self._library.get(n) or self._code.sym(n)
+            var = bind.GlobalVariable(decl, address, self._code, self._types)
             self._globals[n] = var
         return var
 

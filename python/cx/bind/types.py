@@ -15,6 +15,8 @@ from __future__ import annotations
 import copyreg
 import ctypes
 import dataclasses
+import threading
+import weakref
 
 from ..build import cache
 from ..errors import CxError, PicklingError
@@ -23,6 +25,12 @@ from . import scalars
 __all__ = ["TypeTable", "Pointer", "CString", "BindingError", "StructType", "UnionType", "show_layouts_with"]
 
 _html_view = [None]  # the function that draws a struct class's layout (cx.tools.layouts)
+
+# One Python class per C struct definition, for the whole process: a struct of a header that two
+# modules (or two cells) include is one class in both, so values pass between them as they do
+# between C files. Keyed by TypeTable._definition; a class lives as long as a module uses it.
+_SHARED = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
 def show_layouts_with(view) -> None:
@@ -96,6 +104,12 @@ class TypeTable:
         if decl.name != name:  # asked by tag, keyed by typedef name: one class for both
             cls = self._structs[name] = self.struct(decl.name)
             return cls
+        definition = self._definition(decl)
+        with _SHARED_LOCK:
+            shared = _SHARED.get(definition)
+        if shared is not None:  # the same definition in another module: one class for both
+            self._structs[name] = shared
+            return shared
         base = ctypes.Union if decl.union else ctypes.Structure
         body = {"__doc__": f"C {'union' if decl.union else 'struct'} {name}", "__module__": "cx",
                 "__repr__": _struct_repr, "__reduce__": _reduce_struct_value, "_cx_types": self,
@@ -112,12 +126,28 @@ class TypeTable:
                 while self._incomplete:
                     self._complete(self._incomplete[-1])
                 self._check_layouts(made)
+                with _SHARED_LOCK:
+                    for n in made:
+                        _SHARED.setdefault(self._definition(self._decls.structs[n]), self._structs[n])
             except BaseException:
                 for n in self._incomplete + made:
                     self._structs.pop(n, None)
                 self._incomplete.clear()
                 raise
         return cls
+
+    def _definition(self, decl, seen=()):
+        """What makes two struct definitions one C type: kind, names, fields (their types and
+        bits), packing, and the definitions of the structs held by value."""
+        parts = [decl.union, decl.name, decl.tag, self._decls.packed(decl.name)]
+        for f in decl.fields:
+            inner = f.type
+            while inner.kind == "array":
+                inner = inner.target
+            held = self._decls.structs.get(inner.name) if inner.kind in ("struct", "union") else None
+            parts.append((f, self._definition(held, seen + (decl.name,)) if held is not None
+                          and held.name not in seen and held.name != decl.name else None))
+        return tuple(parts)
 
     def _check_layouts(self, names):
         """Compare the classes made with the compiler's own layout: a struct ctypes lays out

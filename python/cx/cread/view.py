@@ -102,19 +102,23 @@ class View:
         The name to report for it (``"<cell>"``).
     system_dirs : iterable of str
         Directories whose headers are the system's: what they declare is never exported.
+    api_dirs : iterable of str
+        Directories whose headers are an API the source binds on purpose (``cx.include``): theirs
+        count as the user's, system directories or not.
     """
 
-    def __init__(self, text, source_files, source_name, system_dirs=()):
+    def __init__(self, text, source_files, source_name, system_dirs=(), api_dirs=()):
         self.source_name = source_name
         prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
+        api = tuple(os.path.join(os.path.abspath(d), "") for d in api_dirs if d)
         users = {}  # file name as written -> (shown name, from the user's files)
         self._segments = []  # (offset, file, line at offset, user)
         for offset, line, written in _cscan.markers(text):
             known = users.get(written)
             if known is None:
                 name = written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
-                user = name in source_files or (
-                    not name.startswith("<") and not os.path.abspath(name).startswith(prefixes))
+                user = name in source_files or (not name.startswith("<") and (
+                    not os.path.abspath(name).startswith(prefixes) or (api and os.path.abspath(name).startswith(api))))
                 known = users[written] = (source_name if name in source_files else name, user)
             self._segments.append((offset, known[0], line, known[1]))
         self.text = text
@@ -290,7 +294,11 @@ class View:
             if chunk.body is not None:
                 return True
             outer = _outside_braces(self.head(chunk)).split("=", 1)[0]
-            if rx(r"\b" + name + r"\s*\(").search(outer) and not rx(r"\(\s*\*\s*" + name + r"\b").search(outer):
+            # `name(` and not `(*name)`: one pattern for every name (a pattern per name was the
+            # cost of binding a library's few hundred prototypes)
+            called = {m.group(1) for m in rx(r"\b([A-Za-z_]\w*)\s*\(").finditer(outer)}
+            pointers = {m.group(1) for m in rx(r"\(\s*\*\s*([A-Za-z_]\w*)\b").finditer(outer)}
+            if name in called and name not in pointers:
                 return True
         return False
 
