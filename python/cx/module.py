@@ -212,8 +212,12 @@ class Module:
         listed = code.defined()  # what the compiler compiled (None: the backend cannot say)
         # names only: a prototype is read when its function is first used (cx.cread.Reader)
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
+        left_out = code.inline_left_out
         for n in declarations.inline_functions:  # a header's static inline functions (cx.build.unit)
-            d["_exported"].setdefault(n, None)
+            if n in left_out:
+                self._unbound[n] = left_out[n]
+            else:
+                d["_exported"].setdefault(n, None)
         d["_exported_globals"] = {n: None for n in declarations.defined_variables
                                   if listed is None or n in listed or declarations.thread_local(n)}
         # what the compiler defines but the declarations do not name (a K&R-style definition):

@@ -121,25 +121,27 @@ class TypeTable:
         self._incomplete.append(name)
         self._made.append(name)
         if len(self._incomplete) == 1:  # the outermost call completes every class it made
-            made, self._made = self._made, []
             try:
                 while self._incomplete:
                     self._complete(self._incomplete[-1])
-                self._check_layouts(made)
+                self._check_layouts(self._made)  # with those made while completing (pointer members)
                 with _SHARED_LOCK:
-                    for n in made:
+                    for n in self._made:
                         _SHARED.setdefault(self._definition(self._decls.structs[n]), self._structs[n])
             except BaseException:
-                for n in self._incomplete + made:
+                for n in self._incomplete + self._made:
                     self._structs.pop(n, None)
                 self._incomplete.clear()
                 raise
+            finally:
+                self._made = []
         return cls
 
     def _definition(self, decl, seen=()):
-        """What makes two struct definitions one C type: kind, names, fields (their types and
-        bits), packing, and the definitions of the structs held by value."""
-        parts = [decl.union, decl.name, decl.tag, self._decls.packed(decl.name)]
+        """What makes two struct definitions one C type: kind, names, the definition's text (its
+        fields and attributes, as the compiler saw them), fields, and the definitions of the
+        structs held by value."""
+        parts = [decl.union, decl.name, decl.tag, self._decls.definition_text(decl.name)]
         for f in decl.fields:
             inner = f.type
             while inner.kind == "array":

@@ -46,12 +46,13 @@ def inline_address_symbol(name: str) -> str:
     return _INLINE_ADDRESS.format(name)
 
 
-def translation_unit(source: str, declarations, *, preprocessed=False, guard=False) -> str:
+def translation_unit(source: str, declarations, *, preprocessed=False, guard=False, inline=None) -> str:
     """The full C text to compile for ``source`` (whose declarations are ``declarations``).
 
     ``preprocessed``: ``source`` is the preprocessor's output for the cell (its line markers name
     ``<cell>``), so no macro of the cell is defined any more and the prelude's ``#undef`` lines
     are not needed (the backend passed them as ``-U`` options). ``guard``: append the end marker.
+    ``inline``: the static inline functions of the user's headers to emit (default: all of them).
     """
     for rewrite in REWRITES:
         rewritten = rewrite(source, declarations)
@@ -62,7 +63,7 @@ def translation_unit(source: str, declarations, *, preprocessed=False, guard=Fal
         parts = [source, "\n"]
     else:
         parts = [PRELUDE, f'#line 1 "{SOURCE_NAME}"\n', source, "\n"]
-    inline = declarations.inline_functions
+    inline = declarations.inline_functions if inline is None else inline
     if inline or guard:
         parts.append(f'#line 1 "{GENERATED_FILE}"\n')
     for name in inline:  # a header's static inline functions: emitted, and their addresses known

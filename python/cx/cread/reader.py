@@ -153,6 +153,15 @@ class Reader:
         found = {view.typedefs.get(st.name), view.tags.get(("union" if st.union else "struct", st.tag))}
         return {i for i in found if i is not None}
 
+    def definition_text(self, name):
+        """The text that defines the struct ``name`` as the compiler saw it, whitespace folded
+        (what makes two definitions one C type: fields, attributes, packing)."""
+        st = self.struct(name)
+        if not st:
+            return ""
+        view = self._view
+        return " ".join(" ".join(view.head(view.chunks[i]).split()) for i in sorted(self._struct_chunks(st)))
+
     def packed(self, name):
         """Whether the struct ``name`` is declared ``__attribute__((packed))``."""
         st = self.struct(name)

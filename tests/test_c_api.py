@@ -1,0 +1,205 @@
+"""A library's whole C API from Python with no wrapper cell: constants and enums, static inline
+functions, variadic calls, installed libraries bound from their headers, one class per struct.
+
+The library is tests/clib/evq (a public header with export macros, #define flags, enums, inline
+accessors and a printf-style logger; two .c files), compiled by cx and, for ``cx.include``, built
+as a shared library by the system compiler. Real installed libraries: zlib, SQLite and libm.
+"""
+import ctypes
+import enum
+import math
+import pathlib
+import shutil
+import sqlite3
+import subprocess
+import zlib
+
+import pytest
+
+import cx
+
+EVQ = pathlib.Path(__file__).parent / "clib" / "evq"
+INCLUDE, SRC = str(EVQ / "include"), str(EVQ / "src")
+UNITY = '#include "queue.c"\n#include "log.c"\n'  # the library's two files, compiled as one cell
+
+needs_cc = pytest.mark.skipif(not shutil.which("cc"), reason="no system C compiler (apt-get install gcc)")
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return cx.compile(UNITY, include_dirs=[SRC, INCLUDE])
+
+
+@pytest.fixture(scope="module")
+def libevq(tmp_path_factory):
+    """libevq.so built by the system compiler, as a package would install it."""
+    out = tmp_path_factory.mktemp("evq")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", f"-I{INCLUDE}", f"{SRC}/queue.c", f"{SRC}/log.c",
+                    "-o", str(out / "libevq.so")], check=True)
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{INCLUDE}", f"{SRC}/queue.c", "-o", str(out / "libevqcore.so")],
+                   check=True)
+    return out
+
+
+# ---- constants and enums -------------------------------------------------------------------------
+
+def test_define_constants_are_attributes_valued_by_the_compiler(lib):
+    assert lib.EVQ_VERSION == "2.1.0"
+    assert lib.EVQ_VERSION_NUMBER == 0x020100
+    assert lib.EVQ_F_DEFAULT == 17 and lib.EVQ_F_KEEP == 16  # (1u << 0 | 1u << 4), through another macro
+    assert lib.EVQ_MAX_TEXT == 64 and lib.EVQ_LOAD_LIMIT == 0.75
+    assert isinstance(lib.EVQ_F_DEFAULT, int) and isinstance(lib.EVQ_LOAD_LIMIT, float)
+
+
+def test_macros_that_are_not_constants_are_not_attributes(lib):
+    with pytest.raises(AttributeError, match="EVQ_LAST_ERROR is not a constant"):
+        lib.EVQ_LAST_ERROR  # a call
+    assert "EVQ_UNUSED" not in lib.constants and "EVQ_API" not in lib.constants  # function-like; an attribute
+    assert "EOF" not in lib.constants and "BUFSIZ" not in lib.constants  # <stdio.h>'s are not the library's
+
+
+def test_enumeration_constants_and_named_enums(lib):
+    assert (lib.EVQ_OK, lib.EVQ_FULL, lib.EVQ_BADARG) == (0, -1, -3)
+    level = lib.evq_level
+    assert issubclass(level, enum.IntEnum) and level.EVQ_WARN == 30 and level(40) is level.EVQ_ERROR
+    assert [m.name for m in level] == ["EVQ_DEBUG", "EVQ_INFO", "EVQ_WARN", "EVQ_ERROR"]
+    assert set(lib.enums) == {"evq_level", "evq_status"}  # evq_status: an unnamed enum, named by its typedef
+    assert lib.constants["EVQ_EMPTY"] == -2
+
+
+def test_structs_of_the_sources_own_headers_are_listed(lib):
+    assert "evq_event" in lib.structs and "evq_event" in dir(lib)
+
+
+# ---- inline functions ----------------------------------------------------------------------------
+
+def test_static_inline_functions_of_the_header_are_bound(lib):
+    assert lib.evq_is_urgent(lib.EVQ_F_DEFAULT) == 1 and lib.evq_is_urgent(lib.EVQ_F_SILENT) == 0
+    q = lib.evq_new(4)
+    try:
+        lib.evq_push(q, 1, 0, "a")
+        lib.evq_push(q, 2, 0, "b")
+        assert lib.evq_load(q) == 0.5 and lib.evq_full(q) == 0
+    finally:
+        lib.evq_free(q)
+
+
+def test_a_cells_own_static_functions_stay_private():
+    m = cx.compile('#include "evq.h"\nstatic int helper(void) { return 1; }\nint api(void) { return helper(); }',
+                   include_dirs=[INCLUDE])
+    assert "helper" not in m.functions and "evq_is_urgent" in m.functions
+    with pytest.raises(AttributeError):
+        m.helper
+
+
+def test_an_inline_function_calling_what_nothing_defines_is_left_out_with_the_reason():
+    # the header alone: evq_load() calls evq_size() of the library, which this cell does not link
+    m = cx.compile('#include "evq.h"\n', include_dirs=[INCLUDE])
+    assert m.evq_is_urgent(1) == 1
+    assert m.unbound["evq_load"].startswith("static inline evq_load() calls evq_capacity, evq_size, which "
+                                            "nothing defines here")
+    assert "calls evq_load" in m.unbound["evq_full"]  # through the one left out
+
+
+# ---- variadic calls ------------------------------------------------------------------------------
+
+def test_a_printf_style_logger_takes_its_arguments(lib):
+    q = lib.evq_new(4)
+    try:
+        assert lib.evq_log(q, lib.EVQ_WARN, "%s=%d %.2f %c", "load", 3, ctypes.c_float(0.25), b"x"[0]) == 0
+        event = lib.evq_event()
+        assert lib.evq_pop(q, ctypes.byref(event)) == 0
+        assert (event.kind, event.flags, event.text) == (30, lib.EVQ_F_URGENT, b"load=3 0.25 x")
+    finally:
+        lib.evq_free(q)
+
+
+def test_variadic_results_and_wrong_arguments(lib):
+    text = lib.evq_format("%ld items, %s", ctypes.c_long(1 << 40), "ok")
+    assert text == f"{1 << 40} items, ok"
+    lib.evq_release(text)  # the allocated char * goes back to C
+    with pytest.raises(OverflowError, match=r"argument 2 of evq_format\(\) \(in its '...'\): .* C int"):
+        lib.evq_format("%d", 1 << 40)
+    with pytest.raises(TypeError, match="cannot pass a 'object' object"):
+        lib.evq_format("%p", object())
+
+
+# ---- one class per struct ------------------------------------------------------------------------
+
+def test_a_struct_of_one_header_is_one_class_in_every_module(lib):
+    other = cx.compile('#include "evq.h"\nint kind_of(const evq_event *e) { return e->kind; }\n'
+                       "evq_event make(int kind) { evq_event e = { kind, 0, \"made\" }; return e; }",
+                       include_dirs=[INCLUDE])
+    assert other.evq_event is lib.evq_event
+    assert other.kind_of(lib.evq_event(7, 0, b"x")) == 7
+    q = lib.evq_new(2)
+    try:
+        event = other.make(9)
+        assert lib.evq_push(q, event.kind, 0, event.text) == 0 and lib.evq_size(q) == 1
+    finally:
+        lib.evq_free(q)
+
+
+# ---- installed libraries from their headers ------------------------------------------------------
+
+@needs_cc
+def test_an_installed_library_is_bound_from_its_header(libevq):
+    evq = cx.include(f"{INCLUDE}/evq.h", libraries=["evq"], library_dirs=[str(libevq)])
+    assert {"evq_new", "evq_push", "evq_log", "evq_format", "evq_is_urgent", "evq_load"} <= set(evq.functions)
+    assert evq.EVQ_VERSION == "2.1.0" and evq.evq_level.EVQ_INFO == 20
+    q = evq.evq_new(3)
+    try:
+        evq.evq_log(q, evq.EVQ_INFO, "n=%d", 5)
+        assert evq.evq_size(q) == 1 and evq.evq_load(q) == 1 / 3
+    finally:
+        evq.evq_free(q)
+    assert "va_list" in evq.unbound["evq_vlog"]
+
+
+@needs_cc
+def test_a_function_the_library_does_not_define_is_unbound_with_the_reason(libevq):
+    core = cx.include(f"{INCLUDE}/evq.h", libraries=["evqcore"], library_dirs=[str(libevq)])
+    assert core.unbound["evq_log"] == "evq_log() is declared by the header but not found in libevqcore.so"
+    assert core.evq_capacity(None) == 0  # the rest works
+
+
+def test_zlib_from_its_header():
+    z = cx.include("zlib.h", libraries=["z"])
+    data = b"hello, cx" * 10
+    assert z.crc32(0, data, len(data)) == zlib.crc32(data)
+    assert z.zlibVersion() == z.ZLIB_VERSION == zlib.ZLIB_RUNTIME_VERSION
+    assert (z.Z_OK, z.Z_BEST_COMPRESSION, z.MAX_WBITS) == (0, 9, 15)
+    assert "read" not in z.functions  # <unistd.h>'s, which libz only reaches through libc
+
+
+def test_sqlite_from_its_header():
+    s = cx.include("sqlite3.h", libraries=["sqlite3"])
+    assert s.sqlite3_libversion() == s.SQLITE_VERSION == sqlite3.sqlite_version
+    db = ctypes.c_void_p()
+    assert s.sqlite3_open(":memory:", ctypes.byref(db)) == s.SQLITE_OK
+    try:
+        assert s.sqlite3_exec(db, "create table t(x); insert into t values (1), (2);", None, None, None) == 0
+        assert s.sqlite3_changes(db) == 2
+    finally:
+        s.sqlite3_close(db)
+
+
+def test_libm_from_its_header():
+    m = cx.include("math.h", libraries=["m"])
+    assert m.M_PI == math.pi and m.sqrt(2.0) == math.sqrt(2.0) and m.hypot(3.0, 4.0) == 5.0
+
+
+def test_a_missing_library_is_a_clear_error():
+    with pytest.raises(cx.OptionError, match="library 'nosuchlib' not found"):
+        cx.include("zlib.h", libraries=["nosuchlib"])
+
+
+def test_the_magic_binds_a_header(tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "cx")
+    shell.run_line_magic("cxinclude", "zlib.h -l z")
+    ns = shell.user_ns
+    assert ns["crc32"](0, b"cx", 2) == zlib.crc32(b"cx") and ns["Z_BEST_SPEED"] == 1
+    assert ns["zlib"].ZLIB_VERSION == zlib.ZLIB_RUNTIME_VERSION
