@@ -170,7 +170,7 @@ def test_callback_sees_every_entry(kv):
     kv.kv_put(store, "a", "1")
     kv.kv_put(store, "b", "2")
     seen = {}
-    assert kv.kv_each(store, lambda k, v, ctx: seen.__setitem__(k.decode(), v.decode()) or 0, None) == 2
+    assert kv.kv_each(store, lambda k, v, ctx: seen.__setitem__(cx.string_at(k).decode(), cx.string_at(v).decode()) or 0, None) == 2
     assert seen == {"a": "1", "b": "2"}
     kv.kv_close(store)
 

@@ -203,7 +203,7 @@ class _CallbackArg:
         self.errors = errors
 
     def from_param(self, obj):
-        if obj is None or isinstance(obj, self.functype):
+        if obj is None or isinstance(obj, ctypes._CFuncPtr):  # a C function, or the user's own callback
             return obj
         if not callable(obj):
             raise TypeError(f"{self.what}: expected a Python callable or a C function, got {type(obj).__name__}")

@@ -22,7 +22,8 @@ from ..build import cache
 from ..errors import CxError, PicklingError
 from . import scalars
 
-__all__ = ["TypeTable", "Pointer", "CString", "BindingError", "StructType", "UnionType", "show_layouts_with"]
+__all__ = ["TypeTable", "Pointer", "CString", "BindingError", "StructType", "UnionType", "show_layouts_with",
+           "string_at"]
 
 _html_view = [None]  # the function that draws a struct class's layout (cx.tools.layouts)
 
@@ -250,9 +251,11 @@ class TypeTable:
         raise BindingError(f"type '{t.spelling}' cannot be used by value from Python")
 
     def function_type(self, t):
-        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters); a
-        ``char *`` parameter reaches the Python callable as bytes."""
-        args = [ctypes.c_char_p if _is_text(p.type) else self.ctype(p.type) for p in t.params]
+        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters). A
+        ``char *`` parameter (any char, const or not) reaches the Python callable as the
+        :class:`Pointer` C passed, which reads nothing by itself: a parser that hands
+        ``(text, size)`` slices to its callbacks costs O(1) a call; :func:`string_at` reads one."""
+        args = [self.handle(p.type.target) if _is_bytes(p.type) else self.ctype(p.type) for p in t.params]
         return ctypes.CFUNCTYPE(self.restype(t.result), *args)
 
     def restype(self, t):
@@ -282,6 +285,41 @@ class TypeTable:
 
 def _is_text(t):
     return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char"
+
+
+def _is_bytes(t):
+    """``char *``, ``signed char *``, ``unsigned char *`` (const or not): bytes C points to."""
+    return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name in ("char", "signed char",
+                                                                                   "unsigned char")
+
+
+def string_at(pointer, size=-1) -> bytes:
+    """The bytes a C pointer points to: ``size`` of them, or up to the first NUL byte.
+
+    Parameters
+    ----------
+    pointer : cx.Pointer, int or ctypes pointer
+        What C passed (a ``char *`` parameter of a callback arrives as a :class:`Pointer`) or
+        returned.
+    size : int
+        How many bytes; -1 (default): up to the first NUL, as C reads a string.
+
+    Examples
+    --------
+    >>> import cx
+    >>> lib = cx.compile("typedef void (*cb)(const char *, long);\n"
+    ...                  "void each_word(cb f) { f(\"hello world\", 5); f(\"world\", 5); }")
+    >>> words = []
+    >>> lib.each_word(lambda p, n: words.append(cx.string_at(p, n)))
+    >>> words
+    [b'hello', b'world']
+    """
+    address = pointer.value if isinstance(pointer, ctypes.c_void_p) else pointer
+    if not address:
+        raise ValueError("cx.string_at: the pointer is NULL")
+    if size is None or size < -1:
+        raise ValueError(f"cx.string_at: size must be -1 (up to the NUL byte) or a byte count, not {size!r}")
+    return ctypes.string_at(address, size)
 
 
 def _identity(t):
