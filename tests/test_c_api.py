@@ -194,11 +194,7 @@ def test_a_missing_library_is_a_clear_error():
         cx.include("zlib.h", libraries=["nosuchlib"])
 
 
-def test_the_magic_binds_a_header(tmp_path):
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "cx")
+def test_the_magic_binds_a_header(shell):
     shell.run_line_magic("cxinclude", "zlib.h -l z")
     ns = shell.user_ns
     assert ns["crc32"](0, b"cx", 2) == zlib.crc32(b"cx") and ns["Z_BEST_SPEED"] == 1

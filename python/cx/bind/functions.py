@@ -566,13 +566,19 @@ def trap_function(bound, module_name):
 
 
 class GlobalVariable:
-    """Access to one file-scope C variable at a fixed address (owned by ``owner``)."""
+    """Access to one file-scope C variable at a fixed address (owned by ``owner``).
+
+    What Python assigns to a pointer global (a Python callable or a bound function to a function
+    pointer, str, bytes or a buffer to a data pointer) is kept alive here for as long as the
+    global holds it: C is never left a dangling pointer.
+    """
 
     def __init__(self, decl, address, owner, types):
         self.decl = decl
         self.owner = owner
         self.ctype = types.ctype(decl.type)
         self.cell = self.ctype.from_address(address)
+        self._kept = None  # what the global points into, assigned from Python
 
     @property
     def is_simple(self):
@@ -580,18 +586,27 @@ class GlobalVariable:
         return issubclass(self.ctype, ctypes._SimpleCData)
 
     def get(self):
-        """The value: a Python scalar, or a ctypes view (struct, array) sharing the C memory."""
+        """The value: a Python scalar, or a ctypes view (struct, array) sharing the C memory; a
+        function pointer is a callable (None when NULL)."""
+        if self.decl.type.kind == "pointer" and self.decl.type.target.kind == "function":
+            return self.cell if ctypes.cast(self.cell, ctypes.c_void_p).value else None
         return self.cell.value if self.is_simple else self.cell
 
     def set(self, value):
         """Assign ``value`` to the C variable."""
-        if self.decl.type.const:
+        t = self.decl.type
+        if t.const:
             raise AttributeError(f"'{self.decl.name}' is const in C and cannot be assigned")
-        if self.is_simple:
+        if t.kind == "pointer" and t.target.kind == "function":
+            self._point(*self._function_pointer(value))
+        elif t.kind == "pointer" and self.is_simple and not isinstance(value, int):
+            self._point(*self._data_pointer(value))
+        elif self.is_simple:
             if isinstance(value, float) and not issubclass(self.ctype, (ctypes.c_float, ctypes.c_double,
                                                                         ctypes.c_longdouble)):
                 raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C; got a float")
             self.cell.value = value
+            self._kept = None
         else:
             if isinstance(value, tuple):
                 value = self.ctype(*value)
@@ -600,3 +615,42 @@ class GlobalVariable:
                                 f"assign a {self.ctype.__name__} or a tuple of its fields")
             ctypes.memmove(ctypes.addressof(self.cell), ctypes.addressof(value), ctypes.sizeof(self.ctype))
 
+    def _point(self, address, keep):
+        ctypes.c_void_p.from_address(ctypes.addressof(self.cell)).value = address
+        self._kept = keep
+
+    def _function_pointer(self, value):
+        """(address, what keeps it alive) for a function pointer: None, a C function (bound by cx,
+        or any ctypes function pointer), or a Python callable (wrapped as a C function)."""
+        if value is None:
+            return None, None
+        if isinstance(value, ctypes._CFuncPtr):
+            return ctypes.cast(value, ctypes.c_void_p).value, value
+        if callable(value):
+            thunk = self.ctype(value)  # the C function pointer type of the global
+            return ctypes.cast(thunk, ctypes.c_void_p).value, thunk
+        raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C: assign a Python callable, a C "
+                        f"function (lib.f) or None, not {type(value).__name__}")
+
+    def _data_pointer(self, value):
+        """(address, what keeps it alive) for a data pointer: None, a cx pointer, str (UTF-8) or
+        bytes (a NUL-terminated copy), or a writable buffer (its data itself)."""
+        if value is None:
+            return None, None
+        if isinstance(value, CString):
+            return value.pointer.value if value.pointer is not None else None, value
+        if isinstance(value, ctypes.c_void_p):
+            return value.value, value
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if isinstance(value, bytes):
+            copy = ctypes.create_string_buffer(value)
+            return ctypes.addressof(copy), copy
+        try:
+            view = memoryview(value)
+        except TypeError:
+            raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C: assign str, bytes, a buffer, "
+                            f"a pointer a cx function returned, or None, not {type(value).__name__}") from None
+        if view.readonly or not view.c_contiguous:
+            raise TypeError(f"'{self.decl.name}': the buffer must be writable and contiguous")
+        return ctypes.addressof(ctypes.c_char.from_buffer(view)), (value, view)

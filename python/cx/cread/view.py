@@ -337,9 +337,14 @@ class View:
                 if self.chunks[i].file == self.source_name}
 
     def _defines(self, index):
-        """Whether a declaration chunk defines its variable (not ``extern``, or initialised)."""
+        """Whether a declaration chunk defines its variable (not ``extern``, or initialised), not a
+        function's prototype: ``int (*hash)(int) = f;`` and ``op table[2];`` define variables."""
         head = self.head(self.chunks[index])
-        return "(" not in head.split("=", 1)[0] and (not rx(r"\bextern\b").search(head) or "=" in head)
+        outer = _outside_braces(head).split("=", 1)[0]
+        names = _declarator_names(outer, self.typedefs)
+        if not names or rx(r"\b" + names[0] + r"\s*\(").search(outer):
+            return False  # a function's prototype
+        return not rx(r"\bextern\b").search(head) or "=" in head
 
     def closure(self, picked, known=frozenset()):
         """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly
