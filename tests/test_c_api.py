@@ -199,3 +199,48 @@ def test_the_magic_binds_a_header(shell):
     ns = shell.user_ns
     assert ns["crc32"](0, b"cx", 2) == zlib.crc32(b"cx") and ns["Z_BEST_SPEED"] == 1
     assert ns["zlib"].ZLIB_VERSION == zlib.ZLIB_RUNTIME_VERSION
+
+
+# ---- global function pointers and what globals hold ---------------------------------------------
+
+POINTERS = r"""
+#include <stddef.h>
+typedef int (*op)(int);
+static int inc(int x) { return x + 1; }
+int twice(int x) { return 2 * x; }
+op f;                                         /* NULL until assigned */
+int (*hash)(int) = twice;                     /* no typedef */
+int (*table[2])(int) = { inc, twice };        /* an array of them */
+const char *label;
+int call(int x) { return f ? f(x) : -1; }
+int call_hash(int x) { return hash(x); }
+size_t label_len(void) { size_t n = 0; while (label && label[n]) n++; return n; }
+"""
+
+
+def test_global_function_pointers_are_bound_read_called_and_assigned():
+    import gc
+
+    lib = cx.compile(POINTERS)
+    assert lib.unbound == {} and lib.f is None and lib.call(1) == -1
+    assert lib.hash(21) == 42 and lib.table[0](1) == 2 and lib.table[1](4) == 8
+    lib.f = lambda x: x + 100  # a Python callable: kept alive by cx while f holds it
+    gc.collect()
+    assert lib.call(41) == 141 and lib.f(1) == 101
+    lib.hash = lib.twice
+    assert lib.call_hash(8) == 16
+    lib.f = None
+    assert lib.call(5) == -1
+    with pytest.raises(TypeError, match="assign a Python callable, a C function"):
+        lib.f = 3
+
+
+def test_a_string_assigned_to_a_pointer_global_stays_alive():
+    import gc
+
+    lib = cx.compile(POINTERS)
+    lib.label = "héllo"  # UTF-8: 6 bytes
+    gc.collect()
+    assert lib.label_len() == 6
+    lib.label = None
+    assert lib.label_len() == 0
