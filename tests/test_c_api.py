@@ -244,3 +244,31 @@ def test_a_string_assigned_to_a_pointer_global_stays_alive():
     assert lib.label_len() == 6
     lib.label = None
     assert lib.label_len() == 0
+
+
+# ---- structs by value where TinyCC and the ABI differ --------------------------------------------
+
+MIXED = r"""
+typedef struct { double d; long l; } DL;           /* an SSE eightbyte, then an integer one */
+typedef struct { float f; int i; short s; } FIS;   /* 12 bytes: SSE+integer, then integer */
+double weigh(DL a, DL b) { return a.d + 10000 * a.l + b.d + b.l; }
+DL make(void) { DL r = { 0.25, 8 }; return r; }
+double fis(FIS a) { return a.f + 10 * a.i + 100 * a.s; }
+FIS make_fis(void) { FIS r = { 1.5f, 2, 3 }; return r; }
+"""
+
+
+@pytest.mark.skipif(not __import__("cx").bind.abi.X86_64, reason="x86-64's struct classes")
+@pytest.mark.parametrize("backend", ["tcc", pytest.param("cc", marks=needs_cc)])
+def test_regression_a_struct_mixing_double_and_integer_fields_passes_whole(backend, tmp_path, monkeypatch):
+    # TinyCC passes and returns such a struct in integer registers, where the ABI (and ctypes)
+    # puts the double in an SSE one: the values were garbage, silently
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path))
+    lib = cx.compile(MIXED, backend=backend)
+    assert lib.weigh(lib.DL(0.25, 8), lib.DL(0.5, 2)) == 80002.75
+    made = lib.make()
+    assert type(made) is lib.DL and (made.d, made.l) == (0.25, 8)
+    assert lib.fis(lib.FIS(1.5, 2, 3)) == 321.5
+    f = lib.make_fis()
+    assert (f.f, f.i, f.s) == (1.5, 2, 3)
+    cx.timeit(lib.weigh, lib.DL(0.25, 8), lib.DL(0.5, 2), repeat=1, number=2, python=False)

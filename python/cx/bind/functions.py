@@ -23,7 +23,7 @@ from .. import _speedups
 from ..build import cache
 from ..errors import ClosedError, CxError, PicklingError
 from ..runtime import guard as _guard
-from . import callslot, scalars
+from . import abi, callslot, scalars
 from .types import BindingError, CString, Pointer, _identity, _unqualified
 
 __all__ = ["bind_function", "trap_function", "FunctionInfo", "GlobalVariable", "disassemble_with"]
@@ -189,6 +189,28 @@ def _scalar_converter(fn, index, param, ctype):
     return ctype
 
 
+def _tinycc_substitute(types, ctype):
+    """For a struct by value of a TinyCC module that TinyCC passes otherwise than the ABI ctypes
+    follows, the class ctypes passes instead (:func:`cx.bind.abi.tinycc_substitute`); else None."""
+    if types.backend != "tcc" or not (isinstance(ctype, type) and issubclass(ctype, (ctypes.Structure, ctypes.Union))):
+        return None
+    return abi.tinycc_substitute(ctype)
+
+
+class _AsTinyCC:
+    """from_param for a struct by value that TinyCC passes in integer registers where the ABI
+    (and ctypes) would use an SSE one: the same bytes, as a struct of integer words."""
+
+    def __init__(self, real, substitute, what):
+        self.real, self.substitute, self.what = real, substitute, what
+
+    def from_param(self, obj):
+        if not isinstance(obj, self.real):
+            raise TypeError(f"{self.what}: expected a {self.real.__name__}, got {type(obj).__name__}")
+        data = bytes(memoryview(obj).cast("B"))
+        return self.substitute.from_buffer_copy(data + bytes(ctypes.sizeof(self.substitute) - len(data)))
+
+
 class _CallbackArg:
     """from_param for a function-pointer parameter: wraps Python callables in a ctypes callback.
 
@@ -275,8 +297,12 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
             raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}' by value, a type Python cannot "
                                "build (its definition is the compiler's own or unknown); pass a pointer instead")
         else:
-            argtypes.append(_scalar_converter(fn, i, p, types.ctype(t)))
+            ctype = types.ctype(t)
+            substitute = _tinycc_substitute(types, ctype)
+            argtypes.append(_AsTinyCC(ctype, substitute, _describe(fn, i, p)) if substitute is not None
+                            else _scalar_converter(fn, i, p, ctype))
     restype = ctypes.py_object if hold_gil and _is_pyobject(fn.result) else types.restype(fn.result)
+    c_restype = _tinycc_substitute(types, restype) or restype  # what ctypes reads the result as
     if fn.result.kind == "opaque":
         raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, a type Python cannot build "
                            "(its definition is the compiler's own or unknown); return a pointer instead")
@@ -288,6 +314,8 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
             else "pointer"
     elif isinstance(restype, type) and issubclass(restype, ctypes._Pointer):
         result = "pointer"
+    if c_restype is not restype:
+        result = restype  # a struct TinyCC returns otherwise than the ABI: made from the words read
     if callback_errors is not None or result:
         errcheck = _make_errcheck(callback_errors, result)
     # The class is made directly from ctypes' function-pointer base, not with CFUNCTYPE, whose
@@ -297,7 +325,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
     # Named "function", with __get__ (returns itself, as a plain ctypes function stored on a class
     # does): IPython's "Type" and jedi's completion type (a method descriptor) then say function.
     cls = type("function", (ctypes._CFuncPtr,), {
-        "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
+        "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": c_restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
         "__qualname__": "function", "__repr__": _function_repr, "__get__": _itself,
         "__reduce__": _reduce_function, **callslot.CLASS_ATTRIBUTES,
@@ -526,7 +554,8 @@ def _disassemble(self, syntax="intel"):
 def _make_errcheck(callback_errors, result):
     """The errcheck that re-raises a callback's exception and converts the result: ``"text"``
     (``const char *``: str), ``"owned text"`` (``char *``: a :class:`CString`, which keeps the
-    pointer for C to free), ``"pointer"`` (NULL is None)."""
+    pointer for C to free), ``"pointer"`` (NULL is None), or a struct class (the result was read
+    as TinyCC returns it: :func:`_tinycc_substitute`)."""
     def errcheck(value, func, args):
         if callback_errors:
             exc = callback_errors.pop()
@@ -536,6 +565,8 @@ def _make_errcheck(callback_errors, result):
             raise exc
         if value is None or result is None:
             return value
+        if isinstance(result, type):
+            return result.from_buffer_copy(bytes(memoryview(value).cast("B"))[:ctypes.sizeof(result)])
         if result == "text":
             return value.decode("utf-8", errors="surrogateescape")
         if not value:  # a NULL pointer object
