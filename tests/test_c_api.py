@@ -272,3 +272,37 @@ def test_regression_a_struct_mixing_double_and_integer_fields_passes_whole(backe
     f = lib.make_fis()
     assert (f.f, f.i, f.s) == (1.5, 2, 3)
     cx.timeit(lib.weigh, lib.DL(0.25, 8), lib.DL(0.5, 2), repeat=1, number=2, python=False)
+
+
+# ---- struct fields that point ------------------------------------------------------------------
+
+FIELDS = r"""
+typedef int (*handler)(int);
+typedef struct { const char *name; unsigned char *data; char *note; handler on; int n; } rec;
+int call(const rec *r) { return r->on ? r->on(r->n) : -1; }
+int sum(const rec *r) { int s = 0; for (int i = 0; i < r->n; i++) s += r->data[i]; return s; }
+int name_len(const rec *r) { int n = 0; while (r->name[n]) n++; return n; }
+"""
+
+
+def test_string_buffer_and_callback_fields_take_python_objects_and_keep_them_alive():
+    import gc
+
+    import numpy as np
+
+    lib = cx.compile(FIELDS)
+    r = lib.rec()
+    r.name = "héllo"                                   # str: UTF-8, NUL-terminated
+    r.data = np.array([5, 6, 7], dtype=np.uint8)       # a buffer: its own memory, written in place
+    r.on = lambda x: x * 3                             # a Python callable
+    r.n = 3
+    gc.collect()                                       # nothing assigned may be freed
+    assert (lib.name_len(ctypes.byref(r)), lib.sum(ctypes.byref(r)), lib.call(ctypes.byref(r))) == (6, 18, 9)
+    assert r.name == "héllo" and isinstance(r.data, cx.Pointer) and r.on(2) == 6
+    r.note = b"abc"
+    assert r.note == "abc" and isinstance(r.note, cx.CString)  # char *: the text and the pointer
+    r.on = None
+    assert r.on is None and lib.call(ctypes.byref(r)) == -1
+    with pytest.raises(TypeError, match="field 'name' .*assign str, bytes"):
+        r.name = 3.5
+    assert cx.layout(lib.rec).fields[0].declaration == "const char *name"  # the layout still reads

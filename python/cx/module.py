@@ -274,12 +274,17 @@ class Module:
         return dict(self._unbound)
 
     def _every(self, names, bind):
+        """``{name: bind(name)}`` for every name that binds; the others go to :attr:`unbound` with
+        the reason. Never raises: one declaration cx cannot read does not hide the rest."""
         out = {}
         for n in names:
             try:
                 out[n] = bind(n)
             except CxError as exc:
                 self._unbound[n] = str(exc)
+            except (LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+                self._unbound[n] = (f"cx could not read it ({type(exc).__name__}: {exc}); this is a bug in cx, "
+                                    "please report it with the source")
         return out
 
     @property

@@ -202,6 +202,12 @@ class TypeTable:
                 cls._fields_ = fields
             except (TypeError, ValueError, AttributeError) as exc:
                 raise BindingError(f"struct {name}: ctypes cannot make it ({exc})") from None
+            for f in decl.fields:  # pointer fields that take Python's strings, buffers and callables
+                if f.name is not None and f.bits is None and f.type.kind == "pointer":
+                    if _is_bytes(f.type):
+                        setattr(cls, f.name, _BytesField(cls.__dict__[f.name], f, self.handle(f.type.target)))
+                    elif f.type.target.kind == "function":
+                        setattr(cls, f.name, _FunctionField(cls.__dict__[f.name], f, self.function_type(f.type.target)))
 
     def handle(self, target):
         """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
@@ -291,6 +297,101 @@ def _is_bytes(t):
     """``char *``, ``signed char *``, ``unsigned char *`` (const or not): bytes C points to."""
     return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name in ("char", "signed char",
                                                                                    "unsigned char")
+
+
+class _Field:
+    """A pointer field of a cx struct class in place of ctypes' own descriptor (whose ``offset``
+    and ``size`` it keeps): what Python assigns is kept alive by the struct instance while the field
+    holds it."""
+
+    def __init__(self, cfield, decl):
+        self.cfield, self.decl, self.offset, self.size = cfield, decl, cfield.offset, cfield.size
+        self.__doc__ = f"{decl.type.declaration(decl.name)}"
+
+    def _slot(self, instance):
+        return ctypes.c_void_p.from_address(ctypes.addressof(instance) + self.offset)
+
+    def _keep(self, instance, value):
+        kept = instance.__dict__.setdefault("_cx_kept", {})
+        kept[self.decl.name] = value
+
+    def __repr__(self):
+        return f"<Field type={self.decl.type.spelling}, ofs={self.offset}, size={self.size}>"
+
+
+class _BytesField(_Field):
+    """A ``char *`` field (``const``, ``unsigned char *``): takes str (UTF-8), bytes, a writable
+    buffer (bytearray, a numpy array) or None; reads as a function result does: ``const char *``
+    as str, ``char *`` as a :class:`CString` (the text and the pointer), NULL as None."""
+
+    def __init__(self, cfield, decl, pointer):
+        super().__init__(cfield, decl)
+        self.pointer = pointer  # the cx pointer class of its type
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        address = self._slot(instance).value
+        if not address:
+            return None
+        target = self.decl.type.target
+        if target.name != "char":  # unsigned char *: bytes C points to, length unknown: the pointer
+            return self.pointer(address)
+        text = ctypes.string_at(address).decode("utf-8", errors="surrogateescape")
+        return text if target.const else CString(text, ctypes.c_void_p(address))
+
+    def __set__(self, instance, value):
+        keep = value
+        if value is None:
+            address = None
+        elif isinstance(value, CString):
+            address = value.pointer.value if value.pointer is not None else None
+        elif isinstance(value, ctypes.c_void_p):
+            address = value.value
+        elif isinstance(value, (str, bytes)):
+            keep = ctypes.create_string_buffer(value.encode("utf-8") if isinstance(value, str) else value)
+            address = ctypes.addressof(keep)
+        else:
+            try:
+                view = memoryview(value)
+            except TypeError:
+                raise TypeError(f"field '{self.decl.name}' ({self.decl.type.spelling}): assign str, bytes, a "
+                                f"buffer, a cx pointer or None, not {type(value).__name__}") from None
+            if view.readonly or not view.c_contiguous or not view.nbytes:
+                raise TypeError(f"field '{self.decl.name}': the buffer must be writable, contiguous, not empty")
+            keep = (value, view)
+            address = ctypes.addressof(ctypes.c_char.from_buffer(view))
+        self._slot(instance).value = address
+        self._keep(instance, keep)
+
+
+class _FunctionField(_Field):
+    """A function pointer field: takes a Python callable, a C function or None; reads as a
+    callable (None when NULL)."""
+
+    def __init__(self, cfield, decl, functype):
+        super().__init__(cfield, decl)
+        self.functype = functype
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        address = self._slot(instance).value
+        return self.functype(address) if address else None
+
+    def __set__(self, instance, value):
+        if value is None:
+            keep, address = None, None
+        elif isinstance(value, ctypes._CFuncPtr):
+            keep, address = value, ctypes.cast(value, ctypes.c_void_p).value
+        elif callable(value):
+            keep = self.functype(value)
+            address = ctypes.cast(keep, ctypes.c_void_p).value
+        else:
+            raise TypeError(f"field '{self.decl.name}' ({self.decl.type.spelling}): assign a Python callable, "
+                            f"a C function or None, not {type(value).__name__}")
+        self._slot(instance).value = address
+        self._keep(instance, keep)
 
 
 def string_at(pointer, size=-1) -> bytes:

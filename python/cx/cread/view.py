@@ -324,7 +324,8 @@ class View:
 
     def user_enumerators(self):
         """The enumeration constants the user's files declare, name -> chunk index, in order."""
-        return {n: i for n, i in self.enumerators.items() if self.chunks[i].user}
+        raw = self._raw
+        return {n: i for n, i in self.enumerators.items() if raw[i][6]}
 
     def user_types(self):
         """Chunks of every type and enumerator the user's files declare, with the types they use."""
