@@ -306,3 +306,9 @@ def test_string_buffer_and_callback_fields_take_python_objects_and_keep_them_ali
     with pytest.raises(TypeError, match="field 'name' .*assign str, bytes"):
         r.name = 3.5
     assert cx.layout(lib.rec).fields[0].declaration == "const char *name"  # the layout still reads
+
+
+def test_a_module_with_nothing_callable_says_why():
+    m = cx.compile("#include <zlib.h>\n", libraries=["z"])  # declares, defines nothing
+    with pytest.raises(AttributeError, match=r"it binds no function: .*cx.include\(header, libraries"):
+        m.crc32

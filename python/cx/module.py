@@ -402,7 +402,12 @@ class Module:
             return enum
         if n in self._unbound:
             raise AttributeError(f"module '{self.name}': {self._unbound[n]}")
-        raise AttributeError(f"module '{self.name}' has no function, struct, global or constant named '{n}'")
+        why = ""
+        if not self._exported:  # nothing callable at all: say what cx binds
+            why = (" (it binds no function: cx binds the functions the source defines, not static, and the "
+                   "static inline functions of its own headers; a function it only declares comes from "
+                   "link= modules, and an installed library's from cx.include(header, libraries=[...]))")
+        raise AttributeError(f"module '{self.name}' has no function, struct, global or constant named '{n}'{why}")
 
     @property
     def constants(self) -> dict:
