@@ -67,6 +67,18 @@ def test_enumeration_constants_and_named_enums(lib):
     assert lib.constants["EVQ_EMPTY"] == -2
 
 
+def test_a_function_returning_a_named_enum_returns_its_member(lib):
+    q = lib.evq_new(1)
+    try:
+        assert repr(lib.evq_push(q, 1, 0, "a")) == "<evq_status.EVQ_OK: 0>"
+        full = lib.evq_push(q, 1, 0, "b")
+        assert full is lib.evq_status.EVQ_FULL and full == -1 and lib.evq_push.info.fast  # still cx's call slot
+    finally:
+        lib.evq_free(q)
+    m = cx.compile("typedef enum { A = 1 } e;\ne value(int x) { return (e)x; }")
+    assert m.value(1) is m.e.A and type(m.value(7)) is int and m.value(7) == 7  # C allows any int
+
+
 def test_structs_of_the_sources_own_headers_are_listed(lib):
     assert "evq_event" in lib.structs and "evq_event" in dir(lib)
 

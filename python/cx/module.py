@@ -327,8 +327,9 @@ class Module:
             addr = self._address(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
+            enum = self._enum(decl.result.name) if decl.result.kind == "enum" and decl.result.name else None
             fn = bind.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
-                                    guarded=self._guarded, module=self, record=self._record)
+                                    guarded=self._guarded, module=self, record=self._record, enum=enum)
             self._bound[n] = fn
         return fn
 

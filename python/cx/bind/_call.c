@@ -95,9 +95,10 @@ typedef struct {
     int fast;         /* 0: every call goes to ctypes */
     int guarded;
     int hold_gil;
-    char ret;         /* 'v', 'i', 'u', '?', 'f', 'd', 'p', 'O', 'H' (an instance of ret_cls) */
+    char ret;         /* 'v', 'i', 'u', '?', 'f', 'd', 'p', 'O', 'H' (an instance of ret_cls),
+                         'E' (an int made a member of the enum class ret_cls when it is one) */
     char ret_bits;
-    PyObject *ret_cls; /* 'H': the pointer type of the result (NULL is None) */
+    PyObject *ret_cls; /* 'H': the pointer type of the result (NULL is None); 'E': the enum class */
     PyObject *variadic; /* a variadic function: converts a call's arguments past the fixed ones */
     ArgSpec *args;
 } CallSpec;
@@ -154,7 +155,7 @@ static int CallSpec_clear_refs(CallSpec *self)
  *   (the extra ones as C's default argument promotions pass them); such calls go to ctypes.
  *   params: a sequence of (kind, bits, writable, converter) per parameter; kind 'x' for one the
  *   fast path does not convert (every call then goes to ctypes);
- *   result: (kind, bits) or ('H', 0, pointer_class), kind 'x' likewise.
+ *   result: (kind, bits), ('H', 0, pointer_class) or ('E', bits, enum_class), kind 'x' likewise.
  */
 static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
 {
@@ -218,14 +219,14 @@ static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
         return -1;
     self->ret = (char)rkind;
     self->ret_bits = (char)rbits;
-    if (rkind == 'H') {
+    if (rkind == 'H' || rkind == 'E') {
         if (!rcls || !PyType_Check(rcls)) {
-            PyErr_SetString(PyExc_TypeError, "CallSpec: an 'H' result needs its pointer class");
+            PyErr_SetString(PyExc_TypeError, "CallSpec: an 'H' or 'E' result needs its class");
             return -1;
         }
         self->ret_cls = Py_NewRef(rcls);
     }
-    if (!strchr("viu?fdpOH", rkind) || ((rkind == 'i' || rkind == 'u') && rbits != 8 && rbits != 16 &&
+    if (!strchr("viu?fdpOHE", rkind) || (rkind == 'E' && rbits != 32) || ((rkind == 'i' || rkind == 'u') && rbits != 8 && rbits != 16 &&
                                        rbits != 32 && rbits != 64))
         fast = 0;
     if (nint > NINT || nflt > NFLT)
@@ -631,6 +632,22 @@ static PyObject *result_object(CallSpec *s, Regs *r)
             return NULL;
         }
         return o;
+    }
+    case 'E': { /* a member of the enum when the value is one (C allows any int) */
+        PyObject *n = PyLong_FromLong((int)v), *m;
+        if (!n)
+            return NULL;
+        m = PyObject_CallOneArg(s->ret_cls, n);
+        if (m) {
+            Py_DECREF(n);
+            return m;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+            Py_DECREF(n);
+            return NULL;
+        }
+        PyErr_Clear();
+        return n;
     }
     case 'O': {
         PyObject *o = (PyObject *)(uintptr_t)v; /* a new reference */

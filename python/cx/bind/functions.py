@@ -251,7 +251,8 @@ def _is_pyobject(t):
                                     or (t.target.kind == "struct" and t.target.tag == "_object"))
 
 
-def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, module=None, record=None):
+def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, module=None, record=None,
+                  enum=None):
     """Bind the C function ``fn`` (a :class:`cx.cread.Function`) found at ``address``.
 
     Parameters
@@ -274,6 +275,8 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
         The module it belongs to (held weakly).
     record : cx.build.Build, optional
         How that module was built: the function pickles as this record and its name.
+    enum : enum class, optional
+        The :class:`enum.IntEnum` of a named enum result: a value that is a member comes back as it.
 
     Returns
     -------
@@ -316,6 +319,9 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
         result = "pointer"
     if c_restype is not restype:
         result = restype  # a struct TinyCC returns otherwise than the ABI: made from the words read
+    enum_result = enum if fn.result.kind == "enum" and restype is ctypes.c_int and callback_errors is None else None
+    if enum_result is not None:
+        result = enum_result
     if callback_errors is not None or result:
         errcheck = _make_errcheck(callback_errors, result)
     # The class is made directly from ctypes' function-pointer base, not with CFUNCTYPE, whose
@@ -343,7 +349,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
                            [p.type.kind == "pointer" and not p.type.target.const for p in fn.params],
                            guarded=guarded, hold_gil=hold_gil,
                            pointer_result=result == "pointer" and callback_errors is None,
-                           variadic=_variadic_arguments(fn) if fn.variadic else None)
+                           variadic=_variadic_arguments(fn) if fn.variadic else None, enum_result=enum_result)
     bound.info = FunctionInfo(fn, address, owner, types, tuple(argtypes), restype, hold_gil, guarded, spec,
                               None if module is None else weakref.ref(module), record)
     return bound
@@ -565,6 +571,11 @@ def _make_errcheck(callback_errors, result):
             raise exc
         if value is None or result is None:
             return value
+        if isinstance(result, type) and issubclass(result, int):  # an enum: its member, when it is one
+            try:
+                return result(value)
+            except ValueError:
+                return value
         if isinstance(result, type):
             return result.from_buffer_copy(bytes(memoryview(value).cast("B"))[:ctypes.sizeof(result)])
         if result == "text":
