@@ -324,3 +324,15 @@ def test_a_module_with_nothing_callable_says_why():
     m = cx.compile("#include <zlib.h>\n", libraries=["z"])  # declares, defines nothing
     with pytest.raises(AttributeError, match=r"it binds no function: .*cx.include\(header, libraries"):
         m.crc32
+
+
+def test_two_definitions_of_one_struct_in_modules_linked_together_are_refused():
+    a = cx.compile("typedef struct { int x, y; } pt;\nint ax(const pt *p) { return p->x; }", name="points")
+    b = cx.compile("typedef struct { int x, y; } pt;\nint ax(const pt *p);\nint bx(const pt *p) { return ax(p); }",
+                   link=[a])
+    assert b.bx(a.pt(3, 4)) == 3 and b.pt is a.pt
+    with pytest.raises(cx.CompileError, match=r"struct pt is defined here \(<cell>:2\) otherwise than in module "
+                                              r"'points' \(<cell>:1\)") as info:
+        cx.compile("int unrelated;\ntypedef struct { long x; } pt;\nint ax(const pt *p);\n"
+                   "int cx_(const pt *p) { return ax(p); }", link=[a])
+    assert info.value.diagnostics[0].line == 2

@@ -23,7 +23,8 @@ from . import bind
 from .bind import check as _check
 from .build import backends, cache, constants, libraries, steps, tls, unit
 from .build.record import Build
-from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, OptionError, PicklingError, parse_diagnostics
+from .errors import (SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError, PicklingError,
+                     parse_diagnostics)
 from .runtime import guard as _guard
 
 __all__ = ["compile", "Module", "build_module"]
@@ -136,6 +137,7 @@ def _build_module(record, links):
     for n in declarations.undefined:
         wanted.update(tls.link_names(n) if declarations.thread_local(n) else (n,))
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
+    _one_definition_per_tag(declarations, links, source)
     used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
     code = steps.make_code(back, prepared, settings, guard)
     name = record["name"] or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
@@ -146,6 +148,22 @@ def _build_module(record, links):
                                                   reserved=not api), libraries=found)
     module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
+
+
+def _one_definition_per_tag(declarations, links, source):
+    """Modules linked together are one program: a struct or union one defines must be the same
+    definition in another (C's one-definition rule across files). Two that differ are refused,
+    naming both places, before anything is compiled."""
+    mine = set(declarations.struct_names())
+    for m in links:
+        for n in mine & set(m.declarations.struct_names()):
+            if declarations.definition_text(n) != m.declarations.definition_text(n):
+                here, there = declarations.struct(n), m.declarations.struct(n)
+                raise CompileError("C compile failed", [Diagnostic(
+                    here.line if here.file == SOURCE_NAME else None, "error",
+                    f"struct {n} is defined here ({here.file}:{here.line}) otherwise than in module '{m.name}' "
+                    f"({there.file}:{there.line}), which this source links to: one C type needs one definition",
+                    file=here.file)], source, name=SOURCE_NAME)
 
 
 def _name_file(exc, shown):
