@@ -257,6 +257,7 @@ static int apply_ops(jit_state *j, struct TCCState *s, int before_output_type)
                                              "TinyCC refused a symbol");
             break;
         case JIT_OP_LIBRARY: /* after the source: see add_libraries */
+        case JIT_OP_UNIT:    /* compiled by build, before the source */
             break;
         }
     }
@@ -371,7 +372,12 @@ static int build(jit_state *j, const char *source, struct TCCState **out)
     if ((rc = configure(j, NULL, &s)) != JIT_OK)
         return rc;
     jit__guard_compiling(jit__tcc_escape);
-    rc = jit__tcc_compile_string(s, source);
+    rc = 0;
+    for (size_t i = 0; rc == 0 && i < j->ops.count; i++) /* jit_add_unit's, in order */
+        if (j->ops.items[i].kind == JIT_OP_UNIT)
+            rc = jit__tcc_compile_string(s, j->ops.items[i].name);
+    if (rc == 0)
+        rc = jit__tcc_compile_string(s, source);
     jit__guard_compiling(NULL);
     if (rc != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "compilation failed");

@@ -124,6 +124,13 @@ JIT_API int jit_set_options(jit_state *j, const char *options);
  * runtime helpers). The address must outlive this state's code. */
 JIT_API int jit_add_symbol(jit_state *j, const char *name, const void *addr);
 
+/* Another translation unit of the same program: jit_compile compiles each
+ * one added (in call order, each its own unit: its statics private) before
+ * its own source, and links them all into one image. source is copied.
+ * Configuration: before jit_compile only (JIT_ESTATE afterwards); ignored by
+ * jit_preprocess. */
+JIT_API int jit_add_unit(jit_state *j, const char *source);
+
 /* Compile source (a NUL-terminated C translation unit) in memory, link it,
  * and run its constructors (__attribute__((constructor))), in order.
  * Exactly once per state: a second call, or any call after a failure,

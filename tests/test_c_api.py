@@ -336,3 +336,29 @@ def test_two_definitions_of_one_struct_in_modules_linked_together_are_refused():
         cx.compile("int unrelated;\ntypedef struct { long x; } pt;\nint ax(const pt *p);\n"
                    "int cx_(const pt *p) { return ax(p); }", link=[a])
     assert info.value.diagnostics[0].line == 2
+
+
+# ---- several files, one module -------------------------------------------------------------------
+
+def test_several_files_are_one_module_each_its_own_translation_unit(tmp_path):
+    import pickle
+
+    lib = cx.load([f"{SRC}/queue.c", f"{SRC}/log.c"], include_dirs=[INCLUDE])
+    assert lib.name == "queue" and lib.unbound == {"evq_vlog": lib.unbound["evq_vlog"]}
+    q = lib.evq_new(2)
+    try:
+        assert lib.evq_log(q, lib.EVQ_INFO, "n=%d", 7) == lib.EVQ_OK  # log.c calls queue.c's evq_push
+        event = lib.evq_event()
+        assert lib.evq_pop(q, ctypes.byref(event)) == 0 and event.text == b"n=7"
+    finally:
+        lib.evq_free(q)
+    (tmp_path / "a.c").write_text("static int count = 1;\nint b_count(void);\nint total(void) { return count + b_count(); }\n")
+    (tmp_path / "b.c").write_text("static int count = 41;\nint b_count(void) { return count; }\n")
+    m = cx.load([tmp_path / "a.c", tmp_path / "b.c"])  # a static of each file stays the file's own
+    assert (m.total(), m.b_count()) == (42, 41) and m.undefined == frozenset()
+    assert pickle.loads(pickle.dumps(m.total))() == 42  # the record carries every file
+    (tmp_path / "b.c").write_text("int b_count(void) { return nope; }\n")
+    with pytest.raises(cx.CompileError) as info:
+        cx.load([tmp_path / "a.c", tmp_path / "b.c"])
+    error = info.value.diagnostics[0]
+    assert (error.file, error.line, error.message) == (str(tmp_path / "b.c"), 1, "'nope' undeclared")

@@ -25,16 +25,18 @@ __all__ = ["load", "include", "install_import_hook", "uninstall_import_hook"]
 
 
 def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
-    """Compile the C file at ``path`` and return its :class:`cx.Module`.
+    """Compile the C file at ``path`` (or several files, as one module) and return its :class:`cx.Module`.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        A C source file.
+    path : str, os.PathLike, or a list of them
+        A C source file; or several, compiled as one module: each file its own translation unit
+        (its ``static`` names private), linked together, so a function one file declares and
+        another defines is called directly. Compile errors name the file and line.
     name : str, optional
-        The module's name; default the file name without ``.c``.
+        The module's name; default the (first) file name without ``.c``.
     include_dirs : iterable of str
-        More ``-I`` directories, searched after the file's own directory.
+        More ``-I`` directories, searched after the files' own directories.
     **options
         Any other keyword argument of :func:`cx.compile` (``defines``, ``libraries``, ``options``,
         ``link``, ``backend``, ``check``, ...).
@@ -59,29 +61,41 @@ def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
     >>> cx.load(d / "kernels.c").triple(14)
     42
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"cx.load takes the path of a C file, not {type(path).__name__}")
-    shown = os.fspath(path)
-    full = os.path.abspath(shown)
-    if os.path.isdir(full):
-        raise IsADirectoryError(f"cx.load: {shown} is a directory, not a C file")
-    try:
-        with open(full, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"cx.load: no C file {shown} (looked in {os.getcwd()})") from None
+    paths = list(path) if isinstance(path, (list, tuple)) else [path]
+    if not paths:
+        raise ValueError("cx.load: no file given")
+    files = [_read(p) for p in paths]  # (shown, full, text)
     if isinstance(include_dirs, str):
         include_dirs = (include_dirs,)
-    dirs = (os.path.dirname(full),) + tuple(os.fspath(d) for d in include_dirs)
+    dirs = tuple(dict.fromkeys(os.path.dirname(full) for _, full, _ in files)) + tuple(os.fspath(d) for d in include_dirs)
+    shown, full, text = files[0]
     if name is None:
         name = os.path.splitext(os.path.basename(full))[0]
     links = tuple(options.pop("link", ()))
     for m in links:
         if not isinstance(m, Module):
             raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
-    record = Build.of(text, name=name, include_dirs=dirs, **options)
+    units = tuple((f, t) for _, f, t in files[1:])
+    if len({f for _, f, _ in files}) != len(files):
+        raise ValueError("cx.load: a file is given twice")
+    record = Build.of(text, name=name, include_dirs=dirs, units=units, **options)
     record = record.replace(links=tuple(m.__dict__.get("_record") for m in links), file=full)
     return build_module(record, links, shown=shown)
+
+
+def _read(path):
+    """(the path as given, its absolute path, its text), for :func:`load`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"cx.load takes the path of a C file (or a list of them), not {type(path).__name__}")
+    shown = os.fspath(path)
+    full = os.path.abspath(shown)
+    if os.path.isdir(full):
+        raise IsADirectoryError(f"cx.load: {shown} is a directory, not a C file")
+    try:
+        with open(full, encoding="utf-8") as f:
+            return shown, full, f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cx.load: no C file {shown} (looked in {os.getcwd()})") from None
 
 
 def include(header, *, libraries=(), name: Optional[str] = None, include_dirs=(), **options):

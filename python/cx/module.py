@@ -127,7 +127,7 @@ def _build_module(record, links):
     guard = _guard_settings(settings, record["backend"], record["check"], record["guard"])
     api = record["api"]
     found = libraries.load(record["libraries"], record["library_dirs"]) if api else None  # before compiling
-    prepared = steps.prepare(source, settings, back, api=api)
+    prepared = steps.prepare(source, settings, back, api=api, units=record["units"])
     declarations = prepared.declarations
     symbols, owners = {}, {}
     for m in links:  # later modules win
@@ -228,6 +228,10 @@ class Module:
         d["_unbound"] = {}
         d["_globals"] = {}
         listed = code.defined()  # what the compiler compiled (None: the backend cannot say)
+        if listed is not None and record is not None and record["units"]:
+            # several files: TinyCC's list names the last unit's; the others' are found by symbol
+            listed = listed | {n for n in (*declarations.defined_functions, *declarations.defined_variables)
+                               if code.sym(n)}
         # names only: a prototype is read when its function is first used (cx.cread.Reader)
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
         left_out = code.inline_left_out

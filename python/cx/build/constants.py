@@ -142,7 +142,13 @@ class Constants:
     def _prefix(self):
         # the types first: their text is the preprocessor's (macros expanded), which the replayed
         # #defines must not expand again; then the macros, as they stand at the end of the source
-        types, _ = self._view.text_of(self._view.user_types())
+        view, seen, picked = self._view, set(), []
+        for i in sorted(view.user_types()):  # once each: the files of a module include one header
+            head = " ".join(view.head(view.chunks[i]).split())
+            if head not in seen:
+                seen.add(head)
+                picked.append(i)
+        types, _ = view.text_of(picked)
         replay = "\n".join(d.line for d in self._directives)
         return (types + "\n" + replay + "\n#define __CX_C(x) (__builtin_constant_p(x) ? (x) : 0)\n"
                 "#define __CX_K(x) (__builtin_constant_p(x) * _Generic((x), char *: 3, const char *: 3, "

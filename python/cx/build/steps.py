@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -40,21 +41,33 @@ class Prepared:
     compiled_text: str
     preprocessed: bool
     directives: list = field(default_factory=list)
+    units: list = field(default_factory=list)  # the other files' texts, as the backend compiles them
 
 
-def prepare(source: str, settings: Settings, back, api=()) -> Prepared:
+def prepare(source: str, settings: Settings, back, api=(), units=()) -> Prepared:
     """Preprocess ``source`` with the backend's own preprocessor and read its declarations.
 
     The declarations are those of the translation unit as the compiler sees it (every header,
     every macro, every ``#if``). A backend that compiles preprocessed text (``PREPROCESSED``)
     then compiles exactly that text, so the source is preprocessed once. ``api``: the headers
     bound on purpose (``cx.include``): their directories' headers are read as the user's.
+    ``units``: ``(path, text)`` of the module's other files (``cx.load`` of several files), each
+    preprocessed as its own translation unit; the declarations are those of all of them (a
+    function one file declares and another defines is defined).
     """
     text, directives = constants.split_directives(back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings))
+    main, others = text, []
+    for path, unit_text in units:  # each file its own unit: its text follows, its offsets shifted
+        plain, more = constants.split_directives(back.preprocess(f'#line 1 "{path}"\n' + unit_text, settings))
+        plain = back.compilable(plain, path)  # its lines are the file's, not the cell's
+        shift = len(text) + 1
+        directives += [dataclasses.replace(d, offset=d.offset + shift) for d in more]
+        text = text + "\n" + plain
+        others.append(plain)
     declarations = cread.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
                                            system_dirs=back.system_dirs(), api_dirs=_api_dirs(text, api))
     if getattr(back, "PREPROCESSED", False):
-        return Prepared(declarations, back.compilable(text), True, directives)
+        return Prepared(declarations, back.compilable(main), True, directives, others)
     return Prepared(declarations, source, False, directives)
 
 
@@ -131,6 +144,9 @@ def _inline_calling_undefined(exc, view, inline):
 def _make_code(back, prepared, settings, guard, inline):
     text = unit.translation_unit(prepared.compiled_text, prepared.declarations, guard=guard,
                                  preprocessed=prepared.preprocessed, inline=inline)
+    if prepared.units:  # the module's other files: compiled first, each its own unit
+        settings = dataclasses.replace(settings, units=tuple(
+            unit.translation_unit(u, prepared.declarations, preprocessed=True, inline=()) for u in prepared.units))
     try:
         code = back.build(text, settings)
     except CompileError as exc:

@@ -207,12 +207,12 @@ class View:
                         self._enumerators(chunk, chunk.start + m.end() - 1)
             if chunk.body is None and "typedef" in head and typedef_word.search(head):
                 simple = plain.match(head)  # typedef unsigned long size_t; (most of them)
-                if simple:
-                    self.typedefs[simple.group(1)] = chunk.index
+                if simple:  # the first definition: a later one (C11 allows it, as does each unit of a
+                    self.typedefs.setdefault(simple.group(1), chunk.index)  # module) must not move it
                     continue
                 # in source order: in `T x` T must already be known as a type
                 for name in _declarator_names(_outside_braces(head), self.typedefs):
-                    self.typedefs[name] = chunk.index
+                    self.typedefs.setdefault(name, chunk.index)
                 continue
             if not chunk.user:
                 continue
