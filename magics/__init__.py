@@ -20,7 +20,7 @@ from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, mag
 
 from cx.errors import CrashError, CxError, OptionError, render_diagnostics
 from cx.runtime import capture, guard
-from cx.files import include
+from cx.files import include, load
 from cx.tools.ctimeit import timeit
 
 from .session import Session
@@ -168,6 +168,36 @@ class CxMagics(Magics):
             self._report(result, source, bound)
         if args.asm:
             self._show_asm(bound)
+
+    @magic_arguments()
+    @kwds(usage="%%cxload FILE [FILE ...] [options]", formatter_class=_HelpFormatter)
+    @argument("files", metavar="FILE", nargs="+", help="C files, compiled as one module (each its own unit)")
+    @argument("-I", dest="include_dirs", metavar="DIR", action="append",
+              help="add DIR to the #include search path (repeatable; the files' own directories come first)")
+    @argument("-D", dest="defines", metavar="NAME[=VALUE]", action="append",
+              help="define a preprocessor macro (repeatable)")
+    @argument("-l", dest="libraries", metavar="LIB", action="append", help="link the library LIB (repeatable)")
+    @argument("-L", dest="library_dirs", metavar="DIR", action="append",
+              help="add DIR to the library search path (repeatable)")
+    @argument("-n", "--name", metavar="NAME", help="bind the module under NAME (default: the first file's name)")
+    @line_magic
+    def cxload(self, line):
+        """Compile C files as one module and bind it: ``%cxload queue.c log.c -I include``.
+
+        Each file is its own translation unit (its ``static`` names its own), linked with the
+        others in one TinyCC state; compile errors name the file and line. Functions, structs,
+        enums and constants are bound as for ``%%cx``, and the module under the first file's name
+        (or ``-n NAME``). See ``cx.load``.
+        """
+        args = parse_argstring(self.cxload, line)
+        options = {k: tuple(v) for k, v in (("libraries", args.libraries), ("library_dirs", args.library_dirs),
+                                            ("include_dirs", args.include_dirs), ("defines", args.defines)) if v}
+        try:
+            module = load(args.files, name=args.name, **options)
+        except (OptionError, FileNotFoundError, IsADirectoryError, ValueError) as e:
+            raise UsageError(f"%cxload: {e}") from None
+        self._show_warnings(module, "")
+        self._bind(module, module.name)
 
     @magic_arguments()
     @kwds(usage="%%cxinclude HEADER [options]", formatter_class=_HelpFormatter)
@@ -361,6 +391,7 @@ def unload_ipython_extension(ipython):
         manager.magics[kind].pop("cx", None)
     manager.magics["line"].pop("cxtimeit", None)
     manager.magics["line"].pop("cxinclude", None)
+    manager.magics["line"].pop("cxload", None)
     manager.registry.pop(type(magics).__name__, None)
     if capturing:
         capture.flush()

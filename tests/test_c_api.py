@@ -362,3 +362,14 @@ def test_several_files_are_one_module_each_its_own_translation_unit(tmp_path):
         cx.load([tmp_path / "a.c", tmp_path / "b.c"])
     error = info.value.diagnostics[0]
     assert (error.file, error.line, error.message) == (str(tmp_path / "b.c"), 1, "'nope' undeclared")
+
+
+def test_the_magic_loads_several_files(shell):
+    shell.run_line_magic("cxload", f"{SRC}/queue.c {SRC}/log.c -I {INCLUDE}")
+    ns = shell.user_ns
+    q = ns["evq_new"](2)
+    try:
+        assert ns["evq_log"](q, ns["EVQ_WARN"], "%d", 1) == 0 and ns["evq_size"](q) == 1
+    finally:
+        ns["evq_free"](q)
+    assert ns["queue"].name == "queue"
