@@ -79,6 +79,26 @@ class _HelpFormatter(MagicHelpFormatter):
         return argparse.HelpFormatter._format_action_invocation(self, action)
 
 
+def _paths(magic):
+    """The options ``%cxinclude`` and ``%cxload`` share with ``%%cx``: -I, -D, -l, -L."""
+    for add in (argument("-L", dest="library_dirs", metavar="DIR", action="append",
+                         help="add DIR to the library search path (repeatable)"),
+                argument("-l", dest="libraries", metavar="LIB", action="append",
+                         help="link the library LIB, e.g. -l z (repeatable)"),
+                argument("-D", dest="defines", metavar="NAME[=VALUE]", action="append",
+                         help="define a preprocessor macro (repeatable)"),
+                argument("-I", dest="include_dirs", metavar="DIR", action="append",
+                         help="add DIR to the #include search path (repeatable)")):
+        magic = add(magic)
+    return magic
+
+
+def _path_options(args) -> dict:
+    """The ``cx.include``/``cx.load`` keyword arguments of :func:`_paths`'s options (set ones only)."""
+    return {key: tuple(getattr(args, key)) for key in ("include_dirs", "defines", "libraries", "library_dirs")
+            if getattr(args, key)}
+
+
 @magics_class
 class CxMagics(Magics):
     """The ``%%cx`` magic and the session it remembers (:class:`cx.magics.session.Session`)."""
@@ -172,13 +192,7 @@ class CxMagics(Magics):
     @magic_arguments()
     @kwds(usage="%%cxload FILE [FILE ...] [options]", formatter_class=_HelpFormatter)
     @argument("files", metavar="FILE", nargs="+", help="C files, compiled as one module (each its own unit)")
-    @argument("-I", dest="include_dirs", metavar="DIR", action="append",
-              help="add DIR to the #include search path (repeatable; the files' own directories come first)")
-    @argument("-D", dest="defines", metavar="NAME[=VALUE]", action="append",
-              help="define a preprocessor macro (repeatable)")
-    @argument("-l", dest="libraries", metavar="LIB", action="append", help="link the library LIB (repeatable)")
-    @argument("-L", dest="library_dirs", metavar="DIR", action="append",
-              help="add DIR to the library search path (repeatable)")
+    @_paths
     @argument("-n", "--name", metavar="NAME", help="bind the module under NAME (default: the first file's name)")
     @line_magic
     def cxload(self, line):
@@ -190,8 +204,7 @@ class CxMagics(Magics):
         (or ``-n NAME``). See ``cx.load``.
         """
         args = parse_argstring(self.cxload, line)
-        options = {k: tuple(v) for k, v in (("libraries", args.libraries), ("library_dirs", args.library_dirs),
-                                            ("include_dirs", args.include_dirs), ("defines", args.defines)) if v}
+        options = _path_options(args)
         try:
             module = load(args.files, name=args.name, **options)
         except (OptionError, FileNotFoundError, IsADirectoryError, ValueError) as e:
@@ -202,14 +215,7 @@ class CxMagics(Magics):
     @magic_arguments()
     @kwds(usage="%%cxinclude HEADER [options]", formatter_class=_HelpFormatter)
     @argument("header", metavar="HEADER", help="the library's header: zlib.h, or a path to a header")
-    @argument("-l", dest="libraries", metavar="LIB", action="append",
-              help="the library that defines its functions, e.g. -l z (repeatable)")
-    @argument("-L", dest="library_dirs", metavar="DIR", action="append",
-              help="add DIR to the library search path (repeatable)")
-    @argument("-I", dest="include_dirs", metavar="DIR", action="append",
-              help="add DIR to the #include search path (repeatable)")
-    @argument("-D", dest="defines", metavar="NAME[=VALUE]", action="append",
-              help="define a preprocessor macro (repeatable)")
+    @_paths
     @argument("-n", "--name", metavar="NAME", help="bind the module under NAME (default: the header's name)")
     @line_magic
     def cxinclude(self, line):
@@ -226,8 +232,7 @@ class CxMagics(Magics):
             crc32(0, b"hello", 5), Z_BEST_COMPRESSION, zlib.ZLIB_VERSION
         """
         args = parse_argstring(self.cxinclude, line)
-        options = {k: tuple(v) for k, v in (("libraries", args.libraries), ("library_dirs", args.library_dirs),
-                                            ("include_dirs", args.include_dirs), ("defines", args.defines)) if v}
+        options = _path_options(args)
         try:
             module = include(args.header, name=args.name, **options)
         except OptionError as e:
