@@ -373,3 +373,14 @@ def test_the_magic_loads_several_files(shell):
     finally:
         ns["evq_free"](q)
     assert ns["queue"].name == "queue"
+
+
+def test_regression_a_struct_ctypes_cannot_lay_out_affects_no_other():
+    lib = cx.compile("struct __attribute__((aligned(16))) slot { char c; };\n"
+                     "struct user { struct slot *s; int n; };\nstruct other { int x; };\n"
+                     "struct holder { int k; struct slot s; };\n"
+                     "int use(struct user *u) { return u->n; }\nint other_x(struct other o) { return o.x; }\n")
+    assert sorted(lib.structs) == ["other", "user"]  # a pointer to it, or nothing to do with it: unaffected
+    assert lib.unbound["slot"].startswith("struct slot: ctypes cannot lay it out as the compiler does (16 bytes")
+    assert lib.unbound["holder"].startswith("struct holder holds a struct slot")  # by value: with it
+    assert lib.use(lib.user(None, 5)) == 5 and lib.other_x(lib.other(3)) == 3

@@ -74,6 +74,7 @@ class TypeTable:
         self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
         self._structs = {}
         self._incomplete = []  # classes made, fields not yet set (see struct)
+        self._failed = {}  # structs ctypes cannot make or lays out otherwise: name -> why
         self._made = []  # classes made by the outermost struct() call under way
         self._handles = {}
         #: The declarations, and how the module was compiled (the backend's settings and name):
@@ -99,6 +100,8 @@ class TypeTable:
         cls = self._structs.get(name)
         if cls is not None:
             return cls
+        if name in self._failed:  # ctypes cannot make it: said again, never retried halfway
+            raise BindingError(self._failed[name])
         decl = self._decls.structs.get(name)
         if decl is None:
             raise BindingError(f"struct '{name}' is used by value but its fields are not in the cell")
@@ -123,12 +126,7 @@ class TypeTable:
         self._made.append(name)
         if len(self._incomplete) == 1:  # the outermost call completes every class it made
             try:
-                while self._incomplete:
-                    self._complete(self._incomplete[-1])
-                self._check_layouts(self._made)  # with those made while completing (pointer members)
-                with _SHARED_LOCK:
-                    for n in self._made:
-                        _SHARED.setdefault(self._definition(self._decls.structs[n]), self._structs[n])
+                self._complete_all()
             except BaseException:
                 for n in self._incomplete + self._made:
                     self._structs.pop(n, None)
@@ -136,7 +134,33 @@ class TypeTable:
                 raise
             finally:
                 self._made = []
+            if name in self._failed:
+                raise BindingError(self._failed[name])
         return cls
+
+    def _complete_all(self):
+        """Complete every class made (those made while completing others too, through pointer
+        members), check them against the compiler, and share the good ones. One that ctypes cannot
+        make, or lays out otherwise, fails alone (with the structs that hold it by value): a
+        struct that only points to it keeps its class, the pointer's target having no fields."""
+        while self._incomplete:
+            n = self._incomplete[-1]
+            try:
+                self._complete(n)
+            except BindingError as exc:
+                why = str(exc)
+                self._failed.setdefault(n, why if why.startswith(f"struct {n}:") else f"struct {n} holds a {why}")
+                if n in self._incomplete:
+                    self._incomplete.remove(n)
+        made = [n for n in self._made if n not in self._failed]
+        self._failed.update(self._check_layouts(made))
+        for n in self._made:
+            if n in self._failed:
+                self._structs.pop(n, None)
+        with _SHARED_LOCK:
+            for n in self._made:
+                if n not in self._failed:
+                    _SHARED.setdefault(self._definition(self._decls.structs[n]), self._structs[n])
 
     def _definition(self, decl, seen=()):
         """What makes two struct definitions one C type: kind, names, the definition's text (its
@@ -154,9 +178,11 @@ class TypeTable:
 
     def _check_layouts(self, names):
         """Compare the classes made with the compiler's own layout: a struct ctypes lays out
-        otherwise (``aligned(16)``, an unusual bit-field) is refused, never used wrong."""
+        otherwise (``aligned(16)``, an unusual bit-field) is refused, never used wrong. Returns
+        ``{name: why}`` of those refused."""
         structs = [self._decls.structs[n] for n in names]
-        found = self._layout(structs) if self._layout is not None else None
+        found = self._layout(structs) if self._layout is not None and structs else None
+        refused = {}
         for n in names:
             if not found or n not in found:
                 continue
@@ -167,8 +193,9 @@ class TypeTable:
             if ctypes.sizeof(cls) != size or wrong:
                 what = f"field '{wrong[0]}' at offset {offsets[wrong[0]]}, ctypes puts it at {mine[wrong[0]]}" \
                     if wrong else f"{size} bytes, ctypes makes it {ctypes.sizeof(cls)}"
-                raise BindingError(f"struct {n}: ctypes cannot lay it out as the compiler does ({what}); "
-                                   "it is used only through pointers")
+                refused[n] = (f"struct {n}: ctypes cannot lay it out as the compiler does ({what}); "
+                              "it is used only through pointers")
+        return refused
 
     def _complete(self, name):
         """Set the fields of the class of ``name`` (made by :meth:`struct`)."""
@@ -201,7 +228,8 @@ class TypeTable:
                     cls._anonymous_ = anonymous
                 cls._fields_ = fields
             except (TypeError, ValueError, AttributeError) as exc:
-                raise BindingError(f"struct {name}: ctypes cannot make it ({exc})") from None
+                self._failed[name] = f"struct {name}: ctypes cannot make it ({exc})"
+                raise BindingError(self._failed[name]) from None
             for f in decl.fields:  # pointer fields that take Python's strings, buffers and callables
                 if f.name is not None and f.bits is None and f.type.kind == "pointer":
                     if _is_bytes(f.type):
