@@ -384,3 +384,14 @@ def test_regression_a_struct_ctypes_cannot_lay_out_affects_no_other():
     assert lib.unbound["slot"].startswith("struct slot: ctypes cannot lay it out as the compiler does (16 bytes")
     assert lib.unbound["holder"].startswith("struct holder holds a struct slot")  # by value: with it
     assert lib.use(lib.user(None, 5)) == 5 and lib.other_x(lib.other(3)) == 3
+
+
+def test_char_pointer_pointer_has_one_spelling_in_callbacks_and_out_parameters():
+    lib = cx.compile("typedef void (*cb)(char **names, int n);\n"
+                     "void each(cb f) { char *names[] = { \"a\", \"bc\" }; f(names, 2); }\n"
+                     "void out(char **p) { *p = \"hello\"; }\n")
+    seen = []
+    lib.each(lambda names, n: seen.extend(names[i] for i in range(n)))
+    value = ctypes.c_char_p()
+    lib.out(ctypes.byref(value))
+    assert seen == [b"a", b"bc"] and value.value == b"hello"  # c_char_p both ways

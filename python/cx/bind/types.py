@@ -289,8 +289,16 @@ class TypeTable:
         ``char *`` parameter (any char, const or not) reaches the Python callable as the
         :class:`Pointer` C passed, which reads nothing by itself: a parser that hands
         ``(text, size)`` slices to its callbacks costs O(1) a call; :func:`string_at` reads one."""
-        args = [self.handle(p.type.target) if _is_bytes(p.type) else self.ctype(p.type) for p in t.params]
-        return ctypes.CFUNCTYPE(self.restype(t.result), *args)
+        return ctypes.CFUNCTYPE(self.restype(t.result), *(self._callback_param(p.type) for p in t.params))
+
+    def _callback_param(self, t):
+        """A callback parameter's ctypes type: ``char *`` a :class:`Pointer`; ``char **`` a pointer
+        to ``c_char_p``, the spelling an out-parameter ``char **`` takes (``byref(c_char_p())``)."""
+        if _is_bytes(t):
+            return self.handle(t.target)
+        if t.kind == "pointer" and _is_bytes(t.target):
+            return ctypes.POINTER(ctypes.c_char_p)
+        return self.ctype(t)
 
     def restype(self, t):
         """The ctypes restype for a result of C type ``t``: ``const char *`` is text, any other
