@@ -111,7 +111,8 @@ class CxMagics(Magics):
               help="call FUNCTION with the GIL held (for C that uses Python's C API; repeatable)")
     @argument("--asm", action="store_true",
               help="show the machine code of each function beside its source lines (needs "
-                   "pip install \"cx[asm]\"; with --cc, also compiles with -g for the lines)")
+                   "pip install \"cx[asm]\", or pip install -e \".[asm]\" in a checkout; with --cc, also "
+                   "compiles with -g for the lines)")
     @argument("-v", "--verbose", action="store_true",
               help="show what was compiled, linked and bound, and how long it took")
     @argument("-f", "--force", action="store_true",

@@ -28,7 +28,7 @@ import timeit as _pytimeit
 from dataclasses import dataclass, field
 
 from .. import _speedups
-from ..bind import FunctionInfo, scalars
+from ..bind import FunctionInfo, callslot, scalars
 from ..runtime import guard as _guard
 from ..errors import ClosedError, CrashError, CxError
 
@@ -326,8 +326,7 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
     if info.hold_gil:
         raise CxError(f"{decl.name}() is bound with hold_gil (it uses Python objects): time it with %timeit")
     if len(args) != len(decl.params):
-        raise TypeError(f"{decl.name}() takes {len(decl.params)} argument{'s' if len(decl.params) != 1 else ''} "
-                        f"({len(args)} given)")
+        raise callslot.count_error(decl, len(args))
     if repeat < 1 or number < 0:
         raise ValueError("repeat must be >= 1 and number >= 0")
     placement, keep = _Placement(), []
