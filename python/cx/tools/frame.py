@@ -2,7 +2,7 @@
 output area, in JupyterLab and Notebook 7, light and dark themes.
 
 Their stylesheet (``.jp-RenderedHTMLCommon``) centres tables, right-aligns cells, sets
-``white-space: normal``, stripes and highlights rows and colours text for the theme; a
+``white-space: normal`` (cx's cells keep their spaces and wrap only where the area ends), stripes and highlights rows and colours text for the theme; a
 ``text-align`` on the table does not reach its cells. So each output carries a scoped ``<style>``
 whose selectors repeat cx's class three times (``.cx-html.cx-html.cx-html td``: more specific than
 ``.jp-RenderedHTMLCommon tbody tr:nth-child(odd)``) and undo exactly that inside cx's outputs.
@@ -23,7 +23,7 @@ STYLE = (
     "line-height:1.4;max-width:100%;overflow-x:auto;color:var(--jp-content-font-color1,#222)}"
     f"{_S} table{{margin:0 0 6px 0;border-collapse:collapse;table-layout:auto;width:auto;"
     "font-size:inherit;color:inherit;border:none}"
-    f"{_S} tr,{_S} td,{_S} th{{text-align:left;white-space:pre;vertical-align:top;padding:0 6px;"
+    f"{_S} tr,{_S} td,{_S} th{{text-align:left;white-space:pre-wrap;vertical-align:top;padding:0 6px;"
     "line-height:inherit;border:none;background:transparent;max-width:none}"
     f"{_S} tr:hover{{background:transparent}}"
     f"{_S} .cx-num{{text-align:right}}"

@@ -160,7 +160,8 @@ class Layout:
                 else:
                     style = f"background:{colors[o % len(colors)]}"
                     text = esc(self.fields[o].name)
-                tds.append(f'<td colspan="{run - b}" class="cx-center cx-paper" style="{style};border:1px solid #fff;'
+                paper = "" if o == -1 else " cx-paper"  # padding has its own grey
+                tds.append(f'<td colspan="{run - b}" class="cx-center{paper}" style="{style};border:1px solid #fff;'
                            f'padding:3px 0;min-width:{(run - b) * 38}px">{text}</td>')
                 b = run
             cells.append(f'<tr><td class="cx-num" style="color:#888;padding:3px 6px 0 0">{row}</td>{"".join(tds)}</tr>')
