@@ -72,6 +72,28 @@ double total(const double *a, long n) {
     "%%cx\ndouble area(double r) {\n    return 3.14 * r * r\n}",
 ]
 ERROR_CELL, WARNING_CELL = len(OUTPUT_CELLS) - 1, len(OUTPUT_CELLS) - 2
+ESCAPE_TIME = """int escape_time(double cr, double ci, int max_iter) {
+    double zr = 0, zi = 0;
+    int n = 0;
+    while (n < max_iter && zr * zr + zi * zi <= 4.0) {   /* the hot loop */
+        double t = zr * zr - zi * zi + cr;
+        zi = 2 * zr * zi + ci;
+        zr = t;
+        n++;
+    }
+    return n;
+}"""
+# The README's pictures: notebook 07's side_by_side, and the README's three structs.
+PICTURE_CELLS = [
+    "%load_ext cx",
+    "%%cx -n tcc\n" + ESCAPE_TIME,
+    "%%cx --cc --options=-g -n gcc\n" + ESCAPE_TIME,
+    "from cx.tools.asm import side_by_side\nside_by_side(tcc.escape_time, gcc.escape_time)",
+    "%%cx\ntypedef struct { char tag; double value; short count; } Loose;\n"
+    "typedef struct { double value; short count; char tag; } Tight;\n"
+    "struct Wire { char kind; int length; short port; } __attribute__((packed));",
+    "display(Loose, Tight, Wire)",
+]
 
 
 def free_port():
@@ -102,6 +124,9 @@ def server(tmp_path_factory):
          "metadata": {"tags": ["raises-exception"]} if i == ERROR_CELL else {}}
         for i, src in enumerate(OUTPUT_CELLS)])
     (root / "work" / "outputs.ipynb").write_text(json.dumps(outputs))
+    pictures = dict(notebook, cells=[{"cell_type": "code", "execution_count": None, "id": f"pic{i}", "outputs": [],
+                                      "source": src, "metadata": {}} for i, src in enumerate(PICTURE_CELLS)])
+    (root / "work" / "pictures.ipynb").write_text(json.dumps(pictures))
     # the quick start as stored, but for the Python version (the kernel reports its own)
     stored = (NOTEBOOKS / "01-quick-start.ipynb").read_text()
     (root / "work" / "quick.ipynb").write_text(stored.replace(
@@ -242,7 +267,7 @@ def test_stored_notebooks_name_the_kernel_as_ipykernel_does():
 
 
 # -- what cx shows: outputs that read left to right, diagnostics in the editor -------------------
-def run_all(page):
+def run_all(page, count=len(OUTPUT_CELLS), last=None):
     """Run every cell (the first cell's Shift-Enter, again and again) and wait for the last."""
     cells = page.locator(".jp-Notebook .jp-Cell")
     cells.nth(0).locator(".cm-content").click()
@@ -250,9 +275,12 @@ def run_all(page):
     page.keyboard.press("Shift+Enter")  # %load_ext cx, once the kernel is up
     page.wait_for_function("""() => /\\d/.test(document.querySelector('.jp-Notebook .jp-Cell .jp-InputPrompt')
         .textContent)""", timeout=120_000)
-    for _ in range(len(OUTPUT_CELLS) - 1):
+    for _ in range(count - 1):
         page.keyboard.press("Shift+Enter")
         page.wait_for_timeout(200)
+    if last is not None:
+        page.wait_for_selector(f".jp-Notebook .jp-Cell >> nth={last} >> .jp-OutputArea-output", timeout=120_000)
+        return
     page.wait_for_selector(f".jp-Notebook .jp-Cell >> nth={ERROR_CELL} >> .jp-OutputArea-output", timeout=120_000)
     page.wait_for_selector(".jp-Notebook .cx-html.cx-asm-side-by-side", timeout=120_000)
 
@@ -315,17 +343,42 @@ def test_outputs_read_left_to_right_and_fit(page, server, path, dark):
     # the warning is not in the red box of stderr
     warning = page.locator(f".jp-Notebook .jp-Cell >> nth={WARNING_CELL} >> .jp-OutputArea-output")
     assert warning.first.get_attribute("data-mime-type") == "text/html"
-    if OUTPUT_SCREENSHOTS is not None and path.startswith("lab") and not dark:
-        page.mouse.click(5, 600)
-        for cell, name in ((3, "asm.png"), (4, "layout.png")):
-            area = page.locator(f".jp-Notebook .jp-Cell >> nth={cell} >> .jp-OutputArea-output").first
-            area.scroll_into_view_if_needed()
-            area.screenshot(path=str(OUTPUT_SCREENSHOTS / name))
 
 
-# How many marks (underlines and gutter markers with a message) the editor of a cell has.
-MARKS_JS = """((n) => [...document.querySelectorAll('.jp-Notebook .jp-Cell')[n].querySelectorAll(
-    '.cx-diag-error, .cx-diag-warning, .cx-diag-marker')].filter(e => e.title).length)"""
+@pytest.mark.skipif(OUTPUT_SCREENSHOTS is None, reason="CX_OUTPUT_SCREENSHOTS=docs retakes the README's pictures")
+def test_readme_pictures(browser, server):
+    """docs/asm.png and docs/layout.png, as JupyterLab (light theme) shows them."""
+    context = browser.new_context(viewport={"width": 1600, "height": 2000}, device_scale_factor=1)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        open_notebook(page, server, "lab/tree/pictures.ipynb")
+        set_theme(page, False)
+        page.keyboard.press("Control+b")  # no side bar: the notebook as wide as the window
+        run_all(page, len(PICTURE_CELLS), last=len(PICTURE_CELLS) - 1)
+        page.wait_for_timeout(1000)
+        page.mouse.click(5, 1950)
+        assert not layout_problems(page)
+        for cell, name in ((3, "asm.png"), (5, "layout.png")):
+            page.locator(f".jp-Notebook .jp-Cell >> nth={cell}").scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            # the cell's input and its cx outputs, as wide as what they show
+            box = page.evaluate("""(n) => {
+                const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[n];
+                const rects = [cell.querySelector('.jp-InputArea').getBoundingClientRect(),
+                               ...[...cell.querySelectorAll('.cx-html')].map(e => {
+                                   const r = e.getBoundingClientRect(), w = Math.max(...[...e.querySelectorAll(
+                                       'table, div')].map(t => t.getBoundingClientRect().right));
+                                   return {left: r.left, top: r.top, right: Math.min(r.right, w), bottom: r.bottom};
+                               })];
+                const left = Math.min(...rects.map(r => r.left)), top = Math.min(...rects.map(r => r.top));
+                const right = Math.max(...rects.slice(1).map(r => r.right));
+                const bottom = Math.max(...rects.map(r => r.bottom));
+                return {x: left - 4, y: top - 4, width: right - left + 12, height: bottom - top + 10};
+            }""", cell)
+            page.screenshot(path=str(OUTPUT_SCREENSHOTS / name), clip=box)
+    finally:
+        context.close()
 
 
 def marks(page, cell):
