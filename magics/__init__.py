@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import builtins
 import re
 import shlex
 import sys
@@ -17,12 +18,17 @@ import weakref
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, magic_arguments, parse_argstring
+from IPython.display import display
 
-from cx.errors import CrashError, CxError, OptionError, render_diagnostics
+from cx.bind import FunctionInfo
+from cx.bind.types import StructType, UnionType
+from cx.errors import CompileError, CrashError, CxError, OptionError
+from cx.module import Module
 from cx.runtime import capture, guard
 from cx.files import include, load
 from cx.tools.ctimeit import timeit
 
+from . import notices
 from .session import Session
 
 __all__ = ["CxMagics", "load_ipython_extension", "unload_ipython_extension"]
@@ -107,6 +113,9 @@ class CxMagics(Magics):
         super().__init__(shell)
         self.session = Session()
         self._bound = {}  # name -> weak reference to what this magic put in user_ns
+        self._values = {}  # name -> a constant this magic put in user_ns (ints and strs take no weak reference)
+        self.failed = notices.FailedCells()  # names of cells that did not compile (NameError hints)
+        self.hinting = False  # name_error is the shell's custom exception handler
 
     @magic_arguments()
     @kwds(usage="%%cx [options]", formatter_class=_HelpFormatter)  # IPython adds one "%"; argparse eats one
@@ -132,7 +141,8 @@ class CxMagics(Magics):
               help="call FUNCTION with the GIL held (for C that uses Python's C API; repeatable)")
     @argument("--asm", action="store_true",
               help="show the machine code of each function beside its source lines (needs "
-                   "pip install \"cx[asm]\"; with --cc, also compiles with -g for the lines)")
+                   "pip install \"cx[asm]\", or pip install -e \".[asm]\" in a checkout; with --cc, also "
+                   "compiles with -g for the lines)")
     @argument("-v", "--verbose", action="store_true",
               help="show what was compiled, linked and bound, and how long it took")
     @argument("-f", "--force", action="store_true",
@@ -181,7 +191,12 @@ class CxMagics(Magics):
             result = self.session.run(source, options, force=args.force)
         except OptionError as e:
             raise UsageError(f"%%cx: {e}") from None
-        self._show_warnings(result.module, source)
+        except CompileError as e:
+            if cell is not None:  # the editor's lines are the cell's: its marks (cx-highlight)
+                self._display(notices.diagnostics_bundle(e.diagnostics, source))
+            self.failed.failed(source, e, f"In [{self.shell.execution_count}]")
+            raise
+        self._show_warnings(result.module, source, editor=cell is not None)
         guard.remember_source(result.module)  # a crash shows its line of this cell
         bound = self._bind(result.module, args.name)
         if args.verbose:
@@ -209,7 +224,7 @@ class CxMagics(Magics):
             module = load(args.files, name=args.name, **options)
         except (OptionError, FileNotFoundError, IsADirectoryError, ValueError) as e:
             raise UsageError(f"%cxload: {e}") from None
-        self._show_warnings(module, "")
+        self._show_warnings(module, "", editor=False)
         self._bind(module, module.name)
 
     @magic_arguments()
@@ -237,7 +252,7 @@ class CxMagics(Magics):
             module = include(args.header, name=args.name, **options)
         except OptionError as e:
             raise UsageError(f"%cxinclude: {e}") from None
-        self._show_warnings(module, "")
+        self._show_warnings(module, "", editor=False)
         self._bind(module, module.name)
 
     @magic_arguments()
@@ -313,11 +328,20 @@ class CxMagics(Magics):
         if name:
             found[name] = module
         for key, obj in found.items():
+            old = ns.get(key, builtins)
+            ref = self._bound.get(key)
+            ours = (ref is not None and ref() is old) or _is_cx(old) or (key in self._values and self._values[key] is old)
+            notice = notices.replaced(key, old, obj, ours=ours)
+            if notice:
+                print(notice)
             ns[key] = obj
             try:
                 self._bound[key] = weakref.ref(obj)
-            except TypeError:  # a constant (int, float, str): nothing runs old code through it
+                self._values.pop(key, None)
+            except TypeError:  # a constant (int, float, str): remembered by value
                 self._bound.pop(key, None)
+                self._values[key] = obj
+        self.failed.bound(found)
         for key, why in unbound.items():
             old = self._bound.pop(key, None)
             if old is not None and old() is not None and ns.get(key) is old():
@@ -328,8 +352,6 @@ class CxMagics(Magics):
     @staticmethod
     def _show_asm(bound):
         """``--asm``: display the disassembly of every function the cell bound (cx.tools.asm)."""
-        from IPython.display import display
-
         for obj in bound.values():
             if hasattr(obj, "disassemble"):
                 try:
@@ -338,10 +360,32 @@ class CxMagics(Magics):
                     raise UsageError(f"%%cx --asm: {e}") from None
 
     @staticmethod
-    def _show_warnings(module, source):
+    def _display(bundle):
+        if bundle:
+            display(bundle, raw=True)
+
+    def _show_warnings(self, module, source, editor):
+        """Warnings as warnings (not in the red box of errors); for a %%cx cell, also as marks
+        in its editor (cx-highlight)."""
         diagnostics = module.diagnostics  # parsed from the compiler's text on each access
         if diagnostics:
-            print(render_diagnostics(diagnostics, source), file=sys.stderr)
+            bundle = notices.warnings_bundle(diagnostics, source)
+            if not editor:
+                bundle.pop(notices.DIAGNOSTICS_MIME, None)
+            self._display(bundle)
+
+    def name_error(self, shell, etype, value, tb, tb_offset=None):
+        """Custom exception handler for NameError (``set_custom_exc``): a name that a %%cx cell
+        which failed to compile would have defined says so, and where; other NameErrors are shown
+        exactly as IPython shows them."""
+        name = getattr(value, "name", None)
+        if name is None and value.args and isinstance(value.args[0], str):
+            m = re.match(r"name '(\w+)' is not defined", value.args[0])
+            name = m and m.group(1)
+        extra = self.failed.explain(name) if name else None
+        if extra and len(value.args) == 1 and isinstance(value.args[0], str) and extra not in value.args[0]:
+            value.args = (f"{value.args[0]}: {extra}",)
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
 
     @staticmethod
     def _report(result, source, bound):
@@ -363,6 +407,12 @@ class CxMagics(Magics):
             capture.flush()
 
 
+def _is_cx(obj) -> bool:
+    """``obj`` is something cx made: a bound function, a module, a struct class."""
+    return (isinstance(getattr(obj, "info", None), FunctionInfo) or isinstance(obj, Module)
+            or isinstance(type(obj), (StructType, UnionType)) or isinstance(obj, (StructType, UnionType)))
+
+
 _loaded = weakref.WeakKeyDictionary()  # shell -> (CxMagics, whether it installed capture)
 
 
@@ -381,6 +431,9 @@ def load_ipython_extension(ipython):
         print("cx: this C library cannot redirect stdio (no fopencookie): printf output goes to "
               "the process's standard output, not the cell", file=sys.stderr)
     ipython.events.register("post_run_cell", magics.after_cell)
+    if not ipython.custom_exceptions:  # IPython keeps one handler: never replace another's
+        ipython.set_custom_exc((NameError,), magics.name_error)
+        magics.hinting = True
     _loaded[ipython] = (magics, capturing)
 
 
@@ -391,6 +444,8 @@ def unload_ipython_extension(ipython):
         return
     magics, capturing = entry
     ipython.events.unregister("post_run_cell", magics.after_cell)
+    if magics.hinting and ipython.custom_exceptions == (NameError,):
+        ipython.set_custom_exc((), None)
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
         manager.magics[kind].pop("cx", None)

@@ -68,9 +68,13 @@ def test_unguarded_module_has_no_lines_but_says_why():
 def test_html_listing_escapes_and_groups_by_line():
     lib = cx.compile("int lt(int a, int b) {\n    return a < b;\n}\n")
     page = lib.lt.disassemble()._repr_html_()
-    assert page.startswith('<div class="cx-asm">')
+    assert page.startswith('<div class="cx-html cx-asm">')
     assert "return a &lt; b;" in page and "return a < b;" not in page
     assert page.count("font-weight:bold;border-top") == len(lib.lt.disassemble().lines())
+
+
+def test_missing_extra_names_the_checkout_form_too():
+    assert asm._EXTRA.startswith('pip install "cx[asm]"') and 'pip install -e ".[asm]"' in asm._EXTRA
 
 
 def test_att_syntax_and_bad_arguments():
@@ -157,6 +161,8 @@ def test_side_by_side():
     left = str(both.listings[0]).splitlines()
     assert len(lines) == max(len(left), len(str(both.listings[1]).splitlines()))
     assert lines[0].startswith(left[0]) and " | total(): " in lines[0]
-    assert both._repr_html_().count('<div class="cx-asm">') == 2
+    page = both._repr_html_()
+    assert page.startswith('<div class="cx-html cx-asm-side-by-side">') and page.count("total(): ") == 2
+    assert page.count("<style>") == 1 and "flex-wrap:wrap" in page  # columns that wrap, not overflow
     with pytest.raises(TypeError):
         asm.side_by_side()

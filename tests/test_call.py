@@ -7,6 +7,7 @@ by passing objects only ctypes' converters understand.
 import ctypes
 import inspect
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -147,10 +148,30 @@ def test_errors_are_ctypes_errors_naming_argument_and_function(lib):
         lib.scale(1.0, "2", 3, 4)
     with pytest.raises(ctypes.ArgumentError, match="out of range"):
         lib.umax(-1)
-    with pytest.raises(TypeError, match="takes at least 2 arguments"):
+
+
+
+def test_wrong_argument_count_names_the_function_and_its_parameters(lib):
+    """Regression: ctypes said "this function takes at least 2 arguments (1 given)", naming
+    nothing, and passed extra arguments on to C."""
+    with pytest.raises(TypeError) as e:
         lib.add(1)
-    with pytest.raises(TypeError):
-        lib.add(1, b=2)  # ctypes' own message
+    assert str(e.value) == "add() takes 2 arguments (1 given): add(a: int, b: int)"
+    with pytest.raises(TypeError, match=re.escape("add() takes 2 arguments (3 given): add(a: int, b: int)")):
+        lib.add(1, 2, 3)
+    with pytest.raises(TypeError, match=re.escape("add() takes no keyword arguments")):
+        lib.add(1, b=2)
+    one = cx.compile("double total(const double *a, long n) { return n; }\nint none(void) { return 0; }\n"
+                     "int first(int x) { return x; }")
+    with pytest.raises(TypeError, match=re.escape(
+            "total() takes 2 arguments (1 given): total(a: const double *, n: long)")):
+        one.total(None)
+    with pytest.raises(TypeError, match=re.escape("none() takes no arguments (1 given): none()")):
+        one.none(1)
+    with pytest.raises(TypeError, match=re.escape("first() takes 1 argument (0 given): first(x: int)")):
+        one.first()
+    with pytest.raises(TypeError, match=re.escape("total() takes 2 arguments (1 given): total(")):
+        cx.timeit(one.total, None)
 
 
 @pytest.mark.parametrize("fn, ok, bad", [

@@ -123,6 +123,17 @@ def test_c_loop_is_cheaper_than_the_call_from_python(lib):
     assert second.startswith("from Python: ") and "the call from Python adds" in second
 
 
+def test_python_overhead_is_reported_only_above_the_noise():
+    """Regression: "adds 340 µs" for a 56 ms ± 2 ms call, "adds nothing measurable" when negative."""
+    slow = TimeitResult("f", 1, 7, [0.054, 0.056, 0.058], python_call=0.05634, python_stdev=0.002)
+    assert str(slow).splitlines()[1] == ("from Python: 56.3 ms per call (the difference from C is within "
+                                         "the noise of ±5.16 ms)")
+    faster = TimeitResult("f", 1, 7, [1e-6, 1e-6], python_call=0.9e-6, python_stdev=0.0)
+    assert "within the noise of ±0 ns" in str(faster)
+    fast = TimeitResult("f", 1000, 7, [10e-9, 11e-9, 12e-9], python_call=90e-9, python_stdev=1e-9)
+    assert str(fast).splitlines()[1] == "from Python: 90 ns per call (the call from Python adds 79 ns)"
+
+
 def test_automatic_loop_count_is_a_1_2_5_step(lib):
     result = cx.timeit(lib.work, 1000, repeat=1, python=False)
     assert result.loops > 1  # a run of one call of a few microseconds would be far too short

@@ -123,7 +123,7 @@ def test_class_displays_its_layout_but_instances_keep_their_repr(lib):
     from IPython.core.formatters import HTMLFormatter
 
     page = HTMLFormatter()(lib.Mixed)
-    assert page is not None and page.startswith('<div class="cx-layout"')
+    assert page is not None and page.startswith('<div class="cx-html cx-layout"')
     assert "struct Mixed: 24 bytes" in page and "pad" in page
     assert HTMLFormatter()(lib.Mixed(b"x", 1, 2.0, 3)) is None
     assert repr(lib.Mixed(b"x", 1, 2.0, 3)) == "Mixed(c=b'x', i=1, d=2.0, s=3)"

@@ -395,11 +395,54 @@ def test_failed_edit_keeps_the_previous_binding(shell):
     assert shell.user_ns["f"]() == 1
 
 
-def test_warnings_are_shown_and_do_not_fail_the_cell(shell, capsys):
+def test_warnings_are_shown_as_warnings_and_do_not_fail_the_cell(shell, capsys):
+    """Regression: warnings went to stderr, the red box of errors."""
     ok(shell, "%%cx\nint f(void) {\n    char *p = 3;\n    return p != 0;\n}")
     assert shell.user_ns["f"]() == 1
-    err = capsys.readouterr().err
-    assert "<cell>:3: warning: assignment makes pointer from integer without a cast" in err
+    out, err = capsys.readouterr()
+    assert "<cell>:3: warning: assignment makes pointer from integer without a cast" in out and not err
+
+
+def test_warnings_and_errors_reach_the_editor_as_diagnostics(shell):
+    from cx.magics import notices
+
+    shown = []
+    shell.display_pub.publish = lambda data, metadata=None, **kw: shown.append(data)
+    ok(shell, "%%cx\nint f(void) {\n    char *p = 3;\n    return p != 0;\n}")
+    assert shown[-1][notices.DIAGNOSTICS_MIME] == {"diagnostics": [
+        {"line": 3, "column": 5, "severity": "warning",
+         "message": "assignment makes pointer from integer without a cast"}]}
+    assert "text/html" in shown[-1] and "warning" in shown[-1]["text/plain"]
+    shell.run_cell("%%cx\nint g(void) {\n    return nope;\n}")
+    assert shown[-1] == {notices.DIAGNOSTICS_MIME: {"diagnostics": [
+        {"line": 3, "column": 12, "severity": "error", "message": "'nope' undeclared"}]}}
+
+
+def test_name_of_a_cell_that_did_not_compile_says_so(shell, capsys):
+    """Regression: a bare "NameError: name 'area' is not defined"."""
+    shell.run_cell("%%cx\ndouble area(double r) {\n    return 3.14 * r * r\n}\nstruct shape { int n; };")
+    capsys.readouterr()
+    err = shell.run_cell("area(2.0)").error_in_exec
+    assert isinstance(err, NameError)
+    assert re.fullmatch(r"name 'area' is not defined: its %%cx cell In \[\d+\] did not compile: line 4: "
+                        r"';' expected \(got '}'\)", str(err))
+    assert "its %%cx cell" in capsys.readouterr().out
+    assert "its %%cx cell" in str(shell.run_cell("shape").error_in_exec)
+    assert str(shell.run_cell("not_from_c").error_in_exec) == "name 'not_from_c' is not defined"
+    ok(shell, "%%cx\ndouble area(double r) { return 3.0 * r * r; }")
+    ok(shell, "del area")
+    assert str(shell.run_cell("area").error_in_exec) == "name 'area' is not defined"
+
+
+def test_replacing_a_builtin_or_a_python_object_says_so_once(shell, capsys):
+    ok(shell, "%%cx\nlong sum(const long *a, long n) { long s = 0; while (n--) s += a[n]; return s; }")
+    assert capsys.readouterr().out == ("cx: sum is now the C function; it hides Python's built-in sum in "
+                                       "this namespace (del sum brings the built-in back)\n")
+    ok(shell, "%%cx\nlong sum(const long *a, long n) { return n; }")  # cx's own: nothing to say
+    ok(shell, "total = [1, 2]")
+    ok(shell, "%%cx\nint total(void) { return 3; }")
+    assert capsys.readouterr().out == "cx: total is now the C function; it replaces the list that had this name\n"
+    assert shell.user_ns["total"]() == 3  # it still binds
 
 
 # -- C output -------------------------------------------------------------------------------------

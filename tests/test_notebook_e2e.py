@@ -129,9 +129,13 @@ def test_compile_error_fails_the_cell_with_line_and_caret_only(kernel):
     assert len("".join(output.traceback).splitlines()) == 4  # summary, message, line, caret
 
 
-def test_warning_is_shown_and_cell_succeeds(kernel):
+def test_warning_is_shown_as_a_warning_and_cell_succeeds(kernel):
     cell = kernel.run("%%cx\nint pointer_from_int(void) {\n    char *p = 3;\n    return p != 0;\n}")
-    assert "<cell>:3: warning: assignment makes pointer from integer without a cast" in stream(cell, "stderr")
+    shown = [o.data for o in cell.outputs if o.output_type == "display_data"]
+    assert len(shown) == 1 and not stream(cell, "stderr")  # not the red box of errors
+    assert "<cell>:3: warning: assignment makes pointer from integer without a cast" in shown[0]["text/plain"]
+    assert "cx-warnings" in shown[0]["text/html"]
+    assert shown[0]["application/vnd.cx.diagnostics+json"]["diagnostics"][0]["line"] == 3  # for the editor
     assert result(kernel.run("pointer_from_int()")) == ["1"]
 
 

@@ -138,6 +138,19 @@ def _caret_column(source_line: str, message: str) -> int:
     return len(source_line) - len(source_line.lstrip())
 
 
+def caret_column(diagnostic: Diagnostic, source: str) -> Optional[int]:
+    """The 0-based column a diagnostic points at in ``source`` (tabs counted as 4), as the caret
+    of :func:`render_diagnostics` shows it; None when it is not about a line of ``source``."""
+    lines = source.splitlines()
+    d = diagnostic
+    if d.file != SOURCE_NAME or d.line is None or not 1 <= d.line <= len(lines):
+        return None
+    raw = lines[d.line - 1]
+    if d.column is not None and 1 <= d.column <= len(raw) + 1 and "\t" not in raw:
+        return d.column - 1
+    return _caret_column(raw.expandtabs(4), d.message)
+
+
 def render_diagnostics(diagnostics, source: str, *, name: str = SOURCE_NAME) -> str:
     """Render diagnostics as text: ``name:line: severity: message``, the line, and a caret."""
     lines = source.splitlines()
@@ -147,11 +160,8 @@ def render_diagnostics(diagnostics, source: str, *, name: str = SOURCE_NAME) -> 
             first, _, more = d.message.partition("\n")  # notes and continuations go under the caret
             parts.append(f"{name}:{d.line}: {d.severity}: {first}")
             if 1 <= d.line <= len(lines):
-                raw = lines[d.line - 1]
-                text = raw.expandtabs(4)
-                col = _caret_column(text, d.message)
-                if d.column is not None and 1 <= d.column <= len(raw) + 1 and "\t" not in raw:
-                    col = d.column - 1
+                text = lines[d.line - 1].expandtabs(4)
+                col = caret_column(d, source)
                 parts.append(f"    {text}")
                 parts.append("    " + " " * col + "^")
             if more:

@@ -24,10 +24,12 @@
  *
  * Anything this path does not recognise -- a struct by value, a callback, long double, an
  * argument the converters turn into something else than an address (byref(), ctypes arrays,
- * lists), a numpy scalar, an out-of-range integer, a wrong argument count, keyword arguments,
- * an errcheck -- goes to ctypes' own call, still inside a guard frame entered here. ctypes then
+ * lists), a numpy scalar, an out-of-range integer, an errcheck -- goes to ctypes' own call, still inside a guard frame entered here. ctypes then
  * converts again and reports errors exactly as before (ArgumentError naming the argument and
- * the function), because the converters it calls are the same objects.
+ * the function), because the converters it calls are the same objects. A wrong argument count
+ * or a keyword argument is refused here, as Python refuses them, naming the function and its
+ * parameters (ctypes would say "this function takes at least 2 arguments", and pass extra
+ * arguments on to C).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -91,6 +93,7 @@ typedef struct {
     PyObject_HEAD
     void *address;
     PyObject *name;   /* bytes, for the guard's reports */
+    PyObject *signature; /* str "f(a: int, b: double)" for argument errors, or NULL: ctypes says */
     int nargs;
     int fast;         /* 0: every call goes to ctypes */
     int guarded;
@@ -125,6 +128,7 @@ static void CallSpec_dealloc(CallSpec *self)
         PyMem_Free(self->args);
     }
     Py_CLEAR(self->name);
+    Py_CLEAR(self->signature);
     Py_CLEAR(self->ret_cls);
     Py_CLEAR(self->variadic);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -150,25 +154,32 @@ static int CallSpec_clear_refs(CallSpec *self)
 }
 
 /*
- * CallSpec(address, name, params, result, guarded, hold_gil, variadic=None)
+ * CallSpec(address, name, params, result, guarded, hold_gil, signature=None, variadic=None)
+ *   signature: "f(a: int, b: double)", named by the error of a call with a wrong argument count
+ *   or keyword arguments (None: such calls go to ctypes, e.g. a variadic function);
  *   variadic: for a function ending in "...", a callable that converts a call's arguments tuple
- *   (the extra ones as C's default argument promotions pass them); such calls go to ctypes.
+ *   (the extra ones as C's default argument promotions pass them); such calls go to ctypes;
  *   params: a sequence of (kind, bits, writable, converter) per parameter; kind 'x' for one the
  *   fast path does not convert (every call then goes to ctypes);
  *   result: (kind, bits), ('H', 0, pointer_class) or ('E', bits, enum_class), kind 'x' likewise.
  */
 static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"address", "name", "params", "result", "guarded", "hold_gil", "variadic", NULL};
-    PyObject *address, *name, *params, *result, *variadic = Py_None;
+    static char *kwlist[] = {"address", "name", "params", "result", "guarded", "hold_gil", "signature",
+                             "variadic", NULL};
+    PyObject *address, *name, *params, *result, *signature = Py_None, *variadic = Py_None;
     int guarded, hold_gil;
     if (self->args) {
         PyErr_SetString(PyExc_TypeError, "CallSpec is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OSOOpp|O", kwlist, &address, &name, &params, &result,
-                                     &guarded, &hold_gil, &variadic))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OSOOpp|OO", kwlist, &address, &name, &params, &result,
+                                     &guarded, &hold_gil, &signature, &variadic))
         return -1;
+    if (signature != Py_None && !PyUnicode_Check(signature)) {
+        PyErr_SetString(PyExc_TypeError, "CallSpec: signature must be a str or None");
+        return -1;
+    }
     if (variadic != Py_None && !PyCallable_Check(variadic)) {
         PyErr_SetString(PyExc_TypeError, "CallSpec: variadic must be callable or None");
         return -1;
@@ -188,6 +199,7 @@ static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
     }
     self->nargs = (int)n;
     self->name = Py_NewRef(name);
+    self->signature = signature == Py_None ? NULL : Py_NewRef(signature);
     self->guarded = guarded;
     self->hold_gil = hold_gil;
     int fast = HAVE_TRAMPOLINE, nint = 0, nflt = 0;
@@ -255,7 +267,8 @@ static PyTypeObject CallSpec_Type = {
     .tp_name = "cx._speedups.CallSpec",
     .tp_basicsize = sizeof(CallSpec),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "CallSpec(address, name, params, result, guarded, hold_gil, variadic=None): how cx calls one bound "
+    .tp_doc = "CallSpec(address, name, params, result, guarded, hold_gil, signature=None, variadic=None): how "
+              "cx calls one bound "
               "function (internal; see cx/_call.c).",
     .tp_init = (initproc)CallSpec_init,
     .tp_new = PyType_GenericNew,
@@ -398,6 +411,22 @@ static PyObject *generic_call(PyObject *callable, CallSpec *s, PyObject *const *
     Py_DECREF(tuple);
     Py_XDECREF(kwargs);
     return result;
+}
+
+/* A call with a wrong argument count or keyword arguments, refused as Python refuses them:
+ * "total() takes 2 arguments (1 given): total(a: const double *, n: long)". */
+static PyObject *refuse_call(CallSpec *s, Py_ssize_t n, PyObject *kwnames)
+{
+    const char *name = PyBytes_AS_STRING(s->name);
+    if (kwnames && PyTuple_GET_SIZE(kwnames))
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments (C parameters are positional): %U",
+                     name, s->signature);
+    else if (s->nargs == 0)
+        PyErr_Format(PyExc_TypeError, "%s() takes no arguments (%zd given): %U", name, n, s->signature);
+    else
+        PyErr_Format(PyExc_TypeError, "%s() takes %d argument%s (%zd given): %U", name, s->nargs,
+                     s->nargs == 1 ? "" : "s", n, s->signature);
+    return NULL;
 }
 
 /* ---- the fast path ----------------------------------------------------------------------- */
@@ -668,6 +697,8 @@ static PyObject *fast_call(PyObject *callable, PyObject *const *args, size_t nar
 {
     CallSpec *s = EXTRA(callable)->spec;
     Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (s && s->signature && (n != s->nargs || (kwnames && PyTuple_GET_SIZE(kwnames))))
+        return refuse_call(s, n, kwnames);
     if (!s || !s->fast || kwnames || n != s->nargs)
         return generic_call(callable, s, args, n, kwnames);
 

@@ -17,7 +17,7 @@ from .. import _speedups
 from ..runtime import guard
 from . import scalars
 
-__all__ = ["prepare_class", "attach", "detach"]
+__all__ = ["prepare_class", "attach", "detach", "signature", "count_error"]
 
 
 def _detaching(name):
@@ -41,6 +41,19 @@ CLASS_ATTRIBUTES = {name: _detaching(name) for name in ("errcheck", "argtypes", 
 def prepare_class(cls):
     """Give ``cls`` (a new ``ctypes._CFuncPtr`` subclass, no instances yet) cx's call slot."""
     _speedups.fast_class(cls)
+
+
+def signature(fn) -> str:
+    """How argument errors name a C function: ``total(a: const double *, n: long)``."""
+    params = (f"{p.name or f'arg{i}'}: {p.type.spelling}" for i, p in enumerate(fn.params))
+    return f"{fn.name}({', '.join(params)})"
+
+
+def count_error(fn, given: int) -> TypeError:
+    """The error of a call of ``fn`` with ``given`` arguments, worded as the call slot words it."""
+    n = len(fn.params)
+    takes = "no arguments" if n == 0 else f"{n} argument{'' if n == 1 else 's'}"
+    return TypeError(f"{fn.name}() takes {takes} ({given} given): {signature(fn)}")
 
 
 def _param(conv, ctype):
@@ -111,7 +124,8 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, poi
             params.append(_param(conv, ctype))
     result = ("H", 0, bound._restype_) if pointer_result else ("E", 32, enum_result) if enum_result is not None \
         else _result(bound._restype_)
-    spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil, variadic)
+    spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil,
+                              None if fn.variadic else signature(fn), variadic)  # a variadic one: ctypes counts
     _speedups.attach(bound, spec)
     if ctypes._CFuncPtr.errcheck.__get__(bound) is not None and not pointer_result and enum_result is None:
         detach(bound)

@@ -18,7 +18,7 @@ Where the facts come from:
 
 The decoder is `capstone <https://www.capstone-engine.org>`_ and, for ``backend="cc"``,
 `pyelftools <https://github.com/eliben/pyelftools>`_: the optional ``asm`` extra,
-``pip install "cx[asm]"``.
+``pip install "cx[asm]"`` (``pip install -e ".[asm]"`` in a checkout of cx).
 """
 from __future__ import annotations
 
@@ -34,10 +34,11 @@ from ..bind import FunctionInfo
 from ..bind.functions import disassemble_with
 from ..build import libjit as _libjit
 from ..errors import SOURCE_NAME, ClosedError, CxError
+from . import frame
 
 __all__ = ["disassemble", "side_by_side", "Disassembly", "SideBySide", "Instruction"]
 
-_EXTRA = 'pip install "cx[asm]"'
+_EXTRA = 'pip install "cx[asm]" (from a checkout of cx: pip install -e ".[asm]")'
 
 
 @dataclass(frozen=True)
@@ -310,28 +311,33 @@ class Disassembly:
     __repr__ = __str__
 
     def _repr_html_(self):
+        return frame.wrap("asm", self._html_body())
+
+    def _html_body(self, data=True):
+        """The listing's HTML (``data``: with the bytes of each instruction)."""
         tint = {line: _TINTS[(line - 1) % len(_TINTS)] for line in self.lines()}  # same line, same colour
         esc = html.escape
         rows = []
+        span = 3 if data else 2
         for key, group in self._groups():
             file, line = key
             color = tint.get(line, "#f4f4f4") if file == SOURCE_NAME else "#f4f4f4"
             label = self._label(key)
             if label is not None:
-                rows.append(f'<tr style="background:{color}"><td colspan="3" style="padding:2px 6px;'
-                            f'font-weight:bold;border-top:1px solid #ccc">{esc(label)}</td></tr>')
+                rows.append(f'<tr class="cx-paper" style="background:{color}"><td colspan="{span}" '
+                            f'style="padding:2px 6px;font-weight:bold;border-top:1px solid #ccc">{esc(label)}</td></tr>')
             for ins in group:
                 target = self._target(ins)
-                comment = f' <span style="color:#888">; {esc(target)}</span>' if target else ""
+                comment = f' <span style="color:#666">; {esc(target)}</span>' if target else ""
+                hexdata = f'<td style="color:#777">{esc(ins.data.hex(" "))}</td>' if data else ""
                 rows.append(
-                    f'<tr style="background:{color}"><td style="color:#999;padding:0 6px;text-align:right">'
-                    f'{ins.offset:x}</td><td style="color:#aaa;padding:0 6px">{esc(ins.data.hex(" "))}</td>'
-                    f'<td style="padding:0 6px"><b>{esc(ins.mnemonic)}</b> {esc(ins.operands)}{comment}</td></tr>')
+                    f'<tr class="cx-paper" style="background:{color}"><td class="cx-num" style="color:#777">'
+                    f'{ins.offset:x}</td>{hexdata}'
+                    f'<td><b>{esc(ins.mnemonic)}</b> {esc(ins.operands)}{comment}</td></tr>')
         note = f'<div style="color:#a60;font-size:90%">note: {esc(self.note)}</div>' if self.note else ""
         title = esc(self._header().split("\n")[0])
-        return (f'<div class="cx-asm"><div style="font-weight:bold;margin:4px 0">{title}</div>{note}'
-                '<table style="font-family:monospace;font-size:12px;border-collapse:collapse;'
-                'text-align:left;white-space:pre">' + "".join(rows) + "</table></div>")
+        return (f'<div style="font-weight:bold;margin:4px 0">{title}</div>{note}'
+                '<table>' + "".join(rows) + "</table>")
 
 
 def side_by_side(*functions, syntax: str = "intel") -> "SideBySide":
@@ -370,8 +376,12 @@ class SideBySide:
     __repr__ = __str__
 
     def _repr_html_(self):
-        cells = "".join(f'<div style="flex:0 0 auto">{listing._repr_html_()}</div>' for listing in self.listings)
-        return f'<div class="cx-asm-side-by-side" style="display:flex;gap:18px;align-items:flex-start">{cells}</div>'
+        # Without the bytes column, and wrapping onto the next line when the area is too narrow:
+        # columns that fit the output area rather than a sideways scroll.
+        cells = "".join(f'<div style="flex:0 1 auto;min-width:0;overflow-x:auto">{listing._html_body(data=False)}</div>'
+                        for listing in self.listings)
+        return frame.wrap("asm-side-by-side", f'<div style="display:flex;flex-wrap:wrap;gap:6px 18px;'
+                                              f'align-items:flex-start">{cells}</div>')
 
 
 disassemble_with(disassemble)  # lib.f.disassemble()

@@ -27,7 +27,7 @@ import timeit as _pytimeit
 from dataclasses import dataclass, field
 
 from .. import _speedups
-from ..bind import FunctionInfo, abi, scalars
+from ..bind import FunctionInfo, abi, callslot, scalars
 from ..runtime import guard as _guard
 from ..errors import ClosedError, CrashError, CxError
 
@@ -61,6 +61,8 @@ class TimeitResult:
         Seconds per call, one per run.
     python_call : float or None
         Seconds per call of the same call made from Python (None if not measured).
+    python_stdev : float or None
+        Standard deviation of the runs of the call from Python, seconds per call.
     """
 
     function: str
@@ -68,6 +70,7 @@ class TimeitResult:
     repeat: int
     timings: list = field(default_factory=list)
     python_call: "float | None" = None
+    python_stdev: "float | None" = None
 
     @property
     def average(self) -> float:
@@ -95,10 +98,17 @@ class TimeitResult:
         text = (f"{_format_time(self.average)} ± {_format_time(self.stdev)} per loop (mean ± std. dev. of "
                 f"{self.repeat} {runs}, {self.loops:,} {loops} each), in C")
         if self.python_call is not None:
-            extra = self.python_call - self.average
-            text += (f"\nfrom Python: {_format_time(self.python_call)} per call (the call from Python adds "
-                     f"{_format_time(extra) if extra > 0 else 'nothing measurable'})")
+            extra, noise = self.python_call - self.average, self.noise
+            said = (f"the call from Python adds {_format_time(extra)}" if extra > noise else
+                    f"the difference from C is within the noise of ±{_format_time(noise)}")
+            text += f"\nfrom Python: {_format_time(self.python_call)} per call ({said})"
         return text
+
+    @property
+    def noise(self) -> float:
+        """How far apart the two timings may be by chance: twice the spread of both measurements
+        combined (the call from Python adds its cost only beyond it)."""
+        return 2 * math.hypot(self.stdev, self.python_stdev or 0.0)
 
     def __repr__(self):
         return f"<cx.TimeitResult {self.function}: {_format_time(self.average)} per call in C>"
@@ -292,8 +302,7 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
     if info.hold_gil:
         raise CxError(f"{decl.name}() is bound with hold_gil (it uses Python objects): time it with %timeit")
     if len(args) != len(decl.params):
-        raise TypeError(f"{decl.name}() takes {len(decl.params)} argument{'s' if len(decl.params) != 1 else ''} "
-                        f"({len(args)} given)")
+        raise callslot.count_error(decl, len(args))
     if repeat < 1 or number < 0:
         raise ValueError("repeat must be >= 1 and number >= 0")
     placement, keep = _Placement(), []
@@ -340,15 +349,16 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
     timings = [s / loops for s in run(loops, repeat)]
     out = TimeitResult(decl.name, loops, repeat, timings)
     if python:
-        out.python_call = _python_call(function, args)
+        out.python_call, out.python_stdev = _python_call(function, args)
     del keep
     return out
 
 
-def _python_call(function, args) -> float:
-    """Seconds per call of ``function(*args)`` made from Python (mean of 3 auto-ranged runs, as the
-    C timing is a mean)."""
+def _python_call(function, args) -> tuple:
+    """Seconds per call of ``function(*args)`` made from Python, and their standard deviation
+    (mean of 3 auto-ranged runs, as the C timing is a mean)."""
     names = {f"a{i}": a for i, a in enumerate(args)}
     timer = _pytimeit.Timer(f"f({', '.join(names)})", globals={"f": function, **names})
     number, _ = timer.autorange()
-    return statistics.fmean(timer.repeat(repeat=3, number=number)) / number
+    runs = [t / number for t in timer.repeat(repeat=3, number=number)]
+    return statistics.fmean(runs), statistics.pstdev(runs)

@@ -39,6 +39,7 @@ from ..bind.types import show_layouts_with
 from ..build import backends, unit
 from ..errors import CxError
 from ..module import Module
+from . import frame
 
 __all__ = ["layout", "Layout", "FieldLayout"]
 
@@ -159,10 +160,11 @@ class Layout:
                 else:
                     style = f"background:{colors[o % len(colors)]}"
                     text = esc(self.fields[o].name)
-                tds.append(f'<td colspan="{run - b}" style="{style};border:1px solid #fff;text-align:center;'
+                paper = "" if o == -1 else " cx-paper"  # padding has its own grey
+                tds.append(f'<td colspan="{run - b}" class="cx-center{paper}" style="{style};border:1px solid #fff;'
                            f'padding:3px 0;min-width:{(run - b) * 38}px">{text}</td>')
                 b = run
-            cells.append(f'<tr><td style="color:#888;padding-right:6px;text-align:right">{row}</td>{"".join(tds)}</tr>')
+            cells.append(f'<tr><td class="cx-num" style="color:#888;padding:3px 6px 0 0">{row}</td>{"".join(tds)}</tr>')
         return self._html(cells, colors)
 
     def _union_html(self, colors, width):
@@ -170,31 +172,27 @@ class Layout:
         cells = []
         for i, f in enumerate(self.fields):
             used = min(f.size, self.size)
-            tds = (f'<td colspan="{used}" style="background:{colors[i % len(colors)]};border:1px solid #fff;'
-                   f'text-align:center;padding:3px 0;min-width:{used * 38}px">{html.escape(f.name)}</td>')
+            tds = (f'<td colspan="{used}" class="cx-center cx-paper" style="background:{colors[i % len(colors)]};'
+                   f'border:1px solid #fff;padding:3px 0;min-width:{used * 38}px">{html.escape(f.name)}</td>')
             if used < self.size:
-                tds += (f'<td colspan="{self.size - used}" style="background:repeating-linear-gradient(45deg,'
-                        '#eee,#eee 4px,#ddd 4px,#ddd 8px);color:#999;text-align:center;border:1px solid #fff">'
-                        'unused</td>')
-            cells.append(f'<tr><td style="color:#888;padding-right:6px;text-align:right">0</td>{tds}</tr>')
+                tds += (f'<td colspan="{self.size - used}" class="cx-center" style="background:repeating-linear-gradient('
+                        '45deg,#eee,#eee 4px,#ddd 4px,#ddd 8px);color:#999;border:1px solid #fff">unused</td>')
+            cells.append(f'<tr><td class="cx-num" style="color:#888;padding:3px 6px 0 0">0</td>{tds}</tr>')
         return self._html(cells, colors)
 
     def _html(self, cells, colors):
         esc = html.escape
         table_rows = "".join(
-            f'<tr><td style="text-align:right;padding:0 8px">{offset}</td><td style="text-align:right;padding:0 8px">'
-            f'{size}</td><td style="padding:0 8px">'
+            f'<tr><td class="cx-num">{offset}</td><td class="cx-num">{size}</td><td>'
             + (f'<span style="display:inline-block;width:10px;height:10px;background:{colors[self.fields.index(f) % len(colors)]}"></span> '
                if f is not None else "")
             + f"{esc(label)}</td></tr>"
             for offset, size, label, f in self._rows())
-        warn = "".join(f'<div style="color:#b00">warning: {esc(d)}</div>' for d in self.differences)
-        return (f'<div class="cx-layout" style="font-family:monospace;font-size:12px">'
-                f'<div style="font-weight:bold;margin:4px 0">{esc(self._title())}</div>{warn}'
-                f'<table style="border-collapse:collapse;margin-bottom:6px">{"".join(cells)}</table>'
-                f'<table style="border-collapse:collapse"><tr style="color:#666"><th style="padding:0 8px">offset</th>'
-                f'<th style="padding:0 8px">size</th>'
-                f'<th style="text-align:left;padding:0 8px">field</th></tr>{table_rows}</table></div>')
+        warn = "".join(f'<div style="color:#d33">warning: {esc(d)}</div>' for d in self.differences)
+        return frame.wrap("layout", f'<div style="font-weight:bold;margin:4px 0">{esc(self._title())}</div>{warn}'
+                                    f'<table>{"".join(cells)}</table>'
+                                    f'<table><tr style="opacity:0.7"><th class="cx-num">offset</th>'
+                                    f'<th class="cx-num">size</th><th>field</th></tr>{table_rows}</table>')
 
 
 # ---- the class side: struct classes show their layout ---------------------------------------
