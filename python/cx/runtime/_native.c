@@ -16,6 +16,10 @@
  * interrupt again after it, so it is raised when the C function that printed returns. It
  * suspends the crash guard for its whole body: an interrupt never abandons it halfway while it
  * holds the GIL or the stream's lock.
+ *
+ * cx_output_settle is called by the call slot (bind/_call.c) when a bound function returns, or is
+ * interrupted, while cx_output_pending is set: cx.runtime.capture then shows the last lines of a
+ * flood of output that went over the notebook's limit, before whatever Python prints next.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -84,10 +88,58 @@ static ssize_t capture_write(void *cookie, const char *buf, size_t size)
     return (ssize_t)size;
 }
 
+/* ---- the end of a flood, shown when the call that printed it returns ---------------------- */
+
+int cx_output_pending;
+static PyObject *settle_fn; /* cx.runtime.capture's _settle, set by set_output_settle */
+
+void cx_output_settle(void)
+{
+    PyObject *type, *value, *tb;
+    if (!settle_fn)
+        return;
+    PyErr_Fetch(&type, &value, &tb); /* the call's own exception (a KeyboardInterrupt) is kept */
+    PyObject *result = PyObject_CallNoArgs(settle_fn);
+    if (result)
+        Py_DECREF(result);
+    else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        PyErr_Clear();
+        PyErr_SetInterrupt(); /* a Ctrl-C that arrived meanwhile: raised at the next check */
+    } else
+        PyErr_WriteUnraisable(settle_fn);
+    PyErr_Restore(type, value, tb);
+}
+
+static PyObject *set_output_settle(PyObject *module, PyObject *fn)
+{
+    (void)module;
+    if (fn != Py_None && !PyCallable_Check(fn)) {
+        PyErr_SetString(PyExc_TypeError, "set_output_settle(fn): fn must be callable or None");
+        return NULL;
+    }
+    Py_XSETREF(settle_fn, fn == Py_None ? NULL : Py_NewRef(fn));
+    Py_RETURN_NONE;
+}
+
+static PyObject *output_pending(PyObject *module, PyObject *flag)
+{
+    (void)module;
+    int on = PyObject_IsTrue(flag);
+    if (on < 0)
+        return NULL;
+    cx_output_pending = on;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef native_methods[] = {
     {"sigint_handler", sigint_handler, METH_O,
      "sigint_handler(message): a SIGINT handler for signal.signal that raises "
      "KeyboardInterrupt(message()), or a bare KeyboardInterrupt when message() returns None."},
+    {"set_output_settle", set_output_settle, METH_O,
+     "set_output_settle(fn): fn() is called, with the GIL, when a bound C function returns while "
+     "output_pending(True) is in force (None: never)."},
+    {"output_pending", output_pending, METH_O,
+     "output_pending(flag): whether C output is waiting to be settled when a call returns."},
     {NULL}};
 
 int cx_native_init(PyObject *m)
