@@ -41,8 +41,8 @@ def test_the_end_of_one_huge_line_and_a_partial_last_line():
     s = Spill("stderr", tail=5)
     s.add(b"x" * 100_000)
     head, end = summary(s.settle())
-    assert head.startswith("[cx: 1 more lines (100,000 bytes)") and head.endswith("the last line:]")
-    assert set(end) == {"x"} and 0 < len(end) <= 32768
+    assert head.startswith("[cx: 1 more line (100,000 bytes)") and head.endswith("the last line:]")
+    assert end == "x" * 16384  # the end of it
     with open(s.path, "rb") as f:
         assert f.read() == b"x" * 100_000
 

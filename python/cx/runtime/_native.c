@@ -8,6 +8,8 @@
  * KeyboardInterrupt(message()) -- "fib() was interrupted at line 4 (in fib())." -- or a bare
  * KeyboardInterrupt when message() returns None or fails, as Python's default_int_handler does,
  * and adds no frame to the traceback (a handler written in Python would be its last frame).
+ * While the thread is in cx's own Python around C output, it defers the interrupt instead (see
+ * in_output), so a Ctrl-C never loses a line in the middle of being handed over.
  *
  * capture_write is a glibc cookie write function (fopencookie). Its cookie is a Python callable
  * taking bytes, kept alive by cx.runtime.capture. It takes the GIL with PyGILState_Ensure (so a
@@ -29,11 +31,20 @@
 
 /* ---- the SIGINT handler -------------------------------------------------------------------- */
 
+/* Set while this thread runs cx's own Python around C output (the writer, the settling of a
+ * flood): a Ctrl-C then waits until it is done (deferred), so a line is never half handed over. */
+static __thread int in_output;
+static __thread int deferred;
+
 static PyObject *sigint_call(PyObject *message, PyObject *const *args, Py_ssize_t n)
 {
-    PyObject *text = PyObject_CallNoArgs(message);
     (void)args;
     (void)n;
+    if (in_output) {
+        deferred = 1;
+        Py_RETURN_NONE;
+    }
+    PyObject *text = PyObject_CallNoArgs(message);
     if (text && text != Py_None)
         PyErr_SetObject(PyExc_KeyboardInterrupt, text);
     else
@@ -71,7 +82,12 @@ static ssize_t capture_write(void *cookie, const char *buf, size_t size)
         PyErr_Clear();
     }
     PyObject *data = PyBytes_FromStringAndSize(buf, (Py_ssize_t)size);
+    in_output++;
     PyObject *result = data ? PyObject_CallOneArg(deliver, data) : NULL;
+    if (--in_output == 0 && deferred) {
+        deferred = 0;
+        interrupted = 1;
+    }
     if (result)
         Py_DECREF(result);
     else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
@@ -99,7 +115,12 @@ void cx_output_settle(void)
     if (!settle_fn)
         return;
     PyErr_Fetch(&type, &value, &tb); /* the call's own exception (a KeyboardInterrupt) is kept */
+    in_output++;
     PyObject *result = PyObject_CallNoArgs(settle_fn);
+    if (--in_output == 0 && deferred) {
+        deferred = 0;
+        PyErr_SetInterrupt(); /* raised at the next check, after the end of the flood is shown */
+    }
     if (result)
         Py_DECREF(result);
     else if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {

@@ -175,7 +175,7 @@ class Spill:
         if self._tail_cut and len(keep) > 1:
             keep.pop(0)  # the end of a line whose start is no longer in memory
         keep = keep[-self.tail_lines:]
-        return b"\n".join(keep) + (b"\n" if ends else b"")
+        return (b"\n".join(keep) + (b"\n" if ends else b""))[-_TAIL_BYTES:]
 
     def settle(self) -> str:
         """Close the file; the text the cell shows for the whole spill: a summary line and the end.
@@ -191,13 +191,17 @@ class Spill:
         lines = self.lines + (0 if ends else 1)
         last = f"the last {keep}:" if keep != 1 else "the last line:"
         if discarded:
-            head = (f"[cx: {lines:,} more lines ({self.bytes:,} bytes) of C output, too many to keep: "
+            head = (f"[cx: {_count(lines, 'more line')} ({self.bytes:,} bytes) of C output, too many to keep: "
                     f"{self.path} holds the first {self.head_bytes:,} bytes ({self.head_lines:,} lines) "
                     f"and the last {end_bytes:,} ({end_lines:,} lines); {discarded:,} bytes between them "
                     f"were discarded (cap: {self.cap:,} bytes); {last}]\n")
         else:
-            head = f"[cx: {lines:,} more lines ({self.bytes:,} bytes) of C output are kept in {self.path}; {last}]\n"
+            head = f"[cx: {_count(lines, 'more line')} ({self.bytes:,} bytes) of C output are kept in {self.path}; {last}]\n"
         return head + shown.decode("utf-8", "replace")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _read_ring(fd: int, size: int, start: int, kept: int):
