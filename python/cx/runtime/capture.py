@@ -25,8 +25,11 @@ Hazards, and what this module does about them:
   calls at once) or waits for it in a system call; ctypes would then wait forever for the GIL its
   own thread holds. So the interrupt is taken when the thread is back in the user's code, with
   the stream's lock released.
-* A flood of output (a loop of ``printf``) in a notebook: :func:`limit_rate` shows the start and
-  a count of the rest, instead of Jupyter dropping every output of the kernel (its IOPub limit).
+* A flood of output (a loop of ``printf``) in a notebook: :func:`limit_rate` shows its start up to
+  Jupyter's own limit (over which Jupyter drops every output of the kernel), keeps the rest in a
+  file (:mod:`cx.runtime.spill`) and shows a line naming it, then the flood's last lines, when the
+  call that printed returns (the call slot calls back, ``cx_output_settle``), the flood slows down,
+  or the cell ends. A Ctrl-C arriving while this Python code runs is deferred until it is done.
 * UTF-8 split across two writes is decoded with an incremental decoder; invalid bytes become U+FFFD.
 * Output never waits on a pipe: the bytes go straight into the Python stream object, so megabytes
   printed in one call cannot fill a pipe while the GIL is held (ipykernel#752).
