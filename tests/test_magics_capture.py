@@ -5,7 +5,6 @@ import io
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -109,13 +108,12 @@ def test_output_of_a_thread_python_did_not_create(lib, routed):
     assert buf.getvalue() == "from a C thread\n"
 
 
-def test_five_megabytes_in_one_call_is_quick(lib, routed):
+def test_five_megabytes_in_one_call_arrive_whole(lib, routed):
+    """How fast is measured by ``python -m cx.bench`` (runtime section), not asserted here."""
     sink = Counter()
-    start = time.perf_counter()
     with contextlib.redirect_stdout(sink):
         lib.megabytes(5)
     assert sink.chars == 5 * 2**20 + 1
-    assert time.perf_counter() - start < 2.0
 
 
 def test_many_lines(lib, routed):
