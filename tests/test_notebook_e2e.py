@@ -48,8 +48,9 @@ def jupyter_dir(tmp_path_factory):
 
 def new_client(nb, root, **kwargs):
     kwargs.setdefault("timeout", 60)
-    return nbclient.NotebookClient(nb, kernel_name="python3", shutdown_kernel="immediate",
-                                   resources={"metadata": {"path": str(root)}}, **kwargs)
+    kwargs.setdefault("shutdown_kernel", "immediate")
+    return nbclient.NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(root)}},
+                                   **kwargs)
 
 
 def kernel_options():
@@ -228,6 +229,15 @@ def test_past_the_cap_the_cell_says_what_was_discarded(kernel):
     number = lambda s: int(s.replace(",", ""))  # noqa: E731
     assert len(kept) > 100_000 and number(m.group(2)) - number(m.group(4)) == 100_000
     assert kept.endswith(b"done\n") and b"of C output discarded here: over the cap of 100,000 bytes kept]" in kept
+
+
+def test_kept_output_is_removed_when_the_kernel_exits(jupyter_dir):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in ("%load_ext cx", LINES, "count_lines(100_000)")]
+    new_client(nb, jupyter_dir, shutdown_kernel="graceful").execute(**kernel_options())
+    (m,) = KEPT.finditer(stream(nb.cells[2]))
+    assert os.path.basename(os.path.dirname(m.group(3))).startswith("cx-output-")
+    assert not os.path.exists(os.path.dirname(m.group(3)))
 
 
 def test_run_all_stops_at_a_failed_compile(jupyter_dir):

@@ -1,6 +1,9 @@
 """cx.runtime.spill: C output a cell does not show is kept in a file, whole or capped and said so."""
 import os
 import re
+import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -67,6 +70,17 @@ def test_past_the_cap_the_first_and_last_halves_are_kept_and_the_gap_said():
     counts = [int(n.replace(b",", b"")) for n in (m.group(2).encode(), gap_lines, m.group(3).encode())]
     assert counts[0] == first.count(b"\n") and counts[2] == last.count(b"\n") and sum(counts) == 50_000
     assert not os.path.exists(m.group(1) + ".end")
+
+
+def test_the_directory_of_a_process_that_was_killed_is_removed_by_the_next():
+    script = ("import os, signal\nfrom cx.runtime import spill\nprint(spill.directory(), flush=True)\n"
+              "os.kill(os.getpid(), signal.SIGKILL)")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    left = killed.stdout.strip()
+    assert killed.returncode == -signal.SIGKILL and os.path.isdir(left)  # no exit handler ran
+    done = subprocess.run([sys.executable, "-c", "from cx.runtime import spill\nprint(spill.directory())"],
+                          capture_output=True, text=True, check=True)
+    assert not os.path.exists(left) and not os.path.exists(done.stdout.strip())  # and its own at exit
 
 
 def test_a_bad_cap_is_refused():

@@ -2,7 +2,8 @@
 
 When C prints more than the notebook's limit (:mod:`cx.runtime.flood`), :mod:`cx.runtime.capture`
 hands the rest of the flood to a :class:`Spill`. It writes the bytes, as C printed them, to a file
-in a temporary directory of the process (removed when the process exits) and keeps the last lines
+in a temporary directory of the process (removed when the process exits, or by the next process if
+it was killed) and keeps the last lines
 in memory. When the flood ends -- the C call returns or is interrupted, the flood slows down, or
 the cell ends -- :meth:`Spill.settle` gives the text the cell shows in its place::
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -34,16 +36,41 @@ _CHUNK = 1 << 20  # bytes written to the end part (a ring) at once; and copied a
 _dir = None
 _dir_lock = threading.Lock()
 _numbers = itertools.count(1)
+_ORPHAN = re.compile(r"cx-output-(\d+)-\w+")
 
 
 def directory() -> str:
-    """The process's directory for kept output, made on first use, removed when the process exits."""
+    """The process's directory for kept output, made on first use, removed when the process exits.
+
+    Its name holds the process id (``cx-output-<pid>-...``): a kernel killed outright (no exit
+    handlers ran) leaves its directory behind, and the next process that makes one removes it.
+    """
     global _dir
     with _dir_lock:
         if _dir is None or not os.path.isdir(_dir):
-            _dir = tempfile.mkdtemp(prefix="cx-output-")
+            _remove_orphans()
+            _dir = tempfile.mkdtemp(prefix=f"cx-output-{os.getpid()}-")
             atexit.register(shutil.rmtree, _dir, True)
         return _dir
+
+
+def _remove_orphans() -> None:
+    """Remove the output directories of processes that no longer run."""
+    top = tempfile.gettempdir()
+    try:
+        names = os.listdir(top)
+    except OSError:
+        return
+    for name in names:
+        m = _ORPHAN.fullmatch(name)
+        if m is None:
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:  # gone (another user's process raises PermissionError: kept)
+            shutil.rmtree(os.path.join(top, name), ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _lines(data) -> int:
