@@ -45,10 +45,12 @@ def test_escapes_weigh_twice_as_in_the_json_the_server_counts():
 
 
 def test_the_end_of_a_flood_has_a_share_of_its_own():
-    f = Flood(rate=1000, window=1.0, clock=Clock())
-    assert f.admit(b"x" * 2000) == 960
-    assert f.take(b"y" * 20) and not f.take(b"y" * 20)  # 960 + 20 = the 980 shown at most
+    f = Flood(rate=1_000_000, window=3.0, clock=Clock())
+    assert f.admit(b"x" * 3_000_000) == 2_880_000
+    assert f.take(b"y" * 60_000) and not f.take(b"y" * 1)  # 2% of the window
     assert f.take(b"y" * 20, force=True)  # at the end of a cell the end is shown anyway
+    small = Flood(rate=1000, window=1.0, clock=Clock())  # never less than the longest end (16 kB)
+    assert small.admit(b"x" * 2000) == 960 and small.take(b"y" * 16384)
 
 
 def test_refill_lets_the_next_cell_start():

@@ -17,7 +17,13 @@ kernelspec = pytest.importorskip("ipykernel.kernelspec")
 
 CHATTY = """%%cx
 #include <stdio.h>
-void chatty(void) { for (long i = 0;; i++) printf("line %ld\\n", i); }
+/* prints without end; past line `flag_at`, creates the file `flag` (a rendezvous for the test) */
+void chatty(long flag_at, const char *flag) {
+    for (long i = 0;; i++) {
+        printf("line %ld\\n", i);
+        if (i == flag_at) fclose(fopen(flag, "w"));
+    }
+}
 """
 KEPT = re.compile(r"\[cx: [\d,]+ more lines \([\d,]+ bytes\) of C output are kept in (\S+); the last 20:\]\n")
 INTERRUPTS = 20
@@ -44,16 +50,19 @@ def client(tmp_path_factory):
         km.shutdown_kernel(now=True)
 
 
-def execute(kc, code, *, interrupt_after=None, interrupt_at=None):
+def execute(kc, code, *, interrupt_after=None, interrupt_when=None):
     """Run ``code``; return (reply content, stdout text), interrupting after that many seconds, or
-    once that many characters of stdout have arrived."""
+    once the file ``interrupt_when`` exists."""
     msg_id = kc.execute(code)
     if interrupt_after is not None:
         time.sleep(interrupt_after)
         kc.km.interrupt_kernel()
     deadline = time.monotonic() + TIMEOUT
-    reply, out, idle, received = None, [], False, 0
+    reply, out, idle = None, [], False
     while reply is None or not idle:
+        if interrupt_when is not None and os.path.exists(interrupt_when):
+            kc.km.interrupt_kernel()
+            interrupt_when, deadline = None, time.monotonic() + TIMEOUT
         left = deadline - time.monotonic()
         if left <= 0:
             pytest.fail(f"the kernel did not finish {code!r} within {TIMEOUT} s of the interrupt: hung")
@@ -73,29 +82,28 @@ def execute(kc, code, *, interrupt_after=None, interrupt_at=None):
             continue
         if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
             out.append(msg["content"]["text"])
-            received += len(out[-1])
-            if interrupt_at is not None and received >= interrupt_at:
-                kc.km.interrupt_kernel()
-                interrupt_at, deadline = None, time.monotonic() + TIMEOUT
         elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             idle = True
     return reply, "".join(out)
 
 
-def test_interrupting_printing_c_never_hangs(client):
+def test_interrupting_printing_c_never_hangs(client, tmp_path):
     assert execute(client, "%load_ext cx")[0]["status"] == "ok"
-    # a tenth of Jupyter's limit (288 kB shown at once), so that a flood goes over it sooner
-    assert execute(client, "from cx.runtime import capture\ncapture.limit_rate(100_000)")[0]["status"] == "ok"
+    # 288 kB shown at most per hour: a flood goes over it soon, and however slowly a busy machine prints
+    assert execute(client, "from cx.runtime import capture\ncapture.limit_rate(300_000 / 3600, 3600)"
+                   )[0]["status"] == "ok"
     assert execute(client, CHATTY)[0]["status"] == "ok"
     kept_checked = False
     for attempt in range(INTERRUPTS):
-        if attempt % 2:  # while the output is still shown
-            reply, out = execute(client, "chatty()", interrupt_after=0.1 + 0.05 * (attempt % 5))
-        else:  # once the flood went over the limit (the output arrived has nearly the limit's worth)
-            reply, out = execute(client, "chatty()", interrupt_at=250_000)
+        flag = tmp_path / f"over-the-limit-{attempt}"  # made by chatty() past line 100,000 (1.2 MB)
+        code = f"chatty(100_000, {str(flag)!r})"
+        if attempt % 2:  # at any moment, maybe while the output is still shown
+            reply, out = execute(client, code, interrupt_after=0.1 + 0.05 * (attempt % 5))
+        else:  # once the flood went over the limit
+            reply, out = execute(client, code, interrupt_when=flag)
         assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", (attempt, reply)
-        # gutter line 3 of the cell (the %%cx line is line 1), in libc's printf or in chatty itself
-        assert re.fullmatch(r"chatty\(\) was interrupted( inside \S+)? at line 3 \(in chatty\(\)\)\.",
+        # the loop's lines 5-7 of the cell (the %%cx line is line 1), in libc's printf or in chatty itself
+        assert re.fullmatch(r"chatty\(\) was interrupted( inside \S+)? at line [567] \(in chatty\(\)\)\.",
                             reply["evalue"]), reply["evalue"]
         assert "guard.py" not in "".join(reply["traceback"])  # the cell's frame, no handler of cx's
         # a flood shows its start (the limit's worth), a line naming the file that keeps the rest, and its

@@ -27,8 +27,17 @@ KEPT = re.compile(r"\[cx: [\d,]+ more lines \([\d,]+ bytes\) of C output are kep
 C_CELL = r"""%%cx
 #include <stdio.h>
 void count_lines(int n) { for (int i = 0; i < n; i++) printf("line %d of the output of a C loop\n", i); printf("done\n"); }
-void chatty(void) { for (long i = 0;; i++) printf("line %ld\n", i); }
+/* prints without end; past line `flag_at`, creates the file `flag` (a rendezvous for the test) */
+void chatty(long flag_at, const char *flag) {
+    for (long i = 0;; i++) {
+        printf("line %ld\n", i);
+        if (i == flag_at) fclose(fopen(flag, "w"));
+    }
+}
 """
+# Jupyter's limit, 3 MB, over an hour instead of 3 s: the same cut however slowly a busy machine prints
+# (a flood slower than 1 MB/s is never cut by the default); the server's own limit is the default.
+HOUR = "from cx.runtime import capture\ncapture.limit_rate(3_000_000 / 3600, 3600)"
 
 
 def free_port():
@@ -90,10 +99,16 @@ class Browser:
         self.kernel = api(url, token, "/api/kernels", "POST")["id"]
         self.session = uuid.uuid4().hex
 
-    def run(self, code, interrupt_at=None):
-        return asyncio.run(asyncio.wait_for(self._run(code, interrupt_at), TIMEOUT))
+    def run(self, code, interrupt_when=None):
+        """Run ``code``; interrupt it once the file ``interrupt_when`` exists."""
+        return asyncio.run(asyncio.wait_for(self._run(code, interrupt_when), TIMEOUT))
 
-    async def _run(self, code, interrupt_at):
+    async def _interrupt_when(self, path):
+        while not os.path.exists(path):
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(api, self.url, self.token, f"/api/kernels/{self.kernel}/interrupt", "POST")
+
+    async def _run(self, code, interrupt_when):
         ws_url = self.url.replace("http", "ws", 1) + f"/api/kernels/{self.kernel}/channels?token={self.token}"
         ws = await websocket.websocket_connect(ws_url, max_message_size=1 << 30)
         try:
@@ -104,7 +119,8 @@ class Browser:
                 "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
                 "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
                             "allow_stdin": False, "stop_on_error": True}}))
-            out, error, received = [], None, 0
+            out, error = [], None
+            interrupter = asyncio.create_task(self._interrupt_when(interrupt_when)) if interrupt_when else None
             while True:
                 msg = json.loads(await ws.read_message())
                 if msg.get("parent_header", {}).get("msg_id") != msg_id or msg["channel"] != "iopub":
@@ -112,14 +128,11 @@ class Browser:
                 kind, content = msg["msg_type"], msg["content"]
                 if kind == "stream":
                     out.append(content["text"])
-                    received += len(content["text"])
-                    if interrupt_at is not None and received >= interrupt_at:
-                        interrupt_at = None
-                        await asyncio.to_thread(api, self.url, self.token,
-                                                f"/api/kernels/{self.kernel}/interrupt", "POST")
                 elif kind == "error":
                     error = content
                 elif kind == "status" and content["execution_state"] == "idle":
+                    if interrupter is not None:
+                        assert interrupter.done(), "the cell ended before it was interrupted"
                     return "".join(out), error
         finally:
             ws.close()
@@ -131,6 +144,7 @@ def browser(server):
     try:
         assert b.run("%load_ext cx") == ("", None)
         assert b.run(C_CELL) == ("", None)
+        assert b.run(HOUR) == ("", None)
         yield b
     finally:
         api(*server, f"/api/kernels/{b.kernel}", "DELETE")
@@ -153,8 +167,9 @@ def test_a_hundred_thousand_lines_show_their_start_and_end_through_the_server(br
     assert out[m.end():] == "".join(expected.splitlines(True)[-20:]) + "python after\n"
 
 
-def test_the_interrupt_of_a_flood_is_shown_after_its_end(browser):
-    out, error = browser.run("chatty()", interrupt_at=2_500_000)  # the flood is over the limit by then
+def test_the_interrupt_of_a_flood_is_shown_after_its_end(browser, tmp_path):
+    flag = tmp_path / "over-the-limit"  # made by chatty() past 300,000 lines (3.6 MB: over the limit)
+    out, error = browser.run(f"chatty(300_000, {str(flag)!r})", interrupt_when=flag)
     assert error is not None and error["ename"] == "KeyboardInterrupt", (error, out[-500:])
     assert "IOPub data rate exceeded" not in out
     m = KEPT.search(out)

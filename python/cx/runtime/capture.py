@@ -111,18 +111,25 @@ class _Stream:
                     self.settle(force=True)
                 if allowed:
                     self._show(data if allowed == len(data) else data[:allowed])
-                if allowed < len(data):
-                    if self.spill is None:
-                        self.spill = Spill(self.name, _state.keep)
-                        self.decoder.reset()  # a character split across the cut is in the file whole
-                        _speedups.output_pending(True)
-                    self.spill.add(data[allowed:])
+                if allowed < len(data):  # a character cut in two by the limit shows as U+FFFD
+                    self._show(b"", final=True)
+                    try:
+                        if self.spill is None:
+                            self.spill = Spill(self.name, _state.keep)
+                            _speedups.output_pending(True)
+                        self.spill.add(data[allowed:])
+                    except OSError:  # no file can keep it (a full disk): shown rather than lost
+                        if self.spill is not None and self.spill.path is None:
+                            self._show(self.spill.held())  # the start of the spill, and data
+                            self.spill = None
+                        else:
+                            self._show(data[allowed:])
         finally:
             local.busy = False
 
-    def _show(self, data: bytes) -> None:
+    def _show(self, data: bytes, final: bool = False) -> None:
         try:
-            text = self.decoder.decode(data)
+            text = self.decoder.decode(data, final)
             target = getattr(sys, self.name, None)
             if target is None:
                 _write_fd(self.fd, data)

@@ -26,6 +26,7 @@ JUPYTER_WINDOW = 3.0
 _SLOTS = 30  # the window is kept as this many slots of counts (window / 30 s each)
 _FRAMING = 0.98  # the server counts message headers too: leave them 2% of the window
 _ENDS = 0.02  # and 2% more for the ends of floods (Flood.take)
+_END_ROOM = 2 * 16384 + 1024  # at least: the weight of the longest end cx.runtime.spill shows, and its line
 
 
 class Flood:
@@ -46,8 +47,8 @@ class Flood:
             raise ValueError(f"the output rate limit needs rate > 0 and window > 0, not {rate}, {window}")
         self.rate = float(rate)
         self.window = float(window)
-        self.ends_limit = int(self.rate * self.window * _FRAMING)  # bytes shown per window at most
-        self.limit = int(self.rate * self.window * (_FRAMING - _ENDS))  # of which, not ends of floods
+        self.limit = int(self.rate * self.window * (_FRAMING - _ENDS))  # bytes shown, not ends of floods
+        self.ends_limit = self.limit + max(int(self.rate * self.window * _ENDS), _END_ROOM)  # with ends
         self._clock = clock
         self._step = self.window / _SLOTS
         self._shown = [0] * (_SLOTS + 1)  # one slot more: a byte leaves the window late, never early

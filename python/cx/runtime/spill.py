@@ -110,22 +110,36 @@ class Spill:
         self._tail_cut = False  # the tail no longer starts at the flood's first byte
 
     def add(self, data: bytes) -> None:
-        """Keep ``data``, which the cell does not show."""
+        """Keep ``data``, which the cell does not show.
+
+        Raises OSError when no file can keep it (a full disk): then ``data`` is not counted, and
+        with no file yet, :meth:`held` is all of the spill, for the caller to show instead.
+        """
         before = bytes(self._tail) if self._file is None else b""  # all of it: no file, never cut
         self.bytes += len(data)
         self.lines += _lines(data)
         self._tail += data
+        try:
+            if self._file is None:
+                if self.whole():  # short enough to show whole: no file yet
+                    return
+                path = os.path.join(directory(), f"{self.name}-{next(_numbers)}.txt")
+                self._file = open(path, "wb", buffering=_CHUNK)  # noqa: SIM115 -- closed by settle
+                self.path = path
+                if before:
+                    self._write(before)
+            self._write(data)
+        except OSError:
+            self.bytes -= len(data)
+            self.lines -= _lines(data)
+            raise
         if len(self._tail) > 2 * _TAIL_BYTES:
             del self._tail[:-_TAIL_BYTES]
             self._tail_cut = True
-        if self._file is None:
-            if self.whole():  # short enough to show whole: no file yet
-                return
-            self.path = os.path.join(directory(), f"{self.name}-{next(_numbers)}.txt")
-            self._file = open(self.path, "wb", buffering=_CHUNK)  # noqa: SIM115 -- closed by settle
-            if before:
-                self._write(before)
-        self._write(data)
+
+    def held(self) -> bytes:
+        """What only memory holds: all of the spill while it has no file, else nothing."""
+        return bytes(self._tail) if self._file is None else b""
 
     def _write(self, data: bytes) -> None:
         if self._head_room is None or self._head_room >= len(data):
@@ -188,7 +202,8 @@ class Spill:
 
     def whole(self) -> bool:
         """Whether the spill is short enough to be shown whole (no summary, no file)."""
-        return not self._tail_cut and self._tail.count(b"\n") <= self.tail_lines
+        return (not self._tail_cut and len(self._tail) <= _TAIL_BYTES
+                and self._tail.count(b"\n") <= self.tail_lines)
 
     def end(self) -> bytes:
         """The last lines, as the cell shows them (the whole spill if it is short)."""
