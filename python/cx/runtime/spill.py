@@ -7,7 +7,7 @@ it was killed) and keeps the last lines
 in memory. When the flood ends -- the C call returns or is interrupted, the flood slows down, or
 the cell ends -- :meth:`Spill.settle` gives the text the cell shows in its place::
 
-    [cx: 73,000 more lines (3,359,000 bytes) of C output are kept in /tmp/cx-output-k2v1/stdout-1.txt; the last 20:]
+    [cx: 73,000 more lines (3,359,000 bytes) of C output are kept in /tmp/cx-output-4242-k2v1/stdout-1.txt; the last 20:]
     line 99981
     ...
     done
