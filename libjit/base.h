@@ -56,7 +56,8 @@ enum jit_op_kind {
     JIT_OP_LIBRARY,     /* name: as for -l */
     JIT_OP_DEFINE,      /* name, value (NULL: defined to 1) */
     JIT_OP_UNDEFINE,    /* name */
-    JIT_OP_SYMBOL       /* name, addr */
+    JIT_OP_SYMBOL,      /* name, addr */
+    JIT_OP_UNIT         /* name: the source of another translation unit */
 };
 
 struct jit_op {

@@ -257,6 +257,7 @@ static int apply_ops(jit_state *j, struct TCCState *s, int before_output_type)
                                              "TinyCC refused a symbol");
             break;
         case JIT_OP_LIBRARY: /* after the source: see add_libraries */
+        case JIT_OP_UNIT:    /* compiled by build, before the source */
             break;
         }
     }
@@ -332,6 +333,12 @@ static int configure(jit_state *j, FILE *ppfp,
         jit__tcc_set_lib_path(s, j->runtime_dir);
     if ((rc = apply_ops(j, s, 1)) != JIT_OK)
         goto fail;
+    /* the preprocessed text keeps each #define and #undef where it was (-dD):
+     * what cx reads to learn the macros a source defines */
+    if (ppfp && jit__tcc_set_options(s, "-dD") != 0) {
+        rc = fail_with_first_error(j, JIT_ECOMPILE, "TinyCC refused -dD");
+        goto fail;
+    }
     if (jit__tcc_set_output(s, ppfp != NULL) != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "TinyCC refused the "
                                    "output type");
@@ -365,7 +372,12 @@ static int build(jit_state *j, const char *source, struct TCCState **out)
     if ((rc = configure(j, NULL, &s)) != JIT_OK)
         return rc;
     jit__guard_compiling(jit__tcc_escape);
-    rc = jit__tcc_compile_string(s, source);
+    rc = 0;
+    for (size_t i = 0; rc == 0 && i < j->ops.count; i++) /* jit_add_unit's, in order */
+        if (j->ops.items[i].kind == JIT_OP_UNIT)
+            rc = jit__tcc_compile_string(s, j->ops.items[i].name);
+    if (rc == 0)
+        rc = jit__tcc_compile_string(s, source);
     jit__guard_compiling(NULL);
     if (rc != 0) {
         rc = fail_with_first_error(j, JIT_ECOMPILE, "compilation failed");

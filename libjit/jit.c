@@ -208,6 +208,21 @@ JIT_API int jit_add_symbol(jit_state *j, const char *name, const void *addr)
     return jit__succeed(j);
 }
 
+JIT_API int jit_add_unit(jit_state *j, const char *source)
+{
+    int rc;
+
+    if (!j)
+        return JIT_EARG;
+    if ((rc = CHECK_CONFIGURING(j, "jit_add_unit")) != JIT_OK)
+        return rc;
+    if (!source)
+        return jit__fail_static(j, JIT_EARG, "jit_add_unit: source is NULL");
+    if (jit__ops_push(&j->ops, JIT_OP_UNIT, source, NULL, NULL) != JIT_OK)
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    return jit__succeed(j);
+}
+
 /* ---- compile and lookups -------------------------------------------- */
 
 JIT_API int jit_compile(jit_state *j, const char *source)

@@ -124,6 +124,13 @@ JIT_API int jit_set_options(jit_state *j, const char *options);
  * runtime helpers). The address must outlive this state's code. */
 JIT_API int jit_add_symbol(jit_state *j, const char *name, const void *addr);
 
+/* Another translation unit of the same program: jit_compile compiles each
+ * one added (in call order, each its own unit: its statics private) before
+ * its own source, and links them all into one image. source is copied.
+ * Configuration: before jit_compile only (JIT_ESTATE afterwards); ignored by
+ * jit_preprocess. */
+JIT_API int jit_add_unit(jit_state *j, const char *source);
+
 /* Compile source (a NUL-terminated C translation unit) in memory, link it,
  * and run its constructors (__attribute__((constructor))), in order.
  * Exactly once per state: a second call, or any call after a failure,
@@ -136,7 +143,8 @@ JIT_API int jit_compile(jit_state *j, const char *source);
  * options, include directories and defines, TinyCC's predefined macros,
  * #if resolved, macros expanded, comments removed; with "# N \"file\""
  * line markers (flag " 1" after the name when a file is entered, " 2" when
- * back in it). Any number of calls, before jit_compile only (JIT_ESTATE
+ * back in it); each #define and #undef stays in the text, on the line where
+ * it was (as with tcc -E -dD). Any number of calls, before jit_compile only (JIT_ESTATE
  * after); the state's configuration and phase are unchanged. Returns the
  * text (owned by the state, valid until the next jit_preprocess or
  * jit_delete; *len, if len is not NULL, gets its length), or NULL: a

@@ -270,6 +270,34 @@ static void test_options_all_or_nothing(void)
 
 /* jit_preprocess: the compiler's view, in memory, repeatable, before
  * jit_compile only; stdout untouched. */
+/* jit_add_unit: several translation units, one image; statics stay each unit's own */
+static void test_units(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+    int (*total)(void), (*b_count)(void);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_add_unit(j, NULL) == JIT_EARG);
+    CHECK_J(j, jit_add_unit(j, "#line 1 \"a.c\"\nstatic int count = 1;\nint b_count(void);\n"
+                               "int total(void) { return count + b_count(); }\n") == JIT_OK);
+    CHECK_J(j, jit_compile(j, "#line 1 \"b.c\"\nstatic int count = 41;\nint b_count(void) { return count; }\n")
+               == JIT_OK);
+    total = (int (*)(void))jit_sym(j, "total");
+    b_count = (int (*)(void))jit_sym(j, "b_count");
+    CHECK_J(j, total && b_count && total() == 42 && b_count() == 41);
+    CHECK_J(j, jit_add_unit(j, "int late;") == JIT_ESTATE);
+    jit_delete(j);
+
+    j = jit_new(runtime_dir); /* an error in a unit names its file */
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_add_unit(j, "#line 1 \"broken.c\"\nint x = ;\n") == JIT_OK);
+    CHECK_J(j, jit_compile(j, "int y;\n") == JIT_ECOMPILE);
+    CHECK_J(j, contains(jit_diagnostics(j), "broken.c:1"));
+    jit_delete(j);
+}
+
 static void test_preprocess(void)
 {
     jit_state *j = jit_new(runtime_dir);
@@ -1547,6 +1575,7 @@ int main(int argc, char **argv)
     test_options_all_or_nothing();
     test_options_accepted();
     test_preprocess();
+    test_units();
     test_define();
     test_compile_error();
     test_warnings_kept();

@@ -20,6 +20,7 @@ from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, mag
 
 from cx.errors import CrashError, CxError, OptionError, render_diagnostics
 from cx.runtime import capture, guard
+from cx.files import include
 from cx.tools.ctimeit import timeit
 
 from .session import Session
@@ -169,6 +170,42 @@ class CxMagics(Magics):
             self._show_asm(bound)
 
     @magic_arguments()
+    @kwds(usage="%%cxinclude HEADER [options]", formatter_class=_HelpFormatter)
+    @argument("header", metavar="HEADER", help="the library's header: zlib.h, or a path to a header")
+    @argument("-l", dest="libraries", metavar="LIB", action="append",
+              help="the library that defines its functions, e.g. -l z (repeatable)")
+    @argument("-L", dest="library_dirs", metavar="DIR", action="append",
+              help="add DIR to the library search path (repeatable)")
+    @argument("-I", dest="include_dirs", metavar="DIR", action="append",
+              help="add DIR to the #include search path (repeatable)")
+    @argument("-D", dest="defines", metavar="NAME[=VALUE]", action="append",
+              help="define a preprocessor macro (repeatable)")
+    @argument("-n", "--name", metavar="NAME", help="bind the module under NAME (default: the header's name)")
+    @line_magic
+    def cxinclude(self, line):
+        """Bind an installed C library from its header: ``%cxinclude zlib.h -l z``.
+
+        Every function the header declares and the library defines becomes a Python callable of
+        the same name, and so do its constants (``Z_OK``, ``#define`` constants), enums and
+        structs; the module is bound under the header's name (``zlib``), or ``-n NAME``. See
+        ``cx.include``.
+
+        Example::
+
+            %cxinclude zlib.h -l z
+            crc32(0, b"hello", 5), Z_BEST_COMPRESSION, zlib.ZLIB_VERSION
+        """
+        args = parse_argstring(self.cxinclude, line)
+        options = {k: tuple(v) for k, v in (("libraries", args.libraries), ("library_dirs", args.library_dirs),
+                                            ("include_dirs", args.include_dirs), ("defines", args.defines)) if v}
+        try:
+            module = include(args.header, name=args.name, **options)
+        except OptionError as e:
+            raise UsageError(f"%cxinclude: {e}") from None
+        self._show_warnings(module, "")
+        self._bind(module, module.name)
+
+    @magic_arguments()
     @argument("-n", dest="number", type=int, default=0, metavar="N",
               help="calls per run (default: enough for a run to last at least 0.2 s)")
     @argument("-r", dest="repeat", type=int, default=7, metavar="R", help="runs (default 7)")
@@ -227,18 +264,25 @@ class CxMagics(Magics):
 
     # -- pieces of one run -----------------------------------------------------------------------
     def _bind(self, module, name):
-        """Put the module's functions and struct classes in the user namespace."""
+        """Put the module's functions, struct classes, enums and constants in the user namespace."""
         ns = self.shell.user_ns
         found = dict(module.functions)
         structs = module.structs
         unbound = module.unbound  # e.g. variadic: callable from C cells, not from Python
         for sname, cls in structs.items():
             found.setdefault(sname, cls)  # a function of the same name wins
+        for ename, cls in module.enums.items():
+            found.setdefault(ename, cls)  # enum color -> color.GREEN
+        for cname, value in module.constants.items():
+            found.setdefault(cname, value)  # enumeration constants and #define constants
         if name:
             found[name] = module
         for key, obj in found.items():
             ns[key] = obj
-            self._bound[key] = weakref.ref(obj)
+            try:
+                self._bound[key] = weakref.ref(obj)
+            except TypeError:  # a constant (int, float, str): nothing runs old code through it
+                self._bound.pop(key, None)
         for key, why in unbound.items():
             old = self._bound.pop(key, None)
             if old is not None and old() is not None and ns.get(key) is old():
@@ -317,6 +361,7 @@ def unload_ipython_extension(ipython):
     for kind in ("line", "cell"):
         manager.magics[kind].pop("cx", None)
     manager.magics["line"].pop("cxtimeit", None)
+    manager.magics["line"].pop("cxinclude", None)
     manager.registry.pop(type(magics).__name__, None)
     if capturing:
         capture.flush()

@@ -70,7 +70,7 @@ def test_load_missing_file(tmp_path, monkeypatch):
 def test_load_directory_and_wrong_type(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a directory, not a C file"):
         cx.load(tmp_path)
-    with pytest.raises(TypeError, match="cx.load takes the path of a C file, not int"):
+    with pytest.raises(TypeError, match=r"cx.load takes the path of a C file \(or a list of them\), not int"):
         cx.load(3)
 
 

@@ -17,10 +17,10 @@ capture); ``cx.bind`` (ctypes types and bound functions); :mod:`cx.module` (``co
 timeit); ``cx.magics`` on top. ``cx.bench`` stands outside.
 """
 from ._version import __version__
-from .bind import BindingError, CString, FunctionInfo, Pointer
+from .bind import BindingError, CString, FunctionInfo, Pointer, string_at
 from .errors import (BoundsError, ClosedError, CompileError, CrashError, CxError, Diagnostic, OptionError,
                      PicklingError)
-from .files import install_import_hook, load, uninstall_import_hook
+from .files import include, install_import_hook, load, uninstall_import_hook
 from .module import Module, compile
 from .runtime import capture, guard
 from .tools import asm, ctimeit, layouts
@@ -29,7 +29,7 @@ from .tools.layouts import layout
 from . import recipe
 
 __all__ = ["compile", "Module", "Pointer", "CString", "FunctionInfo", "CxError", "CompileError", "Diagnostic",
-           "ClosedError", "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load",
+           "ClosedError", "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load", "include", "string_at",
            "layout", "timeit", "install_import_hook", "uninstall_import_hook", "load_ipython_extension",
            "unload_ipython_extension"]
 

@@ -21,20 +21,22 @@ from typing import Optional
 from .build.record import Build
 from .module import Module, build_module
 
-__all__ = ["load", "install_import_hook", "uninstall_import_hook"]
+__all__ = ["load", "include", "install_import_hook", "uninstall_import_hook"]
 
 
 def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
-    """Compile the C file at ``path`` and return its :class:`cx.Module`.
+    """Compile the C file at ``path`` (or several files, as one module) and return its :class:`cx.Module`.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        A C source file.
+    path : str, os.PathLike, or a list of them
+        A C source file; or several, compiled as one module: each file its own translation unit
+        (its ``static`` names private), linked together, so a function one file declares and
+        another defines is called directly. Compile errors name the file and line.
     name : str, optional
-        The module's name; default the file name without ``.c``.
+        The module's name; default the (first) file name without ``.c``.
     include_dirs : iterable of str
-        More ``-I`` directories, searched after the file's own directory.
+        More ``-I`` directories, searched after the files' own directories.
     **options
         Any other keyword argument of :func:`cx.compile` (``defines``, ``libraries``, ``options``,
         ``link``, ``backend``, ``check``, ...).
@@ -59,29 +61,92 @@ def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
     >>> cx.load(d / "kernels.c").triple(14)
     42
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"cx.load takes the path of a C file, not {type(path).__name__}")
-    shown = os.fspath(path)
-    full = os.path.abspath(shown)
-    if os.path.isdir(full):
-        raise IsADirectoryError(f"cx.load: {shown} is a directory, not a C file")
-    try:
-        with open(full, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"cx.load: no C file {shown} (looked in {os.getcwd()})") from None
+    paths = list(path) if isinstance(path, (list, tuple)) else [path]
+    if not paths:
+        raise ValueError("cx.load: no file given")
+    files = [_read(p) for p in paths]  # (shown, full, text)
     if isinstance(include_dirs, str):
         include_dirs = (include_dirs,)
-    dirs = (os.path.dirname(full),) + tuple(os.fspath(d) for d in include_dirs)
+    dirs = tuple(dict.fromkeys(os.path.dirname(full) for _, full, _ in files)) + tuple(os.fspath(d) for d in include_dirs)
+    shown, full, text = files[0]
     if name is None:
         name = os.path.splitext(os.path.basename(full))[0]
     links = tuple(options.pop("link", ()))
     for m in links:
         if not isinstance(m, Module):
             raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
-    record = Build.of(text, name=name, include_dirs=dirs, **options)
+    units = tuple((f, t) for _, f, t in files[1:])
+    if len({f for _, f, _ in files}) != len(files):
+        raise ValueError("cx.load: a file is given twice")
+    record = Build.of(text, name=name, include_dirs=dirs, units=units, **options)
     record = record.replace(links=tuple(m.__dict__.get("_record") for m in links), file=full)
     return build_module(record, links, shown=shown)
+
+
+def _read(path):
+    """(the path as given, its absolute path, its text), for :func:`load`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"cx.load takes the path of a C file (or a list of them), not {type(path).__name__}")
+    shown = os.fspath(path)
+    full = os.path.abspath(shown)
+    if os.path.isdir(full):
+        raise IsADirectoryError(f"cx.load: {shown} is a directory, not a C file")
+    try:
+        with open(full, encoding="utf-8") as f:
+            return shown, full, f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"cx.load: no C file {shown} (looked in {os.getcwd()})") from None
+
+
+def include(header, *, libraries=(), name: Optional[str] = None, include_dirs=(), **options):
+    """Bind an installed C library from its header: every function and variable the header (and
+    the headers it includes from its own directory) declares and the libraries define, its
+    constants (enumeration constants, ``#define`` constants), enums, structs and static inline
+    functions, as a :class:`cx.Module`.
+
+    Parameters
+    ----------
+    header : str or os.PathLike
+        ``"zlib.h"`` (looked for as ``#include <zlib.h>`` is), or a path to a header.
+    libraries : iterable of str
+        The libraries that define its functions, as ``-l`` names (``["z"]`` for ``libz.so.1``).
+    name : str, optional
+        The module's name; default the header's name without ``.h``.
+    include_dirs : iterable of str
+        More ``-I`` directories.
+    **options
+        Any other keyword argument of :func:`cx.compile` (``defines``, ``library_dirs``, ...).
+
+    Returns
+    -------
+    cx.Module
+        A function the header declares that no library defines is in ``lib.unbound``
+        (``"... not found in libz.so.1"``).
+
+    Examples
+    --------
+    >>> import cx
+    >>> m = cx.include("math.h", libraries=["m"])
+    >>> m.sqrt(2.0) ** 2, m.M_PI > 3.14
+    (2.0000000000000004, True)
+    """
+    if not isinstance(header, (str, os.PathLike)):
+        raise TypeError(f"cx.include takes a header's name (\"zlib.h\") or path, not {type(header).__name__}")
+    shown = os.fspath(header)
+    if isinstance(include_dirs, str):
+        include_dirs = (include_dirs,)
+    dirs = tuple(os.fspath(d) for d in include_dirs)
+    if os.sep in shown and os.path.isfile(shown):  # a header of the user's, by path
+        full = os.path.abspath(shown)
+        source, api, dirs = f'#include "{full}"\n', full, (os.path.dirname(full),) + dirs
+    else:
+        source, api = f"#include <{shown}>\n", shown
+    if isinstance(libraries, str):
+        libraries = (libraries,)
+    if name is None:
+        name = os.path.splitext(os.path.basename(shown))[0]
+    record = Build.of(source, name=name, include_dirs=dirs, libraries=tuple(libraries), api=(api,), **options)
+    return build_module(record)
 
 
 class _Finder(importlib.abc.MetaPathFinder):

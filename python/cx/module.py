@@ -11,16 +11,20 @@ their module's record and their name; the receiving process compiles the record 
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import enum
 import hashlib
+import re
 import weakref
 from typing import Iterable, Mapping, Optional, Union
 
 from . import bind
 from .bind import check as _check
-from .build import backends, cache, steps, tls
+from .build import backends, cache, constants, libraries, steps, tls, unit
 from .build.record import Build
-from .errors import SOURCE_NAME, ClosedError, CompileError, CxError, OptionError, PicklingError, parse_diagnostics
+from .errors import (SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError, PicklingError,
+                     parse_diagnostics)
 from .runtime import guard as _guard
 
 __all__ = ["compile", "Module", "build_module"]
@@ -121,7 +125,9 @@ def _build_module(record, links):
     back = backends.get(record["backend"])
     settings = record.settings()
     guard = _guard_settings(settings, record["backend"], record["check"], record["guard"])
-    prepared = steps.prepare(source, settings, back)
+    api = record["api"]
+    found = libraries.load(record["libraries"], record["library_dirs"]) if api else None  # before compiling
+    prepared = steps.prepare(source, settings, back, api=api, units=record["units"])
     declarations = prepared.declarations
     symbols, owners = {}, {}
     for m in links:  # later modules win
@@ -131,14 +137,33 @@ def _build_module(record, links):
     for n in declarations.undefined:
         wanted.update(tls.link_names(n) if declarations.thread_local(n) else (n,))
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
+    _one_definition_per_tag(declarations, links, source)
     used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
     code = steps.make_code(back, prepared, settings, guard)
     name = record["name"] or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     module = Module(code, declarations, name=name, source=source,
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
-                    hold_gil=frozenset(record["hold_gil"]), guarded=guard, settings=settings, record=record)
+                    hold_gil=frozenset(record["hold_gil"]), guarded=guard, settings=settings, record=record,
+                    constants=constants.Constants(prepared.directives, declarations.view, steps.layout_build,
+                                                  reserved=not api), libraries=found)
     module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
+
+
+def _one_definition_per_tag(declarations, links, source):
+    """Modules linked together are one program: a struct or union one defines must be the same
+    definition in another (C's one-definition rule across files). Two that differ are refused,
+    naming both places, before anything is compiled."""
+    mine = set(declarations.struct_names())
+    for m in links:
+        for n in mine & set(m.declarations.struct_names()):
+            if declarations.definition_text(n) != m.declarations.definition_text(n):
+                here, there = declarations.struct(n), m.declarations.struct(n)
+                raise CompileError("C compile failed", [Diagnostic(
+                    here.line if here.file == SOURCE_NAME else None, "error",
+                    f"struct {n} is defined here ({here.file}:{here.line}) otherwise than in module '{m.name}' "
+                    f"({there.file}:{there.line}), which this source links to: one C type needs one definition",
+                    file=here.file)], source, name=SOURCE_NAME)
 
 
 def _name_file(exc, shown):
@@ -181,7 +206,7 @@ class Module:
     undefined = frozenset()
 
     def __init__(self, code, declarations, *, name, source, keep=(), hold_gil=frozenset(), guarded=False,
-                 settings=None, record=None):
+                 settings=None, record=None, constants=None, libraries=None):
         d = self.__dict__
         d["_guarded"] = guarded  # calls enter the crash guard (cx.runtime.guard, _call.c)
         d["name"] = name
@@ -192,6 +217,8 @@ class Module:
         d["_keep"] = keep
         d["_hold_gil"] = hold_gil
         d["_record"] = record  # how it was built: what pickling sends (cx.build.record)
+        d["_constants"] = constants  # enumeration constants and macros, valued when first asked
+        d["_enums"] = {}
         backend = record["backend"] if record is not None else "tcc"
         types = bind.TypeTable(declarations, _check.checker(declarations, steps.layout_build),
                                settings=settings, backend=backend)  # settings, backend: for cx.layout
@@ -201,8 +228,18 @@ class Module:
         d["_unbound"] = {}
         d["_globals"] = {}
         listed = code.defined()  # what the compiler compiled (None: the backend cannot say)
+        if listed is not None and record is not None and record["units"]:
+            # several files: TinyCC's list names the last unit's; the others' are found by symbol
+            listed = listed | {n for n in (*declarations.defined_functions, *declarations.defined_variables)
+                               if code.sym(n)}
         # names only: a prototype is read when its function is first used (cx.cread.Reader)
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
+        left_out = code.inline_left_out
+        for n in declarations.inline_functions:  # a header's static inline functions (cx.build.unit)
+            if n in left_out:
+                self._unbound[n] = left_out[n]
+            else:
+                d["_exported"].setdefault(n, None)
         d["_exported_globals"] = {n: None for n in declarations.defined_variables
                                   if listed is None or n in listed or declarations.thread_local(n)}
         # what the compiler defines but the declarations do not name (a K&R-style definition):
@@ -212,6 +249,9 @@ class Module:
                 self._unbound[n] = (f"the compiler defines '{n}', but cx could not read its declaration "
                                     f"(a K&R-style definition such as 'int {n}(a, b) int a; int b; {{...}}' "
                                     f"is not read: write a prototype, 'int {n}(int a, int b) {{...}}')")
+        d["_library"] = {}  # what the API headers declare and the libraries define: name -> address
+        if libraries is not None:
+            self._bind_library(libraries)
         unknown = hold_gil - self._exported.keys()
         if unknown:
             raise OptionError(f"hold_gil names {sorted(unknown)}, which the source does not define")
@@ -256,12 +296,17 @@ class Module:
         return dict(self._unbound)
 
     def _every(self, names, bind):
+        """``{name: bind(name)}`` for every name that binds; the others go to :attr:`unbound` with
+        the reason. Never raises: one declaration cx cannot read does not hide the rest."""
         out = {}
         for n in names:
             try:
                 out[n] = bind(n)
             except CxError as exc:
                 self._unbound[n] = str(exc)
+            except (LookupError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+                self._unbound[n] = (f"cx could not read it ({type(exc).__name__}: {exc}); this is a bug in cx, "
+                                    "please report it with the source")
         return out
 
     @property
@@ -301,13 +346,43 @@ class Module:
             decl = self.declarations.function(n)
             if decl is None:
                 raise CxError(f"{n}() is compiled but cx could not read its prototype")
-            addr = self._code.sym(n)
+            addr = self._address(n)
             if not addr:
                 raise CxError(f"{n}() is declared but the compiled code has no symbol for it")
+            enum = self._enum(decl.result.name) if decl.result.kind == "enum" and decl.result.name else None
             fn = bind.bind_function(decl, addr, self._code, self._types, hold_gil=n in self._hold_gil,
-                                    guarded=self._guarded, module=self, record=self._record)
+                                    guarded=self._guarded, module=self, record=self._record, enum=enum)
             self._bound[n] = fn
         return fn
+
+    def _bind_library(self, libraries):
+        """``cx.include``: every function and variable the API headers declare, found in the
+        libraries; one that is not is in :attr:`unbound` with the reason."""
+        d, view = self.__dict__, self.declarations.view
+        d["_keep"] = (*d["_keep"], libraries)  # the libraries stay open as long as the module
+        for n in self.declarations.undefined:
+            address = libraries.address(n)
+            if address is None:  # said for the API header's own declarations (not its includes')
+                if any(view.chunks[i].file in self._record["api"] for i in view.chunks_of(n)):
+                    what = f"{n}()" if view.is_function(n) else f"'{n}'"
+                    self._unbound[n] = f"{what} is declared by the header but {libraries.missing(n)}"
+                continue
+            self._library[n] = address
+            if view.is_function(n):
+                d["_exported"].setdefault(n, None)
+            else:
+                d["_exported_globals"].setdefault(n, None)
+
+    def _address(self, n):
+        """Where the function ``n`` is: its symbol, for a header's static inline function the
+        pointer the unit stores its address in (:func:`cx.build.unit.inline_address_symbol`), for
+        a function an API header declares its library's."""
+        if n in self._library:
+            return self._library[n]
+        if n in self.declarations.inline_functions and n not in self.declarations.defined_functions:
+            holder = self._code.sym(unit.inline_address_symbol(n))
+            return ctypes.c_void_p.from_address(holder).value if holder else None
+        return self._code.sym(n)
 
     def _global(self, n):
         decl = self.declarations.variable(n)
@@ -319,7 +394,8 @@ class Module:
         var = self._globals.get(n)
         if var is None:
             self._check_open()
-            var = bind.GlobalVariable(decl, self._code.sym(n), self._code, self._types)
+            address = self._library.get(n) or self._code.sym(n)
+            var = bind.GlobalVariable(decl, address, self._code, self._types)
             self._globals[n] = var
         return var
 
@@ -338,9 +414,74 @@ class Module:
             cls = self._types.struct(n)
             self.__dict__[n] = cls
             return cls
+        if self._constants is not None and n in self._constants.names():
+            values = self._constants.values()
+            if n in values:
+                return values[n]
+            why = self._constants.left_out().get(n, "the compiler does not take it as a constant expression")
+            raise AttributeError(f"module '{self.name}': the macro {n} is not a constant ({why})")
+        enum = self._enum(n)
+        if enum is not None:
+            return enum
         if n in self._unbound:
             raise AttributeError(f"module '{self.name}': {self._unbound[n]}")
-        raise AttributeError(f"module '{self.name}' has no function, struct or global named '{n}'")
+        why = ""
+        if not self._exported:  # nothing callable at all: say what cx binds
+            why = (" (it binds no function: cx binds the functions the source defines, not static, and the "
+                   "static inline functions of its own headers; a function it only declares comes from "
+                   "link= modules, and an installed library's from cx.include(header, libraries=[...]))")
+        raise AttributeError(f"module '{self.name}' has no function, struct, global or constant named '{n}'{why}")
+
+    @property
+    def constants(self) -> dict:
+        """The enumeration constants and object-like macros of the source and its own headers
+        that the compiler values as constants, name -> int, float or str (``lib.LIMIT``). Values
+        come from the compiler, asked once when the first one is wanted (see
+        :mod:`cx.build.constants`); macros of system headers are not listed."""
+        return dict(self._constants.values()) if self._constants is not None else {}
+
+    @property
+    def enums(self) -> dict:
+        """Every named enumeration of the source and its own headers, name -> an
+        :class:`enum.IntEnum` class (``lib.color.GREEN == 5``)."""
+        out = {}
+        if self._constants is not None:
+            view = self.declarations.view
+            names = [tag for (kind, tag), i in view.tags.items() if kind == "enum" and view.chunks[i].user]
+            names += [n for n, i in view.typedefs.items() if view.chunks[i].user and self._enum_chunk(n) is not None]
+            for n in dict.fromkeys(names):
+                enum = self._enum(n)
+                if enum is not None:
+                    out[n] = enum
+        return out
+
+    def _enum_chunk(self, n):
+        """The chunk declaring the named enumeration ``n`` (its tag, or a typedef of it), or None."""
+        view = self.declarations.view
+        index = view.tags.get(("enum", n))
+        if index is None:
+            index = view.typedefs.get(n)
+            if index is None or not re.search(r"\benum\b[^;{]*\{", view.head(view.chunks[index])):
+                return None
+        return index if view.chunks[index].user else None
+
+    def _enum(self, n):
+        """The :class:`enum.IntEnum` of the named enumeration ``n`` of the source, or None."""
+        cached = self._enums.get(n)
+        if cached is not None or self._constants is None:
+            return cached
+        index = self._enum_chunk(n)
+        if index is None:
+            return None
+        values = self._constants.values()
+        members = [(m, values[m]) for m, i in self.declarations.view.user_enumerators().items()
+                   if i == index and m in values]
+        if not members:
+            return None
+        cls = enum.IntEnum(n, members, module="cx")
+        cls.__doc__ = f"C enum {n}"
+        self._enums[n] = cls
+        return cls
 
     def __setattr__(self, n, value):
         if n in self._exported_globals:
@@ -359,8 +500,9 @@ class Module:
         raise KeyError(n)
 
     def __dir__(self):
+        constants = set(self._constants.names()) if self._constants is not None else set()
         return sorted(set(super().__dir__()) | self._exported.keys() | self._exported_globals.keys()
-                      | set(self.declarations.struct_names()))
+                      | set(self.declarations.struct_names()) | constants)
 
     def __repr__(self):
         state = "closed" if self.closed else f"{len(self._exported)} functions"

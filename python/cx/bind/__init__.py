@@ -7,7 +7,7 @@
 - :mod:`.functions`: bound functions (with their :class:`FunctionInfo`) and global variables.
 """
 from .functions import FunctionInfo, GlobalVariable, bind_function, trap_function
-from .types import BindingError, CString, Pointer, TypeTable
+from .types import BindingError, CString, Pointer, TypeTable, string_at
 
 __all__ = ["TypeTable", "Pointer", "CString", "BindingError", "FunctionInfo", "GlobalVariable", "bind_function",
-           "trap_function"]
+           "trap_function", "string_at"]

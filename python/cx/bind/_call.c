@@ -95,9 +95,11 @@ typedef struct {
     int fast;         /* 0: every call goes to ctypes */
     int guarded;
     int hold_gil;
-    char ret;         /* 'v', 'i', 'u', '?', 'f', 'd', 'p', 'O', 'H' (an instance of ret_cls) */
+    char ret;         /* 'v', 'i', 'u', '?', 'f', 'd', 'p', 'O', 'H' (an instance of ret_cls),
+                         'E' (an int made a member of the enum class ret_cls when it is one) */
     char ret_bits;
-    PyObject *ret_cls; /* 'H': the pointer type of the result (NULL is None) */
+    PyObject *ret_cls; /* 'H': the pointer type of the result (NULL is None); 'E': the enum class */
+    PyObject *variadic; /* a variadic function: converts a call's arguments past the fixed ones */
     ArgSpec *args;
 } CallSpec;
 
@@ -124,6 +126,7 @@ static void CallSpec_dealloc(CallSpec *self)
     }
     Py_CLEAR(self->name);
     Py_CLEAR(self->ret_cls);
+    Py_CLEAR(self->variadic);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -132,6 +135,7 @@ static int CallSpec_traverse(CallSpec *self, visitproc visit, void *arg)
     if (self->args)
         for (int i = 0; i < self->nargs; i++)
             Py_VISIT(self->args[i].converter);
+    Py_VISIT(self->variadic);
     return 0;
 }
 
@@ -140,28 +144,35 @@ static int CallSpec_clear_refs(CallSpec *self)
     if (self->args)
         for (int i = 0; i < self->nargs; i++)
             Py_CLEAR(self->args[i].converter);
+    Py_CLEAR(self->variadic);
     self->fast = 0;
     return 0;
 }
 
 /*
- * CallSpec(address, name, params, result, guarded, hold_gil)
+ * CallSpec(address, name, params, result, guarded, hold_gil, variadic=None)
+ *   variadic: for a function ending in "...", a callable that converts a call's arguments tuple
+ *   (the extra ones as C's default argument promotions pass them); such calls go to ctypes.
  *   params: a sequence of (kind, bits, writable, converter) per parameter; kind 'x' for one the
  *   fast path does not convert (every call then goes to ctypes);
- *   result: (kind, bits) or ('H', 0, pointer_class), kind 'x' likewise.
+ *   result: (kind, bits), ('H', 0, pointer_class) or ('E', bits, enum_class), kind 'x' likewise.
  */
 static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"address", "name", "params", "result", "guarded", "hold_gil", NULL};
-    PyObject *address, *name, *params, *result;
+    static char *kwlist[] = {"address", "name", "params", "result", "guarded", "hold_gil", "variadic", NULL};
+    PyObject *address, *name, *params, *result, *variadic = Py_None;
     int guarded, hold_gil;
     if (self->args) {
         PyErr_SetString(PyExc_TypeError, "CallSpec is initialised once");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OSOOpp", kwlist, &address, &name, &params, &result,
-                                     &guarded, &hold_gil))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OSOOpp|O", kwlist, &address, &name, &params, &result,
+                                     &guarded, &hold_gil, &variadic))
         return -1;
+    if (variadic != Py_None && !PyCallable_Check(variadic)) {
+        PyErr_SetString(PyExc_TypeError, "CallSpec: variadic must be callable or None");
+        return -1;
+    }
     self->address = PyLong_AsVoidPtr(address);
     if (!self->address && PyErr_Occurred())
         return -1;
@@ -208,18 +219,22 @@ static int CallSpec_init(CallSpec *self, PyObject *args, PyObject *kwds)
         return -1;
     self->ret = (char)rkind;
     self->ret_bits = (char)rbits;
-    if (rkind == 'H') {
+    if (rkind == 'H' || rkind == 'E') {
         if (!rcls || !PyType_Check(rcls)) {
-            PyErr_SetString(PyExc_TypeError, "CallSpec: an 'H' result needs its pointer class");
+            PyErr_SetString(PyExc_TypeError, "CallSpec: an 'H' or 'E' result needs its class");
             return -1;
         }
         self->ret_cls = Py_NewRef(rcls);
     }
-    if (!strchr("viu?fdpOH", rkind) || ((rkind == 'i' || rkind == 'u') && rbits != 8 && rbits != 16 &&
+    if (!strchr("viu?fdpOHE", rkind) || (rkind == 'E' && rbits != 32) || ((rkind == 'i' || rkind == 'u') && rbits != 8 && rbits != 16 &&
                                        rbits != 32 && rbits != 64))
         fast = 0;
     if (nint > NINT || nflt > NFLT)
         fast = 0; /* some would go on the stack */
+    if (variadic != Py_None) {
+        self->variadic = Py_NewRef(variadic);
+        fast = 0; /* ctypes (libffi) makes variadic calls: the vector-register count in %al */
+    }
     self->fast = fast;
     return 0;
 }
@@ -240,7 +255,7 @@ static PyTypeObject CallSpec_Type = {
     .tp_name = "cx._speedups.CallSpec",
     .tp_basicsize = sizeof(CallSpec),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "CallSpec(address, name, params, result, guarded, hold_gil): how cx calls one bound "
+    .tp_doc = "CallSpec(address, name, params, result, guarded, hold_gil, variadic=None): how cx calls one bound "
               "function (internal; see cx/_call.c).",
     .tp_init = (initproc)CallSpec_init,
     .tp_new = PyType_GenericNew,
@@ -343,6 +358,18 @@ static PyObject *generic_call(PyObject *callable, CallSpec *s, PyObject *const *
         return NULL;
     for (Py_ssize_t i = 0; i < n; i++)
         PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+    if (s && s->variadic && n > s->nargs) { /* the extra arguments as C's default promotions pass them */
+        PyObject *converted = PyObject_CallOneArg(s->variadic, tuple);
+        Py_DECREF(tuple);
+        if (!converted)
+            return NULL;
+        if (!PyTuple_Check(converted)) {
+            Py_DECREF(converted);
+            PyErr_SetString(PyExc_TypeError, "CallSpec: variadic must return a tuple");
+            return NULL;
+        }
+        tuple = converted;
+    }
     if (nkw) {
         kwargs = PyDict_New();
         for (Py_ssize_t i = 0; kwargs && i < nkw; i++)
@@ -611,6 +638,22 @@ static PyObject *result_object(CallSpec *s, Regs *r)
             return NULL;
         }
         return o;
+    }
+    case 'E': { /* a member of the enum when the value is one (C allows any int) */
+        PyObject *n = PyLong_FromLong((int)v), *m;
+        if (!n)
+            return NULL;
+        m = PyObject_CallOneArg(s->ret_cls, n);
+        if (m) {
+            Py_DECREF(n);
+            return m;
+        }
+        if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+            Py_DECREF(n);
+            return NULL;
+        }
+        PyErr_Clear();
+        return n;
     }
     case 'O': {
         PyObject *o = (PyObject *)(uintptr_t)v; /* a new reference */

@@ -76,7 +76,8 @@ def _result(restype):
     return "x", 0
 
 
-def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, pointer_result=False):
+def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, pointer_result=False, variadic=None,
+           enum_result=None):
     """Describe ``bound`` (of a :func:`prepare_class` class) to the call slot.
 
     Parameters
@@ -93,6 +94,12 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, poi
     pointer_result : bool
         The result is a pointer type whose errcheck only turns NULL into None (and does nothing
         else): the call slot does the same, without ctypes.
+    enum_result : enum class, optional
+        The result is an ``int`` made a member of this enum (its errcheck does only that): the
+        call slot does the same, without ctypes.
+    variadic : callable, optional
+        For a function ending in ``...``: converts a call's arguments (the extra ones as C's
+        default promotions pass them); its calls go to ctypes, which passes them as C does.
     """
     if guarded:
         guard.share_api()
@@ -102,10 +109,11 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, poi
             params.append(("p", 0, w, conv))
         else:
             params.append(_param(conv, ctype))
-    result = ("H", 0, bound._restype_) if pointer_result else _result(bound._restype_)
-    spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil)
+    result = ("H", 0, bound._restype_) if pointer_result else ("E", 32, enum_result) if enum_result is not None \
+        else _result(bound._restype_)
+    spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil, variadic)
     _speedups.attach(bound, spec)
-    if ctypes._CFuncPtr.errcheck.__get__(bound) is not None and not pointer_result:
+    if ctypes._CFuncPtr.errcheck.__get__(bound) is not None and not pointer_result and enum_result is None:
         detach(bound)
     return spec
 

@@ -23,7 +23,7 @@ from .. import _speedups
 from ..build import cache
 from ..errors import ClosedError, CxError, PicklingError
 from ..runtime import guard as _guard
-from . import callslot, scalars
+from . import abi, callslot, scalars
 from .types import BindingError, CString, Pointer, _identity, _unqualified
 
 __all__ = ["bind_function", "trap_function", "FunctionInfo", "GlobalVariable", "disassemble_with"]
@@ -189,6 +189,28 @@ def _scalar_converter(fn, index, param, ctype):
     return ctype
 
 
+def _tinycc_substitute(types, ctype):
+    """For a struct by value of a TinyCC module that TinyCC passes otherwise than the ABI ctypes
+    follows, the class ctypes passes instead (:func:`cx.bind.abi.tinycc_substitute`); else None."""
+    if types.backend != "tcc" or not (isinstance(ctype, type) and issubclass(ctype, (ctypes.Structure, ctypes.Union))):
+        return None
+    return abi.tinycc_substitute(ctype)
+
+
+class _AsTinyCC:
+    """from_param for a struct by value that TinyCC passes in integer registers where the ABI
+    (and ctypes) would use an SSE one: the same bytes, as a struct of integer words."""
+
+    def __init__(self, real, substitute, what):
+        self.real, self.substitute, self.what = real, substitute, what
+
+    def from_param(self, obj):
+        if not isinstance(obj, self.real):
+            raise TypeError(f"{self.what}: expected a {self.real.__name__}, got {type(obj).__name__}")
+        data = bytes(memoryview(obj).cast("B"))
+        return self.substitute.from_buffer_copy(data + bytes(ctypes.sizeof(self.substitute) - len(data)))
+
+
 class _CallbackArg:
     """from_param for a function-pointer parameter: wraps Python callables in a ctypes callback.
 
@@ -203,7 +225,7 @@ class _CallbackArg:
         self.errors = errors
 
     def from_param(self, obj):
-        if obj is None or isinstance(obj, self.functype):
+        if obj is None or isinstance(obj, ctypes._CFuncPtr):  # a C function, or the user's own callback
             return obj
         if not callable(obj):
             raise TypeError(f"{self.what}: expected a Python callable or a C function, got {type(obj).__name__}")
@@ -229,7 +251,8 @@ def _is_pyobject(t):
                                     or (t.target.kind == "struct" and t.target.tag == "_object"))
 
 
-def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, module=None, record=None):
+def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, module=None, record=None,
+                  enum=None):
     """Bind the C function ``fn`` (a :class:`cx.cread.Function`) found at ``address``.
 
     Parameters
@@ -252,15 +275,14 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
         The module it belongs to (held weakly).
     record : cx.build.Build, optional
         How that module was built: the function pickles as this record and its name.
+    enum : enum class, optional
+        The :class:`enum.IntEnum` of a named enum result: a value that is a member comes back as it.
 
     Returns
     -------
     callable
         A ctypes function object whose ``__doc__`` is the C prototype.
     """
-    if fn.variadic:
-        raise BindingError(f"{fn.name}() is variadic (...): ctypes cannot call it safely; "
-                           "write a fixed-argument wrapper in C")
     argtypes = []
     errcheck = None
     callback_errors = None
@@ -278,8 +300,12 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
             raise BindingError(f"{_describe(fn, i, p)} has type '{t.spelling}' by value, a type Python cannot "
                                "build (its definition is the compiler's own or unknown); pass a pointer instead")
         else:
-            argtypes.append(_scalar_converter(fn, i, p, types.ctype(t)))
+            ctype = types.ctype(t)
+            substitute = _tinycc_substitute(types, ctype)
+            argtypes.append(_AsTinyCC(ctype, substitute, _describe(fn, i, p)) if substitute is not None
+                            else _scalar_converter(fn, i, p, ctype))
     restype = ctypes.py_object if hold_gil and _is_pyobject(fn.result) else types.restype(fn.result)
+    c_restype = _tinycc_substitute(types, restype) or restype  # what ctypes reads the result as
     if fn.result.kind == "opaque":
         raise BindingError(f"{fn.name}() returns '{fn.result.spelling}' by value, a type Python cannot build "
                            "(its definition is the compiler's own or unknown); return a pointer instead")
@@ -291,6 +317,11 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
             else "pointer"
     elif isinstance(restype, type) and issubclass(restype, ctypes._Pointer):
         result = "pointer"
+    if c_restype is not restype:
+        result = restype  # a struct TinyCC returns otherwise than the ABI: made from the words read
+    enum_result = enum if fn.result.kind == "enum" and restype is ctypes.c_int and callback_errors is None else None
+    if enum_result is not None:
+        result = enum_result
     if callback_errors is not None or result:
         errcheck = _make_errcheck(callback_errors, result)
     # The class is made directly from ctypes' function-pointer base, not with CFUNCTYPE, whose
@@ -300,7 +331,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
     # Named "function", with __get__ (returns itself, as a plain ctypes function stored on a class
     # does): IPython's "Type" and jedi's completion type (a method descriptor) then say function.
     cls = type("function", (ctypes._CFuncPtr,), {
-        "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": restype,
+        "_flags_": flags, "_argtypes_": tuple(argtypes), "_restype_": c_restype,
         "__doc__": doc, "__signature__": _make_signature(fn, types), "__module__": "cx",
         "__qualname__": "function", "__repr__": _function_repr, "__get__": _itself,
         "__reduce__": _reduce_function, **callslot.CLASS_ATTRIBUTES,
@@ -317,10 +348,83 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
                            [types.ctype(p.type) if p.type.kind in ("scalar", "enum") else None for p in fn.params],
                            [p.type.kind == "pointer" and not p.type.target.const for p in fn.params],
                            guarded=guarded, hold_gil=hold_gil,
-                           pointer_result=result == "pointer" and callback_errors is None)
+                           pointer_result=result == "pointer" and callback_errors is None,
+                           variadic=_variadic_arguments(fn) if fn.variadic else None, enum_result=enum_result)
     bound.info = FunctionInfo(fn, address, owner, types, tuple(argtypes), restype, hold_gil, guarded, spec,
                               None if module is None else weakref.ref(module), record)
     return bound
+
+
+def _variadic_arguments(fn):
+    """The converter of a variadic function's call arguments: the fixed ones are left to their
+    converters; each extra one becomes the ctypes object C's default argument promotions pass
+    (ctypes alone would pass a str as ``wchar_t *`` and a ``c_float`` unpromoted)."""
+    fixed = len(fn.params)
+
+    def convert(args):
+        extra = tuple(_promoted(a, f"argument {fixed + i + 1} of {fn.name}() (in its '...')")
+                      for i, a in enumerate(args[fixed:]))
+        return args[:fixed] + extra
+
+    return convert
+
+
+_INT_RANGE = (-(1 << (8 * ctypes.sizeof(ctypes.c_int) - 1)), 1 << (8 * ctypes.sizeof(ctypes.c_int) - 1))
+
+
+def _promoted(obj, what):
+    """One extra argument of a variadic call as a ctypes object: a ctypes instance as its type
+    (``c_float`` as double, integers narrower than int as int: C's default promotions), an int as
+    C int when it fits, a float as double, bytes and str (UTF-8) as ``char *``, None as NULL, a
+    buffer (a numpy array, bytearray) as a pointer to its data."""
+    if isinstance(obj, CString):
+        return ctypes.c_void_p(obj.pointer.value if obj.pointer is not None else None)
+    if isinstance(obj, bool):
+        return ctypes.c_int(obj)
+    if isinstance(obj, int):
+        if not _INT_RANGE[0] <= obj < _INT_RANGE[1]:
+            raise OverflowError(f"{what}: {obj} does not fit in a C int, which is how C passes an int in '...'; "
+                                "pass it as the C type the function reads, e.g. ctypes.c_long(...) or "
+                                "ctypes.c_longlong(...)")
+        return ctypes.c_int(obj)
+    if isinstance(obj, float):
+        return ctypes.c_double(obj)
+    if isinstance(obj, str):
+        return ctypes.c_char_p(obj.encode("utf-8"))
+    if isinstance(obj, bytes):
+        return ctypes.c_char_p(obj)
+    if obj is None:
+        return ctypes.c_void_p(None)
+    if isinstance(obj, ctypes._SimpleCData):
+        scalar = scalars.by_ctype(type(obj))
+        if scalar is not None and scalar.element == "f" and scalar.size < ctypes.sizeof(ctypes.c_double):
+            return ctypes.c_double(obj.value)  # float promotes to double
+        if scalar is not None and scalar.size < ctypes.sizeof(ctypes.c_int):
+            value = obj.value
+            return ctypes.c_int(ord(value) if isinstance(value, bytes) else int(value))  # char, short, _Bool
+        return obj
+    if isinstance(obj, (ctypes._Pointer, ctypes._CFuncPtr, ctypes.Structure, ctypes.Union, ctypes.Array)):
+        return obj
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        raise TypeError(f"{what}: cannot pass a {type(obj).__name__!r} object through '...'; pass an int, a float, "
+                        "str or bytes (char *), None, a buffer (its data's address) or a ctypes object "
+                        "of the C type the function reads") from None
+    if not view.c_contiguous:
+        raise TypeError(f"{what}: the buffer is not contiguous")
+    if view.readonly or not view.nbytes:
+        return _readonly_address(obj, what)
+    return ctypes.c_void_p(ctypes.addressof(ctypes.c_char.from_buffer(view)))
+
+
+def _readonly_address(obj, what):
+    """The address of a read-only buffer's data (numpy arrays tell it; others are refused)."""
+    interface = getattr(obj, "__array_interface__", None)
+    if interface is None:
+        raise TypeError(f"{what}: a read-only {type(obj).__name__} has no address cx can pass; pass bytes "
+                        "or a writable buffer")
+    return ctypes.c_void_p(interface["data"][0])
 
 
 class FunctionInfo:
@@ -456,7 +560,8 @@ def _disassemble(self, syntax="intel"):
 def _make_errcheck(callback_errors, result):
     """The errcheck that re-raises a callback's exception and converts the result: ``"text"``
     (``const char *``: str), ``"owned text"`` (``char *``: a :class:`CString`, which keeps the
-    pointer for C to free), ``"pointer"`` (NULL is None)."""
+    pointer for C to free), ``"pointer"`` (NULL is None), or a struct class (the result was read
+    as TinyCC returns it: :func:`_tinycc_substitute`)."""
     def errcheck(value, func, args):
         if callback_errors:
             exc = callback_errors.pop()
@@ -466,6 +571,13 @@ def _make_errcheck(callback_errors, result):
             raise exc
         if value is None or result is None:
             return value
+        if isinstance(result, type) and issubclass(result, int):  # an enum: its member, when it is one
+            try:
+                return result(value)
+            except ValueError:
+                return value
+        if isinstance(result, type):
+            return result.from_buffer_copy(bytes(memoryview(value).cast("B"))[:ctypes.sizeof(result)])
         if result == "text":
             return value.decode("utf-8", errors="surrogateescape")
         if not value:  # a NULL pointer object
@@ -496,13 +608,19 @@ def trap_function(bound, module_name):
 
 
 class GlobalVariable:
-    """Access to one file-scope C variable at a fixed address (owned by ``owner``)."""
+    """Access to one file-scope C variable at a fixed address (owned by ``owner``).
+
+    What Python assigns to a pointer global (a Python callable or a bound function to a function
+    pointer, str, bytes or a buffer to a data pointer) is kept alive here for as long as the
+    global holds it: C is never left a dangling pointer.
+    """
 
     def __init__(self, decl, address, owner, types):
         self.decl = decl
         self.owner = owner
         self.ctype = types.ctype(decl.type)
         self.cell = self.ctype.from_address(address)
+        self._kept = None  # what the global points into, assigned from Python
 
     @property
     def is_simple(self):
@@ -510,18 +628,27 @@ class GlobalVariable:
         return issubclass(self.ctype, ctypes._SimpleCData)
 
     def get(self):
-        """The value: a Python scalar, or a ctypes view (struct, array) sharing the C memory."""
+        """The value: a Python scalar, or a ctypes view (struct, array) sharing the C memory; a
+        function pointer is a callable (None when NULL)."""
+        if self.decl.type.kind == "pointer" and self.decl.type.target.kind == "function":
+            return self.cell if ctypes.cast(self.cell, ctypes.c_void_p).value else None
         return self.cell.value if self.is_simple else self.cell
 
     def set(self, value):
         """Assign ``value`` to the C variable."""
-        if self.decl.type.const:
+        t = self.decl.type
+        if t.const:
             raise AttributeError(f"'{self.decl.name}' is const in C and cannot be assigned")
-        if self.is_simple:
+        if t.kind == "pointer" and t.target.kind == "function":
+            self._point(*self._function_pointer(value))
+        elif t.kind == "pointer" and self.is_simple and not isinstance(value, int):
+            self._point(*self._data_pointer(value))
+        elif self.is_simple:
             if isinstance(value, float) and not issubclass(self.ctype, (ctypes.c_float, ctypes.c_double,
                                                                         ctypes.c_longdouble)):
                 raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C; got a float")
             self.cell.value = value
+            self._kept = None
         else:
             if isinstance(value, tuple):
                 value = self.ctype(*value)
@@ -530,3 +657,42 @@ class GlobalVariable:
                                 f"assign a {self.ctype.__name__} or a tuple of its fields")
             ctypes.memmove(ctypes.addressof(self.cell), ctypes.addressof(value), ctypes.sizeof(self.ctype))
 
+    def _point(self, address, keep):
+        ctypes.c_void_p.from_address(ctypes.addressof(self.cell)).value = address
+        self._kept = keep
+
+    def _function_pointer(self, value):
+        """(address, what keeps it alive) for a function pointer: None, a C function (bound by cx,
+        or any ctypes function pointer), or a Python callable (wrapped as a C function)."""
+        if value is None:
+            return None, None
+        if isinstance(value, ctypes._CFuncPtr):
+            return ctypes.cast(value, ctypes.c_void_p).value, value
+        if callable(value):
+            thunk = self.ctype(value)  # the C function pointer type of the global
+            return ctypes.cast(thunk, ctypes.c_void_p).value, thunk
+        raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C: assign a Python callable, a C "
+                        f"function (lib.f) or None, not {type(value).__name__}")
+
+    def _data_pointer(self, value):
+        """(address, what keeps it alive) for a data pointer: None, a cx pointer, str (UTF-8) or
+        bytes (a NUL-terminated copy), or a writable buffer (its data itself)."""
+        if value is None:
+            return None, None
+        if isinstance(value, CString):
+            return value.pointer.value if value.pointer is not None else None, value
+        if isinstance(value, ctypes.c_void_p):
+            return value.value, value
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if isinstance(value, bytes):
+            copy = ctypes.create_string_buffer(value)
+            return ctypes.addressof(copy), copy
+        try:
+            view = memoryview(value)
+        except TypeError:
+            raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C: assign str, bytes, a buffer, "
+                            f"a pointer a cx function returned, or None, not {type(value).__name__}") from None
+        if view.readonly or not view.c_contiguous:
+            raise TypeError(f"'{self.decl.name}': the buffer must be writable and contiguous")
+        return ctypes.addressof(ctypes.c_char.from_buffer(view)), (value, view)

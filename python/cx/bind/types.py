@@ -15,14 +15,23 @@ from __future__ import annotations
 import copyreg
 import ctypes
 import dataclasses
+import threading
+import weakref
 
 from ..build import cache
 from ..errors import CxError, PicklingError
 from . import scalars
 
-__all__ = ["TypeTable", "Pointer", "CString", "BindingError", "StructType", "UnionType", "show_layouts_with"]
+__all__ = ["TypeTable", "Pointer", "CString", "BindingError", "StructType", "UnionType", "show_layouts_with",
+           "string_at"]
 
 _html_view = [None]  # the function that draws a struct class's layout (cx.tools.layouts)
+
+# One Python class per C struct definition, for the whole process: a struct of a header that two
+# modules (or two cells) include is one class in both, so values pass between them as they do
+# between C files. Keyed by TypeTable._definition; a class lives as long as a module uses it.
+_SHARED = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
 
 
 def show_layouts_with(view) -> None:
@@ -96,6 +105,12 @@ class TypeTable:
         if decl.name != name:  # asked by tag, keyed by typedef name: one class for both
             cls = self._structs[name] = self.struct(decl.name)
             return cls
+        definition = self._definition(decl)
+        with _SHARED_LOCK:
+            shared = _SHARED.get(definition)
+        if shared is not None:  # the same definition in another module: one class for both
+            self._structs[name] = shared
+            return shared
         base = ctypes.Union if decl.union else ctypes.Structure
         body = {"__doc__": f"C {'union' if decl.union else 'struct'} {name}", "__module__": "cx",
                 "__repr__": _struct_repr, "__reduce__": _reduce_struct_value, "_cx_types": self,
@@ -107,17 +122,35 @@ class TypeTable:
         self._incomplete.append(name)
         self._made.append(name)
         if len(self._incomplete) == 1:  # the outermost call completes every class it made
-            made, self._made = self._made, []
             try:
                 while self._incomplete:
                     self._complete(self._incomplete[-1])
-                self._check_layouts(made)
+                self._check_layouts(self._made)  # with those made while completing (pointer members)
+                with _SHARED_LOCK:
+                    for n in self._made:
+                        _SHARED.setdefault(self._definition(self._decls.structs[n]), self._structs[n])
             except BaseException:
-                for n in self._incomplete + made:
+                for n in self._incomplete + self._made:
                     self._structs.pop(n, None)
                 self._incomplete.clear()
                 raise
+            finally:
+                self._made = []
         return cls
+
+    def _definition(self, decl, seen=()):
+        """What makes two struct definitions one C type: kind, names, the definition's text (its
+        fields and attributes, as the compiler saw them), fields, and the definitions of the
+        structs held by value."""
+        parts = [decl.union, decl.name, decl.tag, self._decls.definition_text(decl.name)]
+        for f in decl.fields:
+            inner = f.type
+            while inner.kind == "array":
+                inner = inner.target
+            held = self._decls.structs.get(inner.name) if inner.kind in ("struct", "union") else None
+            parts.append((f, self._definition(held, seen + (decl.name,)) if held is not None
+                          and held.name not in seen and held.name != decl.name else None))
+        return tuple(parts)
 
     def _check_layouts(self, names):
         """Compare the classes made with the compiler's own layout: a struct ctypes lays out
@@ -169,6 +202,12 @@ class TypeTable:
                 cls._fields_ = fields
             except (TypeError, ValueError, AttributeError) as exc:
                 raise BindingError(f"struct {name}: ctypes cannot make it ({exc})") from None
+            for f in decl.fields:  # pointer fields that take Python's strings, buffers and callables
+                if f.name is not None and f.bits is None and f.type.kind == "pointer":
+                    if _is_bytes(f.type):
+                        setattr(cls, f.name, _BytesField(cls.__dict__[f.name], f, self.handle(f.type.target)))
+                    elif f.type.target.kind == "function":
+                        setattr(cls, f.name, _FunctionField(cls.__dict__[f.name], f, self.function_type(f.type.target)))
 
     def handle(self, target):
         """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
@@ -218,9 +257,11 @@ class TypeTable:
         raise BindingError(f"type '{t.spelling}' cannot be used by value from Python")
 
     def function_type(self, t):
-        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters); a
-        ``char *`` parameter reaches the Python callable as bytes."""
-        args = [ctypes.c_char_p if _is_text(p.type) else self.ctype(p.type) for p in t.params]
+        """A ``CFUNCTYPE`` for a C function type (used for function-pointer parameters). A
+        ``char *`` parameter (any char, const or not) reaches the Python callable as the
+        :class:`Pointer` C passed, which reads nothing by itself: a parser that hands
+        ``(text, size)`` slices to its callbacks costs O(1) a call; :func:`string_at` reads one."""
+        args = [self.handle(p.type.target) if _is_bytes(p.type) else self.ctype(p.type) for p in t.params]
         return ctypes.CFUNCTYPE(self.restype(t.result), *args)
 
     def restype(self, t):
@@ -250,6 +291,136 @@ class TypeTable:
 
 def _is_text(t):
     return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name == "char"
+
+
+def _is_bytes(t):
+    """``char *``, ``signed char *``, ``unsigned char *`` (const or not): bytes C points to."""
+    return t.kind == "pointer" and t.target.kind == "scalar" and t.target.name in ("char", "signed char",
+                                                                                   "unsigned char")
+
+
+class _Field:
+    """A pointer field of a cx struct class in place of ctypes' own descriptor (whose ``offset``
+    and ``size`` it keeps): what Python assigns is kept alive by the struct instance while the field
+    holds it."""
+
+    def __init__(self, cfield, decl):
+        self.cfield, self.decl, self.offset, self.size = cfield, decl, cfield.offset, cfield.size
+        self.__doc__ = f"{decl.type.declaration(decl.name)}"
+
+    def _slot(self, instance):
+        return ctypes.c_void_p.from_address(ctypes.addressof(instance) + self.offset)
+
+    def _keep(self, instance, value):
+        kept = instance.__dict__.setdefault("_cx_kept", {})
+        kept[self.decl.name] = value
+
+    def __repr__(self):
+        return f"<Field type={self.decl.type.spelling}, ofs={self.offset}, size={self.size}>"
+
+
+class _BytesField(_Field):
+    """A ``char *`` field (``const``, ``unsigned char *``): takes str (UTF-8), bytes, a writable
+    buffer (bytearray, a numpy array) or None; reads as a function result does: ``const char *``
+    as str, ``char *`` as a :class:`CString` (the text and the pointer), NULL as None."""
+
+    def __init__(self, cfield, decl, pointer):
+        super().__init__(cfield, decl)
+        self.pointer = pointer  # the cx pointer class of its type
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        address = self._slot(instance).value
+        if not address:
+            return None
+        target = self.decl.type.target
+        if target.name != "char":  # unsigned char *: bytes C points to, length unknown: the pointer
+            return self.pointer(address)
+        text = ctypes.string_at(address).decode("utf-8", errors="surrogateescape")
+        return text if target.const else CString(text, ctypes.c_void_p(address))
+
+    def __set__(self, instance, value):
+        keep = value
+        if value is None:
+            address = None
+        elif isinstance(value, CString):
+            address = value.pointer.value if value.pointer is not None else None
+        elif isinstance(value, ctypes.c_void_p):
+            address = value.value
+        elif isinstance(value, (str, bytes)):
+            keep = ctypes.create_string_buffer(value.encode("utf-8") if isinstance(value, str) else value)
+            address = ctypes.addressof(keep)
+        else:
+            try:
+                view = memoryview(value)
+            except TypeError:
+                raise TypeError(f"field '{self.decl.name}' ({self.decl.type.spelling}): assign str, bytes, a "
+                                f"buffer, a cx pointer or None, not {type(value).__name__}") from None
+            if view.readonly or not view.c_contiguous or not view.nbytes:
+                raise TypeError(f"field '{self.decl.name}': the buffer must be writable, contiguous, not empty")
+            keep = (value, view)
+            address = ctypes.addressof(ctypes.c_char.from_buffer(view))
+        self._slot(instance).value = address
+        self._keep(instance, keep)
+
+
+class _FunctionField(_Field):
+    """A function pointer field: takes a Python callable, a C function or None; reads as a
+    callable (None when NULL)."""
+
+    def __init__(self, cfield, decl, functype):
+        super().__init__(cfield, decl)
+        self.functype = functype
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        address = self._slot(instance).value
+        return self.functype(address) if address else None
+
+    def __set__(self, instance, value):
+        if value is None:
+            keep, address = None, None
+        elif isinstance(value, ctypes._CFuncPtr):
+            keep, address = value, ctypes.cast(value, ctypes.c_void_p).value
+        elif callable(value):
+            keep = self.functype(value)
+            address = ctypes.cast(keep, ctypes.c_void_p).value
+        else:
+            raise TypeError(f"field '{self.decl.name}' ({self.decl.type.spelling}): assign a Python callable, "
+                            f"a C function or None, not {type(value).__name__}")
+        self._slot(instance).value = address
+        self._keep(instance, keep)
+
+
+def string_at(pointer, size=-1) -> bytes:
+    """The bytes a C pointer points to: ``size`` of them, or up to the first NUL byte.
+
+    Parameters
+    ----------
+    pointer : cx.Pointer, int or ctypes pointer
+        What C passed (a ``char *`` parameter of a callback arrives as a :class:`Pointer`) or
+        returned.
+    size : int
+        How many bytes; -1 (default): up to the first NUL, as C reads a string.
+
+    Examples
+    --------
+    >>> import cx
+    >>> lib = cx.compile("typedef void (*cb)(const char *, long);\n"
+    ...                  "void each_word(cb f) { f(\"hello world\", 5); f(\"world\", 5); }")
+    >>> words = []
+    >>> lib.each_word(lambda p, n: words.append(cx.string_at(p, n)))
+    >>> words
+    [b'hello', b'world']
+    """
+    address = pointer.value if isinstance(pointer, ctypes.c_void_p) else pointer
+    if not address:
+        raise ValueError("cx.string_at: the pointer is NULL")
+    if size is None or size < -1:
+        raise ValueError(f"cx.string_at: size must be -1 (up to the NUL byte) or a byte count, not {size!r}")
+    return ctypes.string_at(address, size)
 
 
 def _identity(t):

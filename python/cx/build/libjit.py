@@ -106,6 +106,7 @@ _SIGNATURES = {
     "jit_define": (ctypes.c_int, [state_p, ctypes.c_char_p, ctypes.c_char_p]),
     "jit_set_options": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_add_symbol": (ctypes.c_int, [state_p, ctypes.c_char_p, ctypes.c_void_p]),
+    "jit_add_unit": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_compile": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_preprocess": (ctypes.c_void_p, [state_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)]),
     "jit_names": (ctypes.c_void_p, [state_p, ctypes.POINTER(ctypes.c_size_t)]),

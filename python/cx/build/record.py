@@ -33,7 +33,7 @@ _FORMAT = 2
 #: ``cx.compile``'s options and their defaults (``link`` is the record's ``links``).
 DEFAULTS = {
     "name": None, "include_dirs": (), "defines": {}, "library_dirs": (), "libraries": (), "options": (),
-    "hold_gil": (), "backend": "tcc", "compiler": None, "check": False, "guard": None,
+    "hold_gil": (), "backend": "tcc", "compiler": None, "check": False, "guard": None, "api": (), "units": (),
 }
 
 
@@ -50,6 +50,8 @@ class Settings:
     options: Sequence[str] = ()
     symbols: Mapping[str, int] = field(default_factory=dict)
     compiler: Optional[str] = None
+    #: Other translation units of the same module, as the backend compiles them (cx.load of several files).
+    units: Sequence[str] = ()
 
 
 def _defines(defines) -> dict:
@@ -126,11 +128,14 @@ class Build:
         if unknown:
             raise TypeError(f"cx.compile() got an unexpected keyword argument {sorted(unknown)[0]!r}")
         merged = {**DEFAULTS, **options}
-        for name in ("include_dirs", "library_dirs", "libraries", "hold_gil"):
+        for name in ("include_dirs", "library_dirs", "libraries", "hold_gil", "api"):
             merged[name] = _strings(name, merged[name])
         merged["defines"] = _defines(merged["defines"])
         merged["options"] = _tokens(merged["options"])
         merged["check"] = bool(merged["check"])
+        merged["units"] = tuple((str(path), str(text)) for path, text in merged["units"])
+        if merged["units"] and merged["backend"] != "tcc":
+            raise OptionError("several files as one module need backend='tcc' (TinyCC compiles them in one state)")
         if merged["compiler"] is not None and merged["backend"] != "cc":
             raise OptionError(f"compiler={merged['compiler']!r} applies to backend='cc' only; pass backend='cc' too")
         return cls(source, tuple(sorted(merged.items())), tuple(links), file)

@@ -7,11 +7,14 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
 
 from .. import cread
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic
-from . import unit
+from . import constants, unit
 from .backends import tcc
 from .record import Settings
 
@@ -31,26 +34,56 @@ def check_text(source: str) -> None:
 
 @dataclass
 class Prepared:
-    """What :func:`prepare` makes of a source: its declarations, and the text the backend compiles."""
+    """What :func:`prepare` makes of a source: its declarations, the text the backend compiles,
+    and the ``#define``/``#undef`` lines of the preprocessed text (:mod:`cx.build.constants`)."""
 
     declarations: cread.Reader
     compiled_text: str
     preprocessed: bool
+    directives: list = field(default_factory=list)
+    units: list = field(default_factory=list)  # the other files' texts, as the backend compiles them
 
 
-def prepare(source: str, settings: Settings, back) -> Prepared:
+def prepare(source: str, settings: Settings, back, api=(), units=()) -> Prepared:
     """Preprocess ``source`` with the backend's own preprocessor and read its declarations.
 
     The declarations are those of the translation unit as the compiler sees it (every header,
     every macro, every ``#if``). A backend that compiles preprocessed text (``PREPROCESSED``)
-    then compiles exactly that text, so the source is preprocessed once.
+    then compiles exactly that text, so the source is preprocessed once. ``api``: the headers
+    bound on purpose (``cx.include``): their directories' headers are read as the user's.
+    ``units``: ``(path, text)`` of the module's other files (``cx.load`` of several files), each
+    preprocessed as its own translation unit; the declarations are those of all of them (a
+    function one file declares and another defines is defined).
     """
-    text = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings)
+    text, directives = constants.split_directives(back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings))
+    main, others = text, []
+    for path, unit_text in units:  # each file its own unit: its text follows, its offsets shifted
+        plain, more = constants.split_directives(back.preprocess(f'#line 1 "{path}"\n' + unit_text, settings))
+        plain = back.compilable(plain, path)  # its lines are the file's, not the cell's
+        shift = len(text) + 1
+        directives += [dataclasses.replace(d, offset=d.offset + shift) for d in more]
+        text = text + "\n" + plain
+        others.append(plain)
     declarations = cread.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                           system_dirs=back.system_dirs())
+                                           system_dirs=back.system_dirs(), api_dirs=_api_dirs(text, api))
     if getattr(back, "PREPROCESSED", False):
-        return Prepared(declarations, back.compilable(text), True)
-    return Prepared(declarations, source, False)
+        return Prepared(declarations, back.compilable(main), True, directives, others)
+    return Prepared(declarations, source, False, directives)
+
+
+_MARKER = re.compile(r'^# 1 "([^"\n]+)" 1$', re.M)
+
+
+def _api_dirs(text, headers):
+    """The directories of the API headers, as the preprocessor found them (its line markers)."""
+    if not headers:
+        return ()
+    found = []
+    for path in dict.fromkeys(_MARKER.findall(text)):
+        for header in headers:
+            if path == header or path.endswith("/" + header.lstrip("/")):
+                found.append(os.path.dirname(os.path.abspath(path)))
+    return tuple(dict.fromkeys(found))
 
 
 def make_code(back, prepared: Prepared, settings: Settings, guard: bool):
@@ -60,16 +93,67 @@ def make_code(back, prepared: Prepared, settings: Settings, guard: bool):
     it, the source is compiled alone, which gives its own error (a missing ``}``). A source that
     compiles alone but not with the marker is cx's bug, reported as such: calls are never left
     unguarded silently. (The calls themselves enter the guard in cx's call slot, ``_call.c``.)
+
+    The static inline functions of the user's headers are emitted (:func:`cx.build.unit.translation_unit`);
+    one that calls what nothing defines here (a header whose library is not linked) is left out,
+    with those that call it, and the unit compiled again: ``code.inline_left_out`` says why.
     """
+    inline = list(prepared.declarations.inline_functions)
+    left_out = {}
+    for _ in range(4):
+        try:
+            code = _make_code(back, prepared, settings, guard, inline)
+        except CompileError as exc:
+            dropped = _inline_calling_undefined(exc, prepared.declarations.view, inline) if inline else {}
+            if not dropped:
+                raise
+            left_out.update(dropped)
+            inline = [n for n in inline if n not in dropped]
+            continue
+        code.inline_left_out = left_out
+        return code
+    return _make_code(back, prepared, settings, guard, [])
+
+
+_UNDEFINED = re.compile(r"undefined (?:symbol|reference to) [`'‘\"]?([A-Za-z_]\w*)")
+
+
+def _inline_calling_undefined(exc, view, inline):
+    """The inline functions whose bodies name a symbol the link did not find (and those that call
+    them), name -> why; {} when the error is not that."""
+    missing = {m.group(1) for d in exc.diagnostics for m in _UNDEFINED.finditer(d.message)}
+    missing |= {m.group(1) for m in _UNDEFINED.finditer(exc.summary)}
+    if not missing:
+        return {}
+    dropped, changed = {}, True
+    while changed:
+        changed = False
+        for name in inline:
+            if name in dropped:
+                continue
+            chunk = view.chunks[view.header_inline[name]]
+            words = set(re.findall(r"[A-Za-z_]\w*", view.text[chunk.start:chunk.end]))
+            calls = sorted((missing | set(dropped)) & words - {name})
+            if calls:
+                dropped[name] = (f"static inline {name}() calls {', '.join(calls)}, which nothing defines here "
+                                 "(link the library that does: libraries=[...], or the module: link=[...])")
+                changed = True
+    return dropped
+
+
+def _make_code(back, prepared, settings, guard, inline):
     text = unit.translation_unit(prepared.compiled_text, prepared.declarations, guard=guard,
-                                 preprocessed=prepared.preprocessed)
+                                 preprocessed=prepared.preprocessed, inline=inline)
+    if prepared.units:  # the module's other files: compiled first, each its own unit
+        settings = dataclasses.replace(settings, units=tuple(
+            unit.translation_unit(u, prepared.declarations, preprocessed=True, inline=()) for u in prepared.units))
     try:
         code = back.build(text, settings)
     except CompileError as exc:
         if not (guard and unit.generated_code_failed(exc)):
             raise
         back.build(unit.translation_unit(prepared.compiled_text, prepared.declarations, guard=False,
-                                         preprocessed=prepared.preprocessed), settings).close()
+                                         preprocessed=prepared.preprocessed, inline=()), settings).close()
         raise CxError("cx could not guard the calls of this source: the crash guard's end marker did not "
                       f"compile ({next((str(d) for d in exc.errors), exc.summary)}); this is a bug in cx, "
                       "please report it with the source") from None
@@ -81,7 +165,7 @@ def make_code(back, prepared: Prepared, settings: Settings, guard: bool):
 
 
 def layout_build(text: str):
-    """TinyCC's code for a layout query's text (:mod:`cx.bind.check`), whatever the module's
-    backend: the question is about the declarations' text, which TinyCC compiled or a C
-    compiler's preprocessor wrote."""
+    """TinyCC's code for a query's text (a layout, :mod:`cx.bind.check`; constants,
+    :mod:`cx.build.constants`), whatever the module's backend: the question is about the
+    declarations' text, which TinyCC compiled or a C compiler's preprocessor wrote."""
     return tcc.build(text, Settings(user_source=text))

@@ -36,12 +36,23 @@ GENERATED_FILE = "<cx-generated>"
 _END_MARKER = f"static void __cx_code_tail(void) {{}}\nvoid {END_SYMBOL}(void) {{}}"
 
 
-def translation_unit(source: str, declarations, *, preprocessed=False, guard=False) -> str:
+#: ``void *const __cx_inline_f = (void *)f;``: the address of a header's static inline ``f``, which
+#: also makes the compiler emit it (:func:`inline_address_symbol`).
+_INLINE_ADDRESS = "__cx_inline_{}"
+
+
+def inline_address_symbol(name: str) -> str:
+    """The symbol of the pointer that holds the address of the static inline function ``name``."""
+    return _INLINE_ADDRESS.format(name)
+
+
+def translation_unit(source: str, declarations, *, preprocessed=False, guard=False, inline=None) -> str:
     """The full C text to compile for ``source`` (whose declarations are ``declarations``).
 
     ``preprocessed``: ``source`` is the preprocessor's output for the cell (its line markers name
     ``<cell>``), so no macro of the cell is defined any more and the prelude's ``#undef`` lines
     are not needed (the backend passed them as ``-U`` options). ``guard``: append the end marker.
+    ``inline``: the static inline functions of the user's headers to emit (default: all of them).
     """
     for rewrite in REWRITES:
         rewritten = rewrite(source, declarations)
@@ -52,8 +63,13 @@ def translation_unit(source: str, declarations, *, preprocessed=False, guard=Fal
         parts = [source, "\n"]
     else:
         parts = [PRELUDE, f'#line 1 "{SOURCE_NAME}"\n', source, "\n"]
+    inline = declarations.inline_functions if inline is None else inline
+    if inline or guard:
+        parts.append(f'#line 1 "{GENERATED_FILE}"\n')
+    for name in inline:  # a header's static inline functions: emitted, and their addresses known
+        parts.append(f"void *const {inline_address_symbol(name)} = (void *){name};\n")
     if guard:
-        parts.append(f'#line 1 "{GENERATED_FILE}"\n{_END_MARKER}\n')
+        parts.append(f"{_END_MARKER}\n")
     return "".join(parts)
 
 

@@ -222,6 +222,9 @@ class Declarations:
     typedefs: MappingProxyType
     warnings: tuple
 
+    #: The ``static inline`` functions of the user's headers (bound too); a snapshot reads none.
+    inline_functions = ()
+
     # The questions a Module asks, as a :class:`Reader` answers them (here all read already).
     @property
     def defined_functions(self):

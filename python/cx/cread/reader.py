@@ -35,7 +35,7 @@ from .model import CType, Declarations, Field, Function, Global, Param, Struct
 
 __all__ = ["from_preprocessed", "Reader"]
 
-def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=True):
+def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_dirs=(), fast=True):
     """The declarations of a translation unit, from its preprocessed text, read on demand.
 
     This is how :func:`cx.compile` reads a source: the compiler's preprocessor has already
@@ -54,6 +54,8 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
         in the file ``"<cell>"``).
     system_dirs : iterable of str
         Directories of system headers.
+    api_dirs : iterable of str
+        Directories of headers bound on purpose (``cx.include``): read as the user's.
 
     Returns
     -------
@@ -62,7 +64,7 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), fast=Tr
         (``reader.function("f")``); its ``functions``, ``structs``... read everything, like
         :class:`Declarations`.
     """
-    return Reader(cview.View(text, source_files, "<cell>", system_dirs), fast)
+    return Reader(cview.View(text, source_files, "<cell>", system_dirs, api_dirs), fast)
 
 
 _ANONYMOUS_BODY = ctext.rx(r"\b(?:struct|union|enum)\s*\{")
@@ -95,6 +97,14 @@ class Reader:
         self.static_functions = tuple(sorted(view.static_definitions | view.static_functions))
         #: Names declared without a definition (prototypes, ``extern`` variables).
         self.undefined = tuple(undefined)
+        #: The ``static inline`` functions the user's headers define (part of their API: bound too).
+        self.inline_functions = tuple(view.header_inline)
+
+    @property
+    def view(self):
+        """The compiler's view of the source (:class:`cx.cread.view.View`): its declarations
+        indexed by name, each with its file and line."""
+        return self._view
 
     # -- on demand ------------------------------------------------------------------------
     def function(self, name):
@@ -142,6 +152,15 @@ class Reader:
         view = self._view
         found = {view.typedefs.get(st.name), view.tags.get(("union" if st.union else "struct", st.tag))}
         return {i for i in found if i is not None}
+
+    def definition_text(self, name):
+        """The text that defines the struct ``name`` as the compiler saw it, whitespace folded
+        (what makes two definitions one C type: fields, attributes, packing)."""
+        st = self.struct(name)
+        if not st:
+            return ""
+        view = self._view
+        return " ".join(" ".join(view.head(view.chunks[i]).split()) for i in sorted(self._struct_chunks(st)))
 
     def packed(self, name):
         """Whether the struct ``name`` is declared ``__attribute__((packed))``."""

@@ -102,19 +102,23 @@ class View:
         The name to report for it (``"<cell>"``).
     system_dirs : iterable of str
         Directories whose headers are the system's: what they declare is never exported.
+    api_dirs : iterable of str
+        Directories whose headers are an API the source binds on purpose (``cx.include``): theirs
+        count as the user's, system directories or not.
     """
 
-    def __init__(self, text, source_files, source_name, system_dirs=()):
+    def __init__(self, text, source_files, source_name, system_dirs=(), api_dirs=()):
         self.source_name = source_name
         prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
+        api = tuple(os.path.join(os.path.abspath(d), "") for d in api_dirs if d)
         users = {}  # file name as written -> (shown name, from the user's files)
         self._segments = []  # (offset, file, line at offset, user)
         for offset, line, written in _cscan.markers(text):
             known = users.get(written)
             if known is None:
                 name = written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
-                user = name in source_files or (
-                    not name.startswith("<") and not os.path.abspath(name).startswith(prefixes))
+                user = name in source_files or (not name.startswith("<") and (
+                    not os.path.abspath(name).startswith(prefixes) or (api and os.path.abspath(name).startswith(api))))
                 known = users[written] = (source_name if name in source_files else name, user)
             self._segments.append((offset, known[0], line, known[1]))
         self.text = text
@@ -136,6 +140,7 @@ class View:
         self.static_functions = set()  # names in `names` that a static declaration made internal
         self._lined = []  # indexes of the chunks whose line is known, ascending (see line)
         self.static_definitions = set()  # functions the user's files define static (never in `names`)
+        self.header_inline = {}  # static inline functions of the user's headers: name -> chunk index
         self._index()
 
     # -- positions --------------------------------------------------------------------------
@@ -183,6 +188,7 @@ class View:
                     if is_static:
                         self.static_functions.add(name)
                         self.static_definitions.add(name)
+                        self._note_inline(index, name)
                     elif name in names:
                         names[name].append(index)
                     else:
@@ -201,12 +207,12 @@ class View:
                         self._enumerators(chunk, chunk.start + m.end() - 1)
             if chunk.body is None and "typedef" in head and typedef_word.search(head):
                 simple = plain.match(head)  # typedef unsigned long size_t; (most of them)
-                if simple:
-                    self.typedefs[simple.group(1)] = chunk.index
+                if simple:  # the first definition: a later one (C11 allows it, as does each unit of a
+                    self.typedefs.setdefault(simple.group(1), chunk.index)  # module) must not move it
                     continue
                 # in source order: in `T x` T must already be known as a type
                 for name in _declarator_names(_outside_braces(head), self.typedefs):
-                    self.typedefs[name] = chunk.index
+                    self.typedefs.setdefault(name, chunk.index)
                 continue
             if not chunk.user:
                 continue
@@ -214,6 +220,7 @@ class View:
                 if chunk.static:
                     self.static_functions.add(chunk.name)
                     self.static_definitions.add(chunk.name)
+                    self._note_inline(chunk.index, chunk.name)
                 else:
                     self.names.setdefault(chunk.name, []).append(chunk.index)
             elif not static.match(head):
@@ -224,6 +231,13 @@ class View:
                 if called:
                     self.static_functions.add(called.group(1))
         self.static_functions &= self.names.keys()
+
+    def _note_inline(self, index, name):
+        """A static function the user's files define: a ``static inline`` one of a header (not the
+        source itself, whose statics stay private) is part of the header's API."""
+        chunk = self.chunks[index]
+        if chunk.file != self.source_name and rx(r"\b(?:inline|__inline|__inline__)\b").search(self.head(chunk)):
+            self.header_inline[name] = index
 
     def _enumerators(self, chunk, brace):
         close = self.text.find("}", brace, chunk.end)
@@ -264,6 +278,8 @@ class View:
         """The chunks to read for the function or variable ``name``: its definition, or else
         every declaration."""
         indexes = self.names.get(name, ())
+        if not indexes and name in self.header_inline:
+            return {self.header_inline[name]}
         defining = [i for i in indexes if self.chunks[i].body is not None or self._defines(i)]
         return set(defining[-1:] or indexes)
 
@@ -278,23 +294,43 @@ class View:
             if chunk.body is not None:
                 return True
             outer = _outside_braces(self.head(chunk)).split("=", 1)[0]
-            if rx(r"\b" + name + r"\s*\(").search(outer) and not rx(r"\(\s*\*\s*" + name + r"\b").search(outer):
+            # `name(` and not `(*name)`: one pattern for every name (a pattern per name was the
+            # cost of binding a library's few hundred prototypes)
+            called = {m.group(1) for m in rx(r"\b([A-Za-z_]\w*)\s*\(").finditer(outer)}
+            pointers = {m.group(1) for m in rx(r"\(\s*\*\s*([A-Za-z_]\w*)\b").finditer(outer)}
+            if name in called and name not in pointers:
                 return True
         return False
 
     def cell_struct_names(self):
-        """Keys of the structs and unions the source itself declares with a body: the typedef
-        name of an untagged one, else the tag (as :mod:`cx.cread.reader` keys them), unread."""
+        """Keys of the structs and unions the user's files (the source and its own headers)
+        declare with a body: the typedef name of an untagged one, else the tag (as
+        :mod:`cx.cread.reader` keys them), unread."""
         names = []
         typedef_chunks = set(self.typedefs.values())
         for (kind, tag), i in self.tags.items():
-            if kind != "enum" and self.chunks[i].file == self.source_name and i not in typedef_chunks:
+            if kind != "enum" and self.chunks[i].user and i not in typedef_chunks:
                 names.append(tag)
         for name, i in self.typedefs.items():
             head = self.head(self.chunks[i])
-            if self.chunks[i].file == self.source_name and rx(r"\b(?:struct|union)\b[^;{]*\{").search(head):
+            if self.chunks[i].user and rx(r"\b(?:struct|union)\b[^;{]*\{").search(head):
                 names.append(name)
         return list(dict.fromkeys(names))
+
+    def user_at(self, offset):
+        """Whether ``offset`` of the text is in one of the user's files (not a system header)."""
+        segment = bisect.bisect_right(self._offsets, offset) - 1
+        return self._segments[segment][3] if segment >= 0 else not self._segments
+
+    def user_enumerators(self):
+        """The enumeration constants the user's files declare, name -> chunk index, in order."""
+        raw = self._raw
+        return {n: i for n, i in self.enumerators.items() if raw[i][6]}
+
+    def user_types(self):
+        """Chunks of every type and enumerator the user's files declare, with the types they use."""
+        return self.closure({i for i in (*self.typedefs.values(), *self.tags.values(), *self.enumerators.values())
+                             if self.chunks[i].user})
 
     def cell_types(self):
         """Chunks of the types and enumerators the source itself (not a header) declares."""
@@ -302,9 +338,14 @@ class View:
                 if self.chunks[i].file == self.source_name}
 
     def _defines(self, index):
-        """Whether a declaration chunk defines its variable (not ``extern``, or initialised)."""
+        """Whether a declaration chunk defines its variable (not ``extern``, or initialised), not a
+        function's prototype: ``int (*hash)(int) = f;`` and ``op table[2];`` define variables."""
         head = self.head(self.chunks[index])
-        return "(" not in head.split("=", 1)[0] and (not rx(r"\bextern\b").search(head) or "=" in head)
+        outer = _outside_braces(head).split("=", 1)[0]
+        names = _declarator_names(outer, self.typedefs)
+        if not names or rx(r"\b" + names[0] + r"\s*\(").search(outer):
+            return False  # a function's prototype
+        return not rx(r"\bextern\b").search(head) or "=" in head
 
     def closure(self, picked, known=frozenset()):
         """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly

@@ -22,13 +22,12 @@ from __future__ import annotations
 import copy
 import ctypes
 import math
-import platform
 import statistics
 import timeit as _pytimeit
 from dataclasses import dataclass, field
 
 from .. import _speedups
-from ..bind import FunctionInfo, scalars
+from ..bind import FunctionInfo, abi, scalars
 from ..runtime import guard as _guard
 from ..errors import ClosedError, CrashError, CxError
 
@@ -110,7 +109,7 @@ class TimeitResult:
 
 # ---- arguments placed as the calling convention places them ----------------------------------
 
-_X86_64 = platform.machine().lower() in ("x86_64", "amd64")
+_X86_64 = abi.X86_64
 _WORD = 8
 
 
@@ -166,39 +165,6 @@ class _Placement:
         return pack(self.ints), pack(self.floats), pack(self.stack)
 
 
-def _leaves(ctype, offset=0):
-    """(offset, ctypes scalar type) of every scalar inside a struct, union or array type."""
-    if issubclass(ctype, ctypes.Array):
-        size = ctypes.sizeof(ctype._type_)
-        for i in range(ctype._length_):
-            yield from _leaves(ctype._type_, offset + i * size)
-    elif issubclass(ctype, (ctypes.Structure, ctypes.Union)):
-        for entry in ctype._fields_:
-            yield from _leaves(entry[1], offset + getattr(ctype, entry[0]).offset)
-    else:
-        yield offset, ctype
-
-
-def _eightbytes(ctype, tinycc=False):
-    """The System V x86-64 classes of a struct's eightbytes, or None when it is passed in memory
-    (over 16 bytes, a ``long double``, a field not at its alignment). ``tinycc``: as TinyCC passes
-    it, which gives a struct one class for all its eightbytes (``struct { double d; long l; }``
-    goes in two integer registers, where the ABI says one of each)."""
-    size = ctypes.sizeof(ctype)
-    if size > 16:
-        return None
-    classes = ["NONE"] * ((size + _WORD - 1) // _WORD)
-    for offset, leaf in _leaves(ctype):
-        if leaf is ctypes.c_longdouble or offset % ctypes.alignment(leaf):
-            return None
-        scalar = scalars.by_ctype(leaf)
-        k = offset // _WORD
-        sse = scalar is not None and scalar.element == "f"
-        classes[k] = "INTEGER" if not sse or classes[k] == "INTEGER" else "SSE"
-    classes = [c if c != "NONE" else "SSE" for c in classes]
-    return ["INTEGER"] * len(classes) if tinycc and "INTEGER" in classes else classes
-
-
 def _place(placement, ctype, data, what, tinycc):
     """Put one converted argument (``data``: its bytes as C holds it) where the callee reads it
     (``tinycc``: the callee was compiled by TinyCC)."""
@@ -216,7 +182,7 @@ def _place(placement, ctype, data, what, tinycc):
     elif scalar is not None:  # long double: memory, 16-byte aligned
         placement.memory(data, 16)
     else:
-        classes = _eightbytes(ctype, tinycc)
+        classes = abi.eightbytes(ctype, tinycc)
         if classes is None:
             placement.memory(data, ctypes.alignment(ctype))
         else:
@@ -236,10 +202,10 @@ def _result_kind(result, restype, placement, keep):
     if not _X86_64:
         raise CxError(f"{result.spelling}: cx.timeit times functions returning a struct on x86-64 only; time "
                       "this call with %timeit")
-    leaves = list(_leaves(restype))
+    leaves = list(abi.leaves(restype))
     if len(leaves) == 1 and leaves[0][1] is ctypes.c_longdouble:
         return "x"  # struct { long double x; } comes back in x87's st(0)
-    if _eightbytes(restype) is None:
+    if abi.eightbytes(restype) is None:
         buffer = ctypes.create_string_buffer(ctypes.sizeof(restype))
         keep.append(buffer)
         placement.integer(ctypes.addressof(buffer))  # the hidden pointer to the result
@@ -254,7 +220,7 @@ def _param_ctype(info, index):
         return ctypes.c_int
     if t.kind == "scalar":
         return scalars.by_name(t.name).ctype
-    return info.converters[index]  # a struct or union passed by value: its ctypes class
+    return info.types.ctype(t)  # a struct or union passed by value: its ctypes class
 
 
 def _raw(converted, ctype, what):
@@ -344,11 +310,14 @@ def timeit(function, *args, repeat: int = 7, number: int = 0, python: bool = Tru
             converted = info.converters[i].from_param(arg)  # the call's own checks and errors
             if ctype is not ctypes.c_void_p and type(converted).__name__ == "CArgObject":
                 converted = ctype(arg)  # ctypes' simple types (char, _Bool, long double) pass by value
+            elif issubclass(ctype, (ctypes.Structure, ctypes.Union)) and type(converted) is not ctype:
+                # the words ctypes passes for TinyCC (cx.bind.abi): the struct's own bytes
+                converted = ctype.from_buffer_copy(bytes(memoryview(converted).cast("B"))[:ctypes.sizeof(ctype)])
         data, holder = _raw(converted, ctype, what)
         _place(placement, ctype, data, what, info.types.backend == "tcc")
         keep.append((arg, holder))
     ints, floats, stack = placement.packed()
-    address = info.code.sym(decl.name)
+    address = info.address  # f itself (a header's static inline function has no symbol of its own)
     if not address:
         raise CxError(f"{decl.name}() has no symbol in its module")
     _guard.share_api()  # the loop enters the crash guard

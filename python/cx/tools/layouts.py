@@ -263,7 +263,9 @@ def _module_layout(module, name) -> Layout:
         compiled = _compiler_layout(how, decl)
         why = str(e).splitlines()[0]
         return dataclasses.replace(compiled, differences=(f"cx binds no ctypes class for it ({why})",))
-    return layout(cls)
+    if cls.__dict__.get("_cx_types") is module._types:
+        return layout(cls)
+    return _measure(module._types, decl, cls)  # a class shared with another module: as this one's compiler lays it out
 
 
 def _measure(how, decl, cls) -> Layout:

@@ -21,6 +21,10 @@ class Code:
     #: The compiler's warnings for this code, as text.
     diagnostics = ""
 
+    #: Static inline functions of the user's headers left out of this code, name -> why
+    #: (:func:`cx.build.steps.make_code`).
+    inline_left_out = {}
+
     def __init__(self, handle):
         self._handle = handle
 

@@ -115,9 +115,11 @@ PREPROCESSED = True
 _STRING_MARKER = r'(\n# \d+ )"<string>"'  # "\n# ": a literal prefix the regex engine finds fast
 
 
-def compilable(text: str) -> str:
-    """The preprocessed text, ready for :func:`build`: its lines are the cell's (``<cell>``)."""
-    return re.sub(_STRING_MARKER, r'\1"' + SOURCE_NAME + '"', "\n" + text)[1:]
+def compilable(text: str, name: str = SOURCE_NAME) -> str:
+    """The preprocessed text, ready for :func:`build`: its lines are the cell's (``<cell>``), or
+    the file ``name``'s (another file of the module: TinyCC's markers name the string it was
+    given, not its ``#line``)."""
+    return re.sub(_STRING_MARKER, r'\1"' + name.replace("\\", "\\\\") + '"', "\n" + text)[1:]
 
 
 @functools.lru_cache(maxsize=1)
@@ -163,8 +165,9 @@ def build(source: str, settings) -> TccCode:
     source : str
         The translation unit: :func:`preprocess`'s text made :func:`compilable`, then cx's
         generated C (its lines name ``<cell>``, so messages carry the cell's line numbers).
-    settings : cx.module.Settings
-        Include/library dirs, libraries, defines, options and symbols to link against.
+    settings : cx.build.record.Settings
+        Include/library dirs, libraries, defines, options, symbols to link against, and other
+        translation units of the module (``units``: compiled first, each its own unit).
 
     Raises
     ------
@@ -172,6 +175,8 @@ def build(source: str, settings) -> TccCode:
         With the compiler's diagnostics, when the source does not compile or link.
     """
     lib, state, code = _configured(settings)
+    for other in settings.units:
+        _check(lib, state, lib.jit_add_unit(state, other.encode("utf-8", "surrogateescape")), "adding a unit")
     rc = lib.jit_compile(state, source.encode("utf-8", "surrogateescape"))
     diagnostics = lib.jit_diagnostics(state).decode("utf-8", errors="replace")
     if rc != _libjit.JIT_OK:

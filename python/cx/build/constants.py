@@ -1,0 +1,225 @@
+"""The constants of a source: enumeration constants and object-like macros, valued by the compiler.
+
+The preprocessor keeps every ``#define`` and ``#undef`` in its text, on the line where it was
+(libjit's ``jit_preprocess``, like ``tcc -E -dD``). :func:`split_directives` takes them out of the
+text the declarations are read from, and keeps them in order. A :class:`Constants` then knows,
+without compiling anything, which names are candidates: the enumeration constants of the user's
+files, and the object-like macros the user's files define (the source, its own headers, ``-I``
+directories: never a system header's). Their values are asked of the compiler once, when the first
+one is wanted, in one small translation unit: the user's types, the ``#define`` and ``#undef`` lines
+replayed in order, and for each candidate its kind and value::
+
+    _Generic((NAME), char *: string, float/double: real, unsigned: unsigned, default: integer)
+    __builtin_constant_p(NAME)     (a macro that is not a constant, such as errno, is left out)
+
+Python reads names and structure here, never values: ``#define MASK (1u << 3 | FLAG)`` is
+``9`` because TinyCC says so. A macro whose text is no expression at all (``#define API
+__attribute__((visibility("default")))``) is not asked about; one that fails to compile is left
+out and the rest asked again.
+"""
+from __future__ import annotations
+
+import ctypes
+import re
+import threading
+from dataclasses import dataclass
+
+from ..errors import CompileError, CxError
+
+__all__ = ["split_directives", "Directive", "Constants"]
+
+_DIRECTIVE = re.compile(r"\n#(define|undef)[ \t]+([A-Za-z_]\w*)(\()?([^\n]*)")  # a literal start: found fast
+
+#: Words that start no constant expression: a macro whose text starts with one is not asked about.
+_NOT_AN_EXPRESSION = frozenset(
+    "typedef extern static auto register const volatile restrict inline _Noreturn void char short int long "
+    "float double signed unsigned _Bool _Complex struct union enum __attribute__ __attribute __declspec "
+    "__asm__ __asm asm __extension__ __inline __inline__ __restrict __restrict__ _Alignas _Thread_local "
+    "__thread do if else for while switch return goto break continue case default".split())
+
+_QUERY_FILE = "<cx-constants>"
+_RESERVED = re.compile(r"_[_A-Z]")
+_MAX_ATTEMPTS = 24  # compiles of the query before the candidates still failing are given up
+
+
+@dataclass(frozen=True)
+class Directive:
+    """A ``#define`` or ``#undef`` of the preprocessed text: ``offset`` (where its line was, in the
+    text without directives), ``define`` (False: ``#undef``), ``name``, ``function_like``, ``body``
+    (the replacement text, as the preprocessor wrote it) and ``line`` (the whole directive)."""
+
+    offset: int
+    define: bool
+    name: str
+    function_like: bool
+    body: str
+    line: str
+
+
+def split_directives(text: str):
+    """``(text without its #define/#undef lines, [Directive...])``; each directive's line is left
+    empty, so every other line keeps its number and the markers stay right."""
+    if "#define" not in text and "#undef" not in text:
+        return text, []
+    text = "\n" + text  # every directive starts a line: after a newline
+    out, directives, last, removed = [], [], 0, 0
+    for m in _DIRECTIVE.finditer(text):
+        start = m.start() + 1  # the directive itself, after its newline
+        out.append(text[last:start])
+        directives.append(Directive(start - removed - 1, m.group(1) == "define", m.group(2), m.group(3) is not None,
+                                    m.group(4).strip(), m.group(0)[1:]))
+        removed += m.end() - start
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)[1:], directives
+
+
+def _asks_about(directive, typedefs) -> bool:
+    """Whether a user's ``#define`` could be a constant: object-like, with an expression's text."""
+    body = directive.body
+    if directive.function_like or not body or "{" in body or ";" in body or "#" in body:
+        return False
+    first = re.match(r"[A-Za-z_]\w*", body)
+    if first and (first.group(0) in _NOT_AN_EXPRESSION or (first.end() == len(body) and first.group(0) in typedefs)):
+        return False
+    return body != directive.name
+
+
+_KIND = {1: "integer", 2: "real", 3: "string", 4: "unsigned"}
+
+
+class Constants:
+    """The constants of one module: names known at once, values asked of the compiler when first
+    wanted (thread-safe; asked once).
+
+    Parameters
+    ----------
+    directives : list of Directive
+        The text's ``#define``/``#undef`` lines, in order (:func:`split_directives`).
+    view : cx.cread.view.View
+        The compiler's view of the source (which file each line is in, the user's enumerators and
+        types).
+    build : callable
+        ``build(text) -> code``: compiles the query (TinyCC, whatever the module's backend).
+    reserved : bool
+        Also the macros whose names C reserves for the implementation (``__x``, ``_X``): a source's
+        own are asked about, an API header's (``cx.include``) are its implementation's.
+    """
+
+    def __init__(self, directives, view, build, reserved=True):
+        self._directives, self._view, self._build = directives, view, build
+        self._lock = threading.Lock()
+        self._values = None
+        self._left_out = {}
+        macros = {}
+        for d in directives:  # the last definition of a name wins; an #undef forgets it
+            if not d.define:
+                macros.pop(d.name, None)
+            elif view.user_at(d.offset) and _asks_about(d, view.typedefs) and (reserved or not _RESERVED.match(d.name)):
+                macros[d.name] = d
+            else:
+                macros.pop(d.name, None)
+        enumerators = view.user_enumerators()
+        self._candidates = list(enumerators) + [n for n in macros if n not in enumerators]
+
+    def names(self) -> list:
+        """The candidates: the user's enumeration constants and object-like macros (unvalued)."""
+        return list(self._candidates)
+
+    def values(self) -> dict:
+        """name -> value (int, float or str) of every candidate the compiler values as a constant."""
+        with self._lock:
+            if self._values is None:
+                self._values = self._ask(self._candidates) if self._candidates else {}
+            return self._values
+
+    def left_out(self) -> dict:
+        """Candidates the compiler did not take as a constant expression, name -> its message."""
+        self.values()
+        return dict(self._left_out)
+
+    # -- asking the compiler ---------------------------------------------------------------------
+    def _prefix(self):
+        # the types first: their text is the preprocessor's (macros expanded), which the replayed
+        # #defines must not expand again; then the macros, as they stand at the end of the source
+        view, seen, picked = self._view, set(), []
+        for i in sorted(view.user_types()):  # once each: the files of a module include one header
+            head = " ".join(view.head(view.chunks[i]).split())
+            if head not in seen:
+                seen.add(head)
+                picked.append(i)
+        types, _ = view.text_of(picked)
+        replay = "\n".join(d.line for d in self._directives)
+        return (types + "\n" + replay + "\n#define __CX_C(x) (__builtin_constant_p(x) ? (x) : 0)\n"
+                "#define __CX_K(x) (__builtin_constant_p(x) * _Generic((x), char *: 3, const char *: 3, "
+                "float: 2, double: 2, long double: 2, unsigned int: 4, unsigned long: 4, "
+                "unsigned long long: 4, _Bool: 4, default: 1))\n"
+                "#define __CX_N(x) _Generic((x), char *: 0, const char *: 0, default: __CX_C(x))\n"
+                "#define __CX_S(x) _Generic((x), char *: __CX_C(x), const char *: __CX_C(x), default: (const char *)0)\n")
+
+    def _ask(self, names):
+        prefix = self._prefix()
+        names = list(names)
+        for _ in range(_MAX_ATTEMPTS):
+            if not names:
+                return {}
+            tables = [("int", "__cx_kinds", "__CX_K"), ("long long", "__cx_ints", "__CX_N"),
+                      ("long double", "__cx_reals", "__CX_N"), ("const char *const", "__cx_strings", "__CX_S")]
+            lines, starts = [], []
+            for ctype, symbol, macro in tables:
+                lines.append(f"const {ctype} {symbol}[] = {{")
+                starts.append(len(lines) + 1)
+                lines += [f"{macro}({n})," for n in names]
+                lines.append("};")
+            text = prefix + f'#line 1 "{_QUERY_FILE}"\n' + "\n".join(lines) + "\n"
+            try:
+                code = self._build(text)
+            except CompileError as exc:
+                bad = self._failing(exc, starts, len(names))
+                if bad is None:  # not a line of the query: nothing can be asked
+                    self._left_out.update({n: exc.summary for n in names})
+                    return {}
+                self._left_out[names[bad]] = next((d.message for d in exc.diagnostics), exc.summary)
+                del names[bad]
+                continue
+            try:
+                return self._read(code, names)
+            finally:
+                code.close()
+        self._left_out.update({n: "the compiler was asked too often" for n in names})
+        return {}
+
+    @staticmethod
+    def _failing(exc, starts, count):
+        """The index of the candidate on the query line the first error names, or None."""
+        for d in exc.diagnostics:
+            if d.severity == "error" and d.file == _QUERY_FILE and d.line:
+                for start in starts:
+                    if start <= d.line < start + count:
+                        return d.line - start
+        return None
+
+    @staticmethod
+    def _read(code, names):
+        n = len(names)
+
+        def table(ctype, symbol):
+            address = code.sym(symbol)
+            if not address:
+                raise CxError(f"the constants query has no {symbol}: this is a bug in cx")
+            return (ctype * n).from_address(address)
+
+        kinds, ints = table(ctypes.c_int, "__cx_kinds"), table(ctypes.c_longlong, "__cx_ints")
+        reals, strings = table(ctypes.c_longdouble, "__cx_reals"), table(ctypes.c_void_p, "__cx_strings")
+        out = {}
+        for i, name in enumerate(names):
+            kind = _KIND.get(kinds[i])
+            if kind == "integer":
+                out[name] = int(ints[i])
+            elif kind == "unsigned":
+                out[name] = int(ints[i]) & 0xFFFFFFFFFFFFFFFF
+            elif kind == "real":
+                out[name] = float(reals[i])
+            elif kind == "string" and strings[i]:
+                out[name] = ctypes.string_at(strings[i]).decode("utf-8", errors="surrogateescape")
+        return out

@@ -1,0 +1,364 @@
+"""A library's whole C API from Python with no wrapper cell: constants and enums, static inline
+functions, variadic calls, installed libraries bound from their headers, one class per struct.
+
+The library is tests/clib/evq (a public header with export macros, #define flags, enums, inline
+accessors and a printf-style logger; two .c files), compiled by cx and, for ``cx.include``, built
+as a shared library by the system compiler. Real installed libraries: zlib, SQLite and libm.
+"""
+import ctypes
+import enum
+import math
+import pathlib
+import shutil
+import sqlite3
+import subprocess
+import zlib
+
+import pytest
+
+import cx
+
+EVQ = pathlib.Path(__file__).parent / "clib" / "evq"
+INCLUDE, SRC = str(EVQ / "include"), str(EVQ / "src")
+UNITY = '#include "queue.c"\n#include "log.c"\n'  # the library's two files, compiled as one cell
+
+needs_cc = pytest.mark.skipif(not shutil.which("cc"), reason="no system C compiler (apt-get install gcc)")
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return cx.compile(UNITY, include_dirs=[SRC, INCLUDE])
+
+
+@pytest.fixture(scope="module")
+def libevq(tmp_path_factory):
+    """libevq.so built by the system compiler, as a package would install it."""
+    out = tmp_path_factory.mktemp("evq")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", f"-I{INCLUDE}", f"{SRC}/queue.c", f"{SRC}/log.c",
+                    "-o", str(out / "libevq.so")], check=True)
+    subprocess.run(["cc", "-shared", "-fPIC", f"-I{INCLUDE}", f"{SRC}/queue.c", "-o", str(out / "libevqcore.so")],
+                   check=True)
+    return out
+
+
+# ---- constants and enums -------------------------------------------------------------------------
+
+def test_define_constants_are_attributes_valued_by_the_compiler(lib):
+    assert lib.EVQ_VERSION == "2.1.0"
+    assert lib.EVQ_VERSION_NUMBER == 0x020100
+    assert lib.EVQ_F_DEFAULT == 17 and lib.EVQ_F_KEEP == 16  # (1u << 0 | 1u << 4), through another macro
+    assert lib.EVQ_MAX_TEXT == 64 and lib.EVQ_LOAD_LIMIT == 0.75
+    assert isinstance(lib.EVQ_F_DEFAULT, int) and isinstance(lib.EVQ_LOAD_LIMIT, float)
+
+
+def test_macros_that_are_not_constants_are_not_attributes(lib):
+    with pytest.raises(AttributeError, match="EVQ_LAST_ERROR is not a constant"):
+        lib.EVQ_LAST_ERROR  # a call
+    assert "EVQ_UNUSED" not in lib.constants and "EVQ_API" not in lib.constants  # function-like; an attribute
+    assert "EOF" not in lib.constants and "BUFSIZ" not in lib.constants  # <stdio.h>'s are not the library's
+
+
+def test_enumeration_constants_and_named_enums(lib):
+    assert (lib.EVQ_OK, lib.EVQ_FULL, lib.EVQ_BADARG) == (0, -1, -3)
+    level = lib.evq_level
+    assert issubclass(level, enum.IntEnum) and level.EVQ_WARN == 30 and level(40) is level.EVQ_ERROR
+    assert [m.name for m in level] == ["EVQ_DEBUG", "EVQ_INFO", "EVQ_WARN", "EVQ_ERROR"]
+    assert set(lib.enums) == {"evq_level", "evq_status"}  # evq_status: an unnamed enum, named by its typedef
+    assert lib.constants["EVQ_EMPTY"] == -2
+
+
+def test_a_function_returning_a_named_enum_returns_its_member(lib):
+    q = lib.evq_new(1)
+    try:
+        assert repr(lib.evq_push(q, 1, 0, "a")) == "<evq_status.EVQ_OK: 0>"
+        full = lib.evq_push(q, 1, 0, "b")
+        assert full is lib.evq_status.EVQ_FULL and full == -1 and lib.evq_push.info.fast  # still cx's call slot
+    finally:
+        lib.evq_free(q)
+    m = cx.compile("typedef enum { A = 1 } e;\ne value(int x) { return (e)x; }")
+    assert m.value(1) is m.e.A and type(m.value(7)) is int and m.value(7) == 7  # C allows any int
+
+
+def test_structs_of_the_sources_own_headers_are_listed(lib):
+    assert "evq_event" in lib.structs and "evq_event" in dir(lib)
+
+
+# ---- inline functions ----------------------------------------------------------------------------
+
+def test_static_inline_functions_of_the_header_are_bound(lib):
+    assert lib.evq_is_urgent(lib.EVQ_F_DEFAULT) == 1 and lib.evq_is_urgent(lib.EVQ_F_SILENT) == 0
+    q = lib.evq_new(4)
+    try:
+        lib.evq_push(q, 1, 0, "a")
+        lib.evq_push(q, 2, 0, "b")
+        assert lib.evq_load(q) == 0.5 and lib.evq_full(q) == 0
+    finally:
+        lib.evq_free(q)
+
+
+def test_a_cells_own_static_functions_stay_private():
+    m = cx.compile('#include "evq.h"\nstatic int helper(void) { return 1; }\nint api(void) { return helper(); }',
+                   include_dirs=[INCLUDE])
+    assert "helper" not in m.functions and "evq_is_urgent" in m.functions
+    with pytest.raises(AttributeError):
+        m.helper
+
+
+def test_an_inline_function_calling_what_nothing_defines_is_left_out_with_the_reason():
+    # the header alone: evq_load() calls evq_size() of the library, which this cell does not link
+    m = cx.compile('#include "evq.h"\n', include_dirs=[INCLUDE])
+    assert m.evq_is_urgent(1) == 1
+    assert m.unbound["evq_load"].startswith("static inline evq_load() calls evq_capacity, evq_size, which "
+                                            "nothing defines here")
+    assert "calls evq_load" in m.unbound["evq_full"]  # through the one left out
+
+
+# ---- variadic calls ------------------------------------------------------------------------------
+
+def test_a_printf_style_logger_takes_its_arguments(lib):
+    q = lib.evq_new(4)
+    try:
+        assert lib.evq_log(q, lib.EVQ_WARN, "%s=%d %.2f %c", "load", 3, ctypes.c_float(0.25), b"x"[0]) == 0
+        event = lib.evq_event()
+        assert lib.evq_pop(q, ctypes.byref(event)) == 0
+        assert (event.kind, event.flags, event.text) == (30, lib.EVQ_F_URGENT, b"load=3 0.25 x")
+    finally:
+        lib.evq_free(q)
+
+
+def test_variadic_results_and_wrong_arguments(lib):
+    text = lib.evq_format("%ld items, %s", ctypes.c_long(1 << 40), "ok")
+    assert text == f"{1 << 40} items, ok"
+    lib.evq_release(text)  # the allocated char * goes back to C
+    with pytest.raises(OverflowError, match=r"argument 2 of evq_format\(\) \(in its '...'\): .* C int"):
+        lib.evq_format("%d", 1 << 40)
+    with pytest.raises(TypeError, match="cannot pass a 'object' object"):
+        lib.evq_format("%p", object())
+
+
+# ---- one class per struct ------------------------------------------------------------------------
+
+def test_a_struct_of_one_header_is_one_class_in_every_module(lib):
+    other = cx.compile('#include "evq.h"\nint kind_of(const evq_event *e) { return e->kind; }\n'
+                       "evq_event make(int kind) { evq_event e = { kind, 0, \"made\" }; return e; }",
+                       include_dirs=[INCLUDE])
+    assert other.evq_event is lib.evq_event
+    assert other.kind_of(lib.evq_event(7, 0, b"x")) == 7
+    q = lib.evq_new(2)
+    try:
+        event = other.make(9)
+        assert lib.evq_push(q, event.kind, 0, event.text) == 0 and lib.evq_size(q) == 1
+    finally:
+        lib.evq_free(q)
+
+
+# ---- installed libraries from their headers ------------------------------------------------------
+
+@needs_cc
+def test_an_installed_library_is_bound_from_its_header(libevq):
+    evq = cx.include(f"{INCLUDE}/evq.h", libraries=["evq"], library_dirs=[str(libevq)])
+    assert {"evq_new", "evq_push", "evq_log", "evq_format", "evq_is_urgent", "evq_load"} <= set(evq.functions)
+    assert evq.EVQ_VERSION == "2.1.0" and evq.evq_level.EVQ_INFO == 20
+    q = evq.evq_new(3)
+    try:
+        evq.evq_log(q, evq.EVQ_INFO, "n=%d", 5)
+        assert evq.evq_size(q) == 1 and evq.evq_load(q) == 1 / 3
+    finally:
+        evq.evq_free(q)
+    assert "va_list" in evq.unbound["evq_vlog"]
+
+
+@needs_cc
+def test_a_function_the_library_does_not_define_is_unbound_with_the_reason(libevq):
+    core = cx.include(f"{INCLUDE}/evq.h", libraries=["evqcore"], library_dirs=[str(libevq)])
+    assert core.unbound["evq_log"] == "evq_log() is declared by the header but not found in libevqcore.so"
+    assert core.evq_capacity(None) == 0  # the rest works
+
+
+def test_zlib_from_its_header():
+    z = cx.include("zlib.h", libraries=["z"])
+    data = b"hello, cx" * 10
+    assert z.crc32(0, data, len(data)) == zlib.crc32(data)
+    assert z.zlibVersion() == z.ZLIB_VERSION == zlib.ZLIB_RUNTIME_VERSION
+    assert (z.Z_OK, z.Z_BEST_COMPRESSION, z.MAX_WBITS) == (0, 9, 15)
+    assert "read" not in z.functions  # <unistd.h>'s, which libz only reaches through libc
+
+
+def test_sqlite_from_its_header():
+    s = cx.include("sqlite3.h", libraries=["sqlite3"])
+    assert s.sqlite3_libversion() == s.SQLITE_VERSION == sqlite3.sqlite_version
+    db = ctypes.c_void_p()
+    assert s.sqlite3_open(":memory:", ctypes.byref(db)) == s.SQLITE_OK
+    try:
+        assert s.sqlite3_exec(db, "create table t(x); insert into t values (1), (2);", None, None, None) == 0
+        assert s.sqlite3_changes(db) == 2
+    finally:
+        s.sqlite3_close(db)
+
+
+def test_libm_from_its_header():
+    m = cx.include("math.h", libraries=["m"])
+    assert m.M_PI == math.pi and m.sqrt(2.0) == math.sqrt(2.0) and m.hypot(3.0, 4.0) == 5.0
+
+
+def test_a_missing_library_is_a_clear_error():
+    with pytest.raises(cx.OptionError, match="library 'nosuchlib' not found"):
+        cx.include("zlib.h", libraries=["nosuchlib"])
+
+
+def test_the_magic_binds_a_header(shell):
+    shell.run_line_magic("cxinclude", "zlib.h -l z")
+    ns = shell.user_ns
+    assert ns["crc32"](0, b"cx", 2) == zlib.crc32(b"cx") and ns["Z_BEST_SPEED"] == 1
+    assert ns["zlib"].ZLIB_VERSION == zlib.ZLIB_RUNTIME_VERSION
+
+
+# ---- global function pointers and what globals hold ---------------------------------------------
+
+POINTERS = r"""
+#include <stddef.h>
+typedef int (*op)(int);
+static int inc(int x) { return x + 1; }
+int twice(int x) { return 2 * x; }
+op f;                                         /* NULL until assigned */
+int (*hash)(int) = twice;                     /* no typedef */
+int (*table[2])(int) = { inc, twice };        /* an array of them */
+const char *label;
+int call(int x) { return f ? f(x) : -1; }
+int call_hash(int x) { return hash(x); }
+size_t label_len(void) { size_t n = 0; while (label && label[n]) n++; return n; }
+"""
+
+
+def test_global_function_pointers_are_bound_read_called_and_assigned():
+    import gc
+
+    lib = cx.compile(POINTERS)
+    assert lib.unbound == {} and lib.f is None and lib.call(1) == -1
+    assert lib.hash(21) == 42 and lib.table[0](1) == 2 and lib.table[1](4) == 8
+    lib.f = lambda x: x + 100  # a Python callable: kept alive by cx while f holds it
+    gc.collect()
+    assert lib.call(41) == 141 and lib.f(1) == 101
+    lib.hash = lib.twice
+    assert lib.call_hash(8) == 16
+    lib.f = None
+    assert lib.call(5) == -1
+    with pytest.raises(TypeError, match="assign a Python callable, a C function"):
+        lib.f = 3
+
+
+def test_a_string_assigned_to_a_pointer_global_stays_alive():
+    import gc
+
+    lib = cx.compile(POINTERS)
+    lib.label = "héllo"  # UTF-8: 6 bytes
+    gc.collect()
+    assert lib.label_len() == 6
+    lib.label = None
+    assert lib.label_len() == 0
+
+
+# ---- structs by value where TinyCC and the ABI differ --------------------------------------------
+
+MIXED = r"""
+typedef struct { double d; long l; } DL;           /* an SSE eightbyte, then an integer one */
+typedef struct { float f; int i; short s; } FIS;   /* 12 bytes: SSE+integer, then integer */
+double weigh(DL a, DL b) { return a.d + 10000 * a.l + b.d + b.l; }
+DL make(void) { DL r = { 0.25, 8 }; return r; }
+double fis(FIS a) { return a.f + 10 * a.i + 100 * a.s; }
+FIS make_fis(void) { FIS r = { 1.5f, 2, 3 }; return r; }
+"""
+
+
+@pytest.mark.skipif(not __import__("cx").bind.abi.X86_64, reason="x86-64's struct classes")
+@pytest.mark.parametrize("backend", ["tcc", pytest.param("cc", marks=needs_cc)])
+def test_regression_a_struct_mixing_double_and_integer_fields_passes_whole(backend, tmp_path, monkeypatch):
+    # TinyCC passes and returns such a struct in integer registers, where the ABI (and ctypes)
+    # puts the double in an SSE one: the values were garbage, silently
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path))
+    lib = cx.compile(MIXED, backend=backend)
+    assert lib.weigh(lib.DL(0.25, 8), lib.DL(0.5, 2)) == 80002.75
+    made = lib.make()
+    assert type(made) is lib.DL and (made.d, made.l) == (0.25, 8)
+    assert lib.fis(lib.FIS(1.5, 2, 3)) == 321.5
+    f = lib.make_fis()
+    assert (f.f, f.i, f.s) == (1.5, 2, 3)
+    cx.timeit(lib.weigh, lib.DL(0.25, 8), lib.DL(0.5, 2), repeat=1, number=2, python=False)
+
+
+# ---- struct fields that point ------------------------------------------------------------------
+
+FIELDS = r"""
+typedef int (*handler)(int);
+typedef struct { const char *name; unsigned char *data; char *note; handler on; int n; } rec;
+int call(const rec *r) { return r->on ? r->on(r->n) : -1; }
+int sum(const rec *r) { int s = 0; for (int i = 0; i < r->n; i++) s += r->data[i]; return s; }
+int name_len(const rec *r) { int n = 0; while (r->name[n]) n++; return n; }
+"""
+
+
+def test_string_buffer_and_callback_fields_take_python_objects_and_keep_them_alive():
+    import gc
+
+    import numpy as np
+
+    lib = cx.compile(FIELDS)
+    r = lib.rec()
+    r.name = "héllo"                                   # str: UTF-8, NUL-terminated
+    r.data = np.array([5, 6, 7], dtype=np.uint8)       # a buffer: its own memory, written in place
+    r.on = lambda x: x * 3                             # a Python callable
+    r.n = 3
+    gc.collect()                                       # nothing assigned may be freed
+    assert (lib.name_len(ctypes.byref(r)), lib.sum(ctypes.byref(r)), lib.call(ctypes.byref(r))) == (6, 18, 9)
+    assert r.name == "héllo" and isinstance(r.data, cx.Pointer) and r.on(2) == 6
+    r.note = b"abc"
+    assert r.note == "abc" and isinstance(r.note, cx.CString)  # char *: the text and the pointer
+    r.on = None
+    assert r.on is None and lib.call(ctypes.byref(r)) == -1
+    with pytest.raises(TypeError, match="field 'name' .*assign str, bytes"):
+        r.name = 3.5
+    assert cx.layout(lib.rec).fields[0].declaration == "const char *name"  # the layout still reads
+
+
+def test_a_module_with_nothing_callable_says_why():
+    m = cx.compile("#include <zlib.h>\n", libraries=["z"])  # declares, defines nothing
+    with pytest.raises(AttributeError, match=r"it binds no function: .*cx.include\(header, libraries"):
+        m.crc32
+
+
+def test_two_definitions_of_one_struct_in_modules_linked_together_are_refused():
+    a = cx.compile("typedef struct { int x, y; } pt;\nint ax(const pt *p) { return p->x; }", name="points")
+    b = cx.compile("typedef struct { int x, y; } pt;\nint ax(const pt *p);\nint bx(const pt *p) { return ax(p); }",
+                   link=[a])
+    assert b.bx(a.pt(3, 4)) == 3 and b.pt is a.pt
+    with pytest.raises(cx.CompileError, match=r"struct pt is defined here \(<cell>:2\) otherwise than in module "
+                                              r"'points' \(<cell>:1\)") as info:
+        cx.compile("int unrelated;\ntypedef struct { long x; } pt;\nint ax(const pt *p);\n"
+                   "int cx_(const pt *p) { return ax(p); }", link=[a])
+    assert info.value.diagnostics[0].line == 2
+
+
+# ---- several files, one module -------------------------------------------------------------------
+
+def test_several_files_are_one_module_each_its_own_translation_unit(tmp_path):
+    import pickle
+
+    lib = cx.load([f"{SRC}/queue.c", f"{SRC}/log.c"], include_dirs=[INCLUDE])
+    assert lib.name == "queue" and lib.unbound == {"evq_vlog": lib.unbound["evq_vlog"]}
+    q = lib.evq_new(2)
+    try:
+        assert lib.evq_log(q, lib.EVQ_INFO, "n=%d", 7) == lib.EVQ_OK  # log.c calls queue.c's evq_push
+        event = lib.evq_event()
+        assert lib.evq_pop(q, ctypes.byref(event)) == 0 and event.text == b"n=7"
+    finally:
+        lib.evq_free(q)
+    (tmp_path / "a.c").write_text("static int count = 1;\nint b_count(void);\nint total(void) { return count + b_count(); }\n")
+    (tmp_path / "b.c").write_text("static int count = 41;\nint b_count(void) { return count; }\n")
+    m = cx.load([tmp_path / "a.c", tmp_path / "b.c"])  # a static of each file stays the file's own
+    assert (m.total(), m.b_count()) == (42, 41) and m.undefined == frozenset()
+    assert pickle.loads(pickle.dumps(m.total))() == 42  # the record carries every file
+    (tmp_path / "b.c").write_text("int b_count(void) { return nope; }\n")
+    with pytest.raises(cx.CompileError) as info:
+        cx.load([tmp_path / "a.c", tmp_path / "b.c"])
+    error = info.value.diagnostics[0]
+    assert (error.file, error.line, error.message) == (str(tmp_path / "b.c"), 1, "'nope' undeclared")
