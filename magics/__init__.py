@@ -402,7 +402,8 @@ class CxMagics(Magics):
         print("cx: bound " + (", ".join(names) if names else "nothing"))
 
     def after_cell(self, result=None):
-        """``post_run_cell`` hook: write out C output still buffered (a line without a newline)."""
+        """``post_run_cell`` hook: write out C output still buffered (a line without a newline), and
+        the end of a flood over the rate limit not shown yet, with the line naming its file."""
         if capture.installed():
             capture.flush()
 

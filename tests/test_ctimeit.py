@@ -1,4 +1,4 @@
-"""cx.timeit and %cxtimeit: a call timed in a loop that runs in C (no timing assertions but loose ones)."""
+"""cx.timeit and %cxtimeit: a call timed in a loop that runs in C (no timing asserted: see cx.bench)."""
 import ctypes
 import platform
 import shutil
@@ -17,14 +17,6 @@ double work(long n) {               /* a known-cost loop */
     for (long i = 0; i < n; i++) s += i * 0.5;
     return s;
 }
-double work_timed_in_c(long n, int calls) {   /* the same loop timed by C itself: seconds per call */
-    struct timespec t0, t1;
-    volatile double sink = 0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int k = 0; k < calls; k++) sink += work(n);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9) / calls;
-}
 double dot(const double *a, const double *b, long n) { double s = 0; for (long i = 0; i < n; i++) s += a[i] * b[i]; return s; }
 typedef struct { double re, im; } Complex;
 Complex cmul(Complex a, Complex b) { Complex r = { a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re }; return r; }
@@ -42,13 +34,6 @@ double last_seen(void) { return seen; }
 @pytest.fixture(scope="module")
 def lib():
     return cx.compile(KERNELS)
-
-
-def test_known_cost_loop_agrees_with_the_same_loop_timed_in_c(lib):
-    n = 20_000
-    result = cx.timeit(lib.work, n, repeat=3, number=50, python=False)
-    in_c = min(lib.work_timed_in_c(n, 50) for _ in range(3))
-    assert 0.5 < result.best / in_c < 2.0, (result.best, in_c)
 
 
 def test_loop_calls_the_function_exactly_loops_times_repeat(lib):
@@ -114,9 +99,11 @@ def test_simple_ctypes_types_pass_by_value(lib):
     assert lib.last_seen() == 65 + 1 + 0.25 + 7 + 0.5
 
 
-def test_c_loop_is_cheaper_than_the_call_from_python(lib):
+def test_the_call_from_python_is_timed_too(lib):
+    """How the two compare (and how cx.timeit agrees with C's own clock) is measured by
+    ``python -m cx.bench`` (runtime section), not asserted here: a busy machine changes both."""
     result = cx.timeit(lib.add, 1, 2, repeat=3, number=100_000)
-    assert 0 < result.average < result.python_call
+    assert result.average > 0 and result.python_call > 0
     text = str(result)
     first, second = text.splitlines()
     assert first.endswith("per loop (mean ± std. dev. of 3 runs, 100,000 loops each), in C")

@@ -17,8 +17,15 @@ kernelspec = pytest.importorskip("ipykernel.kernelspec")
 
 CHATTY = """%%cx
 #include <stdio.h>
-void chatty(void) { for (long i = 0;; i++) printf("line %ld\\n", i); }
+/* prints without end; past line `flag_at`, creates the file `flag` (a rendezvous for the test) */
+void chatty(long flag_at, const char *flag) {
+    for (long i = 0;; i++) {
+        printf("line %ld\\n", i);
+        if (i == flag_at) fclose(fopen(flag, "w"));
+    }
+}
 """
+KEPT = re.compile(r"\[cx: [\d,]+ more lines \([\d,]+ bytes\) of C output are kept in (\S+); the last 20:\]\n")
 INTERRUPTS = 20
 TIMEOUT = 30  # seconds for one interrupted cell to finish: a hang fails, it does not stall CI
 
@@ -43,8 +50,9 @@ def client(tmp_path_factory):
         km.shutdown_kernel(now=True)
 
 
-def execute(kc, code, *, interrupt_after=None):
-    """Run ``code``; return (reply content, stdout text), interrupting after that many seconds."""
+def execute(kc, code, *, interrupt_after=None, interrupt_when=None):
+    """Run ``code``; return (reply content, stdout text), interrupting after that many seconds, or
+    once the file ``interrupt_when`` exists."""
     msg_id = kc.execute(code)
     if interrupt_after is not None:
         time.sleep(interrupt_after)
@@ -52,6 +60,9 @@ def execute(kc, code, *, interrupt_after=None):
     deadline = time.monotonic() + TIMEOUT
     reply, out, idle = None, [], False
     while reply is None or not idle:
+        if interrupt_when is not None and os.path.exists(interrupt_when):
+            kc.km.interrupt_kernel()
+            interrupt_when, deadline = None, time.monotonic() + TIMEOUT
         left = deadline - time.monotonic()
         if left <= 0:
             pytest.fail(f"the kernel did not finish {code!r} within {TIMEOUT} s of the interrupt: hung")
@@ -76,23 +87,39 @@ def execute(kc, code, *, interrupt_after=None):
     return reply, "".join(out)
 
 
-def test_interrupting_printing_c_never_hangs(client):
+def test_interrupting_printing_c_never_hangs(client, tmp_path):
     assert execute(client, "%load_ext cx")[0]["status"] == "ok"
+    # 288 kB shown at most per hour: a flood goes over it soon, and however slowly a busy machine prints
+    assert execute(client, "from cx.runtime import capture\ncapture.limit_rate(300_000 / 3600, 3600)"
+                   )[0]["status"] == "ok"
     assert execute(client, CHATTY)[0]["status"] == "ok"
+    kept_checked = False
     for attempt in range(INTERRUPTS):
-        reply, out = execute(client, "chatty()", interrupt_after=0.3 + 0.05 * (attempt % 5))
+        flag = tmp_path / f"over-the-limit-{attempt}"  # made by chatty() past line 100,000 (1.2 MB)
+        code = f"chatty(100_000, {str(flag)!r})"
+        if attempt % 2:  # at any moment, maybe while the output is still shown
+            reply, out = execute(client, code, interrupt_after=0.1 + 0.05 * (attempt % 5))
+        else:  # once the flood went over the limit
+            reply, out = execute(client, code, interrupt_when=flag)
         assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", (attempt, reply)
-        # gutter line 3 of the cell (the %%cx line is line 1), in libc's printf or in chatty itself
-        assert re.fullmatch(r"chatty\(\) was interrupted( inside \S+)? at line 3 \(in chatty\(\)\)\.",
+        # the loop's lines 5-7 of the cell (the %%cx line is line 1), in libc's printf or in chatty itself
+        assert re.fullmatch(r"chatty\(\) was interrupted( inside \S+)? at line [567] \(in chatty\(\)\)\.",
                             reply["evalue"]), reply["evalue"]
         assert "guard.py" not in "".join(reply["traceback"])  # the cell's frame, no handler of cx's
-        # a flood is summarised, not sent: the burst (256 kB) and what 64 kB/s refilled meanwhile
-        shown = re.sub(r"\[cx: C printed faster than the notebook can show: [\d,]+ lines \([\d,]+ bytes\) "
-                       r"not shown\]\n", "", out)
-        assert len(shown) <= 256 * 1024 + 128 * 1024
-        numbers = [int(m) for m in re.findall(r"^line (\d+)$", shown, re.M)]
-        assert len(numbers) == shown.count("\n") and numbers[:2] == [0, 1]  # whole lines, from the start,
-        assert numbers == sorted(set(numbers))  # in order (a pause may reopen the output after a gap)
+        # a flood shows its start (the limit's worth), a line naming the file that keeps the rest, and its
+        # end: the last lines printed before the interrupt; then the KeyboardInterrupt
+        m = KEPT.search(out)
+        assert m or attempt % 2, (attempt, out[-2000:])
+        start, end = (out[:m.start()], out[m.end():]) if m else (out, "")
+        assert len(start) <= 300_000 and end.count("\n") == (20 if m else 0), (attempt, len(start), end)
+        shown = [int(n) for n in re.findall(r"^line (\d+)$", start + end, re.M)]
+        assert len(shown) == (start + end).count("\n") and shown[:2] == [0, 1]  # whole lines, from the start,
+        assert shown == sorted(set(shown))  # in order
+        if m and not kept_checked:  # the file holds every line between the start and the end shown
+            _, kept = execute(client, f"print(open({m.group(1)!r}).read(), end='')")
+            kept = [int(n) for n in re.findall(r"^line (\d+)$", kept, re.M)]
+            assert kept == list(range(shown[len(shown) - 21] + 1, shown[-1] + 1))
+            kept_checked = True
     # Python interrupted afterwards: a bare KeyboardInterrupt, not the last C call's description
     reply, _ = execute(client, "import time\ntime.sleep(20)", interrupt_after=0.5)
     assert (reply["ename"], reply["evalue"]) == ("KeyboardInterrupt", "")

@@ -35,6 +35,11 @@ struct cx_guard_api {
 };
 extern struct cx_guard_api cx_guard;
 
+/* runtime/_native.c: set while C output waits to be settled when a bound call returns; the call
+ * slot then calls cx_output_settle (with the GIL; an exception already set is kept). */
+extern int cx_output_pending;
+void cx_output_settle(void);
+
 /* Each part adds its types and functions to module m: 0, or -1 with an exception set. */
 int cx_convert_init(PyObject *m);
 int cx_call_init(PyObject *m);

@@ -44,6 +44,7 @@ import numpy as np
 import cx
 from cx import cread
 from cx.bench.report import format_table, plot, targets
+from cx.bench.runtime import bench_runtime
 from cx.build import unit
 from cx.build.backends import cc, tcc
 from cx.build.record import Settings
@@ -631,12 +632,13 @@ def bench_threads(cfg, work):
 QUICK = {"mode": "quick", "large_n": 200, "compile_rounds": {"fast": 9, "slow": 3, "peer": 1, "numba_sample": 4},
          "large_rounds": {"fast": 3, "slow": 1, "peer": 1, "numba_sample": 10},
          "profile_rounds": 9, "call_number": 5000, "call_rounds": 5, "dot_n": 100_000, "branchy_n": 200_000,
-         "fib_n": 22, "kernel_rounds": 15, "thread_call_s": 0.05, "thread_rounds": 3, "realworld_modules": 20}
+         "fib_n": 22, "kernel_rounds": 15, "thread_call_s": 0.05, "thread_rounds": 3, "realworld_modules": 20,
+         "runtime_rounds": 3}
 FULL = {"mode": "full", "large_n": 10_000, "compile_rounds": {"fast": 41, "slow": 11, "peer": 5, "numba_sample": 4},
         "large_rounds": {"fast": 5, "slow": 1, "peer": 1, "numba_sample": 50},
         "profile_rounds": 41, "call_number": 200_000, "call_rounds": 15, "dot_n": 1_000_000,
         "branchy_n": 2_000_000, "fib_n": 30, "kernel_rounds": 21, "thread_call_s": 0.4, "thread_rounds": 7,
-        "realworld_modules": 1200}
+        "realworld_modules": 1200, "runtime_rounds": 9}
 
 
 def _meta(cfg):
@@ -692,6 +694,8 @@ def run(cfg, work, log=print):
     res["kernels"] = bench_kernels(cfg, work)
     log("threads ...")
     res["threads"] = bench_threads(cfg, work)
+    log("runtime: output, GIL, interrupt, cx.timeit ...")
+    res["runtime"] = bench_runtime(cfg)
     res["targets"] = targets(res)
     return res
 

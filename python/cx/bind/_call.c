@@ -395,11 +395,16 @@ static PyObject *generic_call(PyObject *callable, CallSpec *s, PyObject *const *
     }
     if (!s || !s->guarded || !guard_enter) {
         result = ctypes_funcptr_type->tp_call(callable, tuple, kwargs);
+        if (cx_output_pending)
+            cx_output_settle();
     } else if (guarded_ctypes(s, callable, tuple, kwargs, &result)) {
         /* As if the function had returned zero: its errcheck (if any) still runs, so an
          * exception a Python callback raised during the call is raised now. */
         result = NULL;
-        if (after_abandoned() == 0) {
+        int rc = after_abandoned();
+        if (cx_output_pending)
+            cx_output_settle();
+        if (rc == 0) {
             PyObject *check = PyObject_GetAttr(callable, errcheck_name);
             if (check && check != Py_None)
                 result = PyObject_CallFunctionObjArgs(check, Py_None, callable, tuple, NULL);
@@ -407,7 +412,8 @@ static PyObject *generic_call(PyObject *callable, CallSpec *s, PyObject *const *
                 result = Py_NewRef(Py_None);
             Py_XDECREF(check);
         }
-    }
+    } else if (cx_output_pending)
+        cx_output_settle();
     Py_DECREF(tuple);
     Py_XDECREF(kwargs);
     return result;
@@ -771,8 +777,13 @@ static PyObject *fast_call(PyObject *callable, PyObject *const *args, size_t nar
     }
     while (nkeep)
         Py_DECREF(keep[--nkeep]);
+    if (!abandoned && cx_output_pending)
+        cx_output_settle();
     if (abandoned) {
-        if (after_abandoned() < 0)
+        int rc = after_abandoned();
+        if (cx_output_pending) /* the end of a flood, before the KeyboardInterrupt */
+            cx_output_settle();
+        if (rc < 0)
             return NULL;
         r.result.i = 0;
         if (s->ret == 'O' || s->ret == 'H')

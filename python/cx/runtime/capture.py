@@ -25,8 +25,11 @@ Hazards, and what this module does about them:
   calls at once) or waits for it in a system call; ctypes would then wait forever for the GIL its
   own thread holds. So the interrupt is taken when the thread is back in the user's code, with
   the stream's lock released.
-* A flood of output (a loop of ``printf``) in a notebook: :func:`limit_rate` shows the start and
-  a count of the rest, instead of Jupyter dropping every output of the kernel (its IOPub limit).
+* A flood of output (a loop of ``printf``) in a notebook: :func:`limit_rate` shows its start up to
+  Jupyter's own limit (over which Jupyter drops every output of the kernel), keeps the rest in a
+  file (:mod:`cx.runtime.spill`) and shows a line naming it, then the flood's last lines, when the
+  call that printed returns (the call slot calls back, ``cx_output_settle``), the flood slows down,
+  or the cell ends. A Ctrl-C arriving while this Python code runs is deferred until it is done.
 * UTF-8 split across two writes is decoded with an incremental decoder; invalid bytes become U+FFFD.
 * Output never waits on a pipe: the bytes go straight into the Python stream object, so megabytes
   printed in one call cannot fill a pipe while the GIL is held (ipykernel#752).
@@ -63,7 +66,8 @@ import threading
 from .. import _speedups
 from ..errors import CxError
 from . import guard
-from .flood import Flood
+from .flood import JUPYTER_RATE, JUPYTER_WINDOW, Flood
+from .spill import DEFAULT_CAP, Spill
 
 __all__ = ["install", "uninstall", "installed", "flush", "captured", "supported", "limit_rate"]
 
@@ -87,6 +91,8 @@ class _Stream:
         self.local = threading.local()  # .busy: this thread is delivering already
         self.fp = None  # the cookie FILE*, made once and never closed (C code may have kept it)
         self.saved = None  # libc's own FILE* while capture is installed
+        self.spill = None  # a cx.runtime.spill.Spill while a flood goes over the limit
+        self.mid_line = False  # the text shown last did not end a line
 
     def deliver(self, data: bytes) -> None:
         """Called by the C write function, with the GIL and the C stream's lock held."""
@@ -96,31 +102,69 @@ class _Stream:
             return
         local.busy = True
         try:
-            flood = _state.flood
-            note = ""
-            if flood is not None:
-                allowed = flood.admit(len(data))
+            with _state.output_lock:
+                flood = _state.flood
+                allowed = len(data) if flood is None else flood.admit(data)
                 if allowed < len(data):  # whole lines only, unless it is one huge line
                     allowed = data.rfind(b"\n", 0, allowed) + 1 or (0 if b"\n" in data else allowed)
-                note = flood.summary() if allowed else ""  # what earlier writes dropped
-                if allowed < len(data):
-                    flood.drop(data[allowed:])
-                    data = data[:allowed]
-                    if not data:
-                        self.decoder.reset()  # a character split across the gap is lost with it
-                        return
-            text = self.decoder.decode(data)
+                if allowed and self.spill is not None:  # the flood slowed down: show how it ended
+                    self.settle(force=True)
+                if allowed:
+                    self._show(data if allowed == len(data) else data[:allowed])
+                if allowed < len(data):  # a character cut in two by the limit shows as U+FFFD
+                    self._show(b"", final=True)
+                    try:
+                        if self.spill is None:
+                            self.spill = Spill(self.name, _state.keep)
+                            _speedups.output_pending(True)
+                        self.spill.add(data[allowed:])
+                    except OSError:  # no file can keep it (a full disk): shown rather than lost
+                        if self.spill is not None and self.spill.path is None:
+                            self._show(self.spill.held())  # the start of the spill, and data
+                            self.spill = None
+                        else:
+                            self._show(data[allowed:])
+        finally:
+            local.busy = False
+
+    def _show(self, data: bytes, final: bool = False) -> None:
+        try:
+            text = self.decoder.decode(data, final)
             target = getattr(sys, self.name, None)
             if target is None:
                 _write_fd(self.fd, data)
             elif text:
-                target.write(note + text if note else text)
-                if flood is not None:
-                    flood.mid_line = not text.endswith("\n")
+                target.write(text)
+                self.mid_line = not text.endswith("\n")
         except Exception:  # noqa: BLE001 -- a broken or closed Python stream: output must not vanish
             _write_fd(self.fd, data)
+
+    def settle(self, force: bool = False) -> bool:
+        """Show the end of the flood kept in ``self.spill``, after a line saying where the rest is.
+
+        Unless ``force``, only if the limit has room for it; whether it was shown.
+        """
+        flood = _state.flood
+        if flood is not None and not flood.take(self.spill.end(), force):
+            return False
+        spill, self.spill = self.spill, None
+        text = spill.settle()
+        if self.mid_line and text:
+            text = "\n" + text
+        local = self.local
+        busy, local.busy = getattr(local, "busy", False), True
+        try:
+            target = getattr(sys, self.name, None)
+            if target is None:
+                _write_fd(self.fd, text.encode())
+            else:
+                target.write(text)
+            self.mid_line = not text.endswith("\n")
+        except Exception:  # noqa: BLE001 -- as in _show
+            _write_fd(self.fd, text.encode())
         finally:
-            local.busy = False
+            local.busy = busy
+        return True
 
 
 def _write_fd(fd: int, data: bytes) -> None:
@@ -137,6 +181,8 @@ class _State:
         self.streams = []  # the two _Stream objects, alive for as long as the process
         self.atexit_registered = False
         self.flood = None  # a cx.runtime.flood.Flood while output is rate limited (limit_rate)
+        self.keep = DEFAULT_CAP  # bytes of a flood kept in its file at most (limit_rate's keep)
+        self.output_lock = threading.RLock()  # deliver and settle; re-entered by a stream that prints C
 
 
 _state = _State()
@@ -217,6 +263,7 @@ def install() -> None:
                 libc.fflush(var.value)
                 stream.saved = var.value
                 var.value = stream.fp
+            _speedups.set_output_settle(_settle_returned)
             if not _state.atexit_registered:
                 atexit.register(_restore_at_exit)
                 _state.atexit_registered = True
@@ -261,40 +308,65 @@ def installed() -> bool:
 def flush() -> None:
     """Write out what C has buffered in ``stdout`` and ``stderr`` (a last line without a newline).
 
-    With a rate limit (:func:`limit_rate`), also say how much output was not shown, and let the
-    next burst through.
+    With a rate limit (:func:`limit_rate`), also show the end of a flood that went over it (with
+    the line naming the file that keeps the rest), and let the next burst through.
 
     The GIL is released while libc flushes, so it cannot deadlock with a thread that is printing.
     """
     libc = _lib()
     for name in ("stdout", "stderr"):
         libc.fflush(_variable(name).value)
-    flood = _state.flood
-    if flood is not None:
-        note = flood.summary()
-        flood.refill()  # the next cell's first lines are shown
-        if note and sys.stdout is not None:
-            sys.stdout.write(note)
+    with _state.output_lock:
+        for stream in _state.streams:
+            if stream.spill is not None:
+                stream.settle(force=True)
+        _speedups.output_pending(False)
+        if _state.flood is not None:
+            _state.flood.refill()  # the next cell's first lines are shown
 
 
-def limit_rate(rate=64 * 1024, burst=256 * 1024) -> None:
-    """Show at most ``burst`` bytes of C output at once and ``rate`` bytes/s after that.
+def _settle_returned() -> None:
+    """Called by the call slot when a bound function returns while a flood is kept: show its end.
 
-    What goes over is dropped and counted; a line in the output says how much, when output is shown
-    again and at the next :func:`flush`. Jupyter's server stops forwarding every output of a kernel
-    that sends more than ~1 MB/s, the error of an interrupted cell included, so the ``%%cx`` magic
-    sets this limit when it runs in a kernel. ``limit_rate(None)`` removes the limit.
+    Only a flood this thread printed, and only if the limit has room for its end (else it is
+    shown at the next return, or at :func:`flush`): a Python loop calling a C function that prints
+    a line stays within the limit.
+    """
+    me = threading.get_ident()
+    with _state.output_lock:
+        pending = False
+        for stream in _state.streams:
+            if stream.spill is not None and not (stream.spill.thread == me and stream.settle()):
+                pending = True
+        _speedups.output_pending(pending)
+
+
+def limit_rate(rate=JUPYTER_RATE, window=JUPYTER_WINDOW, *, keep=DEFAULT_CAP) -> None:
+    """Show at most ``rate`` bytes/s of C output averaged over ``window`` seconds; keep the rest.
+
+    The default is Jupyter's own limit (``ServerApp.iopub_data_rate_limit``, 1 MB/s over its
+    ``rate_limit_window`` of 3 s), which the ``%%cx`` magic sets when it runs in a kernel: over it,
+    Jupyter's server stops forwarding every output of the kernel, the error of an interrupted cell
+    included. C output over the limit is not lost: it goes to a file in a temporary directory of
+    the process (removed when it exits), and when the flood ends -- the C call returns or is
+    interrupted, the flood slows down, or :func:`flush` runs (after each cell) -- the cell shows a
+    line naming the file, with how many lines and bytes it holds, then the last lines.
+
+    ``keep`` caps the bytes one flood keeps (default 1 GB): past it the file keeps the first and
+    the last half, and says how much was discarded between them (``None``: no cap).
+    ``limit_rate(None)`` shows everything.
 
     Examples
     --------
     >>> from cx import capture
-    >>> capture.limit_rate(100_000, 200_000)
-    >>> capture.limit_rate(None)
+    >>> capture.limit_rate(2_000_000)   # a server started with --ServerApp.iopub_data_rate_limit=2e6
+    >>> capture.limit_rate(None)        # no limit: everything is shown
     """
-    if rate is None:
-        _state.flood = None
-        return
-    _state.flood = Flood(rate, burst)
+    if keep is not None and keep < 2:
+        raise ValueError(f"limit_rate: keep must be None or at least 2 bytes, not {keep}")
+    with _state.output_lock:
+        _state.keep = keep
+        _state.flood = None if rate is None else Flood(rate, window)
 
 
 @contextlib.contextmanager
