@@ -143,7 +143,10 @@ def server(tmp_path_factory):
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root / 'work'}", "--allow-root",
          "--ServerApp.port_retries=0", "--LabApp.news_url=None", "--LabApp.check_for_updates_class="
-         "jupyterlab.NeverCheckForUpdate"],
+         "jupyterlab.NeverCheckForUpdate",
+         # Notebook 7 is enabled by a config file in the prefix it was installed into, which a
+         # virtual environment's server does not read: enable it here (else /notebooks/ is a 404)
+         "--ServerApp.jpserver_extensions", "notebook=True"],
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
