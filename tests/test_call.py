@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import cx
+from cx import _speedups
 
 SRC = r"""
 #include <stdint.h>
@@ -312,3 +313,24 @@ def test_handles_pass_back_directly_and_other_handle_types_stay_refused():
     m.drop(a)
     m.drop(b)
     m.close()
+
+
+def _function_class(name, base=ctypes._CFuncPtr):
+    return type(name, (base,), {"_flags_": ctypes._FUNCFLAG_CDECL, "_argtypes_": (), "_restype_": ctypes.c_int})
+
+
+def test_call_slot_checks_the_instance_layout_it_extends():
+    # fast_class grows a new class's instances (see _call.c): on a class whose layout breaks what
+    # that relies on, here one that already has a subclass of the old size, a clear error
+    cls = _function_class("f")
+    _function_class("g", cls)
+    with pytest.raises(RuntimeError, match=r"cannot extend the ctypes function class f on Python 3\.\d+\.\d+\S*: "
+                                           "it already has subclasses"):
+        _speedups.fast_class(cls)
+    ok = _function_class("h")
+    _speedups.fast_class(ok)
+    with pytest.raises(TypeError, match="already has a call slot"):
+        _speedups.fast_class(ok)
+    f = ok(0)
+    f.attribute = [1, 2]  # the __dict__ (managed, inline values or an offset) is not where the slot is
+    assert f.__dict__ == {"attribute": [1, 2]}
