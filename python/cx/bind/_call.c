@@ -13,8 +13,9 @@
  *   3. enters the crash guard itself (libjit's jit_guard_enter, with a _setjmp jump point in
  *      guarded_call below: no generated C wrapper per function),
  *   4. calls the function through one trampoline for every signature of up to 6 (AArch64: 8)
- *      integer-class and 8 floating-point parameters (x86-64 System V and AArch64 pass each class in its own
- *      registers, in order, so a call with all of them set fits every such prototype), and
+ *      integer-class and 8 floating-point parameters (x86-64 System V and AArch64 pass each
+ *      class in its own registers, in order, so a call with all of them set fits every such
+ *      prototype), and
  *   5. converts the result.
  *
  * A pointer argument other than None and a numpy array of a dtype the parameter accepted before
