@@ -680,17 +680,16 @@ static void test_destructors(void)
 }
 
 /* glibc's <sys/cdefs.h> defines __attribute__(x) away for compilers that
- * do not define __GNUC__, which TinyCC does not on Linux: after any libc
- * header, __attribute__((constructor)) is silently ignored. The
- * __attribute spelling (no trailing underscores) still works. */
+ * do not define __GNUC__, which TinyCC does not on Linux (2.41 does, 2.43
+ * no longer): after any libc header, __attribute__((constructor)) is then
+ * silently ignored. The __attribute spelling (no trailing underscores) works with
+ * every glibc: a constructor so spelled runs after <stdio.h>. */
 static void test_glibc_attribute_trap(void)
 {
     jit_state *j = COMPILED(NULL,
         "#include <stdio.h>\n"
         "static int calls;\n"
         "__attribute((constructor)) static void init(void) { calls++; }\n"
-        "#ifndef __attribute__\n#error glibc no longer hides __attribute__\n"
-        "#endif\n"
         "int ctor_calls(void) { return calls; }\n");
     int (*calls)(void);
 

@@ -1,4 +1,6 @@
 """Shared fixtures and the --run-slow flag for long stress and benchmark runs."""
+import signal
+
 import pytest
 
 
@@ -35,3 +37,13 @@ def shell(tmp_path, monkeypatch):
     yield sh
     cx.magics.unload_ipython_extension(sh)
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def sigint_arrives():
+    """For a test that interrupts its own process: skip at once where SIGINT is ignored (pytest
+    started as a shell's background job, ``pytest &``, inherits SIG_IGN), where the interrupt
+    would never arrive and the call it should stop would run forever."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        pytest.skip("SIGINT is ignored in this process (started as a background job?): "
+                    "the interrupt this test sends itself would never arrive")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import cx
+from cx import _speedups
 
 SRC = r"""
 #include <stdint.h>
@@ -75,8 +76,9 @@ def test_bound_functions_stay_ctypes_function_objects(lib):
 def test_which_signatures_take_the_fast_path(lib):
     fast = ["add", "from_bool", "scale", "widths", "umax", "halve", "positive", "nothing", "ptr_id", "first",
             "regs", "dot", "fill", "length", "deref", "spin_until"]
-    slow = ["seven", "nine", "norm1", "apply", "ld", "label"]  # stack arguments, struct, callback,
+    slow = ["nine", "norm1", "apply", "ld", "label"]  # stack arguments, struct, callback,
     # long double, a char * result (text, through the errcheck)
+    (fast if _speedups.TRAMPOLINE_INT_REGS >= 7 else slow).append("seven")  # AArch64 has 8 integer registers
     assert {n: getattr(lib, n).info.fast for n in fast + slow} == {n: n in fast for n in fast + slow}
 
 
@@ -105,6 +107,60 @@ def test_every_register_lands_in_its_parameter(lib):
     assert lib.regs(*args) == expected
     assert lib.seven(1, 2, 3, 4, 5, 6, 7) == sum(i * i for i in range(1, 8))
     assert lib.nine(*[1.0] * 9) == 45.0
+
+
+def _slot_functions(nint, nflt):
+    """The parameter kinds ('i' long, 'f' double) of C functions that fill every register slot of
+    the calling convention (``nint`` integer, ``nflt`` floating-point, interleaved), and of two that
+    pass one more integer or one more double on the stack."""
+    ints, floats, kinds = ["i"] * nint, ["f"] * nflt, []
+    while ints or floats:
+        kinds += [ints.pop()] if ints else []
+        kinds += [floats.pop()] if floats else []
+    return {"all_slots": kinds, "int_on_stack": ["i"] + kinds, "float_on_stack": kinds + ["f"]}
+
+
+def _weighted_sum(name, kinds):
+    params = ", ".join(f"{'long' if k == 'i' else 'double'} p{n}" for n, k in enumerate(kinds))
+    return f"double {name}({params}) {{ return {' + '.join(f'{n + 1}.0 * p{n}' for n in range(len(kinds)))}; }}"
+
+
+@pytest.mark.skipif(not _speedups.TRAMPOLINE_INT_REGS, reason="no call trampoline for this machine")
+def test_every_register_slot_of_this_machine_and_the_stack_beyond():
+    # x86-64 System V: 6 integer and 8 floating-point registers; AArch64: 8 and 8. Every slot is
+    # filled with a distinct value; one more of either kind goes on the stack (through ctypes).
+    nint, nflt = _speedups.TRAMPOLINE_INT_REGS, _speedups.TRAMPOLINE_FLOAT_REGS
+    functions = _slot_functions(nint, nflt)
+    lib = cx.compile("\n".join(_weighted_sum(name, kinds) for name, kinds in functions.items()))
+    for name, ks in functions.items():
+        args = [n + 1 if k == "i" else (n + 1) * 0.5 for n, k in enumerate(ks)]
+        assert getattr(lib, name).info.fast == (name == "all_slots"), name
+        assert getattr(lib, name)(*args) == sum((n + 1.0) * a for n, a in enumerate(args)), name
+
+
+def test_struct_results_and_variadic_calls_in_c():
+    # a struct returned by value (ctypes' path), and C calling variadic functions (snprintf, and
+    # Python's Py_BuildValue) with integer and floating-point arguments mixed
+    lib = cx.compile(r"""
+        #include <Python.h>
+        #include <stdio.h>
+        typedef struct { double x, y; } Point;
+        typedef struct { long a; int b; char c; } Small;
+        Point make(double x, double y) { Point p = { x, y }; return p; }
+        Small small(long a, int b, char c) { Small s = { a, b, c }; return s; }
+        int format(char *out, long size, int i, double d, long l, double e) {
+            return snprintf(out, size, "%d %.2f %ld %.1f", i, d, l, e);
+        }
+        PyObject *build(int i, double d, long l) { return Py_BuildValue("(idlsd)", i, d, l, "x", d * 2); }
+    """, hold_gil=["build"])
+    p = lib.make(1.5, -2.0)
+    assert (p.x, p.y) == (1.5, -2.0)
+    s = lib.small(-(2**40), 7, b"z")
+    assert (s.a, s.b, s.c) == (-(2**40), 7, b"z")
+    out = bytearray(64)
+    n = lib.format(out, len(out), 42, 3.14159, 2**40, -0.5)
+    assert out[:n].decode() == f"42 3.14 {2**40} -0.5"
+    assert lib.build(3, 0.25, -9) == (3, 0.25, -9, "x", 0.5)
 
 
 def test_arrays_and_buffers(lib):
@@ -332,3 +388,24 @@ def test_handles_pass_back_directly_and_other_handle_types_stay_refused():
     m.drop(a)
     m.drop(b)
     m.close()
+
+
+def _function_class(name, base=ctypes._CFuncPtr):
+    return type(name, (base,), {"_flags_": ctypes._FUNCFLAG_CDECL, "_argtypes_": (), "_restype_": ctypes.c_int})
+
+
+def test_call_slot_checks_the_instance_layout_it_extends():
+    # fast_class grows a new class's instances (see _call.c): on a class whose layout breaks what
+    # that relies on, here one that already has a subclass of the old size, a clear error
+    cls = _function_class("f")
+    _function_class("g", cls)
+    with pytest.raises(RuntimeError, match=r"cannot extend the ctypes function class f on Python 3\.\d+\.\d+\S*: "
+                                           "it already has subclasses"):
+        _speedups.fast_class(cls)
+    ok = _function_class("h")
+    _speedups.fast_class(ok)
+    with pytest.raises(TypeError, match="already has a call slot"):
+        _speedups.fast_class(ok)
+    f = ok(0)
+    f.attribute = [1, 2]  # the __dict__ (managed, inline values or an offset) is not where the slot is
+    assert f.__dict__ == {"attribute": [1, 2]}

@@ -16,6 +16,17 @@ def test_link_errors_have_no_line():
     assert "missing" in d.message
 
 
+def test_linker_messages_are_link_errors_whatever_the_linker_calls_itself():
+    # binutils 2.45 (Debian sid) names itself as invoked: "x86_64-linux-gnu-ld.bfd:"
+    for linker in ("ld", "/usr/bin/ld", "x86_64-linux-gnu-ld.bfd", "/usr/bin/aarch64-linux-gnu-ld", "ld.lld",
+                   "ld.gold"):
+        (d,) = parse_diagnostics(f"{linker}: cannot find -lnope: No such file or directory")
+        assert (d.line, d.severity, d.file, d.message) == (None, "error", "ld",
+                                                             "cannot find -lnope: No such file or directory"), linker
+    (d,) = parse_diagnostics("x86_64-linux-gnu-ld.bfd: warning: creating DT_TEXTREL")
+    assert (d.severity, d.file) == ("warning", "ld")
+
+
 def test_messages_about_headers_keep_the_header_name():
     text = "In file included from <cell>:1:\n/tmp/h.h:2: error: ';' expected\n"
     (d,) = parse_diagnostics(text)

@@ -536,7 +536,7 @@ if __name__ == "__main__":
     bench()
 
 
-def test_cc_backend_calls_are_guarded_and_interruptible(tmp_path, monkeypatch):
+def test_cc_backend_calls_are_guarded_and_interruptible(tmp_path, monkeypatch, sigint_arrives):
     monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
     lib = cx.compile("int deref(int *p) { return *p; }\nvoid spin(volatile int *stop) { while (!*stop) ; }",
                      backend="cc")

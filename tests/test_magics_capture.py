@@ -188,14 +188,15 @@ def test_closed_python_stream_falls_back_to_the_file_descriptor(lib, routed, cap
     assert capfd.readouterr().out == "hello, fallback\n"
 
 
-def test_ctrl_c_while_c_prints_is_raised_when_the_call_returns(lib, routed):
+def test_ctrl_c_while_c_prints_is_raised_when_the_call_returns(lib, routed, sigint_arrives):
     buf = io.StringIO()
     with pytest.raises(KeyboardInterrupt), contextlib.redirect_stdout(buf):
         lib.interrupted_print()  # SIGINT arrives, then printf runs Python code: not lost there
     assert buf.getvalue() == "printed after Ctrl-C\n"
 
 
-def test_stream_raising_keyboardinterrupt_is_raised_after_the_call(lib, routed):
+def test_stream_raising_keyboardinterrupt_is_raised_after_the_call(lib, routed, sigint_arrives):
+    # the writer passes it on as an interrupt (PyErr_SetInterrupt), which Python drops where SIGINT is ignored
     class Interrupting:
         def write(self, text):
             raise KeyboardInterrupt

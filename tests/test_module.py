@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import cx
+from cx.build.record import Build
 
 README_SOURCE = r"""
 #include <math.h>
@@ -339,6 +340,18 @@ def test_python_h_is_found_without_include_dirs():
     lib = cx.compile("#include <Python.h>\nPyObject *twice(long x) { return PyLong_FromLong(2 * x); }",
                      hold_gil=["twice"])
     assert lib.twice(21) == 42
+
+
+def test_regression_python_h_fails_on_python_3_13_under_c99():
+    # Since 3.13 <Python.h> includes pyatomic.h, which needs GCC's builtins or C11's <stdatomic.h>:
+    # TinyCC compiles a source that includes it as C11, on every Python version.
+    source = "#include <Python.h>\nlong std(void) { return __STDC_VERSION__; }\nPyObject *none(void) { Py_RETURN_NONE; }"
+    lib = cx.compile(source, hold_gil=["none"])
+    assert lib.std() == 201112 and lib.none() is None
+    assert cx.compile(source, hold_gil=["none"], options="-std=gnu11").std() == 201112
+    assert cx.compile("long std(void) { return __STDC_VERSION__; }").std() == 199901  # without <Python.h>: C99
+    assert Build.of(source, options="-std=gnu99").settings().options == ("-std=gnu99",)  # the user's choice stays
+    assert Build.of(source, backend="cc").settings().options == ()
 
 
 def test_regression_functions_with_parameters_do_not_keep_their_module_alive():

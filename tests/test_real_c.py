@@ -363,6 +363,26 @@ def test_struct_layouts_match_the_compiler_or_are_refused():
     assert isinstance(s, cx.Pointer) and lib.slot_get(s) == 7
 
 
+BIT_FIELDS = r"""
+#include <stdint.h>
+struct mix { uint8_t a; uint64_t b : 40; uint16_t c : 12; };
+int mix_size(void) { return sizeof(struct mix); }
+long mix_sum(const struct mix *m) { return m->a + (long)m->b + m->c; }
+"""
+
+
+def test_bit_fields_of_mixed_types_are_bound_where_ctypes_lays_them_out_as_gcc():
+    # before 3.14 ctypes starts a new storage unit where GCC packs into the current one (16 bytes
+    # against 8): the struct is refused; 3.14's _layout_ = "gcc-sysv" lays it out as the compiler does
+    lib = cx.compile(BIT_FIELDS)
+    assert lib.mix_size() == 8
+    if sys.version_info >= (3, 14):
+        m = lib.mix(1, 2**40 - 1, 4095)
+        assert ctypes.sizeof(m) == 8 and lib.mix_sum(ctypes.byref(m)) == 1 + 2**40 - 1 + 4095
+    else:
+        assert "ctypes cannot lay it out as the compiler does (8 bytes, ctypes makes it 16)" in lib.unbound["mix"]
+
+
 @pytest.mark.skipif(not __import__("shutil").which("cc"), reason="no system C compiler")
 def test_kv_binds_the_same_with_the_system_compiler(tmp_path, monkeypatch):
     monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path))

@@ -62,7 +62,10 @@ class Diagnostic:
 
 _LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?:fatal )?(?P<sev>error|warning|note)?:?"
                       r"\s*(?P<msg>.*)$")
-_UNLOCATED = re.compile(r"^(?P<file>tcc|cc|gcc|clang|ld|/usr/bin/ld):\s*(?P<sev>error|warning)?:?\s*(?P<msg>.*)$")
+# The linker names itself as it was invoked: "ld", "/usr/bin/ld", "x86_64-linux-gnu-ld.bfd" (binutils
+# 2.45, Debian sid), "ld.gold", "ld.lld".
+_UNLOCATED = re.compile(r"^(?P<file>tcc|cc|gcc|clang|(?P<ld>(?:\S*/)?(?:[\w.]+-)*ld(?:\.\w+)?)):\s*"
+                        r"(?P<sev>error|warning)?:?\s*(?P<msg>.*)$")
 # gcc/clang lines that carry no message of their own: "<cell>: In function 'f':", "At top level:",
 # the "from <cell>:2:" lines of an include chain, source/caret lines ("  3 |  x;", "    |  ^"),
 # and the driver's closing words.
@@ -114,7 +117,7 @@ def parse_diagnostics(text: str, source_names: Sequence[str] = (SOURCE_NAME, "<s
             continue
         m = _UNLOCATED.match(line)
         if m:
-            tool = "ld" if m.group("file").endswith("ld") else "tcc"
+            tool = "ld" if m.group("ld") else "tcc"
             out.append(Diagnostic(None, m.group("sev") or "error", m.group("msg").strip(), file=tool))
         elif out:
             # continuation of the previous message

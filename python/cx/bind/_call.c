@@ -12,9 +12,10 @@
  *   2. releases the GIL (unless hold_gil),
  *   3. enters the crash guard itself (libjit's jit_guard_enter, with a _setjmp jump point in
  *      guarded_call below: no generated C wrapper per function),
- *   4. calls the function through one trampoline for every signature of up to 6 integer-class
- *      and 8 floating-point parameters (x86-64 System V and AArch64 pass each class in its own
- *      registers, in order, so a call with all of them set fits every such prototype), and
+ *   4. calls the function through one trampoline for every signature of up to 6 (AArch64: 8)
+ *      integer-class and 8 floating-point parameters (x86-64 System V and AArch64 pass each
+ *      class in its own registers, in order, so a call with all of them set fits every such
+ *      prototype), and
  *   5. converts the result.
  *
  * A pointer argument other than None and a numpy array of a dtype the parameter accepted before
@@ -799,6 +800,61 @@ generic:
 
 /* ---- module functions --------------------------------------------------------------------- */
 
+/* fast_class grows a new class's instances by the Extra fields, at the end, before any instance
+ * exists. That is sound only while nothing CPython keeps in an instance lies past the old size, or
+ * is found there by an offset fixed before the change:
+ *   - no items follow the fields (tp_itemsize 0);
+ *   - the __dict__ pointer is inside the old size (3.10: a positive tp_dictoffset), or managed,
+ *     before the object header (Py_TPFLAGS_MANAGED_DICT; tp_dictoffset -1 since 3.12, and in
+ *     3.11 the offset of that slot from the end of the instance, which fast_class moves);
+ *   - likewise the weak-reference list (3.12+: Py_TPFLAGS_MANAGED_WEAKREF);
+ *   - 3.13+ inline attribute values (Py_TPFLAGS_INLINE_VALUES: 3.14 gives them to these classes)
+ *     follow tp_basicsize, which CPython reads at each allocation: they move after Extra;
+ *   - no subclass was made yet (it copied the old size), and no instance (cx calls this on the
+ *     class it has just made).
+ * layout_refused() checks these on the running interpreter (each build of _speedups is for one
+ * Python version) and says which one fails, so a CPython that changes them gets a clear
+ * error instead of instances whose fields overlap. */
+static const char *layout_refused(PyTypeObject *t)
+{
+    Py_ssize_t size = t->tp_basicsize;
+    if (t->tp_itemsize != 0)
+        return "its instances have a variable size (tp_itemsize)";
+#ifdef Py_TPFLAGS_MANAGED_DICT
+    if (t->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        /* 3.12+: -1. 3.11: the slot before the header, as an offset from the end of the
+         * instance (fast_class moves it with the end) */
+        if (t->tp_dictoffset != -1 && t->tp_dictoffset + size != -3 * (Py_ssize_t)sizeof(PyObject *))
+            return "its managed __dict__ is at an offset cx does not know";
+    } else
+#endif
+    if (t->tp_dictoffset < 0) {
+        return "its __dict__ is found from the end of the instance (negative tp_dictoffset)";
+    } else if (t->tp_dictoffset > size - (Py_ssize_t)sizeof(PyObject *)) {
+        return "its __dict__ pointer lies past the instance's size";
+    }
+    if (t->tp_weaklistoffset < 0) {
+#ifdef Py_TPFLAGS_MANAGED_WEAKREF
+        if (!(t->tp_flags & Py_TPFLAGS_MANAGED_WEAKREF))
+#endif
+            return "its weak-reference list is found from the end of the instance";
+    } else if (t->tp_weaklistoffset > size - (Py_ssize_t)sizeof(PyObject *)) {
+        return "its weak-reference list lies past the instance's size";
+    }
+#ifdef Py_TPFLAGS_INLINE_VALUES
+    if ((t->tp_flags & Py_TPFLAGS_INLINE_VALUES) && !(t->tp_flags & Py_TPFLAGS_MANAGED_DICT))
+        return "it has inline attribute values without a managed __dict__";
+#endif
+    PyObject *subclasses = PyObject_CallMethod((PyObject *)t, "__subclasses__", NULL);
+    if (!subclasses)
+        return "its subclasses cannot be listed";
+    Py_ssize_t n = PyList_Check(subclasses) ? PyList_GET_SIZE(subclasses) : -1;
+    Py_DECREF(subclasses);
+    if (n != 0)
+        return "it already has subclasses, made with its old size";
+    return NULL;
+}
+
 static PyObject *fast_class(PyObject *module, PyObject *cls)
 {
     if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, ctypes_funcptr_type) ||
@@ -811,8 +867,23 @@ static PyObject *fast_class(PyObject *module, PyObject *cls)
         PyErr_SetString(PyExc_TypeError, "fast_class: the class already has a call slot");
         return NULL;
     }
+    const char *why = layout_refused(t);
+    if (why) {
+        char version[32];
+        snprintf(version, sizeof version, "%s", Py_GetVersion());
+        version[strcspn(version, " ")] = '\0';
+        PyErr_Clear();
+        PyErr_Format(PyExc_RuntimeError,
+                     "cx's call slot cannot extend the ctypes function class %s on Python %s: %s. "
+                     "its call path relies on how CPython lays out these objects; please report it "
+                     "with the output of python -c \"import cx, sys; print(cx.__version__, sys.version)\"",
+                     t->tp_name, version, why);
+        return NULL;
+    }
     /* Before any instance exists: room for Extra at the end of every instance. */
     Py_ssize_t offset = (t->tp_basicsize + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *);
+    if (t->tp_dictoffset < -1) /* 3.11's managed __dict__: counted from the end */
+        t->tp_dictoffset -= offset + (Py_ssize_t)sizeof(Extra) - t->tp_basicsize;
     t->tp_basicsize = offset + sizeof(Extra);
     t->tp_vectorcall_offset = offset;
     t->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL;

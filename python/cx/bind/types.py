@@ -15,6 +15,7 @@ from __future__ import annotations
 import copyreg
 import ctypes
 import dataclasses
+import sys
 import threading
 import weakref
 
@@ -45,6 +46,18 @@ class _ShowsLayout:
         """A struct class displayed in Jupyter: its layout picture."""
         view = _html_view[0]
         return None if view is None else view(cls)
+
+
+#: How a struct class is told its layout. Python 3.14's ctypes lays a struct out as the ABI named by
+#: ``_layout_``: "gcc-sysv", as the compilers cx uses do (and, unlike ctypes before it, bit-fields
+#: of mixed types too), or "ms", the only one that takes ``_pack_``; a packed struct without
+#: ``_layout_`` warns there (and is to become an error). MSVC's packing places whole fields as
+#: ``__attribute__((packed))`` does; whatever it places otherwise (bit-fields) is refused by the
+#: check against the compiler, on every version. Before 3.14 ``_layout_`` means nothing to ctypes.
+if sys.version_info >= (3, 14):
+    _PACKED, _UNPACKED = {"_pack_": 1, "_layout_": "ms"}, {"_layout_": "gcc-sysv"}
+else:
+    _PACKED, _UNPACKED = {"_pack_": 1}, {}
 
 
 class StructType(_ShowsLayout, type(ctypes.Structure)):
@@ -118,8 +131,7 @@ class TypeTable:
         body = {"__doc__": f"C {'union' if decl.union else 'struct'} {name}", "__module__": "cx",
                 "__repr__": _struct_repr, "__reduce__": _reduce_struct_value, "_cx_types": self,
                 "_cx_struct": decl}
-        if self._decls.packed(name):
-            body["_pack_"] = 1  # __attribute__((packed))
+        body.update(_PACKED if self._decls.packed(name) else _UNPACKED)
         cls = (UnionType if decl.union else StructType)(name, (base,), body)
         self._structs[name] = cls
         self._incomplete.append(name)

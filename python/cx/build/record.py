@@ -175,9 +175,12 @@ class Build:
     def settings(self) -> Settings:
         """What the backend is handed (without the link addresses, which :func:`cx.compile` adds)."""
         o = self.options()
-        return Settings(user_source=self.source, include_dirs=o["include_dirs"] + _python_include(self.source),
-                        defines=dict(o["defines"]), library_dirs=o["library_dirs"], libraries=o["libraries"],
-                        options=o["options"], compiler=o["compiler"])
+        include_dirs, options = o["include_dirs"], o["options"]
+        if "Python.h" in self.source:
+            include_dirs, options = include_dirs + _python_include(), options + _python_options(o)
+        return Settings(user_source=self.source, include_dirs=include_dirs, defines=dict(o["defines"]),
+                        library_dirs=o["library_dirs"], libraries=o["libraries"], options=options,
+                        compiler=o["compiler"])
 
     # -- what can travel ---------------------------------------------------------------------
     def check_shippable(self, what: str, function: Optional[str] = None) -> None:
@@ -203,6 +206,16 @@ class Build:
                 "(call cx.compile inside the task)")
 
 
-def _python_include(source: str) -> tuple:
-    """Python's own include directory, when the source includes <Python.h> (for hold_gil code)."""
-    return (sysconfig.get_paths()["include"],) if "Python.h" in source else ()
+def _python_include() -> tuple:
+    """Python's own include directory, for a source that includes <Python.h> (hold_gil code)."""
+    return (sysconfig.get_paths()["include"],)
+
+
+def _python_options(options: dict) -> tuple:
+    """The options a source that includes <Python.h> needs: C11 for TinyCC (unless the options name
+    a standard). Since Python 3.13, <Python.h> always includes pyatomic.h, which needs GCC's atomic
+    builtins (TinyCC does not claim to be GCC) or C11's <stdatomic.h>, and TinyCC compiles C99
+    unless told otherwise. One rule for every Python version: 3.10 to 3.12 compile it as well."""
+    if options["backend"] != "tcc" or any(o.startswith("-std=") for o in options["options"]):
+        return ()
+    return ("-std=c11",)
