@@ -30,10 +30,9 @@ pointers.
 """
 from __future__ import annotations
 
-from .bind import FunctionInfo
+from .bind import FunctionInfo, functions, types
 from .build import cache
 from .build.record import Build as Recipe
-from .errors import PicklingError
 from .module import Module
 
 __all__ = ["Recipe", "of", "cache_info", "clear_cache"]
@@ -61,14 +60,5 @@ def of(obj) -> Recipe:
         return obj._shippable(f"module '{obj.name}'")
     info = getattr(obj, "info", None)
     if isinstance(info, FunctionInfo):
-        if info.closed:
-            raise PicklingError(f"cannot pickle {info.name}(): its module is closed")
-        if info.record is None:
-            raise PicklingError(f"cannot pickle {info.name}(): cx does not know how its module was built")
-        return cache.ship(info.record, f"{info.name}()", function=info.name, module=info.module)
-    cls = obj if isinstance(obj, type) else type(obj)
-    types = cls.__dict__.get("_cx_types")
-    if types is None or types.record is None:
-        raise PicklingError(f"cannot pickle {cls.__name__}: cx does not know how its module was built")
-    module = types.module() if types.module is not None else None
-    return cache.ship(types.record, cls.__name__, function="", module=module)
+        return functions.shipped_record(info)
+    return types.shipped_record(obj if isinstance(obj, type) else type(obj))

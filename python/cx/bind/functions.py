@@ -496,15 +496,19 @@ class FunctionInfo:
         return f"<cx.FunctionInfo {self.prototype} at {self.address:#x}{state}>"
 
 
-def _reduce_function(self):
-    """``__reduce__`` of a bound function: its module's build record, and its name."""
-    info = self.info
+def shipped_record(info):
+    """The build record a bound function (described by ``info``) pickles with, checked to travel
+    (:func:`cx.build.cache.ship`); :class:`cx.PicklingError` when it cannot."""
     if info.closed:
         raise PicklingError(f"cannot pickle {info.name}(): its module is closed")
     if info.record is None:
         raise PicklingError(f"cannot pickle {info.name}(): cx does not know how its module was built")
-    record = cache.ship(info.record, f"{info.name}()", function=info.name, module=info.module)
-    return cache.rebuilt_function, (record, info.name)
+    return cache.ship(info.record, f"{info.name}()", function=info.name, module=info.module)
+
+
+def _reduce_function(self):
+    """``__reduce__`` of a bound function: its module's build record, and its name."""
+    return cache.rebuilt_function, (shipped_record(self.info), self.info.name)
 
 
 class _CType(str):

@@ -523,10 +523,11 @@ def _struct_repr(self):
 
 # ---- pickling: through the owning module ------------------------------------------------------
 
-def _shipped(cls):
-    """The record a cx struct class (or a value of it) pickles with."""
-    types = cls.__dict__["_cx_types"]
-    if types.record is None:
+def shipped_record(cls):
+    """The build record a cx struct class (or a value of it) pickles with, checked to travel;
+    :class:`cx.PicklingError` when cx does not know how its module was built."""
+    types = cls.__dict__.get("_cx_types")
+    if types is None or types.record is None:
         raise PicklingError(f"cannot pickle {cls.__name__}: cx does not know how its module was built")
     module = types.module() if types.module is not None else None
     return cache.ship(types.record, cls.__name__, function="", module=module)
@@ -541,13 +542,13 @@ def _reduce_struct_value(value):
     if has_pointers(cls):
         raise PicklingError(f"cannot pickle a {cls.__name__} value: it holds pointers, which mean nothing "
                             "in another process")
-    return cache.rebuilt_struct_value, (_shipped(cls), cls.__name__, bytes(memoryview(value).cast("B")))
+    return cache.rebuilt_struct_value, (shipped_record(cls), cls.__name__, bytes(memoryview(value).cast("B")))
 
 
 def _reduce_struct_class(cls):
     if "_cx_types" not in cls.__dict__:
         return cls.__qualname__  # any other ctypes struct: pickled by reference, as always
-    return cache.rebuilt_struct, (_shipped(cls), cls.__name__)
+    return cache.rebuilt_struct, (shipped_record(cls), cls.__name__)
 
 
 def has_pointers(ctype) -> bool:
