@@ -24,7 +24,7 @@ from ..build import cache
 from ..errors import ClosedError, CxError, PicklingError
 from ..runtime import guard as _guard
 from . import abi, callslot, scalars
-from .types import BindingError, CString, Pointer, _identity, _unqualified
+from .types import BindingError, CString, Pointer, _identity, _unqualified, data_pointer, function_pointer
 
 __all__ = ["bind_function", "trap_function", "FunctionInfo", "GlobalVariable", "disassemble_with"]
 
@@ -643,10 +643,11 @@ class GlobalVariable:
         t = self.decl.type
         if t.const:
             raise AttributeError(f"'{self.decl.name}' is const in C and cannot be assigned")
+        what = f"'{self.decl.name}' is {t.spelling} in C"
         if t.kind == "pointer" and t.target.kind == "function":
-            self._point(*self._function_pointer(value))
+            self._point(*function_pointer(value, self.ctype, what))  # ctype: the global's function type
         elif t.kind == "pointer" and self.is_simple and not isinstance(value, int):
-            self._point(*self._data_pointer(value))
+            self._point(*data_pointer(value, what))
         elif self.is_simple:
             if isinstance(value, float) and not issubclass(self.ctype, (ctypes.c_float, ctypes.c_double,
                                                                         ctypes.c_longdouble)):
@@ -664,39 +665,3 @@ class GlobalVariable:
     def _point(self, address, keep):
         ctypes.c_void_p.from_address(ctypes.addressof(self.cell)).value = address
         self._kept = keep
-
-    def _function_pointer(self, value):
-        """(address, what keeps it alive) for a function pointer: None, a C function (bound by cx,
-        or any ctypes function pointer), or a Python callable (wrapped as a C function)."""
-        if value is None:
-            return None, None
-        if isinstance(value, ctypes._CFuncPtr):
-            return ctypes.cast(value, ctypes.c_void_p).value, value
-        if callable(value):
-            thunk = self.ctype(value)  # the C function pointer type of the global
-            return ctypes.cast(thunk, ctypes.c_void_p).value, thunk
-        raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C: assign a Python callable, a C "
-                        f"function (lib.f) or None, not {type(value).__name__}")
-
-    def _data_pointer(self, value):
-        """(address, what keeps it alive) for a data pointer: None, a cx pointer, str (UTF-8) or
-        bytes (a NUL-terminated copy), or a writable buffer (its data itself)."""
-        if value is None:
-            return None, None
-        if isinstance(value, CString):
-            return value.pointer.value if value.pointer is not None else None, value
-        if isinstance(value, ctypes.c_void_p):
-            return value.value, value
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        if isinstance(value, bytes):
-            copy = ctypes.create_string_buffer(value)
-            return ctypes.addressof(copy), copy
-        try:
-            view = memoryview(value)
-        except TypeError:
-            raise TypeError(f"'{self.decl.name}' is {self.decl.type.spelling} in C: assign str, bytes, a buffer, "
-                            f"a pointer a cx function returned, or None, not {type(value).__name__}") from None
-        if view.readonly or not view.c_contiguous:
-            raise TypeError(f"'{self.decl.name}': the buffer must be writable and contiguous")
-        return ctypes.addressof(ctypes.c_char.from_buffer(view)), (value, view)

@@ -389,26 +389,7 @@ class _BytesField(_Field):
         return text if target.const else CString(text, ctypes.c_void_p(address))
 
     def __set__(self, instance, value):
-        keep = value
-        if value is None:
-            address = None
-        elif isinstance(value, CString):
-            address = value.pointer.value if value.pointer is not None else None
-        elif isinstance(value, ctypes.c_void_p):
-            address = value.value
-        elif isinstance(value, (str, bytes)):
-            keep = ctypes.create_string_buffer(value.encode("utf-8") if isinstance(value, str) else value)
-            address = ctypes.addressof(keep)
-        else:
-            try:
-                view = memoryview(value)
-            except TypeError:
-                raise TypeError(f"field '{self.decl.name}' ({self.decl.type.spelling}): assign str, bytes, a "
-                                f"buffer, a cx pointer or None, not {type(value).__name__}") from None
-            if view.readonly or not view.c_contiguous or not view.nbytes:
-                raise TypeError(f"field '{self.decl.name}': the buffer must be writable, contiguous, not empty")
-            keep = (value, view)
-            address = ctypes.addressof(ctypes.c_char.from_buffer(view))
+        address, keep = data_pointer(value, f"field '{self.decl.name}' ({self.decl.type.spelling})")
         self._slot(instance).value = address
         self._keep(instance, keep)
 
@@ -428,18 +409,46 @@ class _FunctionField(_Field):
         return self.functype(address) if address else None
 
     def __set__(self, instance, value):
-        if value is None:
-            keep, address = None, None
-        elif isinstance(value, ctypes._CFuncPtr):
-            keep, address = value, ctypes.cast(value, ctypes.c_void_p).value
-        elif callable(value):
-            keep = self.functype(value)
-            address = ctypes.cast(keep, ctypes.c_void_p).value
-        else:
-            raise TypeError(f"field '{self.decl.name}' ({self.decl.type.spelling}): assign a Python callable, "
-                            f"a C function or None, not {type(value).__name__}")
+        address, keep = function_pointer(value, self.functype, f"field '{self.decl.name}' ({self.decl.type.spelling})")
         self._slot(instance).value = address
         self._keep(instance, keep)
+
+
+def data_pointer(value, what):
+    """``(address, what keeps it alive)`` of a value assigned to a data pointer (a global, a
+    field): None, a cx pointer, str (UTF-8) or bytes (a NUL-terminated copy), or a writable
+    buffer (its data itself). ``what`` names the pointer in the TypeError of anything else."""
+    if value is None:
+        return None, None
+    if isinstance(value, CString):
+        return (value.pointer.value if value.pointer is not None else None), value
+    if isinstance(value, ctypes.c_void_p):
+        return value.value, value
+    if isinstance(value, (str, bytes)):
+        copy = ctypes.create_string_buffer(value.encode("utf-8") if isinstance(value, str) else value)
+        return ctypes.addressof(copy), copy
+    try:
+        view = memoryview(value)
+    except TypeError:
+        raise TypeError(f"{what}: assign str, bytes, a buffer, a pointer a cx function returned, or None, "
+                        f"not {type(value).__name__}") from None
+    if view.readonly or not view.c_contiguous or not view.nbytes:
+        raise TypeError(f"{what}: the buffer must be writable, contiguous, not empty")
+    return ctypes.addressof(ctypes.c_char.from_buffer(view)), (value, view)
+
+
+def function_pointer(value, functype, what):
+    """``(address, what keeps it alive)`` of a value assigned to a function pointer (a global, a
+    field): None, a C function (bound by cx, or any ctypes function pointer), or a Python callable
+    (wrapped as a C function of ``functype``)."""
+    if value is None:
+        return None, None
+    if isinstance(value, ctypes._CFuncPtr):
+        return ctypes.cast(value, ctypes.c_void_p).value, value
+    if callable(value):
+        thunk = functype(value)
+        return ctypes.cast(thunk, ctypes.c_void_p).value, thunk
+    raise TypeError(f"{what}: assign a Python callable, a C function (lib.f) or None, not {type(value).__name__}")
 
 
 def string_at(pointer, size=-1) -> bytes:
