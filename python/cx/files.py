@@ -19,7 +19,7 @@ import sys
 from typing import Optional
 
 from .build.record import Build
-from .module import Module, build_module
+from .module import build_module
 
 __all__ = ["load", "include", "install_import_hook", "uninstall_import_hook"]
 
@@ -71,16 +71,12 @@ def load(path, *, name: Optional[str] = None, include_dirs=(), **options):
     shown, full, text = files[0]
     if name is None:
         name = os.path.splitext(os.path.basename(full))[0]
-    links = tuple(options.pop("link", ()))
-    for m in links:
-        if not isinstance(m, Module):
-            raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
+    links = options.pop("link", ())
     units = tuple((f, t) for _, f, t in files[1:])
     if len({f for _, f, _ in files}) != len(files):
         raise ValueError("cx.load: a file is given twice")
     record = Build.of(text, name=name, include_dirs=dirs, units=units, **options)
-    record = record.replace(links=tuple(m.__dict__.get("_record") for m in links), file=full)
-    return build_module(record, links, shown=shown)
+    return build_module(record.replace(file=full), links, shown=shown)
 
 
 def _read(path):

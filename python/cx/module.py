@@ -96,21 +96,23 @@ def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[s
     >>> lib.add(2, 3)
     5
     """
-    links = tuple(link)
-    for m in links:
-        if not isinstance(m, Module):
-            raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
     record = Build.of(source, name=name, include_dirs=include_dirs, defines=defines, library_dirs=library_dirs,
                       libraries=libraries, options=options, hold_gil=hold_gil, backend=backend, compiler=compiler,
                       check=check, guard=guard)
-    return build_module(record.replace(links=tuple(m.__dict__.get("_record") for m in links)), links)
+    return build_module(record, link)
 
 
 def build_module(record: Build, links=(), *, shown: Optional[str] = None) -> "Module":
-    """Compile what ``record`` describes, linked to the modules ``links`` (its ``links`` records'
-    modules), and return the :class:`Module`. ``shown``: how compile errors name the file of a
-    record made by :func:`cx.load` (default: its path).
+    """Compile what ``record`` describes, linked to the modules ``links``, and return the
+    :class:`Module`; the record is given the records of those modules. ``shown``: how compile
+    errors name the file of a record made by :func:`cx.load` (default: its path).
     """
+    links = tuple(links)
+    for m in links:
+        if not isinstance(m, Module):
+            raise TypeError(f"link= takes cx.Module objects, not {type(m).__name__}")
+    if links:
+        record = record.replace(links=tuple(m.__dict__.get("_record") for m in links))
     try:
         return _build_module(record, links)
     except CompileError as exc:

@@ -20,6 +20,7 @@ out and the rest asked again.
 from __future__ import annotations
 
 import ctypes
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -107,30 +108,35 @@ class Constants:
     """
 
     def __init__(self, directives, view, build, reserved=True):
-        self._directives, self._view, self._build = directives, view, build
+        self._directives, self._view, self._build, self._reserved = directives, view, build, reserved
         self._lock = threading.Lock()
         self._values = None
         self._left_out = {}
-        macros = {}
-        for d in directives:  # the last definition of a name wins; an #undef forgets it
+
+    @functools.cached_property
+    def _candidates(self) -> dict:
+        """The candidates, found when first asked for (not at every compile), as a dict for lookups."""
+        view, macros = self._view, {}
+        for d in self._directives:  # the last definition of a name wins; an #undef forgets it
             if not d.define:
                 macros.pop(d.name, None)
-            elif view.user_at(d.offset) and _asks_about(d, view.typedefs) and (reserved or not _RESERVED.match(d.name)):
+            elif view.user_at(d.offset) and _asks_about(d, view.typedefs) \
+                    and (self._reserved or not _RESERVED.match(d.name)):
                 macros[d.name] = d
             else:
                 macros.pop(d.name, None)
         enumerators = view.user_enumerators()
-        self._candidates = list(enumerators) + [n for n in macros if n not in enumerators]
+        return dict.fromkeys([*enumerators, *(n for n in macros if n not in enumerators)])
 
-    def names(self) -> list:
-        """The candidates: the user's enumeration constants and object-like macros (unvalued)."""
-        return list(self._candidates)
+    def names(self):
+        """The candidates: the user's enumeration constants and object-like macros (unvalued), in order."""
+        return self._candidates.keys()
 
     def values(self) -> dict:
         """name -> value (int, float or str) of every candidate the compiler values as a constant."""
         with self._lock:
             if self._values is None:
-                self._values = self._ask(self._candidates) if self._candidates else {}
+                self._values = self._ask(list(self._candidates)) if self._candidates else {}
             return self._values
 
     def left_out(self) -> dict:
