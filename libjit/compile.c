@@ -34,8 +34,9 @@
  * Before relocation (after the source compiled, before any library or
  * runtime is loaded) the value is a section offset and only the source's
  * own definitions are non-zero -- except one symbol at offset 0 of each
- * section. A padding put before the source takes offset 0 of .text, .data,
- * .bss and read-only data with static (local, unlisted) objects, so the
+ * section. A padding unit, compiled before the source and jit_add_unit's
+ * units, takes offset 0 of .text, .data, .bss and read-only data with
+ * static (local, unlisted) objects, so the
  * pre-relocation list is exactly the source's global definitions, minus
  * the jit_add_symbol names (also listed then), which are dropped. Left
  * out: weak and hidden symbols, and a definition at offset 0 of a section
@@ -371,17 +372,19 @@ static int build(jit_state *j, const char *source, struct TCCState **out)
     *out = NULL;
     if ((rc = configure(j, NULL, &s)) != JIT_OK)
         return rc;
-    jit__guard_compiling(jit__tcc_escape);
-    rc = 0;
-    for (size_t i = 0; rc == 0 && i < j->ops.count; i++) /* jit_add_unit's, in order */
-        if (j->ops.items[i].kind == JIT_OP_UNIT)
-            rc = jit__tcc_compile_string(s, j->ops.items[i].name);
-    if (rc == 0)
-        rc = jit__tcc_compile_string(s, source);
-    jit__guard_compiling(NULL);
-    if (rc != 0) {
-        rc = fail_with_first_error(j, JIT_ECOMPILE, "compilation failed");
-        goto fail;
+    /* the padding first (it must take offset 0 of every section: see above), then jit_add_unit's
+     * units in order, then the source; each its own translation unit */
+    for (size_t i = 0; i <= j->ops.count + 1; i++) {
+        const char *unit = i == 0 ? padding : i <= j->ops.count ? j->ops.items[i - 1].name : source;
+        if (i > 0 && i <= j->ops.count && j->ops.items[i - 1].kind != JIT_OP_UNIT)
+            continue;
+        jit__guard_compiling(jit__tcc_escape);
+        rc = jit__tcc_compile_string(s, unit);
+        jit__guard_compiling(NULL);
+        if (rc != 0) {
+            rc = fail_with_first_error(j, JIT_ECOMPILE, "compilation failed");
+            goto fail;
+        }
     }
     if ((rc = record_names(j, s)) != JIT_OK) {
         rc = jit__fail_static(j, JIT_ENOMEM, "out of memory");
@@ -404,24 +407,10 @@ fail:
     return rc;
 }
 
-/* padding + source, malloc'd; NULL when out of memory. */
-static char *pad(const char *source)
-{
-    size_t n = strlen(source);
-    char *padded;
-
-    padded = n < (size_t)-1 - sizeof padding ? malloc(sizeof padding + n) : NULL;
-    if (padded) {
-        memcpy(padded, padding, sizeof padding - 1);
-        memcpy(padded + sizeof padding - 1, source, n + 1);
-    }
-    return padded;
-}
-
 int jit__preprocess(jit_state *j, const char *source, char **text,
                     size_t *len)
 {
-    char *padded = strdup(source); /* no padding: it would shift lines */
+    char *padded = strdup(source);
     FILE *out;
     struct TCCState *s;
     int rc;
@@ -464,7 +453,6 @@ int jit__preprocess(jit_state *j, const char *source, char **text,
 
 int jit__compile(jit_state *j, const char *source)
 {
-    char *padded;
     struct TCCState *s;
     int rc;
 
@@ -474,16 +462,9 @@ int jit__compile(jit_state *j, const char *source)
     jit__buf_clear(&j->names);
     j->have_first_error = 0;
 
-    padded = pad(source);
-    if (!padded) {
-        j->phase = JIT_PHASE_FAILED;
-        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
-    }
-
     jit__lock();
-    rc = build(j, padded, &s);
+    rc = build(j, source, &s);
     jit__unlock();
-    free(padded);
     if (rc != JIT_OK) {
         jit__buf_free(&j->names);
         j->phase = JIT_PHASE_FAILED;

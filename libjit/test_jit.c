@@ -45,6 +45,15 @@ static int check(int ok, int line, const char *what, jit_state *j)
 #define CHECK(cond) check(!!(cond), __LINE__, #cond, NULL)
 #define CHECK_J(j, cond) check(!!(cond), __LINE__, #cond, (j))
 
+/* Whether the NUL-separated block of len bytes (jit_names) holds name. */
+static int contains_name(const char *names, size_t len, const char *name)
+{
+    for (size_t at = 0; at < len; at += strlen(names + at) + 1)
+        if (strcmp(names + at, name) == 0)
+            return 1;
+    return 0;
+}
+
 static int contains(const char *haystack, const char *needle)
 {
     return haystack && strstr(haystack, needle) != NULL;
@@ -286,6 +295,11 @@ static void test_units(void)
     total = (int (*)(void))jit_sym(j, "total");
     b_count = (int (*)(void))jit_sym(j, "b_count");
     CHECK_J(j, total && b_count && total() == 42 && b_count() == 41);
+    {   /* every unit's names, not only the last one's */
+        size_t len = 0;
+        const char *names = jit_names(j, &len);
+        CHECK_J(j, names && contains_name(names, len, "total") && contains_name(names, len, "b_count"));
+    }
     CHECK_J(j, jit_add_unit(j, "int late;") == JIT_ESTATE);
     jit_delete(j);
 

@@ -230,10 +230,6 @@ class Module:
         d["_unbound"] = {}
         d["_globals"] = {}
         listed = code.defined()  # what the compiler compiled (None: the backend cannot say)
-        if listed is not None and record is not None and record["units"]:
-            # several files: TinyCC's list names the last unit's; the others' are found by symbol
-            listed = listed | {n for n in (*declarations.defined_functions, *declarations.defined_variables)
-                               if code.sym(n)}
         # names only: a prototype is read when its function is first used (cx.cread.Reader)
         d["_exported"] = {n: None for n in declarations.defined_functions if listed is None or n in listed}
         left_out = code.inline_left_out
