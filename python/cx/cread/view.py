@@ -18,7 +18,7 @@ import os
 from . import _cscan
 from .text import KEYWORDS, rx
 
-__all__ = ["View", "Chunk"]
+__all__ = ["View", "Chunk", "user_file_rule"]
 
 _IDENT = r"[A-Za-z_]\w*"
 _TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)"
@@ -89,6 +89,28 @@ class _Chunks:
         return (self[i] for i in range(len(self._made)))
 
 
+def _unescape(written):
+    """A file name as a line marker writes it (``\\"`` and ``\\\\`` escaped), as the file system names it."""
+    return written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
+
+
+def user_file_rule(source_files, system_dirs=(), api_dirs=()):
+    """``user(file) -> bool`` for a file as line markers write it: the source itself, a file
+    outside the system directories, or one inside an API directory (``cx.include``)."""
+    prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
+    api = tuple(os.path.join(os.path.abspath(d), "") for d in api_dirs if d)
+
+    def user(written):
+        name = _unescape(written)
+        if name in source_files:
+            return True
+        if name.startswith("<"):
+            return False
+        path = os.path.abspath(name)
+        return not path.startswith(prefixes) or bool(api and path.startswith(api))
+    return user
+
+
 class View:
     """The top-level declarations of a preprocessed translation unit, indexed by name.
 
@@ -109,17 +131,14 @@ class View:
 
     def __init__(self, text, source_files, source_name, system_dirs=(), api_dirs=()):
         self.source_name = source_name
-        prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
-        api = tuple(os.path.join(os.path.abspath(d), "") for d in api_dirs if d)
+        is_user = user_file_rule(source_files, system_dirs, api_dirs)
         users = {}  # file name as written -> (shown name, from the user's files)
         self._segments = []  # (offset, file, line at offset, user)
         for offset, line, written in _cscan.markers(text):
             known = users.get(written)
             if known is None:
-                name = written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
-                user = name in source_files or (not name.startswith("<") and (
-                    not os.path.abspath(name).startswith(prefixes) or (api and os.path.abspath(name).startswith(api))))
-                known = users[written] = (source_name if name in source_files else name, user)
+                name = _unescape(written)
+                known = users[written] = (source_name if name in source_files else name, is_user(written))
             self._segments.append((offset, known[0], line, known[1]))
         self.text = text
         offsets = [s[0] for s in self._segments]
