@@ -121,7 +121,7 @@ def build_module(record: Build, links=(), *, shown: Optional[str] = None) -> "Mo
         raise
 
 
-def _build_module(record, links):
+def _build_module(record, links, cache=True):
     source = record.source
     steps.check_text(source)
     back = backends.get(record["backend"])
@@ -129,7 +129,7 @@ def _build_module(record, links):
     guard = _guard_settings(settings, record["backend"], record["check"], record["guard"])
     api = record["api"]
     found = libraries.load(record["libraries"], record["library_dirs"]) if api else None  # before compiling
-    prepared = steps.prepare(source, settings, back, api=api, units=record["units"])
+    prepared = steps.prepare(source, settings, back, api=api, units=record["units"], cache=cache)
     declarations = prepared.declarations
     symbols, owners = {}, {}
     for m in links:  # later modules win
@@ -141,7 +141,12 @@ def _build_module(record, links):
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
     _one_definition_per_tag(declarations, links, source)
     used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
-    code = steps.make_code(back, prepared, settings, guard)
+    try:
+        code = steps.make_code(back, prepared, settings, guard)
+    except CompileError:
+        if not prepared.cached:
+            raise
+        return _build_module(record, links, cache=False)  # an error is the whole compile's, exactly
     name = record["name"] or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     module = Module(code, declarations, name=name, source=source,
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),

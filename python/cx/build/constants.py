@@ -20,6 +20,7 @@ out and the rest asked again.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import re
 import threading
@@ -55,6 +56,15 @@ class Directive:
     function_like: bool
     body: str
     line: str
+    user: object = None  # whether a user's file has it, when known apart from a view (cx.build.prefix)
+
+    def for_user(self, user: bool) -> "Directive":
+        """The same directive, known to be in a user's file or not."""
+        return dataclasses.replace(self, user=user)
+
+    def shifted(self, by: int) -> "Directive":
+        """The same directive, its offset moved by ``by``."""
+        return dataclasses.replace(self, offset=self.offset + by)
 
 
 def split_directives(text: str):
@@ -120,7 +130,7 @@ class Constants:
         for d in self._directives:  # the last definition of a name wins; an #undef forgets it
             if not d.define:
                 macros.pop(d.name, None)
-            elif view.user_at(d.offset) and _asks_about(d, view.typedefs) \
+            elif (view.user_at(d.offset) if d.user is None else d.user) and _asks_about(d, view.typedefs) \
                     and (self._reserved or not _RESERVED.match(d.name)):
                 macros[d.name] = d
             else:

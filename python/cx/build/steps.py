@@ -8,13 +8,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass, field
 
 from .. import cread
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic
-from . import constants, unit
+from . import constants, prefix, unit
 from .backends import tcc
 from .record import Settings
 
@@ -42,9 +41,10 @@ class Prepared:
     preprocessed: bool
     directives: list = field(default_factory=list)
     units: list = field(default_factory=list)  # the other files' texts, as the backend compiles them
+    cached: bool = False  # from the prefix cache (cx.build.prefix): an error is reported by a whole compile
 
 
-def prepare(source: str, settings: Settings, back, api=(), units=()) -> Prepared:
+def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True) -> Prepared:
     """Preprocess ``source`` with the backend's own preprocessor and read its declarations.
 
     The declarations are those of the translation unit as the compiler sees it (every header,
@@ -53,8 +53,16 @@ def prepare(source: str, settings: Settings, back, api=(), units=()) -> Prepared
     bound on purpose (``cx.include``): their directories' headers are read as the user's.
     ``units``: ``(path, text)`` of the module's other files (``cx.load`` of several files), each
     preprocessed as its own translation unit; the declarations are those of all of them (a
-    function one file declares and another defines is defined).
+    function one file declares and another defines is defined). ``cache``: the prefix cache
+    may serve the source (:mod:`cx.build.prefix`).
     """
+    if cache and not units and getattr(back, "PREPROCESSED", False):
+        composed = prefix.prepare(source, settings, back, api)
+        if composed is not None:
+            declarations = cread.from_preprocessed(composed.text, source_files=(back.STRING_FILE, SOURCE_NAME),
+                                                   system_dirs=back.system_dirs(), api_dirs=composed.api_dirs)
+            return Prepared(declarations, back.compilable(composed.text), True, composed.directives,
+                            cached=True)
     text, directives = constants.split_directives(back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings))
     main, others = text, []
     for path, unit_text in units:  # each file its own unit: its text follows, its offsets shifted
@@ -65,25 +73,10 @@ def prepare(source: str, settings: Settings, back, api=(), units=()) -> Prepared
         text = text + "\n" + plain
         others.append(plain)
     declarations = cread.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                           system_dirs=back.system_dirs(), api_dirs=_api_dirs(text, api))
+                                           system_dirs=back.system_dirs(), api_dirs=prefix.api_dirs(text, api))
     if getattr(back, "PREPROCESSED", False):
         return Prepared(declarations, back.compilable(main), True, directives, others)
     return Prepared(declarations, source, False, directives)
-
-
-_MARKER = re.compile(r'^# 1 "([^"\n]+)" 1$', re.M)
-
-
-def _api_dirs(text, headers):
-    """The directories of the API headers, as the preprocessor found them (its line markers)."""
-    if not headers:
-        return ()
-    found = []
-    for path in dict.fromkeys(_MARKER.findall(text)):
-        for header in headers:
-            if path == header or path.endswith("/" + header.lstrip("/")):
-                found.append(os.path.dirname(os.path.abspath(path)))
-    return tuple(dict.fromkeys(found))
 
 
 def make_code(back, prepared: Prepared, settings: Settings, guard: bool):

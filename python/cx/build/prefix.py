@@ -1,0 +1,324 @@
+"""The header prefix cache: a cell's ``#include`` lines preprocessed once per process.
+
+Most of the time TinyCC spends on a notebook cell is reading the same system headers again. A
+source whose first lines are only preprocessor lines (its *prefix*: ``#include``, ``#define``,
+``#if``..., comments, blank lines) is compiled in two parts:
+
+1. the prefix is preprocessed alone, once for a key (its text, the include directories,
+   defines, options and working directory) and kept with the files it read (their
+   modification times and sizes, checked at every use: an edited header is read again);
+2. the rest of the source, the *body*, is preprocessed after the prefix's macros that it
+   uses (their last ``#define``, or ``#undef``), under ``#line`` so its lines stay the cell's;
+3. the compiler is handed the declarations of the prefix the body needs
+   (:class:`cx.cread.select.Index`) and the user's own headers whole, at their files, lines and
+   columns, then the body.
+
+Whenever anything could differ from compiling the whole source, :func:`prepare` returns None and
+the source is compiled whole (:func:`cx.build.steps.prepare`): a body that includes a header or
+uses ``__COUNTER__``, a prefix with ``#pragma``, a word of the body the index cannot place, an
+error anywhere (the whole compile reports it). ``CX_PREFIX_CACHE_MB`` caps the memory kept
+(default 64; 0 turns the cache off); the least recently used prefixes are dropped first.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from ..cread import select, view as cview
+from ..errors import SOURCE_NAME, CompileError
+from . import constants
+
+__all__ = ["prepare", "Composed", "CACHE", "split", "api_dirs"]
+
+#: Placed on the line before the body: where the body's text starts in the preprocessor's output.
+_SENTINEL = "__cx_prefix_cache_body_follows__"
+#: What a body may not hold for the cache to serve it (state the prefix's macros do not carry).
+_BODY_REFUSES = re.compile(r"^[ \t]*#[ \t]*(?:include|include_next|import)\b|__COUNTER__|__INCLUDE_LEVEL__"
+                           r"|push_macro|pop_macro|__has_include|" + _SENTINEL, re.M)
+_RACY_NS = 2_000_000_000  # a file changed this close to its reading may change again unseen
+
+
+def split(source: str):
+    """``(prefix, body, body_line)``: the leading preprocessor lines of ``source`` (with every
+    ``#if`` closed) and the rest, whose first line is ``body_line``; None when there is no
+    prefix with an ``#include`` to keep."""
+    lines = source.split("\n")
+    depth, in_comment, end, i, has_include = 0, False, 0, 0, False
+    while i < len(lines):
+        line = lines[i]
+        while line.endswith("\\") and i + 1 < len(lines):  # a continued line is one line
+            i += 1
+            line = line[:-1] + lines[i]
+        code, in_comment = _without_comments(line, in_comment)
+        code = code.strip()
+        i += 1
+        if not code:
+            if depth == 0 and not in_comment:
+                end = i
+            continue
+        if not code.startswith("#"):
+            break
+        word = re.match(r"#\s*(\w*)", code).group(1)
+        if word in ("if", "ifdef", "ifndef"):
+            depth += 1
+        elif word == "endif":
+            depth -= 1
+        elif word in ("include", "include_next", "import"):
+            has_include = True
+        if depth < 0:
+            return None
+        if depth == 0 and not in_comment:
+            end = i
+    if not has_include or end == 0:
+        return None
+    prefix = "\n".join(lines[:end])
+    if "#include" not in re.sub(r"\s+", "", prefix).replace("#include_next", ""):
+        return None
+    return prefix, "\n".join(lines[end:]), end + 1
+
+
+def _without_comments(line, in_comment):
+    """A line's text outside comments, and whether a block comment is still open after it."""
+    out, pos = [], 0
+    while pos < len(line):
+        if in_comment:
+            close = line.find("*/", pos)
+            if close < 0:
+                return "".join(out), True
+            pos, in_comment = close + 2, False
+            out.append(" ")
+            continue
+        m = re.compile(r'/\*|//|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'').search(line, pos)
+        if not m:
+            out.append(line[pos:])
+            break
+        out.append(line[pos:m.start()])
+        if m.group() == "//":
+            break
+        if m.group() == "/*":
+            in_comment, pos = True, m.end()
+        else:
+            out.append(m.group())
+            pos = m.end()
+    return "".join(out), in_comment
+
+
+class _Entry:
+    """One preprocessed prefix: its text (directives out), its directives, the files it read."""
+
+    def __init__(self, text, directives, files, api_dirs):
+        self.text, self.directives, self.files, self.api_dirs = text, directives, files, api_dirs
+        self.lock = threading.Lock()
+        self._prepared = None
+        last = {}
+        for d in directives:  # the macros as the prefix leaves them: name -> its last directive
+            last[d.name] = d
+        self.macros = last
+        self.size = len(text) * 2 + sum(len(d.line) for d in directives) * 3
+
+    def fresh(self) -> bool:
+        """Whether every file the prefix read is as it was."""
+        for path, seen in self.files.items():
+            try:
+                st = os.stat(path)
+            except OSError:
+                return False
+            if (st.st_mtime_ns, st.st_size) != seen:
+                return False
+        return True
+
+    def prepared(self, back):
+        """``(index, directives, words)``, made once: the :class:`cx.cread.select.Index` of the
+        text, the directives knowing whether a user's file has them, and the words of the user's
+        macros (the declarations they name are selected too: the constants query needs them)."""
+        with self.lock:
+            if self._prepared is None:
+                user = cview.user_file_rule((back.STRING_FILE, SOURCE_NAME), back.system_dirs(), self.api_dirs)
+                index = select.Index(self.text, user)
+                directives, words = [], set()
+                for d in self.directives:
+                    mine = user(index.file_at(d.offset))
+                    directives.append(d.for_user(mine))
+                    if mine and d.define:
+                        words |= select.words(d.body)
+                self._prepared = (index, directives, frozenset(words))
+                self.size += index.size
+            return self._prepared
+
+
+class Cache:
+    """The prefixes of this process, least recently used first, within a byte budget."""
+
+    def __init__(self):
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @property
+    def max_bytes(self) -> int:
+        """The budget: ``CX_PREFIX_CACHE_MB`` megabytes (default 64; 0 turns the cache off)."""
+        try:
+            return int(float(os.environ.get("CX_PREFIX_CACHE_MB", "64")) * 1024 * 1024)
+        except ValueError:
+            return 64 * 1024 * 1024
+
+    def get(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+        if entry is not None and not entry.fresh():
+            with self._lock:
+                if self._entries.get(key) is entry:
+                    del self._entries[key]
+            entry = None
+        with self._lock:
+            if entry is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+        return entry
+
+    def put(self, key, entry):
+        with self._lock:
+            self._entries[key] = entry
+            self._entries.move_to_end(key)
+            self.trim()
+
+    def trim(self):
+        """Drop the least recently used prefixes until the rest fits the budget (lock held)."""
+        budget = self.max_bytes
+        while self._entries and sum(e.size for e in self._entries.values()) > budget:
+            self._entries.popitem(last=False)
+
+    def fit(self):
+        """Keep within the budget after an entry grew (its index was made)."""
+        with self._lock:
+            self.trim()
+
+    def clear(self):
+        """Forget every prefix."""
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self):
+        return len(self._entries)
+
+    def bytes(self) -> int:
+        """About how much memory the kept prefixes take."""
+        with self._lock:
+            return sum(e.size for e in self._entries.values())
+
+
+#: The process's prefix cache.
+CACHE = Cache()
+
+
+@dataclass
+class Composed:
+    """What :func:`prepare` makes of a source: the text to read and compile, its directives
+    (with ``user`` already known for those of the prefix) and the API directories."""
+
+    text: str
+    directives: list
+    api_dirs: tuple
+    selected: bool  # only the declarations the body needs (not the whole prefix)
+
+
+def prepare(source, settings, back, api=()):
+    """The source as :func:`cx.build.steps.prepare` would read and compile it, from the prefix
+    cache; None when the cache cannot serve it (the source is then compiled whole)."""
+    if CACHE.max_bytes <= 0:
+        return None
+    parts = split(source)
+    if parts is None:
+        return None
+    prefix, body, body_line = parts
+    if _BODY_REFUSES.search(body):
+        return None
+    key = (prefix, tuple(map(str, settings.include_dirs)), tuple(sorted(settings.defines.items())),
+           tuple(settings.options), tuple(api), os.getcwd(), back.__name__)
+    entry = CACHE.get(key)
+    if entry is None:
+        entry = _preprocess_prefix(prefix, settings, back, api)
+        if entry is None:
+            return None
+        if entry.files is not None:
+            CACHE.put(key, entry)
+    index, directives, directive_words = entry.prepared(back)
+    CACHE.fit()
+    body_text = _preprocess_body(entry, body, body_line, settings, back)
+    if body_text is None:
+        return None
+    plain, body_directives = constants.split_directives(body_text)
+    picked = index.needed(select.words(plain), directive_words)
+    if picked is None:
+        head, selected = entry.text, False
+    else:
+        head, selected = index.compose(picked), True
+    shift = len(head) + 1
+    directives = directives + [d.for_user(True).shifted(shift) for d in body_directives]
+    return Composed(head + "\n" + plain, directives, entry.api_dirs, selected)
+
+
+_MARKER = re.compile(r'^# 1 "([^"\n]+)" 1$', re.M)
+
+
+def api_dirs(text, headers):
+    """The directories of the API headers (``cx.include``), as the preprocessor found them (its
+    line markers)."""
+    if not headers:
+        return ()
+    found = []
+    for path in dict.fromkeys(_MARKER.findall(text)):
+        for header in headers:
+            if path == header or path.endswith("/" + header.lstrip("/")):
+                found.append(os.path.dirname(os.path.abspath(path)))
+    return tuple(dict.fromkeys(found))
+
+
+def _preprocess_prefix(prefix, settings, back, api):
+    started = time.time_ns()
+    try:
+        text = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + prefix, settings)
+    except CompileError:
+        return None  # the whole compile reports it
+    plain, directives = constants.split_directives(text)
+    files, racy = {}, False
+    for name in select.files(plain):
+        try:
+            st = os.stat(name)
+        except OSError:
+            racy = True
+            continue
+        files[name] = (st.st_mtime_ns, st.st_size)
+        racy = racy or st.st_mtime_ns >= started - _RACY_NS
+    return _Entry(plain, directives, None if racy else files, api_dirs(plain, api))
+
+
+def _preprocess_body(entry, body, body_line, settings, back):
+    """The body's preprocessed text, after the prefix's macros it uses; None on an error."""
+    wanted, todo = set(), [w for w in select.words(body) if w in entry.macros]
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        d = entry.macros[name]
+        if d.define:
+            todo.extend(w for w in select.words(d.body) if w in entry.macros and w not in wanted)
+    replay = [entry.macros[n].line if entry.macros[n].define else f"#undef {n}" for n in sorted(wanted)]
+    source = "\n".join(replay) + f'\n#line {body_line - 1} "{SOURCE_NAME}"\n{_SENTINEL}\n' + body
+    try:
+        out = back.preprocess(source, settings)
+    except CompileError:
+        return None
+    at = out.find(_SENTINEL)
+    if at < 0 or out.find(_SENTINEL, at + 1) >= 0:
+        return None
+    return f'# {body_line} "{back.STRING_FILE}"\n' + out[at + len(_SENTINEL) + 1:]
