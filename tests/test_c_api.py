@@ -152,6 +152,56 @@ def test_a_struct_of_one_header_is_one_class_in_every_module(lib):
         lib.evq_free(q)
 
 
+def test_a_named_enum_of_one_header_is_one_class_in_every_module(lib):
+    other = cx.compile('#include "evq.h"\n'
+                       "evq_level worst(evq_level a, evq_level b) { return a > b ? a : b; }\n"
+                       "evq_status check(int ok) { return ok ? EVQ_OK : EVQ_BADARG; }", include_dirs=[INCLUDE])
+    assert other.evq_level is lib.evq_level and other.evq_status is lib.evq_status and other.enums == lib.enums
+    assert other.worst(lib.evq_level.EVQ_WARN, lib.EVQ_ERROR) is lib.evq_level.EVQ_ERROR
+    assert other.check(0) is lib.evq_status.EVQ_BADARG  # the typedef of an unnamed enum too
+    linked = cx.compile('#include "evq.h"\nevq_status drain(evq *q) { evq_event e; return evq_pop(q, &e); }',
+                        include_dirs=[INCLUDE], link=[lib])
+    q = lib.evq_new(2)
+    try:
+        assert linked.drain(q) is lib.evq_status.EVQ_EMPTY  # module B's function, module A's class
+        assert lib.evq_log(q, other.evq_level.EVQ_INFO, "%d", 1) == 0 and linked.drain(q) is other.evq_status.EVQ_OK
+    finally:
+        lib.evq_free(q)
+
+
+def test_two_cells_defining_one_enum_share_its_class_and_a_different_one_is_another():
+    a = cx.compile("enum color { RED, GREEN = 5 };\nenum color pick(int g) { return g ? GREEN : RED; }")
+    b = cx.compile("enum color { RED, GREEN = 5 };\nint is_green(enum color c) { return c == GREEN; }")
+    assert a.color is b.color and a.color.GREEN is b.color.GREEN and b.is_green(a.pick(1)) == 1
+    c = cx.compile("enum color { RED, BLUE };\nenum color first(void) { return RED; }")
+    assert c.color is not a.color and [m.name for m in c.color] == ["RED", "BLUE"]
+
+
+def test_two_definitions_of_one_enum_in_modules_linked_together_are_refused():
+    a = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m) { return m == FAST ? 2 : 1; }", name="modes")
+    b = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m);\nint twice(enum mode m) { return 2 * speed(m); }",
+                   link=[a])
+    assert b.twice(a.mode.FAST) == 4 and b.mode is a.mode
+    with pytest.raises(cx.CompileError, match=r"enum mode is defined here \(<cell>:2\) otherwise than in module "
+                                              r"'modes' \(<cell>:1\)") as info:
+        cx.compile("int unrelated;\nenum mode { SLOW, FAST };\nint speed(enum mode m);\n"
+                   "int cx_(void) { return speed(FAST); }", link=[a])
+    assert info.value.diagnostics[0].line == 2
+
+
+def test_a_handle_type_is_one_class_in_every_module(lib):
+    a = cx.compile('#include "evq.h"\nevq *fake(void) { static long x; return (evq *)&x; }', include_dirs=[INCLUDE])
+    b = cx.compile('#include "evq.h"\nevq *same(evq *q) { return q; }\n'
+                   "struct evq *by_tag(struct evq *q) { return q; }", include_dirs=[INCLUDE])
+    p = a.fake()  # struct evq is opaque to both: a handle
+    assert type(b.same(p)) is type(p) and type(b.by_tag(p)) is type(p) and type(p).__name__ == "evq *"
+    q = lib.evq_new(1)  # lib compiles queue.c, which defines struct evq: a pointer to its class
+    try:
+        assert lib.evq_size(b.same(q)) == 0 and b.by_tag(q).value == ctypes.addressof(q.contents)
+    finally:
+        lib.evq_free(q)
+
+
 # ---- installed libraries from their headers ------------------------------------------------------
 
 @needs_cc
