@@ -230,8 +230,43 @@ def test_zlib_from_its_header():
     data = b"hello, cx" * 10
     assert z.crc32(0, data, len(data)) == zlib.crc32(data)
     assert z.zlibVersion() == z.ZLIB_VERSION == zlib.ZLIB_RUNTIME_VERSION
-    assert (z.Z_OK, z.Z_BEST_COMPRESSION, z.MAX_WBITS) == (0, 9, 15)
+    assert (z.Z_OK, z.Z_BEST_COMPRESSION, z.MAX_WBITS) == (0, 9, 15)  # MAX_WBITS: zconf.h's, which zlib.h includes
     assert "read" not in z.functions  # <unistd.h>'s, which libz only reaches through libc
+
+
+def test_an_installed_header_binds_its_librarys_headers_not_the_systems_it_includes():
+    z = cx.include("zlib.h", libraries=["z"])  # zlib.h includes zconf.h, which includes <unistd.h>, <limits.h>
+    assert "MAX_MEM_LEVEL" in z.constants and "Z_DEFLATED" in z.constants
+    assert not {"SEEK_SET", "R_OK", "F_OK", "INT_MAX", "CHAR_BIT", "PATH_MAX", "NULL"} & set(z.constants)
+    assert set(z.structs) == {"z_stream", "gz_header", "gzFile_s"}  # not <sys/types.h>'s pthread_mutex_t
+    m = cx.include("math.h", libraries=["m"])  # math.h and its bits/ headers (sqrt is bits/mathcalls.h's)
+    assert (m.M_PI, m.HUGE_VAL, m.FP_NAN, m.MATH_ERRNO) == (math.pi, math.inf, 0, 1) and m.sqrt(4.0) == 2.0
+    assert m.unbound["isinf"] == "isinf() is declared by the header but not found in libm.so.6"  # libc's
+    assert not any(n.startswith("__") for n in m.unbound)  # glibc's __sqrt beside sqrt: the implementation's
+    s = cx.include("sqlite3.h", libraries=["sqlite3"])  # sqlite3.h includes <stdarg.h> only
+    assert s.SQLITE_ROW == 100 and s.FTS5_TOKENIZE_QUERY == 1 and "va_arg" not in s.constants
+    assert all(n.startswith(("SQLITE", "FTS5_")) or n.endswith("_WITHIN") for n in s.constants)
+    assert s.unbound["sqlite3_win32_set_directory"].endswith("not found in libsqlite3.so.0")
+
+
+def test_which_headers_are_an_apis_is_read_from_the_include_tree():
+    from cx.build import api
+
+    text = "\n".join([
+        '# 1 "<cell>"', '# 1 "/usr/include/foo.h" 1',               # the API header
+        '# 1 "/usr/include/fooconf.h" 1',                            # its own, beside stdio.h
+        '# 1 "/usr/include/stdio.h" 1', '# 1 "/usr/include/x86_64-linux-gnu/bits/types.h" 1',
+        '# 5 "/usr/include/stdio.h" 2', '# 9 "/usr/include/fooconf.h" 2',
+        '# 1 "/usr/include/x86_64-linux-gnu/sys/types.h" 1 3 4', '# 10 "/usr/include/fooconf.h" 2',
+        '# 4 "/usr/include/foo.h" 2',
+        '# 1 "/usr/include/x86_64-linux-gnu/bits/foo-internals.h" 1',  # glibc-style bits/, by <>
+        '# 5 "/usr/include/foo.h" 2', '# 1 "/usr/include/foo/time.h" 1',  # its own time.h
+        '# 6 "/usr/include/foo.h" 2', '# 1 "/usr/lib/gcc/x86_64-linux-gnu/14/include/stddef.h" 1',
+        '# 7 "/usr/include/foo.h" 2', '# 2 "<cell>" 2', '# 1 "/usr/include/unistd.h" 1', ''])
+    assert api.files(text, ["foo.h"], ["/usr/include", "/usr/lib/gcc"]) == {
+        "/usr/include/foo.h", "/usr/include/fooconf.h", "/usr/include/x86_64-linux-gnu/bits/foo-internals.h",
+        "/usr/include/foo/time.h"}
+    assert api.files(text, [], ["/usr/include"]) == set()
 
 
 def test_sqlite_from_its_header():

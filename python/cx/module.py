@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import hashlib
+import re
 import weakref
 from typing import Iterable, Mapping, Optional, Union
 
@@ -27,6 +28,8 @@ from .errors import (SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic
 from .runtime import guard as _guard
 
 __all__ = ["compile", "Module", "build_module"]
+
+_RESERVED = re.compile(r"_[_A-Z]")
 
 
 def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[str] = (),
@@ -367,8 +370,9 @@ class Module:
         d["_keep"] = (*d["_keep"], libraries)  # the libraries stay open as long as the module
         for n in self.declarations.undefined:
             address = libraries.address(n)
-            if address is None:  # said for the API header's own declarations (not its includes')
-                if any(view.chunks[i].file in self._record["api"] for i in view.chunks_of(n)):
+            if address is None:  # said for the API's declarations (cx.build.api), not the system's,
+                # nor for names C reserves for the implementation (glibc's __acos beside acos)
+                if not _RESERVED.match(n) and any(view.chunks[i].user for i in view.chunks_of(n)):
                     what = f"{n}()" if view.is_function(n) else f"'{n}'"
                     self._unbound[n] = f"{what} is declared by the header but {libraries.missing(n)}"
                 continue

@@ -8,12 +8,12 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass, field
 
 from .. import cread
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic
+from . import api as _api
 from . import constants, unit
 from .backends import tcc
 from .record import Settings
@@ -50,7 +50,8 @@ def prepare(source: str, settings: Settings, back, api=(), units=()) -> Prepared
     The declarations are those of the translation unit as the compiler sees it (every header,
     every macro, every ``#if``). A backend that compiles preprocessed text (``PREPROCESSED``)
     then compiles exactly that text, so the source is preprocessed once. ``api``: the headers
-    bound on purpose (``cx.include``): their directories' headers are read as the user's.
+    bound on purpose (``cx.include``): they and the library's own headers they include
+    (:mod:`cx.build.api`) are read as the user's.
     ``units``: ``(path, text)`` of the module's other files (``cx.load`` of several files), each
     preprocessed as its own translation unit; the declarations are those of all of them (a
     function one file declares and another defines is defined).
@@ -65,25 +66,11 @@ def prepare(source: str, settings: Settings, back, api=(), units=()) -> Prepared
         text = text + "\n" + plain
         others.append(plain)
     declarations = cread.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                           system_dirs=back.system_dirs(), api_dirs=_api_dirs(text, api))
+                                           system_dirs=back.system_dirs(),
+                                           api_files=_api.files(text, api, back.system_dirs()))
     if getattr(back, "PREPROCESSED", False):
         return Prepared(declarations, back.compilable(main), True, directives, others)
     return Prepared(declarations, source, False, directives)
-
-
-_MARKER = re.compile(r'^# 1 "([^"\n]+)" 1$', re.M)
-
-
-def _api_dirs(text, headers):
-    """The directories of the API headers, as the preprocessor found them (its line markers)."""
-    if not headers:
-        return ()
-    found = []
-    for path in dict.fromkeys(_MARKER.findall(text)):
-        for header in headers:
-            if path == header or path.endswith("/" + header.lstrip("/")):
-                found.append(os.path.dirname(os.path.abspath(path)))
-    return tuple(dict.fromkeys(found))
 
 
 def make_code(back, prepared: Prepared, settings: Settings, guard: bool):

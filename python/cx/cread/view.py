@@ -102,15 +102,15 @@ class View:
         The name to report for it (``"<cell>"``).
     system_dirs : iterable of str
         Directories whose headers are the system's: what they declare is never exported.
-    api_dirs : iterable of str
-        Directories whose headers are an API the source binds on purpose (``cx.include``): theirs
-        count as the user's, system directories or not.
+    api_files : iterable of str
+        Headers that are an API the source binds on purpose (``cx.include``): they count as the
+        user's, in a system directory or not.
     """
 
-    def __init__(self, text, source_files, source_name, system_dirs=(), api_dirs=()):
+    def __init__(self, text, source_files, source_name, system_dirs=(), api_files=()):
         self.source_name = source_name
         prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
-        api = tuple(os.path.join(os.path.abspath(d), "") for d in api_dirs if d)
+        api = frozenset(os.path.abspath(f) for f in api_files if f)
         users = {}  # file name as written -> (shown name, from the user's files)
         self._segments = []  # (offset, file, line at offset, user)
         for offset, line, written in _cscan.markers(text):
@@ -118,7 +118,7 @@ class View:
             if known is None:
                 name = written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
                 user = name in source_files or (not name.startswith("<") and (
-                    not os.path.abspath(name).startswith(prefixes) or (api and os.path.abspath(name).startswith(api))))
+                    not os.path.abspath(name).startswith(prefixes) or os.path.abspath(name) in api))
                 known = users[written] = (source_name if name in source_files else name, user)
             self._segments.append((offset, known[0], line, known[1]))
         self.text = text
