@@ -146,6 +146,47 @@ def test_variadic_results_and_wrong_arguments(lib):
         lib.evq_format("%p", object())
 
 
+VARIADIC = r"""
+#include <stdarg.h>
+#include <string.h>
+/* each extra argument weighted by its place: a wrong register or stack slot changes the sum */
+double mix(int n, const char *kinds, ...) {
+    va_list ap;
+    double s = 0;
+    va_start(ap, kinds);
+    for (int i = 0; i < n; i++) {
+        double w = i + 1;
+        switch (kinds[i]) {
+        case 'i': s += w * va_arg(ap, int); break;
+        case 'l': s += w * (double)va_arg(ap, long long); break;
+        case 'd': s += w * va_arg(ap, double); break;
+        case 's': s += w * (double)strlen(va_arg(ap, const char *)); break;
+        }
+    }
+    va_end(ap);
+    return s;
+}
+int sum(int n, ...) { va_list ap; int s = 0; va_start(ap, n); while (n--) s += va_arg(ap, int); va_end(ap); return s; }
+"""
+
+
+@pytest.mark.parametrize("backend", ["tcc", pytest.param("cc", marks=needs_cc)])
+def test_variadic_arguments_fill_every_register_and_the_stack(backend):
+    # 24 extra arguments: past the 6 (x86-64) or 8 (AArch64) integer and 8 floating-point
+    # registers, onto the stack, integers and doubles interleaved, with the promotions
+    lib = cx.compile(VARIADIC, backend=backend)
+    assert lib.sum(3, 1, 2, 3) == 6 and lib.sum(0) == 0
+    assert lib.sum(12, *range(1, 13)) == 78
+    args = [(i, "i") if i % 4 == 0 else (i + 0.5, "d") if i % 4 == 1 else (ctypes.c_longlong(1 << 40 | i), "l")
+            if i % 4 == 2 else ("x" * i, "s") for i in range(24)]
+    args[5] = (ctypes.c_float(5.5), "d")  # a float goes as double
+    args[8] = (ctypes.c_short(-8), "i")   # a short as int
+    kinds = "".join(k for _, k in args)
+    values = [a.value if isinstance(a, ctypes._SimpleCData) else len(a) if isinstance(a, str) else a for a, _ in args]
+    expected = sum((i + 1) * v for i, v in enumerate(values))
+    assert lib.mix(len(args), kinds, *(a for a, _ in args)) == expected
+
+
 # ---- one class per struct ------------------------------------------------------------------------
 
 def test_a_struct_of_one_header_is_one_class_in_every_module(lib):
