@@ -228,6 +228,17 @@ def test_two_cells_defining_one_enum_share_its_class_and_a_different_one_is_anot
     assert c.color is not a.color and [m.name for m in c.color] == ["RED", "BLUE"]
 
 
+def test_an_enum_member_pickles_as_its_definition_and_value():
+    import pickle
+    import sys
+
+    m = cx.compile("enum color { RED, GREEN = 5 };\nenum color pick(int g) { return g ? GREEN : RED; }")
+    assert pickle.loads(pickle.dumps(m.pick(1))) is m.color.GREEN
+    shown = subprocess.run([sys.executable, "-c", "import pickle, sys; v = pickle.loads(sys.stdin.buffer.read()); "
+                            "print(repr(v), int(v))"], input=pickle.dumps(m.pick(1)), capture_output=True, check=True)
+    assert shown.stdout.decode().split() == ["<color.GREEN:", "5>", "5"]  # a process that never compiled it
+
+
 def test_two_definitions_of_one_enum_in_modules_linked_together_are_refused():
     a = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m) { return m == FAST ? 2 : 1; }", name="modes")
     b = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m);\nint twice(enum mode m) { return 2 * speed(m); }",

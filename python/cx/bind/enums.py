@@ -8,6 +8,10 @@ same name with the same members and values is the same class, so a member one mo
 returns is a member of another module's class (``a.color.GREEN is b.color.GREEN``). Modules
 linked together are one program: two definitions of one name that differ there are refused
 (:func:`differing`, asked by :func:`cx.module.build_module`).
+
+Pickling: a member travels as its definition and its value, so another process gets a member of
+the class of that definition there (made if no module of that process defines it): a function's
+result sent back from a process pool is a member, not an int.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import re
 import threading
 import weakref
 
-__all__ = ["EnumTable", "names", "definition", "differing"]
+__all__ = ["EnumTable", "shared", "names", "definition", "differing"]
 
 # (name, ((member, value), ...)) -> the IntEnum class; a class lives as long as a module uses it
 _SHARED = weakref.WeakValueDictionary()
@@ -108,12 +112,31 @@ class EnumTable:
         members = tuple((m, values[m]) for m, i in self._view.user_enumerators().items() if i == index and m in values)
         if not members:
             return None
-        key = (n, members)
-        with _SHARED_LOCK:
-            cls = _SHARED.get(key)
-            if cls is None:
-                cls = enum.IntEnum(n, list(members), module="cx")
-                cls.__doc__ = f"C enum {n}"
-                _SHARED[key] = cls
+        cls = shared(n, members)
         with self._lock:
             return self._made.setdefault(n, cls)
+
+
+def shared(n, members):
+    """The :class:`enum.IntEnum` of the enumeration ``n`` with ``members`` (``((name, value),
+    ...)``) for this process: the one every module defining it alike shares."""
+    key = (n, tuple(members))
+    with _SHARED_LOCK:
+        cls = _SHARED.get(key)
+        if cls is None:
+            cls = enum.IntEnum(n, list(key[1]), module="cx")
+            cls.__doc__ = f"C enum {n}"
+            cls._cx_members = key[1]
+            cls.__reduce_ex__ = _reduce_member
+            _SHARED[key] = cls
+        return cls
+
+
+def _reduce_member(member, protocol):
+    cls = type(member)
+    return _member, (cls.__name__, cls._cx_members, int(member))
+
+
+def _member(n, members, value):
+    """Unpickling a member: the member of ``value`` of that definition's class in this process."""
+    return shared(n, members)(value)
