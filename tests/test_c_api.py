@@ -226,6 +226,8 @@ def test_two_cells_defining_one_enum_share_its_class_and_a_different_one_is_anot
     assert a.color is b.color and a.color.GREEN is b.color.GREEN and b.is_green(a.pick(1)) == 1
     c = cx.compile("enum color { RED, BLUE };\nenum color first(void) { return RED; }")
     assert c.color is not a.color and [m.name for m in c.color] == ["RED", "BLUE"]
+    d = cx.compile("typedef enum { ON, OFF } power, *power_ptr, powers[2];")  # only power is the enum
+    assert set(d.enums) == {"power"}
 
 
 def test_an_enum_member_pickles_as_its_definition_and_value():

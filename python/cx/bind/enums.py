@@ -35,8 +35,11 @@ def chunk_of(view, n):
     index = view.tags.get(("enum", n))
     if index is None:
         index = view.typedefs.get(n)
-        if index is None or not _BODY.search(view.head(view.chunks[index])):
+        if index is None:
             return None
+        head = view.head(view.chunks[index])
+        if not _BODY.search(head) or re.search(rf"\*[\s\w]*\b{n}\b|\b{n}\s*[\[(]", head[head.rfind("}") + 1:]):
+            return None  # typedef enum {...} e, *e_ptr, e_pair[2]: only e is the enumeration
     return index if view.chunks[index].user else None
 
 
