@@ -334,6 +334,8 @@ def test_which_headers_are_an_apis_is_read_from_the_include_tree():
         "/usr/include/foo.h", "/usr/include/fooconf.h", "/usr/include/x86_64-linux-gnu/bits/foo-internals.h",
         "/usr/include/foo/time.h"}
     assert api.files(text, [], ["/usr/include"]) == set()
+    mine = '# 1 "/home/me/evq.h" 1\n# 1 "/home/me/evq_conf.h" 1\n# 2 "/home/me/evq.h" 2\n# 1 "/usr/include/zlib.h" 1\n'
+    assert api.files(mine, ["/home/me/evq.h"], ["/usr/include"]) == {"/home/me/evq.h", "/home/me/evq_conf.h"}
 
 
 @needs_sqlite

@@ -16,7 +16,9 @@ included which):
    multiarch directory, ``x86_64-linux-gnu/sys/types.h``, too), or any header under ``sys/``,
    ``linux/``, ``asm/``, ``asm-generic/``, ``arpa/``, ``net/`` or ``netinet/``;
 3. what a header of rule 2's exception includes is not the API (the system's own internals,
-   ``bits/types.h`` under ``stdio.h``), unless an API header includes it too.
+   ``bits/types.h`` under ``stdio.h``), unless an API header includes it too;
+4. an API header of the user's own (by path, outside the system directories) makes no header of
+   the system directories the API: ``evq.h`` including ``<zlib.h>`` binds evq, not zlib.
 
 So ``zlib.h`` is ``zlib.h`` and ``zconf.h`` (not ``unistd.h``, ``limits.h``, ``stddef.h`` nor
 what they include); ``sqlite3.h`` is itself (``stdarg.h`` is C's); ``math.h`` is ``math.h`` and the
@@ -24,13 +26,16 @@ what they include); ``sqlite3.h`` is itself (``stdarg.h`` is C's); ``math.h`` is
 ``bits/mathcalls.h``). The API's files count as the user's (:class:`cx.cread.view.View`): their
 functions, structs, enums and constants are bound; the rest are read as system headers.
 Headers outside the system directories (a header of the user's, by path) are the user's anyway.
+An installed header that includes another installed library's (GTK's ``gtk.h`` includes GLib's
+``glib.h``) makes that one the API too: its functions are found if its library is in
+``libraries``, and are in ``lib.unbound`` ("not found in ...") otherwise.
 """
 from __future__ import annotations
 
 import os
 import re
 
-__all__ = ["files", "is_system_header"]
+__all__ = ["files", "is_system_header", "in_system_dir"]
 
 #: ISO C (C89 to C23) and POSIX (2024) headers: the C library's, by the name a program includes.
 STANDARD = frozenset("""
@@ -57,7 +62,7 @@ def is_system_header(path, system_dirs) -> bool:
     ``sys/types.h``; GCC's ``/usr/lib/gcc/x86_64-linux-gnu/14/include/stddef.h``: ``stddef.h``).
     Only a header in a system directory is one."""
     full = os.path.abspath(path)
-    if not any(d and full.startswith(os.path.join(os.path.abspath(d), "")) for d in system_dirs):
+    if not in_system_dir(full, system_dirs):
         return False
     parts = full.split(os.sep)
     at = len(parts) - 1 - parts[::-1].index("include") if "include" in parts[:-1] else None
@@ -67,6 +72,12 @@ def is_system_header(path, system_dirs) -> bool:
     if len(parts) > 1 and _TRIPLET.match(parts[0]):  # Debian's multiarch directory
         parts = parts[1:]
     return "/".join(parts) in STANDARD or (len(parts) > 1 and parts[0] in SYSTEM_SUBDIRS)
+
+
+def in_system_dir(path, system_dirs) -> bool:
+    """Whether ``path`` is under one of the directories ``system_dirs``."""
+    full = os.path.abspath(path)
+    return any(d and full.startswith(os.path.join(os.path.abspath(d), "")) for d in system_dirs)
 
 
 def files(text, headers, system_dirs) -> frozenset:
@@ -84,7 +95,8 @@ def files(text, headers, system_dirs) -> frozenset:
         if "1" in flags:  # entering a file, included by the one on top of the stack
             parent = stack[-1] if stack else None
             if path not in api and (any(path == h or path.endswith("/" + h) for h in roots) or (
-                    parent in api and not is_system_header(path, system_dirs))):
+                    parent in api and not is_system_header(path, system_dirs)
+                    and (in_system_dir(parent, system_dirs) or not in_system_dir(path, system_dirs)))):
                 api.add(path)
             stack.append(path)
         elif "2" in flags:  # back in a file that included the one left
