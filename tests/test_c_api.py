@@ -25,6 +25,16 @@ UNITY = '#include "queue.c"\n#include "log.c"\n'  # the library's two files, com
 needs_cc = pytest.mark.skipif(not shutil.which("cc"), reason="no system C compiler (apt-get install gcc)")
 
 
+def _installed(header):
+    return any(pathlib.Path(d, header).exists() for d in ("/usr/include", "/usr/local/include"))
+
+
+# .ci/run installs both; a chroot made for the call tests (.ci/chroot-tests) has neither
+needs_zlib = pytest.mark.skipif(not _installed("zlib.h"), reason="zlib's header is not installed (zlib1g-dev)")
+needs_sqlite = pytest.mark.skipif(not _installed("sqlite3.h"), reason="SQLite's header is not installed "
+                                                                       "(libsqlite3-dev)")
+
+
 @pytest.fixture(scope="module")
 def lib():
     return cx.compile(UNITY, include_dirs=[SRC, INCLUDE])
@@ -136,6 +146,47 @@ def test_variadic_results_and_wrong_arguments(lib):
         lib.evq_format("%p", object())
 
 
+VARIADIC = r"""
+#include <stdarg.h>
+#include <string.h>
+/* each extra argument weighted by its place: a wrong register or stack slot changes the sum */
+double mix(int n, const char *kinds, ...) {
+    va_list ap;
+    double s = 0;
+    va_start(ap, kinds);
+    for (int i = 0; i < n; i++) {
+        double w = i + 1;
+        switch (kinds[i]) {
+        case 'i': s += w * va_arg(ap, int); break;
+        case 'l': s += w * (double)va_arg(ap, long long); break;
+        case 'd': s += w * va_arg(ap, double); break;
+        case 's': s += w * (double)strlen(va_arg(ap, const char *)); break;
+        }
+    }
+    va_end(ap);
+    return s;
+}
+int sum(int n, ...) { va_list ap; int s = 0; va_start(ap, n); while (n--) s += va_arg(ap, int); va_end(ap); return s; }
+"""
+
+
+@pytest.mark.parametrize("backend", ["tcc", pytest.param("cc", marks=needs_cc)])
+def test_variadic_arguments_fill_every_register_and_the_stack(backend):
+    # 24 extra arguments: past the 6 (x86-64) or 8 (AArch64) integer and 8 floating-point
+    # registers, onto the stack, integers and doubles interleaved, with the promotions
+    lib = cx.compile(VARIADIC, backend=backend)
+    assert lib.sum(3, 1, 2, 3) == 6 and lib.sum(0) == 0
+    assert lib.sum(12, *range(1, 13)) == 78
+    args = [(i, "i") if i % 4 == 0 else (i + 0.5, "d") if i % 4 == 1 else (ctypes.c_longlong(1 << 40 | i), "l")
+            if i % 4 == 2 else ("x" * i, "s") for i in range(24)]
+    args[5] = (ctypes.c_float(5.5), "d")  # a float goes as double
+    args[8] = (ctypes.c_short(-8), "i")   # a short as int
+    kinds = "".join(k for _, k in args)
+    values = [a.value if isinstance(a, ctypes._SimpleCData) else len(a) if isinstance(a, str) else a for a, _ in args]
+    expected = sum((i + 1) * v for i, v in enumerate(values))
+    assert lib.mix(len(args), kinds, *(a for a, _ in args)) == expected
+
+
 # ---- one class per struct ------------------------------------------------------------------------
 
 def test_a_struct_of_one_header_is_one_class_in_every_module(lib):
@@ -148,6 +199,69 @@ def test_a_struct_of_one_header_is_one_class_in_every_module(lib):
     try:
         event = other.make(9)
         assert lib.evq_push(q, event.kind, 0, event.text) == 0 and lib.evq_size(q) == 1
+    finally:
+        lib.evq_free(q)
+
+
+def test_a_named_enum_of_one_header_is_one_class_in_every_module(lib):
+    other = cx.compile('#include "evq.h"\n'
+                       "evq_level worst(evq_level a, evq_level b) { return a > b ? a : b; }\n"
+                       "evq_status check(int ok) { return ok ? EVQ_OK : EVQ_BADARG; }", include_dirs=[INCLUDE])
+    assert other.evq_level is lib.evq_level and other.evq_status is lib.evq_status and other.enums == lib.enums
+    assert other.worst(lib.evq_level.EVQ_WARN, lib.EVQ_ERROR) is lib.evq_level.EVQ_ERROR
+    assert other.check(0) is lib.evq_status.EVQ_BADARG  # the typedef of an unnamed enum too
+    linked = cx.compile('#include "evq.h"\nevq_status drain(evq *q) { evq_event e; return evq_pop(q, &e); }',
+                        include_dirs=[INCLUDE], link=[lib])
+    q = lib.evq_new(2)
+    try:
+        assert linked.drain(q) is lib.evq_status.EVQ_EMPTY  # module B's function, module A's class
+        assert lib.evq_log(q, other.evq_level.EVQ_INFO, "%d", 1) == 0 and linked.drain(q) is other.evq_status.EVQ_OK
+    finally:
+        lib.evq_free(q)
+
+
+def test_two_cells_defining_one_enum_share_its_class_and_a_different_one_is_another():
+    a = cx.compile("enum color { RED, GREEN = 5 };\nenum color pick(int g) { return g ? GREEN : RED; }")
+    b = cx.compile("enum color { RED, GREEN = 5 };\nint is_green(enum color c) { return c == GREEN; }")
+    assert a.color is b.color and a.color.GREEN is b.color.GREEN and b.is_green(a.pick(1)) == 1
+    c = cx.compile("enum color { RED, BLUE };\nenum color first(void) { return RED; }")
+    assert c.color is not a.color and [m.name for m in c.color] == ["RED", "BLUE"]
+    d = cx.compile("typedef enum { ON, OFF } power, *power_ptr, powers[2];")  # only power is the enum
+    assert set(d.enums) == {"power"}
+
+
+def test_an_enum_member_pickles_as_its_definition_and_value():
+    import pickle
+    import sys
+
+    m = cx.compile("enum color { RED, GREEN = 5 };\nenum color pick(int g) { return g ? GREEN : RED; }")
+    assert pickle.loads(pickle.dumps(m.pick(1))) is m.color.GREEN
+    shown = subprocess.run([sys.executable, "-c", "import pickle, sys; v = pickle.loads(sys.stdin.buffer.read()); "
+                            "print(repr(v), int(v))"], input=pickle.dumps(m.pick(1)), capture_output=True, check=True)
+    assert shown.stdout.decode().split() == ["<color.GREEN:", "5>", "5"]  # a process that never compiled it
+
+
+def test_two_definitions_of_one_enum_in_modules_linked_together_are_refused():
+    a = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m) { return m == FAST ? 2 : 1; }", name="modes")
+    b = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m);\nint twice(enum mode m) { return 2 * speed(m); }",
+                   link=[a])
+    assert b.twice(a.mode.FAST) == 4 and b.mode is a.mode
+    with pytest.raises(cx.CompileError, match=r"enum mode is defined here \(<cell>:2\) otherwise than in module "
+                                              r"'modes' \(<cell>:1\)") as info:
+        cx.compile("int unrelated;\nenum mode { SLOW, FAST };\nint speed(enum mode m);\n"
+                   "int cx_(void) { return speed(FAST); }", link=[a])
+    assert info.value.diagnostics[0].line == 2
+
+
+def test_a_handle_type_is_one_class_in_every_module(lib):
+    a = cx.compile('#include "evq.h"\nevq *fake(void) { static long x; return (evq *)&x; }', include_dirs=[INCLUDE])
+    b = cx.compile('#include "evq.h"\nevq *same(evq *q) { return q; }\n'
+                   "struct evq *by_tag(struct evq *q) { return q; }", include_dirs=[INCLUDE])
+    p = a.fake()  # struct evq is opaque to both: a handle
+    assert type(b.same(p)) is type(p) and type(b.by_tag(p)) is type(p) and type(p).__name__ == "evq *"
+    q = lib.evq_new(1)  # lib compiles queue.c, which defines struct evq: a pointer to its class
+    try:
+        assert lib.evq_size(b.same(q)) == 0 and b.by_tag(q).value == ctypes.addressof(q.contents)
     finally:
         lib.evq_free(q)
 
@@ -175,15 +289,56 @@ def test_a_function_the_library_does_not_define_is_unbound_with_the_reason(libev
     assert core.evq_capacity(None) == 0  # the rest works
 
 
+@needs_zlib
 def test_zlib_from_its_header():
     z = cx.include("zlib.h", libraries=["z"])
     data = b"hello, cx" * 10
     assert z.crc32(0, data, len(data)) == zlib.crc32(data)
     assert z.zlibVersion() == z.ZLIB_VERSION == zlib.ZLIB_RUNTIME_VERSION
-    assert (z.Z_OK, z.Z_BEST_COMPRESSION, z.MAX_WBITS) == (0, 9, 15)
+    assert (z.Z_OK, z.Z_BEST_COMPRESSION, z.MAX_WBITS) == (0, 9, 15)  # MAX_WBITS: zconf.h's, which zlib.h includes
     assert "read" not in z.functions  # <unistd.h>'s, which libz only reaches through libc
 
 
+@needs_zlib
+@needs_sqlite
+def test_an_installed_header_binds_its_librarys_headers_not_the_systems_it_includes():
+    z = cx.include("zlib.h", libraries=["z"])  # zlib.h includes zconf.h, which includes <unistd.h>, <limits.h>
+    assert "MAX_MEM_LEVEL" in z.constants and "Z_DEFLATED" in z.constants
+    assert not {"SEEK_SET", "R_OK", "F_OK", "INT_MAX", "CHAR_BIT", "PATH_MAX", "NULL"} & set(z.constants)
+    assert set(z.structs) == {"z_stream", "gz_header", "gzFile_s"}  # not <sys/types.h>'s pthread_mutex_t
+    m = cx.include("math.h", libraries=["m"])  # math.h and its bits/ headers (sqrt is bits/mathcalls.h's)
+    assert (m.M_PI, m.HUGE_VAL, m.FP_NAN, m.MATH_ERRNO) == (math.pi, math.inf, 0, 1) and m.sqrt(4.0) == 2.0
+    assert m.unbound["isinf"] == "isinf() is declared by the header but not found in libm.so.6"  # libc's
+    assert not any(n.startswith("__") for n in m.unbound)  # glibc's __sqrt beside sqrt: the implementation's
+    s = cx.include("sqlite3.h", libraries=["sqlite3"])  # sqlite3.h includes <stdarg.h> only
+    assert s.SQLITE_ROW == 100 and s.FTS5_TOKENIZE_QUERY == 1 and "va_arg" not in s.constants
+    assert all(n.startswith(("SQLITE", "FTS5_")) or n.endswith("_WITHIN") for n in s.constants)
+    assert s.unbound["sqlite3_win32_set_directory"].endswith("not found in libsqlite3.so.0")
+
+
+def test_which_headers_are_an_apis_is_read_from_the_include_tree():
+    from cx.build import api
+
+    text = "\n".join([
+        '# 1 "<cell>"', '# 1 "/usr/include/foo.h" 1',               # the API header
+        '# 1 "/usr/include/fooconf.h" 1',                            # its own, beside stdio.h
+        '# 1 "/usr/include/stdio.h" 1', '# 1 "/usr/include/x86_64-linux-gnu/bits/types.h" 1',
+        '# 5 "/usr/include/stdio.h" 2', '# 9 "/usr/include/fooconf.h" 2',
+        '# 1 "/usr/include/x86_64-linux-gnu/sys/types.h" 1 3 4', '# 10 "/usr/include/fooconf.h" 2',
+        '# 4 "/usr/include/foo.h" 2',
+        '# 1 "/usr/include/x86_64-linux-gnu/bits/foo-internals.h" 1',  # glibc-style bits/, by <>
+        '# 5 "/usr/include/foo.h" 2', '# 1 "/usr/include/foo/time.h" 1',  # its own time.h
+        '# 6 "/usr/include/foo.h" 2', '# 1 "/usr/lib/gcc/x86_64-linux-gnu/14/include/stddef.h" 1',
+        '# 7 "/usr/include/foo.h" 2', '# 2 "<cell>" 2', '# 1 "/usr/include/unistd.h" 1', ''])
+    assert api.files(text, ["foo.h"], ["/usr/include", "/usr/lib/gcc"]) == {
+        "/usr/include/foo.h", "/usr/include/fooconf.h", "/usr/include/x86_64-linux-gnu/bits/foo-internals.h",
+        "/usr/include/foo/time.h"}
+    assert api.files(text, [], ["/usr/include"]) == set()
+    mine = '# 1 "/home/me/evq.h" 1\n# 1 "/home/me/evq_conf.h" 1\n# 2 "/home/me/evq.h" 2\n# 1 "/usr/include/zlib.h" 1\n'
+    assert api.files(mine, ["/home/me/evq.h"], ["/usr/include"]) == {"/home/me/evq.h", "/home/me/evq_conf.h"}
+
+
+@needs_sqlite
 def test_sqlite_from_its_header():
     s = cx.include("sqlite3.h", libraries=["sqlite3"])
     assert s.sqlite3_libversion() == s.SQLITE_VERSION == sqlite3.sqlite_version
@@ -201,11 +356,13 @@ def test_libm_from_its_header():
     assert m.M_PI == math.pi and m.sqrt(2.0) == math.sqrt(2.0) and m.hypot(3.0, 4.0) == 5.0
 
 
+@needs_zlib
 def test_a_missing_library_is_a_clear_error():
     with pytest.raises(cx.OptionError, match="library 'nosuchlib' not found"):
         cx.include("zlib.h", libraries=["nosuchlib"])
 
 
+@needs_zlib
 def test_the_magic_binds_a_header(shell):
     shell.run_line_magic("cxinclude", "zlib.h -l z")
     ns = shell.user_ns
@@ -320,6 +477,7 @@ def test_string_buffer_and_callback_fields_take_python_objects_and_keep_them_ali
     assert cx.layout(lib.rec).fields[0].declaration == "const char *name"  # the layout still reads
 
 
+@needs_zlib
 def test_a_module_with_nothing_callable_says_why():
     m = cx.compile("#include <zlib.h>\n", libraries=["z"])  # declares, defines nothing
     with pytest.raises(AttributeError, match=r"it binds no function: .*cx.include\(header, libraries"):

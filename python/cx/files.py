@@ -96,9 +96,16 @@ def _read(path):
 
 def include(header, *, libraries=(), name: Optional[str] = None, include_dirs=(), **options):
     """Bind an installed C library from its header: every function and variable the header (and
-    the headers it includes from its own directory) declares and the libraries define, its
-    constants (enumeration constants, ``#define`` constants), enums, structs and static inline
-    functions, as a :class:`cx.Module`.
+    the library's own headers it includes) declares and the libraries define, its constants
+    (enumeration constants, ``#define`` constants), enums, structs and static inline functions,
+    as a :class:`cx.Module`.
+
+    Which headers are the library's (:mod:`cx.build.api`): the header itself, and every header an
+    API header includes except those of the C library and the operating system (ISO C and POSIX
+    headers by the name they are found under, ``stdio.h``, ``unistd.h``, ``sys/types.h``, and
+    anything under ``sys/``, ``linux/``, ``asm/``...), with what those include. So ``zlib.h`` is
+    ``zlib.h`` and ``zconf.h``, never ``<unistd.h>``'s ``SEEK_SET``, though all three sit in
+    ``/usr/include``; ``math.h`` is ``math.h`` and its ``bits/`` headers (``sqrt``, ``M_PI``).
 
     Parameters
     ----------
@@ -117,7 +124,7 @@ def include(header, *, libraries=(), name: Optional[str] = None, include_dirs=()
     -------
     cx.Module
         A function the header declares that no library defines is in ``lib.unbound``
-        (``"... not found in libz.so.1"``).
+        (``"... not found in libz.so.1"``; not for the names C reserves, glibc's ``__sqrt``).
 
     Examples
     --------

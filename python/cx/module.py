@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-import enum
 import hashlib
 import re
 import weakref
@@ -21,6 +20,7 @@ from typing import Iterable, Mapping, Optional, Union
 
 from . import bind
 from .bind import check as _check
+from .bind import enums as _enums
 from .build import backends, cache, constants, libraries, steps, tls, unit
 from .build.record import Build
 from .errors import (SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic, OptionError, PicklingError,
@@ -28,6 +28,8 @@ from .errors import (SOURCE_NAME, ClosedError, CompileError, CxError, Diagnostic
 from .runtime import guard as _guard
 
 __all__ = ["compile", "Module", "build_module"]
+
+_RESERVED = re.compile(r"_[_A-Z]")
 
 
 def compile(source: str, *, name: Optional[str] = None, include_dirs: Iterable[str] = (),
@@ -158,11 +160,19 @@ def _build_module(record, links, cache=True):
 
 
 def _one_definition_per_tag(declarations, links, source):
-    """Modules linked together are one program: a struct or union one defines must be the same
-    definition in another (C's one-definition rule across files). Two that differ are refused,
-    naming both places, before anything is compiled."""
+    """Modules linked together are one program: a struct, union or named enum one defines must be
+    the same definition in another (C's one-definition rule across files). Two that differ are
+    refused, naming both places, before anything is compiled."""
     mine = set(declarations.struct_names())
     for m in links:
+        differing = _enums.differing(declarations.view, m.declarations.view)
+        if differing is not None:
+            n, (file, line), (there_file, there_line) = differing
+            raise CompileError("C compile failed", [Diagnostic(
+                line if file == SOURCE_NAME else None, "error",
+                f"enum {n} is defined here ({file}:{line}) otherwise than in module '{m.name}' "
+                f"({there_file}:{there_line}), which this source links to: one C type needs one definition",
+                file=file)], source, name=SOURCE_NAME)
         for n in mine & set(m.declarations.struct_names()):
             if declarations.definition_text(n) != m.declarations.definition_text(n):
                 here, there = declarations.struct(n), m.declarations.struct(n)
@@ -225,7 +235,7 @@ class Module:
         d["_hold_gil"] = hold_gil
         d["_record"] = record  # how it was built: what pickling sends (cx.build.record)
         d["_constants"] = constants  # enumeration constants and macros, valued when first asked
-        d["_enums"] = {}
+        d["_enums"] = _enums.EnumTable(declarations.view, constants) if constants is not None else None
         backend = record["backend"] if record is not None else "tcc"
         types = bind.TypeTable(declarations, _check.checker(declarations, steps.layout_build),
                                settings=settings, backend=backend)  # settings, backend: for cx.layout
@@ -365,8 +375,9 @@ class Module:
         d["_keep"] = (*d["_keep"], libraries)  # the libraries stay open as long as the module
         for n in self.declarations.undefined:
             address = libraries.address(n)
-            if address is None:  # said for the API header's own declarations (not its includes')
-                if any(view.chunks[i].file in self._record["api"] for i in view.chunks_of(n)):
+            if address is None:  # said for the API's declarations (cx.build.api), not the system's,
+                # nor for names C reserves for the implementation (glibc's __acos beside acos)
+                if not _RESERVED.match(n) and any(view.chunks[i].user for i in view.chunks_of(n)):
                     what = f"{n}()" if view.is_function(n) else f"'{n}'"
                     self._unbound[n] = f"{what} is declared by the header but {libraries.missing(n)}"
                 continue
@@ -446,45 +457,13 @@ class Module:
     @property
     def enums(self) -> dict:
         """Every named enumeration of the source and its own headers, name -> an
-        :class:`enum.IntEnum` class (``lib.color.GREEN == 5``)."""
-        out = {}
-        if self._constants is not None:
-            view = self.declarations.view
-            names = [tag for (kind, tag), i in view.tags.items() if kind == "enum" and view.chunks[i].user]
-            names += [n for n, i in view.typedefs.items() if view.chunks[i].user and self._enum_chunk(n) is not None]
-            for n in dict.fromkeys(names):
-                enum = self._enum(n)
-                if enum is not None:
-                    out[n] = enum
-        return out
-
-    def _enum_chunk(self, n):
-        """The chunk declaring the named enumeration ``n`` (its tag, or a typedef of it), or None."""
-        view = self.declarations.view
-        index = view.tags.get(("enum", n))
-        if index is None:
-            index = view.typedefs.get(n)
-            if index is None or not re.search(r"\benum\b[^;{]*\{", view.head(view.chunks[index])):
-                return None
-        return index if view.chunks[index].user else None
+        :class:`enum.IntEnum` class (``lib.color.GREEN == 5``): one class per definition for the
+        whole process, shared by every module and cell that defines it alike (:mod:`cx.bind.enums`)."""
+        return self._enums.all() if self._enums is not None else {}
 
     def _enum(self, n):
         """The :class:`enum.IntEnum` of the named enumeration ``n`` of the source, or None."""
-        cached = self._enums.get(n)
-        if cached is not None or self._constants is None:
-            return cached
-        index = self._enum_chunk(n)
-        if index is None:
-            return None
-        values = self._constants.values()
-        members = [(m, values[m]) for m, i in self.declarations.view.user_enumerators().items()
-                   if i == index and m in values]
-        if not members:
-            return None
-        cls = enum.IntEnum(n, members, module="cx")
-        cls.__doc__ = f"C enum {n}"
-        self._enums[n] = cls
-        return cls
+        return self._enums.get(n) if self._enums is not None else None
 
     def __setattr__(self, n, value):
         if n in self._exported_globals:

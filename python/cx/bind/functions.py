@@ -94,9 +94,10 @@ def _pointer_fallback(fn, index, param, types, accepts_str):
         if isinstance(obj, ctypes._Pointer):
             if anything or target.kind == "opaque" or (target_ctype is not None and (
                     issubclass(obj._type_, target_ctype) or (target.kind == "pointer" and fits(obj.contents
-                    if obj else ctypes.c_void_p())))):
+                    if obj else ctypes.c_void_p())))) or (target_ctype is None and _is_struct(obj._type_, target)):
                 return obj
-            refuse(f"got a pointer to {obj._type_.__name__}, expected one to {_ctype_name(target_ctype)}")
+            refuse(f"got a pointer to {obj._type_.__name__}, expected one to "
+                   f"{_ctype_name(target_ctype) if target_ctype is not None else _unqualified(target).spelling}")
         if isinstance(obj, ctypes.Array):
             if fits(obj):
                 return obj
@@ -133,6 +134,15 @@ def _pointer_fallback(fn, index, param, types, accepts_str):
         refuse(f"expected {hint}, got {type(obj).__name__}")
 
     return fallback
+
+
+def _is_struct(cls, target):
+    """Whether ``cls`` is the cx class of the struct or union ``target`` names (a struct this
+    module only declares, which another module defines: a pointer to it passes as a handle)."""
+    decl = cls.__dict__.get("_cx_struct")
+    if decl is None or target.kind not in ("struct", "union") or decl.union != (target.kind == "union"):
+        return False
+    return decl.tag == target.tag if target.tag else decl.name == target.name
 
 
 def _ctype_name(ctype):

@@ -33,6 +33,9 @@ _html_view = [None]  # the function that draws a struct class's layout (cx.tools
 # between C files. Keyed by TypeTable._definition; a class lives as long as a module uses it.
 _SHARED = weakref.WeakValueDictionary()
 _SHARED_LOCK = threading.Lock()
+# Likewise one handle class (a Pointer subclass) per pointee type: keyed by the pointee without
+# qualifiers or typedef names, and, for a struct the module defines, its definition.
+_SHARED_HANDLES = weakref.WeakValueDictionary()
 
 
 def show_layouts_with(view) -> None:
@@ -252,13 +255,21 @@ class TypeTable:
     def handle(self, target):
         """The ctypes type of a pointer to ``target`` that Python cannot look into: a subclass of
         ``c_void_p`` (:class:`Pointer`) that remembers its C type, so a function's result passes
-        back to the parameters that take it, and nowhere else."""
+        back to the parameters that take it, and nowhere else. One class per pointee type for the
+        whole process (``evq *`` of every module that includes ``evq.h`` is one class; a struct
+        the module defines is told apart by its definition)."""
         key = _identity(target)
         cls = self._handles.get(key)
         if cls is None:
-            spelled = _unqualified(target).spelling
-            cls = type(f"{spelled} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
-                                                  "__doc__": f"A C pointer: {spelled} *"})
+            decl = self._decls.structs.get(target.name) if target.kind in ("struct", "union") else None
+            shared = (key, self._definition(decl) if decl is not None else None)
+            with _SHARED_LOCK:
+                cls = _SHARED_HANDLES.get(shared)
+                if cls is None:
+                    spelled = _unqualified(target).spelling
+                    cls = type(f"{spelled} *", (Pointer,), {"__module__": "cx", "_cx_target": target,
+                                                          "__doc__": f"A C pointer: {spelled} *"})
+                    _SHARED_HANDLES[shared] = cls
             self._handles[key] = cls
         return cls
 

@@ -7,6 +7,7 @@
   TinyCC, the crash guard's end marker);
 - :mod:`.backends`: TinyCC in memory, or the system compiler with a cache on disk;
 - :mod:`.steps`: the steps of one compile;
+- :mod:`.api`: which headers are the API :func:`cx.include` binds (not the system's it includes);
 - :mod:`.cache`: this process's modules by record (what unpickling rebuilds).
 """
 from .record import Build, Settings

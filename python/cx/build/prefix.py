@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 from ..cread import select, view as cview
 from ..errors import SOURCE_NAME, CompileError
+from . import api as _api
 from . import constants
 
-__all__ = ["prepare", "Composed", "CACHE", "split", "api_dirs"]
+__all__ = ["prepare", "Composed", "CACHE", "split"]
 
 #: Placed on the line before the body: where the body's text starts in the preprocessor's output.
 _SENTINEL = "__cx_prefix_cache_body_follows__"
@@ -110,8 +111,8 @@ def _without_comments(line, in_comment):
 class _Entry:
     """One preprocessed prefix: its text (directives out), its directives, the files it read."""
 
-    def __init__(self, text, directives, files, api_dirs):
-        self.text, self.directives, self.files, self.api_dirs = text, directives, files, api_dirs
+    def __init__(self, text, directives, files, api_files):
+        self.text, self.directives, self.files, self.api_files = text, directives, files, api_files
         self.lock = threading.Lock()
         self._prepared = None
         last = {}
@@ -137,7 +138,7 @@ class _Entry:
         macros (the declarations they name are selected too: the constants query needs them)."""
         with self.lock:
             if self._prepared is None:
-                user = cview.user_file_rule((back.STRING_FILE, SOURCE_NAME), back.system_dirs(), self.api_dirs)
+                user = cview.user_file_rule((back.STRING_FILE, SOURCE_NAME), back.system_dirs(), self.api_files)
                 index = select.Index(self.text, user)
                 directives, words = [], set()
                 for d in self.directives:
@@ -226,7 +227,7 @@ class Composed:
 
     text: str
     directives: list
-    api_dirs: tuple
+    api_files: tuple
     selected: bool  # only the declarations the body needs (not the whole prefix)
 
 
@@ -263,23 +264,7 @@ def prepare(source, settings, back, api=()):
         head, selected = index.compose(picked), True
     shift = len(head) + 1
     directives = directives + [d.for_user(True).shifted(shift) for d in body_directives]
-    return Composed(head + "\n" + plain, directives, entry.api_dirs, selected)
-
-
-_MARKER = re.compile(r'^# 1 "([^"\n]+)" 1$', re.M)
-
-
-def api_dirs(text, headers):
-    """The directories of the API headers (``cx.include``), as the preprocessor found them (its
-    line markers)."""
-    if not headers:
-        return ()
-    found = []
-    for path in dict.fromkeys(_MARKER.findall(text)):
-        for header in headers:
-            if path == header or path.endswith("/" + header.lstrip("/")):
-                found.append(os.path.dirname(os.path.abspath(path)))
-    return tuple(dict.fromkeys(found))
+    return Composed(head + "\n" + plain, directives, entry.api_files, selected)
 
 
 def _preprocess_prefix(prefix, settings, back, api):
@@ -298,7 +283,7 @@ def _preprocess_prefix(prefix, settings, back, api):
             continue
         files[name] = (st.st_mtime_ns, st.st_size)
         racy = racy or st.st_mtime_ns >= started - _RACY_NS
-    return _Entry(plain, directives, None if racy else files, api_dirs(plain, api))
+    return _Entry(plain, directives, None if racy else files, _api.files(plain, api, back.system_dirs()))
 
 
 def _preprocess_body(entry, body, body_line, settings, back):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .. import cread
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic
+from . import api as _api
 from . import constants, prefix, unit
 from .backends import tcc
 from .record import Settings
@@ -50,7 +51,8 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
     The declarations are those of the translation unit as the compiler sees it (every header,
     every macro, every ``#if``). A backend that compiles preprocessed text (``PREPROCESSED``)
     then compiles exactly that text, so the source is preprocessed once. ``api``: the headers
-    bound on purpose (``cx.include``): their directories' headers are read as the user's.
+    bound on purpose (``cx.include``): they and the library's own headers they include
+    (:mod:`cx.build.api`) are read as the user's.
     ``units``: ``(path, text)`` of the module's other files (``cx.load`` of several files), each
     preprocessed as its own translation unit; the declarations are those of all of them (a
     function one file declares and another defines is defined). ``cache``: the prefix cache
@@ -60,7 +62,7 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
         composed = prefix.prepare(source, settings, back, api)
         if composed is not None:
             declarations = cread.from_preprocessed(composed.text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                                   system_dirs=back.system_dirs(), api_dirs=composed.api_dirs)
+                                                   system_dirs=back.system_dirs(), api_files=composed.api_files)
             return Prepared(declarations, back.compilable(composed.text), True, composed.directives,
                             cached=True)
     text, directives = constants.split_directives(back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings))
@@ -73,7 +75,8 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
         text = text + "\n" + plain
         others.append(plain)
     declarations = cread.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                           system_dirs=back.system_dirs(), api_dirs=prefix.api_dirs(text, api))
+                                           system_dirs=back.system_dirs(),
+                                           api_files=_api.files(text, api, back.system_dirs()))
     if getattr(back, "PREPROCESSED", False):
         return Prepared(declarations, back.compilable(main), True, directives, others)
     return Prepared(declarations, source, False, directives)

@@ -35,7 +35,7 @@ from .model import CType, Declarations, Field, Function, Global, Param, Struct
 
 __all__ = ["from_preprocessed", "Reader"]
 
-def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_dirs=(), fast=True):
+def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_files=(), fast=True):
     """The declarations of a translation unit, from its preprocessed text, read on demand.
 
     This is how :func:`cx.compile` reads a source: the compiler's preprocessor has already
@@ -54,8 +54,9 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_dir
         in the file ``"<cell>"``).
     system_dirs : iterable of str
         Directories of system headers.
-    api_dirs : iterable of str
-        Directories of headers bound on purpose (``cx.include``): read as the user's.
+    api_files : iterable of str
+        Headers bound on purpose (``cx.include``; :mod:`cx.build.api` picks them): read as the
+        user's, in a system directory or not.
 
     Returns
     -------
@@ -64,7 +65,7 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_dir
         (``reader.function("f")``); its ``functions``, ``structs``... read everything, like
         :class:`Declarations`.
     """
-    return Reader(cview.View(text, source_files, "<cell>", system_dirs, api_dirs), fast)
+    return Reader(cview.View(text, source_files, "<cell>", system_dirs, api_files), fast)
 
 
 _ANONYMOUS_BODY = ctext.rx(r"\b(?:struct|union|enum)\s*\{")

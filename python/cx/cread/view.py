@@ -94,11 +94,11 @@ def _unescape(written):
     return written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
 
 
-def user_file_rule(source_files, system_dirs=(), api_dirs=()):
+def user_file_rule(source_files, system_dirs=(), api_files=()):
     """``user(file) -> bool`` for a file as line markers write it: the source itself, a file
-    outside the system directories, or one inside an API directory (``cx.include``)."""
+    outside the system directories, or an API header (``cx.include``, :mod:`cx.build.api`)."""
     prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
-    api = tuple(os.path.join(os.path.abspath(d), "") for d in api_dirs if d)
+    api = frozenset(os.path.abspath(f) for f in api_files if f)
 
     def user(written):
         name = _unescape(written)
@@ -107,7 +107,7 @@ def user_file_rule(source_files, system_dirs=(), api_dirs=()):
         if name.startswith("<"):
             return False
         path = os.path.abspath(name)
-        return not path.startswith(prefixes) or bool(api and path.startswith(api))
+        return not path.startswith(prefixes) or path in api
     return user
 
 
@@ -124,14 +124,14 @@ class View:
         The name to report for it (``"<cell>"``).
     system_dirs : iterable of str
         Directories whose headers are the system's: what they declare is never exported.
-    api_dirs : iterable of str
-        Directories whose headers are an API the source binds on purpose (``cx.include``): theirs
-        count as the user's, system directories or not.
+    api_files : iterable of str
+        Headers that are an API the source binds on purpose (``cx.include``): they count as the
+        user's, in a system directory or not.
     """
 
-    def __init__(self, text, source_files, source_name, system_dirs=(), api_dirs=()):
+    def __init__(self, text, source_files, source_name, system_dirs=(), api_files=()):
         self.source_name = source_name
-        is_user = user_file_rule(source_files, system_dirs, api_dirs)
+        is_user = user_file_rule(source_files, system_dirs, api_files)
         users = {}  # file name as written -> (shown name, from the user's files)
         self._segments = []  # (offset, file, line at offset, user)
         for offset, line, written in _cscan.markers(text):
