@@ -47,13 +47,15 @@ def fingerprint(compile_it):
 
 
 def both_ways(monkeypatch, compile_it):
-    """(whole, cached): the fingerprint with the cache off, then with it on and warm."""
+    """(whole, cached, hit): the fingerprint with the cache off, then with it on and warm (the
+    first compile with it on, which fills it, must give the same too)."""
     monkeypatch.setenv("CX_PREFIX_CACHE_MB", "0")
     whole = fingerprint(compile_it)
     monkeypatch.setenv("CX_PREFIX_CACHE_MB", "64")
-    fingerprint(compile_it)  # the first compile of these headers fills the cache
+    first = fingerprint(compile_it)  # the first compile of these headers fills the cache
+    assert first == whole
     hits = prefix.CACHE.hits
-    cached = fingerprint(compile_it)
+    cached = fingerprint(compile_it)  # served from it, with only the declarations the cell needs
     return whole, cached, prefix.CACHE.hits > hits
 
 

@@ -148,7 +148,9 @@ def _build_module(record, links, cache=True):
     except CompileError:
         if not prepared.cached:
             raise
-        return _build_module(record, links, cache=False)  # an error is the whole compile's, exactly
+        code = None
+    if code is None:  # an error is the whole compile's, exactly (outside the except: one traceback)
+        return _build_module(record, links, cache=False)
     name = record["name"] or "cx_" + hashlib.sha1(source.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     module = Module(code, declarations, name=name, source=source,
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),

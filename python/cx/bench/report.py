@@ -32,6 +32,16 @@ def targets(res):
     for label, rows in res.get("compile_large_sources", {}).items():
         out.append((f"cx.compile of the {label} <= 3x libtcc alone",
                     _median(rows, "cx.compile (TinyCC)") / _median(rows, "libtcc alone (floor)"), 3, "<="))
+    headers = res.get("compile_headers")
+    if headers:  # issue 21
+        known, first = headers["a cell with known headers"], headers["the first cell of a process"]
+        cached = _median(known, "cx.compile, headers known (prefix cache)")
+        out += [("a cell with known headers <= 0.3x libtcc alone", cached / _median(known, "libtcc alone (floor)"),
+                 0.3, "<="),
+                ("a cell with known headers >= 20x faster than the system compiler", known[-1]["median_s"] / cached,
+                 20, ">="),
+                ("the first cell of a process <= 1.6x libtcc alone", _median(first, "cx.compile, first cell of the process")
+                 / _median(first, "libtcc alone (floor)"), 1.6, "<=")]
     calls = res["calls"]
     cx_call = _median(calls["scalar"], "cx")
     for peer in ("cffi API mode", "numba njit"):  # issue 14: faster than the peers, guarded, GIL released
@@ -95,6 +105,8 @@ def format_table(res):
     block(f"compile: large source ({res['sizes']['large_functions']} functions)", res["compile_large"], "vs libtcc")
     for label, rows in res.get("compile_large_sources", {}).items():
         block(f"compile: {label}, cx against libtcc alone", rows, "vs libtcc")
+    for label, rows in res.get("compile_headers", {}).items():
+        block(f"compile: {label} (stdio.h, math.h, stdlib.h)", rows, "vs libtcc")
     lines.append("")
     lines.append("== where cx.compile's time goes (medians, small cell | large source)")
     ps, pl = res["compile_profile"]["small"], res["compile_profile"]["large"]

@@ -45,7 +45,7 @@ import cx
 from cx import cread
 from cx.bench.report import format_table, plot, targets
 from cx.bench.runtime import bench_runtime
-from cx.build import unit
+from cx.build import prefix as prefix_cache, unit
 from cx.build.backends import cc, tcc
 from cx.build.record import Settings
 from cx.module import Module
@@ -179,6 +179,92 @@ def bench_large_compiles(libtcc, sources, rounds):
                 note=f"{lines} lines: preprocess, read declarations, compile, bind one function"),
         ], "libtcc alone (floor)")
     return out
+
+
+HEADER_CELL = "#include <stdio.h>\n#include <math.h>\n#include <stdlib.h>\n\n"
+
+
+def header_cell(i):
+    """A notebook cell of known headers (those of every earlier cell), with a body of its own."""
+    return HEADER_CELL + (f"double k{i}(double x) {{ return sqrt(x) * {i} + atof(\"1.5\"); }}\n"
+                          f"int p{i}(int n) {{ char b[32]; return snprintf(b, sizeof b, \"%d\", n * {i}); }}\n")
+
+
+_FIRST_CELL = """
+import sys, time
+which = sys.argv[1]
+if which == "cx":
+    import cx
+else:
+    from cx.bench.suite import LibTcc
+    lt = LibTcc()  # libtcc.so loaded before the clock, as cx's extension is by import cx
+t = time.perf_counter()
+if which == "cx":
+    cx.compile(SOURCE).k0
+else:
+    lt.compile(SOURCE, "k0")
+print(time.perf_counter() - t)
+"""
+
+
+def bench_header_cells(work, libtcc, rounds):
+    """Issue 21: a cell whose headers an earlier cell read (the prefix cache), and the first cell
+    of a fresh process, against libtcc alone and the system compiler, in the same run."""
+    prefix_cache.CACHE.clear()
+    cx.compile(header_cell(10_001)).k10001  # an earlier cell read these headers (and the next indexed them)
+    cx.compile(header_cell(10_002)).k10002
+
+    def uncached(i):
+        saved = os.environ.get("CX_PREFIX_CACHE_MB")
+        os.environ["CX_PREFIX_CACHE_MB"] = "0"
+        try:
+            getattr(cx.compile(header_cell(i)), f"k{i}")
+        finally:
+            if saved is None:
+                os.environ.pop("CX_PREFIX_CACHE_MB", None)
+            else:
+                os.environ["CX_PREFIX_CACHE_MB"] = saved
+
+    def gcc_once(i):
+        path = os.path.join(work, f"headers_gcc_{i}.c")
+        with open(path, "w") as f:
+            f.write(header_cell(i))
+        system_cc(path, path[:-2] + ".so")
+
+    times = interleaved({
+        "libtcc alone (floor)": lambda i: libtcc.compile(header_cell(i), f"k{i}"),
+        "cx.compile, headers known (prefix cache)": lambda i: getattr(cx.compile(header_cell(i)), f"k{i}"),
+        "cx.compile, prefix cache off": uncached,
+    }, rounds["fast"])
+    gcc_name = f"{compiler_label()} -O2 -shared (subprocess)"
+    known = with_ratios([
+        row("libtcc alone (floor)", times["libtcc alone (floor)"],
+            note="the whole cell, headers read again: what TinyCC does for every cell"),
+        row("cx.compile, headers known (prefix cache)", times["cx.compile, headers known (prefix cache)"],
+            note="body preprocessed after the macros it uses, only the declarations it needs compiled"),
+        row("cx.compile, prefix cache off", times["cx.compile, prefix cache off"], note="CX_PREFIX_CACHE_MB=0"),
+        row(gcc_name, interleaved({"g": gcc_once}, rounds["slow"])["g"]),
+    ], "libtcc alone (floor)")
+
+    script = os.path.join(work, "first_cell.py")
+    with open(script, "w") as f:
+        f.write(f"SOURCE = {header_cell(0)!r}\n" + _FIRST_CELL)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+
+    def fresh(which):
+        out = subprocess.run([sys.executable, script, which], capture_output=True, text=True, check=True, env=env)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    first = {"tcc": [], "cx": []}
+    for _ in range(rounds["first"]):
+        for which in first:
+            first[which].append(fresh(which))
+    first_rows = with_ratios([
+        row("libtcc alone (floor)", first["tcc"], note="a fresh process, libtcc.so loaded: its first compile"),
+        row("cx.compile, first cell of the process", first["cx"], note="a fresh process after import cx"),
+        row(gcc_name, known[-1]["times_s"]),
+    ], "libtcc alone (floor)")
+    return {"a cell with known headers": known, "the first cell of a process": first_rows}
 
 
 def large_pyx(n):
@@ -631,12 +717,13 @@ def bench_threads(cfg, work):
 
 QUICK = {"mode": "quick", "large_n": 200, "compile_rounds": {"fast": 9, "slow": 3, "peer": 1, "numba_sample": 4},
          "large_rounds": {"fast": 3, "slow": 1, "peer": 1, "numba_sample": 10},
-         "profile_rounds": 9, "call_number": 5000, "call_rounds": 5, "dot_n": 100_000, "branchy_n": 200_000,
+         "profile_rounds": 9, "header_rounds": {"fast": 9, "slow": 3, "first": 3}, "call_number": 5000, "call_rounds": 5, "dot_n": 100_000, "branchy_n": 200_000,
          "fib_n": 22, "kernel_rounds": 15, "thread_call_s": 0.05, "thread_rounds": 3, "realworld_modules": 20,
          "runtime_rounds": 3}
 FULL = {"mode": "full", "large_n": 10_000, "compile_rounds": {"fast": 41, "slow": 11, "peer": 5, "numba_sample": 4},
         "large_rounds": {"fast": 5, "slow": 1, "peer": 1, "numba_sample": 50},
-        "profile_rounds": 41, "call_number": 200_000, "call_rounds": 15, "dot_n": 1_000_000,
+        "profile_rounds": 41, "header_rounds": {"fast": 41, "slow": 11, "first": 11},
+        "call_number": 200_000, "call_rounds": 15, "dot_n": 1_000_000,
         "branchy_n": 2_000_000, "fib_n": 30, "kernel_rounds": 21, "thread_call_s": 0.4, "thread_rounds": 7,
         "realworld_modules": 1200, "runtime_rounds": 9}
 
@@ -683,6 +770,8 @@ def run(cfg, work, log=print):
         f"real-world-shaped source ({cfg['realworld_modules']} parts)": (realworld_c(cfg["realworld_modules"]),
                                                                          "rw0_total"),
     }, cfg["large_rounds"]["fast"])
+    log("compile: cells with known headers, the first cell of a process ...")
+    res["compile_headers"] = bench_header_cells(work, libtcc, cfg["header_rounds"])
     log("compile: profile ...")
     res["compile_profile"] = {"small": bench_profile(SMALL_C, "add", libtcc, cfg["profile_rounds"]),
                               "large": bench_profile(big, "f0", libtcc, max(3, cfg["large_rounds"]["fast"]))}

@@ -20,15 +20,15 @@ out and the rest asked again.
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import functools
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import CompileError, CxError
 
-__all__ = ["split_directives", "Directive", "Constants"]
+__all__ = ["split_directives", "Directive", "Directives", "Constants"]
 
 _DIRECTIVE = re.compile(r"\n#(define|undef)[ \t]+([A-Za-z_]\w*)(\()?([^\n]*)")  # a literal start: found fast
 
@@ -60,29 +60,66 @@ class Directive:
 
     def for_user(self, user: bool) -> "Directive":
         """The same directive, known to be in a user's file or not."""
-        return dataclasses.replace(self, user=user)
+        return Directive(self.offset, self.define, self.name, self.function_like, self.body, self.line, user)
 
     def shifted(self, by: int) -> "Directive":
         """The same directive, its offset moved by ``by``."""
-        return dataclasses.replace(self, offset=self.offset + by)
+        return Directive(self.offset + by, self.define, self.name, self.function_like, self.body, self.line,
+                         self.user)
+
+
+_DIRECTIVE_LINE = re.compile(r"^#(?:define|undef)[ \t]+[A-Za-z_][^\n]*", re.M)  # the lines _DIRECTIVE reads
+
+
+class Directives(Sequence):
+    """The ``#define``/``#undef`` lines of a text, in order, read when first asked for (most
+    compiles never ask: the constants are valued lazily). ``Directives(make)``: ``make()`` gives
+    the list; ``a + b`` is another lazy list."""
+
+    def __init__(self, make):
+        self._make, self._list = make, None
+
+    def _items(self):
+        if self._list is None:
+            self._list, self._make = list(self._make()), None
+        return self._list
+
+    def __getitem__(self, i):
+        return self._items()[i]
+
+    def __len__(self):
+        return len(self._items())
+
+    def __add__(self, other):
+        return Directives(lambda: [*self, *other])
+
+    def shifted(self, by: int, user=None) -> "Directives":
+        """The same directives, their offsets moved by ``by`` (and ``user`` set, when given)."""
+        return Directives(lambda: [d.shifted(by) if user is None else d.for_user(user).shifted(by) for d in self])
 
 
 def split_directives(text: str):
-    """``(text without its #define/#undef lines, [Directive...])``; each directive's line is left
+    """``(text without its #define/#undef lines, Directives)``; each directive's line is left
     empty, so every other line keeps its number and the markers stay right."""
     if "#define" not in text and "#undef" not in text:
-        return text, []
+        return text, Directives(list)
+    return _DIRECTIVE_LINE.sub("", text), Directives(lambda: _read_directives(text))
+
+
+def directive_lines(text: str) -> list:
+    """The ``#define``/``#undef`` lines of a text, in order (what replaying them needs)."""
+    return _DIRECTIVE_LINE.findall(text)
+
+
+def _read_directives(text):
     text = "\n" + text  # every directive starts a line: after a newline
-    out, directives, last, removed = [], [], 0, 0
+    directives, removed = [], 0
     for m in _DIRECTIVE.finditer(text):
         start = m.start() + 1  # the directive itself, after its newline
-        out.append(text[last:start])
         directives.append(Directive(start - removed - 1, m.group(1) == "define", m.group(2), m.group(3) is not None,
                                     m.group(4).strip(), m.group(0)[1:]))
         removed += m.end() - start
-        last = m.end()
-    out.append(text[last:])
-    return "".join(out)[1:], directives
+    return directives
 
 
 def _asks_about(directive, typedefs) -> bool:

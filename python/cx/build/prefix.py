@@ -21,6 +21,7 @@ error anywhere (the whole compile reports it). ``CX_PREFIX_CACHE_MB`` caps the m
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -111,15 +112,17 @@ def _without_comments(line, in_comment):
 class _Entry:
     """One preprocessed prefix: its text (directives out), its directives, the files it read."""
 
-    def __init__(self, text, directives, files, api_files):
+    def __init__(self, text, directives, files, api_files, replay):
         self.text, self.directives, self.files, self.api_files = text, directives, files, api_files
+        self.replay = replay  # every #define/#undef line, in order: the macros the prefix leaves
         self.lock = threading.Lock()
         self._prepared = None
-        last = {}
-        for d in directives:  # the macros as the prefix leaves them: name -> its last directive
-            last[d.name] = d
-        self.macros = last
-        self.size = len(text) * 2 + sum(len(d.line) for d in directives) * 3
+        self.size = len(text) * 2 + len(replay) * 4
+
+    @functools.cached_property
+    def macros(self) -> dict:
+        """The macros as the prefix leaves them: name -> its last directive."""
+        return {d.name: d for d in self.directives}
 
     def fresh(self) -> bool:
         """Whether every file the prefix read is as it was."""
@@ -245,15 +248,24 @@ def prepare(source, settings, back, api=()):
     key = (prefix, tuple(map(str, settings.include_dirs)), tuple(sorted(settings.defines.items())),
            tuple(settings.options), tuple(api), os.getcwd(), back.__name__)
     entry = CACHE.get(key)
+    first_use = entry is None
     if entry is None:
         entry = _preprocess_prefix(prefix, settings, back, api)
         if entry is None:
             return None
         if entry.files is not None:
             CACHE.put(key, entry)
-    index, directives, directive_words = entry.prepared(back)
+    if first_use:  # the whole prefix: its index is made when it is used again (a first cell stays cheap)
+        body_text = _preprocess_body(body, body_line, settings, back, entry.replay)
+        if body_text is None:
+            return None
+        plain, body_directives = constants.split_directives(body_text)
+        shift = len(entry.text) + 1
+        return Composed(entry.text + "\n" + plain, entry.directives + body_directives.shifted(shift),
+                        entry.api_files, False)
+    index, known, directive_words = entry.prepared(back)
     CACHE.fit()
-    body_text = _preprocess_body(entry, body, body_line, settings, back)
+    body_text = _preprocess_body(body, body_line, settings, back, _replay(entry, body))
     if body_text is None:
         return None
     plain, body_directives = constants.split_directives(body_text)
@@ -263,7 +275,7 @@ def prepare(source, settings, back, api=()):
     else:
         head, selected = index.compose(picked), True
     shift = len(head) + 1
-    directives = directives + [d.for_user(True).shifted(shift) for d in body_directives]
+    directives = constants.Directives(lambda: known) + body_directives.shifted(shift, user=True)
     return Composed(head + "\n" + plain, directives, entry.api_files, selected)
 
 
@@ -283,22 +295,28 @@ def _preprocess_prefix(prefix, settings, back, api):
             continue
         files[name] = (st.st_mtime_ns, st.st_size)
         racy = racy or st.st_mtime_ns >= started - _RACY_NS
-    return _Entry(plain, directives, None if racy else files, _api.files(plain, api, back.system_dirs()))
+    replay = "\n".join(constants.directive_lines(text))
+    return _Entry(plain, directives, None if racy else files, _api.files(plain, api, back.system_dirs()), replay)
 
 
-def _preprocess_body(entry, body, body_line, settings, back):
-    """The body's preprocessed text, after the prefix's macros it uses; None on an error."""
-    wanted, todo = set(), [w for w in select.words(body) if w in entry.macros]
+def _replay(entry, body):
+    """The prefix's macros the body uses (through other macros too), as ``#define``/``#undef`` lines."""
+    macros = entry.macros
+    wanted, todo = set(), [w for w in select.words(body) if w in macros]
     while todo:
         name = todo.pop()
         if name in wanted:
             continue
         wanted.add(name)
-        d = entry.macros[name]
+        d = macros[name]
         if d.define:
-            todo.extend(w for w in select.words(d.body) if w in entry.macros and w not in wanted)
-    replay = [entry.macros[n].line if entry.macros[n].define else f"#undef {n}" for n in sorted(wanted)]
-    source = "\n".join(replay) + f'\n#line {body_line - 1} "{SOURCE_NAME}"\n{_SENTINEL}\n' + body
+            todo.extend(w for w in select.words(d.body) if w in macros and w not in wanted)
+    return "\n".join(macros[n].line if macros[n].define else f"#undef {n}" for n in sorted(wanted))
+
+
+def _preprocess_body(body, body_line, settings, back, replay):
+    """The body's preprocessed text, after the ``replay`` lines; None on an error."""
+    source = replay + f'\n#line {body_line - 1} "{SOURCE_NAME}"\n{_SENTINEL}\n' + body
     try:
         out = back.preprocess(source, settings)
     except CompileError:

@@ -40,7 +40,7 @@ class Prepared:
     declarations: cread.Reader
     compiled_text: str
     preprocessed: bool
-    directives: list = field(default_factory=list)
+    directives: constants.Directives = field(default_factory=lambda: constants.Directives(list))
     units: list = field(default_factory=list)  # the other files' texts, as the backend compiles them
     cached: bool = False  # from the prefix cache (cx.build.prefix): an error is reported by a whole compile
 
@@ -71,7 +71,7 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
         plain, more = constants.split_directives(back.preprocess(f'#line 1 "{path}"\n' + unit_text, settings))
         plain = back.compilable(plain, path)  # its lines are the file's, not the cell's
         shift = len(text) + 1
-        directives += [dataclasses.replace(d, offset=d.offset + shift) for d in more]
+        directives += more.shifted(shift)
         text = text + "\n" + plain
         others.append(plain)
     declarations = cread.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),

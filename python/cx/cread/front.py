@@ -12,6 +12,11 @@ declaration is parsed alone, and those that fail are left out with a warning.
 
 import re
 
+# imported with cx, not at the first cell: 7 ms of a first compile that costs ~10 (its lexer's
+# regular expressions), against ~85 ms for importing cx (numpy) anyway
+from pycparser import c_ast as ast, c_parser
+from pycparser.c_parser import Coord
+
 from .text import KEYWORDS, declared_name, guess_type_names, rx, split_top, strip_initializers
 
 #: canonical scalar -> typedef names of that type.
@@ -78,9 +83,7 @@ _ERROR_AT = r":(\d+):(\d+):"
 
 
 def pycparser():
-    """pycparser's ``c_parser`` module, imported on first use (importing cx stays cheap)."""
-    from pycparser import c_parser
-
+    """pycparser's ``c_parser`` module."""
     return c_parser
 
 
@@ -430,9 +433,6 @@ def fast_function(text, start, end, body, line, header_types):
     name = _simple_name(tokens, i, header_types)
     if name is None:
         return None
-    from pycparser import c_ast as ast
-    from pycparser.c_parser import Coord
-
     i += 1
     if i >= len(tokens) or tokens[i] != "(":
         return None

@@ -84,6 +84,10 @@ class Index:
         if name is not None and opening >= 0:  # a function definition, named by the scanner
             return (name,)
         head = chunk_text if opening < 0 else chunk_text[:opening]
+        if "{" not in head and "typedef" not in found:  # a prototype, most of a header: its name
+            simple = rx(r"[^(,;={]*?\b(" + _WORD + r")\s*\(").match(head)  # before its first "("
+            if simple and simple.group(1) not in _NOT_NAMES:
+                return (simple.group(1),)
         if "asm" in found and rx(r"^\s*(?:__asm__|__asm|asm)\b").match(head):
             self.selectable = False  # top-level asm: nothing names it, dropping it would lose it
             return ()
