@@ -67,6 +67,7 @@ class Index:
         self.mentions = []  # chunk index -> frozenset of words (keywords left out)
         self.always = []    # chunks of the user's files: bound whole, so always selected
         self.all_words = set()
+        self.members = set()  # names of struct and union members (a body's p->rem is no unknown word)
         self.selectable = "\n#pragma" not in text and "_Pragma" not in text
         for i, (start, end, opening, _, name, _, _) in enumerate(self.chunks):
             chunk_text = text[start:end]
@@ -80,7 +81,8 @@ class Index:
         self.size = len(text) * 3 + 64 * len(self.chunks)  # what keeping it costs, about (bytes)
 
     def _declared(self, chunk_text, name, opening, found):
-        """Names one chunk declares; generous (a member name counts, for the body's ``p->rem``)."""
+        """Names one chunk declares (tags, typedef names, enumerators, functions, variables); the
+        words inside a struct or union body go to :attr:`members`."""
         if name is not None and opening >= 0:  # a function definition, named by the scanner
             return (name,)
         head = chunk_text if opening < 0 else chunk_text[:opening]
@@ -92,8 +94,10 @@ class Index:
             self.selectable = False  # top-level asm: nothing names it, dropping it would lose it
             return ()
         names = set()
-        if "{" in head:  # struct/union/enum bodies: tags, members, enumerators (all of their words)
-            names |= found - _NOT_NAMES
+        if "{" in head:  # members name nothing a cell can use alone; enumerators do
+            self.members |= found - _NOT_NAMES
+            for body in rx(r"\benum\b[^{;]*\{([^}]*)\}").findall(head):
+                names |= words(body) - _NOT_NAMES
         outer = _outside_braces(head)
         names.update(_declarator_names(outer))
         for m in rx(r"\b(?:struct|union|enum)\s+(" + _WORD + ")").finditer(outer):
@@ -120,7 +124,7 @@ class Index:
     def needed(self, body_words, extra_words=()):
         """Indexes of the chunks the body needs, in order; None when the index cannot tell."""
         wanted = (set(body_words) | set(extra_words)) - _NOT_NAMES
-        unknown = [w for w in wanted if w in self.all_words and w not in self.declares]
+        unknown = [w for w in wanted if w in self.all_words and w not in self.declares and w not in self.members]
         if unknown or not self.selectable:
             return None
         picked, todo = set(self.always), list(self.always)
