@@ -41,6 +41,8 @@ _SENTINEL = "__cx_prefix_cache_body_follows__"
 #: What a body may not hold for the cache to serve it (state the prefix's macros do not carry).
 _BODY_REFUSES = re.compile(r"^[ \t]*#[ \t]*(?:include|include_next|import)\b|__COUNTER__|__INCLUDE_LEVEL__"
                            r"|push_macro|pop_macro|__has_include|" + _SENTINEL, re.M)
+_DIRECTIVE_WORD = re.compile(r"#\s*(\w*)")
+_COMMENT_OR_LITERAL = re.compile(r'/\*|//|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
 _RACY_NS = 2_000_000_000  # a file changed this close to its reading may change again unseen
 
 
@@ -64,7 +66,7 @@ def split(source: str):
             continue
         if not code.startswith("#"):
             break
-        word = re.match(r"#\s*(\w*)", code).group(1)
+        word = _DIRECTIVE_WORD.match(code).group(1)
         if word in ("if", "ifdef", "ifndef"):
             depth += 1
         elif word == "endif":
@@ -77,10 +79,7 @@ def split(source: str):
             end = i
     if not has_include or end == 0:
         return None
-    prefix = "\n".join(lines[:end])
-    if "#include" not in re.sub(r"\s+", "", prefix).replace("#include_next", ""):
-        return None
-    return prefix, "\n".join(lines[end:]), end + 1
+    return "\n".join(lines[:end]), "\n".join(lines[end:]), end + 1
 
 
 def _without_comments(line, in_comment):
@@ -94,7 +93,7 @@ def _without_comments(line, in_comment):
             pos, in_comment = close + 2, False
             out.append(" ")
             continue
-        m = re.compile(r'/\*|//|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'').search(line, pos)
+        m = _COMMENT_OR_LITERAL.search(line, pos)
         if not m:
             out.append(line[pos:])
             break
