@@ -5,6 +5,11 @@
  * each file-scope declaration or function definition starts and ends, skipping string and character
  * literals and function bodies. The text is the compiler preprocessor's output (no comments, no
  * macros); lines starting with '#' (line markers, pragmas) are skipped.
+ *
+ * Bulk data is passed over here, never handed to Python: the braces of an initializer
+ * (`static const unsigned short t[] = {...};`, megabytes in a Unicode library) are matched in C and
+ * a declaration that has them comes with its outline, the text with each initializer's braces
+ * emptied, which is all the view's index reads of it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -212,10 +217,65 @@ static PyObject *definition_name(PyObject *text, int kind, const void *data, Py_
     return NULL;
 }
 
-static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ssize_t start,
-               Py_ssize_t end, Py_ssize_t open, Py_ssize_t close, int inside)
+/* The initializers' brace groups of the declaration being scanned: (open, close) offsets. */
+struct spans {
+    Py_ssize_t *at;
+    Py_ssize_t count, size;
+};
+
+static int spans_add(struct spans *sp, Py_ssize_t open, Py_ssize_t close)
 {
-    PyObject *item, *name = NULL;
+    if (sp->count == sp->size) {
+        Py_ssize_t size = sp->size ? 2 * sp->size : 8;
+        Py_ssize_t *at = PyMem_Resize(sp->at, Py_ssize_t, 2 * size);
+        if (!at) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sp->at = at;
+        sp->size = size;
+    }
+    sp->at[2 * sp->count] = open;
+    sp->at[2 * sp->count + 1] = close;
+    sp->count++;
+    return 0;
+}
+
+/* text[start:end) with the inside of each span [open, close] (within it) left out: `= {}`. */
+static PyObject *outline(PyObject *text, Py_ssize_t start, Py_ssize_t end, const struct spans *sp)
+{
+    PyObject *parts = PyList_New(0), *sep, *out = NULL;
+    Py_ssize_t at = start;
+
+    if (!parts)
+        return NULL;
+    for (Py_ssize_t k = 0; k < sp->count; k++) {
+        Py_ssize_t open = sp->at[2 * k], close = sp->at[2 * k + 1];
+        if (open < at || close >= end)
+            continue;
+        PyObject *piece = PyUnicode_Substring(text, at, open + 1);
+        if (!piece || PyList_Append(parts, piece) < 0) {
+            Py_XDECREF(piece);
+            Py_DECREF(parts);
+            return NULL;
+        }
+        Py_DECREF(piece);
+        at = close;
+    }
+    PyObject *piece = PyUnicode_Substring(text, at, end);
+    if (piece && PyList_Append(parts, piece) == 0 && (sep = PyUnicode_FromStringAndSize("", 0))) {
+        out = PyUnicode_Join(sep, parts);
+        Py_DECREF(sep);
+    }
+    Py_XDECREF(piece);
+    Py_DECREF(parts);
+    return out;
+}
+
+static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ssize_t start,
+               Py_ssize_t end, Py_ssize_t open, Py_ssize_t close, int inside, const struct spans *sp)
+{
+    PyObject *item, *name = NULL, *lines = Py_None;
     int is_static = 0, rc;
 
     if (open >= 0) {
@@ -223,9 +283,18 @@ static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ss
         if (!name && PyErr_Occurred())
             return -1;
     }
-    item = PyTuple_New(7);
+    if (open < 0 && sp && sp->count) {
+        lines = outline(text, start, end, sp);
+        if (!lines) {
+            Py_XDECREF(name);
+            return -1;
+        }
+    } else
+        Py_INCREF(lines);
+    item = PyTuple_New(8);
     if (!item) {
         Py_XDECREF(name);
+        Py_DECREF(lines);
         return -1;
     }
     PyTuple_SET_ITEM(item, 0, PyLong_FromSsize_t(start));
@@ -239,6 +308,7 @@ static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ss
     PyTuple_SET_ITEM(item, 4, name); /* the reference moves in */
     PyTuple_SET_ITEM(item, 5, PyBool_FromLong(is_static));
     PyTuple_SET_ITEM(item, 6, PyBool_FromLong(inside));
+    PyTuple_SET_ITEM(item, 7, lines); /* the reference moves in */
     for (int k = 0; k < 4; k++)
         if (!PyTuple_GET_ITEM(item, k)) {
             Py_DECREF(item);
@@ -251,7 +321,7 @@ static int add(PyObject *list, PyObject *text, int kind, const void *data, Py_ss
 
 /* Append the chunk [start, end) (body [open, close], or -1) unless a filter leaves it out. */
 static int keep(PyObject *out, PyObject *text, int kind, const void *data, struct ranges *r,
-                Py_ssize_t start, Py_ssize_t end, Py_ssize_t open, Py_ssize_t close)
+                Py_ssize_t start, Py_ssize_t end, Py_ssize_t open, Py_ssize_t close, const struct spans *sp)
 {
     Py_ssize_t first = start;
 
@@ -266,9 +336,14 @@ static int keep(PyObject *out, PyObject *text, int kind, const void *data, struc
     }
     int inside = !r || in_ranges(r, first);
 
-    if (!inside && !declares_types(kind, data, first, open >= 0 ? open : end))
-        return 0;
-    return add(out, text, kind, data, first, end, open, close, inside);
+    if (!inside) { /* a type's words come before any initializer */
+        Py_ssize_t upto = open >= 0 ? open : end;
+        if (open < 0 && sp && sp->count && sp->at[0] < upto)
+            upto = sp->at[0];
+        if (!declares_types(kind, data, first, upto))
+            return 0;
+    }
+    return add(out, text, kind, data, first, end, open, close, inside, sp);
 }
 
 static PyObject *split_top(PyObject *self, PyObject *args)
@@ -279,6 +354,7 @@ static PyObject *split_top(PyObject *self, PyObject *args)
     const void *data;
     PyObject *text, *keep_ranges = Py_None, *out;
     struct ranges ranges = {NULL, 0, 0}, *r = NULL;
+    struct spans spans = {NULL, 0, 0};
 
     (void)self;
     if (!PyArg_ParseTuple(args, "U|O:split_top", &text, &keep_ranges))
@@ -342,10 +418,26 @@ static PyObject *split_top(PyObject *self, PyObject *args)
             if (depth == 0 && parens == 0 && (last == ')' || last == ';')) {
                 Py_ssize_t close = match_brace(kind, data, n, i);
                 Py_ssize_t end = close < n ? close + 1 : n;
-                if (keep(out, text, kind, data, r, start, end, i, close) < 0)
+                if (keep(out, text, kind, data, r, start, end, i, close, NULL) < 0)
                     goto fail;
+                spans.count = 0;
                 start = i = end;
                 last = ';';
+                continue;
+            }
+            if (depth == 0 && parens == 0 && last == '=') {
+                /* an initializer's braces: matched here, its data never scanned again */
+                Py_ssize_t close = match_brace(kind, data, n, i);
+                if (close >= n) {
+                    depth++;
+                    last = c;
+                    i++;
+                    continue;
+                }
+                if (spans_add(&spans, i, close) < 0)
+                    goto fail;
+                last = '}';
+                i = close + 1;
                 continue;
             }
             depth++;
@@ -353,8 +445,9 @@ static PyObject *split_top(PyObject *self, PyObject *args)
             if (depth > 0)
                 depth--;
         } else if (c == ';' && depth == 0 && parens == 0) {
-            if (keep(out, text, kind, data, r, start, i + 1, -1, -1) < 0)
+            if (keep(out, text, kind, data, r, start, i + 1, -1, -1, &spans) < 0)
                 goto fail;
+            spans.count = 0;
             start = i + 1;
             last = ';';
             i++;
@@ -366,16 +459,18 @@ static PyObject *split_top(PyObject *self, PyObject *args)
     for (i = start; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (!is_space(c)) {
-            if (keep(out, text, kind, data, r, start, n, -1, -1) < 0)
+            if (keep(out, text, kind, data, r, start, n, -1, -1, &spans) < 0)
                 goto fail;
             break;
         }
     }
     PyMem_Free(ranges.bounds);
+    PyMem_Free(spans.at);
     return out;
 
 fail:
     PyMem_Free(ranges.bounds);
+    PyMem_Free(spans.at);
     Py_DECREF(out);
     return NULL;
 }
@@ -432,17 +527,72 @@ static PyObject *markers(PyObject *self, PyObject *text)
     return out;
 }
 
+/* outside_braces(text) -> text with the inside of each outermost {...} left out ({} stays). */
+static PyObject *outside_braces(PyObject *self, PyObject *text)
+{
+    Py_ssize_t n, i = 0;
+    int kind;
+    const void *data;
+    struct spans spans = {NULL, 0, 0};
+    PyObject *out;
+
+    (void)self;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "outside_braces() takes a str");
+        return NULL;
+    }
+    n = PyUnicode_GET_LENGTH(text);
+    kind = PyUnicode_KIND(text);
+    data = PyUnicode_DATA(text);
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '"' || c == '\'') {
+            i = skip_literal(kind, data, n, i);
+            continue;
+        }
+        if (c == '{') {
+            Py_ssize_t close = match_brace(kind, data, n, i);
+            if (spans_add(&spans, i, close < n ? close : n) < 0) {
+                PyMem_Free(spans.at);
+                return NULL;
+            }
+            i = close + 1;
+            continue;
+        }
+        i++;
+    }
+    if (!spans.count) {
+        Py_INCREF(text);
+        return text;
+    }
+    if (spans.at[2 * spans.count - 1] == n) { /* unclosed: its rest goes, its brace stays */
+        PyObject *head = outline(text, 0, spans.at[2 * spans.count - 2] + 1,
+                                 &(struct spans){spans.at, spans.count - 1, spans.size});
+        PyMem_Free(spans.at);
+        return head;
+    }
+    out = outline(text, 0, n, &spans);
+    PyMem_Free(spans.at);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"markers", markers, METH_O,
      "markers(text) -> [(offset, line, name)]: the line markers of preprocessed C; offset is where "
      "the line numbered `line` of file `name` starts."},
     {"split_top", split_top, METH_VARARGS,
-     "split_top(text, ranges=None) -> [(start, end, body_open, body_close, name, static, inside)]: "
-     "the top-level declarations and function definitions of preprocessed C (start: the first "
-     "character of code); body_open/body_close are -1 for a declaration; a definition's name and "
-     "whether `static` precedes it (None, 0 for a declaration). With ranges, a sorted list of "
+     "split_top(text, ranges=None) -> [(start, end, body_open, body_close, name, static, inside, "
+     "outline)]: the top-level declarations and function definitions of preprocessed C (start: the "
+     "first character of code); body_open/body_close are -1 for a declaration; a definition's name "
+     "and whether `static` precedes it (None, 0 for a declaration). With ranges, a sorted list of "
      "(start, end) offsets, a chunk outside them is listed only if it spells typedef, struct, "
-     "union or enum, and inside says whether it starts in one (always 1 without ranges)."},
+     "union or enum before any initializer, and inside says whether it starts in one (always 1 "
+     "without ranges). outline: for a declaration with braced initializers, its text with each "
+     "initializer's braces emptied (`= {}`), else None."},
+    {"outside_braces", outside_braces, METH_O,
+     "outside_braces(text) -> text with the inside of every outermost {...} left out (`{}` "
+     "stays; an unclosed one loses the rest of the text); string and character literals are "
+     "skipped."},
     {NULL, NULL, 0, NULL}};
 
 static PyModuleDef_Slot slots[] = {

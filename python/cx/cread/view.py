@@ -77,7 +77,7 @@ class _Chunks:
         chunk = self._made[index]
         if chunk is None:
             view = self._view
-            start, end, opening, close, name, static, user = view._raw[index]
+            start, end, opening, close, name, static, user, _ = view._raw[index]
             segment = bisect.bisect_right(view._offsets, start) - 1
             file = view._segments[segment][1] if segment >= 0 else "<unknown>"
             body = None if opening < 0 else (opening, close)
@@ -148,8 +148,8 @@ class View:
             ranges = [(0, len(text))]
         self._offsets = offsets
         # only the user's chunks, and the system's that declare types (see _cscan.split_top):
-        # (start, end, body open, body close, name, static, in the user's files), as the scanner
-        # found them; a Chunk is made when one is asked for (most never are)
+        # (start, end, body open, body close, name, static, in the user's files, outline), as the
+        # scanner found them; a Chunk is made when one is asked for (most never are)
         self._raw = _cscan.split_top(text, ranges)
         self.chunks = _Chunks(self)
         self.typedefs = {}     # name -> chunk index
@@ -193,7 +193,11 @@ class View:
     # -- the index --------------------------------------------------------------------------
     def _index(self):
         """Index every chunk by the typedef names, tags and enumerators it declares, and the
-        user's non-static chunks by the functions and variables they declare."""
+        user's non-static chunks by the functions and variables they declare.
+
+        A declaration with braced initializers is read in its outline (``= {}``, made by the
+        scanner): the names it declares are all outside them, and the data inside (megabytes of
+        tables in a Unicode library) is never scanned in Python."""
         text = self.text
         typedef_word, tagged, anonymous = rx(r"\btypedef\b"), rx(_TAGGED), rx(r"\benum\s*\{")
         static = rx(r"(?:__extension__\s+)?static\b")
@@ -201,7 +205,7 @@ class View:
         plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
                    r"([A-Za-z_]\w*)\s*;\s*$")
         find, chunks, names = text.find, self.chunks, self.names
-        for index, (start, _, opening, _, name, is_static, user) in enumerate(self._raw):
+        for index, (start, _, opening, _, name, is_static, user, outline) in enumerate(self._raw):
             if name is not None and find("{", start, opening) < 0:
                 if user:  # a function definition, named by the scanner (most chunks)
                     if is_static:
@@ -214,7 +218,8 @@ class View:
                         names[name] = [index]
                 continue
             chunk = chunks[index]
-            head = text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
+            head = outline if outline is not None else \
+                text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
             if "{" in head:
                 spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
                 for m in tagged.finditer(spelled):  # struct __attribute__((packed)) P {
@@ -440,24 +445,10 @@ class _Origins:
 
 
 def _outside_braces(text):
-    """``text`` with everything inside ``{...}`` blanked (newlines kept)."""
-    if "{" not in text:
-        return text
-    out, depth, pos = [], 0, 0
-    for m in rx(r"[{}]").finditer(text):
-        if m.group() == "{":
-            if depth == 0:
-                out.append(text[pos:m.end()])
-                pos = m.end()
-            depth += 1
-        elif depth > 0:
-            depth -= 1
-            if depth == 0:
-                inside = text[pos:m.start()]
-                out.append(rx(r"[^\n]").sub(" ", inside) if "\n" in inside else " " * len(inside))
-                pos = m.start()
-    out.append(text[pos:] if depth == 0 else rx(r"[^\n]").sub(" ", text[pos:]))
-    return "".join(out)
+    """``text`` with the inside of each outermost ``{...}`` left out (``{}`` stays), string and
+    character literals skipped: what is left names the declared things (done in C, as a
+    declaration's initializer may be megabytes of data)."""
+    return _cscan.outside_braces(text) if "{" in text else text
 
 
 def _without_gnu(text):
