@@ -576,6 +576,178 @@ static PyObject *outside_braces(PyObject *self, PyObject *text)
     return out;
 }
 
+/* The words whose parenthesised group is blanked before a declaration's names are read. */
+static int gnu_group_word(int kind, const void *data, Py_ssize_t i, Py_ssize_t j)
+{
+    static const char *const words[] = {"__attribute__", "__attribute", "__declspec", "__asm__", "__asm",
+                                        "asm", "__typeof__", "typeof", "_Alignas", "__alignof__", "_Alignof"};
+
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++)
+        if (word_is(kind, data, i, j, words[w]))
+            return 1;
+    return 0;
+}
+
+static int token_is(int kind, const void *data, const Py_ssize_t *tok, char c)
+{
+    return tok[1] - tok[0] == 1 && PyUnicode_READ(kind, data, tok[0]) == (Py_UCS4)c;
+}
+
+static int is_tag_word(int kind, const void *data, const Py_ssize_t *tok)
+{
+    return word_is(kind, data, tok[0], tok[1], "struct") || word_is(kind, data, tok[0], tok[1], "union")
+           || word_is(kind, data, tok[0], tok[1], "enum");
+}
+
+/* Whether the token's text is in the set (a str made for the lookup): 1, 0, or -1 on error. */
+static int token_in(PyObject *text, const Py_ssize_t *tok, PyObject *set)
+{
+    PyObject *word = PyUnicode_Substring(text, tok[0], tok[1]);
+    int rc;
+
+    if (!word)
+        return -1;
+    rc = PySequence_Contains(set, word);
+    Py_DECREF(word);
+    return rc;
+}
+
+/* declarator_names(outer, typedefs, specifiers, type_words) -> [names]: see view._declarator_names. */
+static PyObject *declarator_names(PyObject *self, PyObject *args)
+{
+    PyObject *text, *typedefs, *specifiers, *type_words, *names = NULL;
+    Py_ssize_t n, i = 0, count = 0, size = 64, *toks;
+    int kind, depth = 0, expecting = 1, initializer = 0, typed = 0;
+    const void *data;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "UOOO:declarator_names", &text, &typedefs, &specifiers, &type_words))
+        return NULL;
+    n = PyUnicode_GET_LENGTH(text);
+    kind = PyUnicode_KIND(text);
+    data = PyUnicode_DATA(text);
+    toks = PyMem_New(Py_ssize_t, 2 * size);
+    if (!toks)
+        return PyErr_NoMemory();
+    /* the tokens: identifiers and single non-blank characters, GNU groups left out */
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        Py_ssize_t j = i + 1;
+        if (is_space(c)) {
+            i++;
+            continue;
+        }
+        if (c < 128 ? (c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) : 0) {
+            while (j < n && is_ident(PyUnicode_READ(kind, data, j)))
+                j++;
+            Py_ssize_t k = j;
+            while (k < n && is_space(PyUnicode_READ(kind, data, k)))
+                k++;
+            if (k < n && PyUnicode_READ(kind, data, k) == '(' && gnu_group_word(kind, data, i, j)) {
+                Py_ssize_t level = 0;
+                for (; k < n; k++) {
+                    Py_UCS4 d = PyUnicode_READ(kind, data, k);
+                    if (d == '(')
+                        level++;
+                    else if (d == ')' && --level == 0)
+                        break;
+                }
+                i = k + 1;
+                continue;
+            }
+        }
+        if (count == size) {
+            size *= 2;
+            if (!PyMem_Resize(toks, Py_ssize_t, 2 * size)) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+        }
+        toks[2 * count] = i;
+        toks[2 * count + 1] = j;
+        count++;
+        i = j;
+    }
+    names = PyList_New(0);
+    if (!names)
+        goto fail;
+    for (Py_ssize_t t = 0; t < count; t++) {
+        const Py_ssize_t *tok = toks + 2 * t;
+        Py_UCS4 first = PyUnicode_READ(kind, data, tok[0]);
+        int rc;
+        if (tok[1] - tok[0] == 1 && (first == '(' || first == '[' || first == '{')) {
+            depth++;
+            continue;
+        }
+        if (tok[1] - tok[0] == 1 && (first == ')' || first == ']' || first == '}')) {
+            depth--;
+            continue;
+        }
+        if (depth == 0 && token_is(kind, data, tok, '=')) {
+            initializer = 1;
+            continue;
+        }
+        if (depth == 0 && token_is(kind, data, tok, ',')) {
+            expecting = 1;
+            initializer = 0;
+            continue;
+        }
+        if (initializer || !expecting || !(first == '_' || (first < 128 ? ((first | 32) >= 'a' && (first | 32) <= 'z')
+                                                                        : Py_UNICODE_ISALPHA(first))))
+            continue;
+        int after_tag = t > 0 && is_tag_word(kind, data, tok - 2);
+        if (after_tag || (rc = token_in(text, tok, specifiers)) != 0) {
+            if (!after_tag && rc < 0)
+                goto fail;
+            if (!typed) {
+                if (after_tag)
+                    typed = 1;
+                else if ((rc = token_in(text, tok, type_words)) < 0)
+                    goto fail;
+                else
+                    typed = rc;
+            }
+            continue;
+        }
+        if (!typed) {
+            if ((rc = token_in(text, tok, typedefs)) < 0)
+                goto fail;
+            if (rc) {
+                typed = 1;
+                continue;
+            }
+        }
+        if (t + 1 < count && token_is(kind, data, tok + 2, '(') && t + 2 < count
+            && (token_is(kind, data, tok + 4, '*') || token_is(kind, data, tok + 4, '^'))) {
+            typed = 1; /* T (*name)(...): T is the type, known or not */
+            continue;
+        }
+        int named = t + 1 >= count; /* the end reads as ';' */
+        if (!named) {
+            const Py_ssize_t *next = tok + 2;
+            static const char after[] = ")[(;,=:";
+            for (const char *a = after; *a && !named; a++)
+                named = token_is(kind, data, next, *a);
+        }
+        if (named) {
+            PyObject *name = PyUnicode_Substring(text, tok[0], tok[1]);
+            if (!name || PyList_Append(names, name) < 0) {
+                Py_XDECREF(name);
+                goto fail;
+            }
+            Py_DECREF(name);
+            expecting = 0;
+        }
+    }
+    PyMem_Free(toks);
+    return names;
+
+fail:
+    PyMem_Free(toks);
+    Py_XDECREF(names);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"markers", markers, METH_O,
      "markers(text) -> [(offset, line, name)]: the line markers of preprocessed C; offset is where "
@@ -589,6 +761,11 @@ static PyMethodDef methods[] = {
      "union or enum before any initializer, and inside says whether it starts in one (always 1 "
      "without ranges). outline: for a declaration with braced initializers, its text with each "
      "initializer's braces emptied (`= {}`), else None."},
+    {"declarator_names", declarator_names, METH_VARARGS,
+     "declarator_names(outer, typedefs, specifiers, type_words) -> [name]: the names a declaration "
+     "declares (its braces emptied: see outside_braces), GNU attribute and asm groups left out. "
+     "specifiers: the words that are never a name (a word after struct/union/enum is a tag); "
+     "type_words: those that make what follows a declarator; typedefs: the type names known."},
     {"outside_braces", outside_braces, METH_O,
      "outside_braces(text) -> text with the inside of every outermost {...} left out (`{}` "
      "stays; an unclosed one loses the rest of the text); string and character literals are "

@@ -482,45 +482,13 @@ def _declarator_names(outer, typedefs=None):
     A declarator's name is the first identifier (not a keyword, not a tag) that a declarator
     punctuation mark follows: ``)``, ``[``, ``(``, ``;``, ``,``, ``=``, ``:``. In ``T x`` or ``T *x``
     ``T`` is followed by a name or ``*``, so it is a type, known or not (``__builtin_va_list``).
-    Initializers and parameter lists are skipped.
+    Initializers and parameter lists are skipped. Done in C (``_cscan.declarator_names``): a
+    library's header has thousands of declarations.
     """
-    tokens = rx(r"[A-Za-z_]\w*|\S").findall(_without_gnu(outer))
-    typedefs = typedefs or {}
-    names, depth, expecting, initializer, typed = [], 0, True, False, False
-    for i, tok in enumerate(tokens):
-        if tok in "([{":
-            depth += 1
-            continue
-        if tok in ")]}":
-            depth -= 1
-            continue
-        if depth == 0 and tok == "=":
-            initializer = True
-            continue
-        if depth == 0 and tok == ",":
-            expecting, initializer = True, False
-            continue
-        if initializer or not expecting or not (tok[0].isalpha() or tok[0] == "_"):
-            continue
-        if tok in _SPECIFIER_WORDS or tok in KEYWORDS or (i and tokens[i - 1] in _TAG_WORDS):
-            typed = typed or tok in _TYPE_WORDS or (i > 0 and tokens[i - 1] in _TAG_WORDS)
-            continue
-        if not typed and tok in typedefs:  # T x: the type
-            typed = True
-            continue
-        following = tokens[i + 1] if i + 1 < len(tokens) else ";"
-        if following == "(" and i + 2 < len(tokens) and tokens[i + 2] in ("*", "^"):
-            typed = True  # T (*name)(...): T is the type, known or not
-            continue
-        if following in _AFTER_NAME:
-            names.append(tok)
-            expecting = False
-    return names
+    return _cscan.declarator_names(outer, typedefs or {}, _NEVER_NAMES, _TYPE_WORDS)
 
 
 _TYPE_WORDS = frozenset("void char short int long float double signed unsigned _Bool _Complex"
                         " __signed __signed__".split())
 
-
-_TAG_WORDS = frozenset(("struct", "union", "enum"))
-_AFTER_NAME = frozenset((")", "[", "(", ";", ",", "=", ":"))
+_NEVER_NAMES = _SPECIFIER_WORDS | KEYWORDS  # words that are never a declarator's name
