@@ -22,7 +22,15 @@ def _find(name, library_dirs):
     for directory in library_dirs:
         for candidate in sorted(glob.glob(os.path.join(directory, f"lib{name}.so*"))):
             return candidate
-    return ctypes.util.find_library(name)
+    found = _found.get(name)
+    if found is None:  # ctypes asks ldconfig, a process each time: a library found is remembered
+        found = ctypes.util.find_library(name)
+        if found is not None:
+            _found[name] = found
+    return found
+
+
+_found = {}  # -l name -> what the dynamic loader's cache named (a library installed later is found then)
 
 
 class _DlInfo(ctypes.Structure):
@@ -37,6 +45,15 @@ def _dladdr():
     dladdr = ctypes.CDLL(None).dladdr
     dladdr.argtypes, dladdr.restype = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)], ctypes.c_int
     return dladdr
+
+
+@functools.lru_cache(maxsize=1)
+def _dlsym():
+    """dlsym itself: a header declares hundreds of names, and ``getattr(dll, name)`` makes a
+    function object for each."""
+    dlsym = ctypes.CDLL(None).dlsym
+    dlsym.argtypes, dlsym.restype = [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_void_p
+    return dlsym
 
 
 def _object_of(address):
@@ -63,10 +80,10 @@ class Libraries:
         """The address of ``symbol`` in the first library that defines it itself, or None (a
         symbol a library only reaches through its own dependencies, libc's ``read`` through
         libz, is not that library's)."""
+        dlsym, name = _dlsym(), symbol.encode()
         for shown, dll in self._opened:
-            try:
-                address = ctypes.cast(getattr(dll, symbol), ctypes.c_void_p).value
-            except AttributeError:
+            address = dlsym(dll._handle, name)
+            if not address:
                 continue
             owner = _object_of(address)
             if owner is not None and os.path.basename(owner) == shown:

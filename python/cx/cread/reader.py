@@ -92,6 +92,7 @@ class Reader:
         self._read = set()  # chunk indexes parsed
         self._all = None
         self._typedef_set = None
+        self._no_thread_local = None  # the text never says _Thread_local (see thread_local)
         functions, variables, undefined = view.defined_split()
         self.defined_functions, self.defined_variables = tuple(functions), tuple(variables)
         #: Names of the functions defined ``static`` in the user's files (internal: never exported).
@@ -139,7 +140,9 @@ class Reader:
 
     def thread_local(self, name):
         """Whether the variable ``name`` is ``_Thread_local`` (read only when its text says so)."""
-        if not any("_Thread_local" in self._view.head(self._view.chunks[i])
+        if self._no_thread_local is None:  # asked of every undefined name: one look at the text
+            self._no_thread_local = "_Thread_local" not in self._view.text
+        if self._no_thread_local or not any("_Thread_local" in self._view.head(self._view.chunks[i])
                    for i in self._view.chunks_of(name)):
             return False
         g = self.variable(name)
