@@ -42,7 +42,8 @@ def test_quick_run_writes_every_section_and_the_plot(tmp_path):
                          ("cffi", "mixed 4-argument call <= 0.9x cffi API mode")):
         assert (target in names) == (importlib.util.find_spec(peer) is not None)
     assert all(isinstance(t["pass"], bool) for t in res["targets"])
-    assert sorted(res["compile_large_sources"]) == ["200 small functions", "real-world-shaped source (20 parts)"]
+    assert sorted(res["compile_large_sources"]) == ["200 small functions", "real-world-shaped source (20 parts)",
+                                                    "source with 0.1 MB of table initialisers"]
     assert "== targets" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     if importlib.util.find_spec("matplotlib") is not None:
         assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

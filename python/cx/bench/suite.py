@@ -98,6 +98,24 @@ def large_c(n):
     return "\n".join(f"int f{i}(int x) {{ return x * {i} + 1; }}" for i in range(n)) + "\n"
 
 
+def tables_c(size):
+    """A source shaped like a Unicode normalisation library (utf8proc's ``utf8proc_data.c``): about
+    ``size`` characters of ``static const`` table initialisers, an index of them, and the few
+    functions that read them."""
+    parts, total, k = ["#include <stddef.h>\n"], 0, 0
+    while total < size:
+        values = ",".join(str((k * 7919 + i * 104729) % 65536) for i in range(4000))
+        parts.append(f"static const unsigned short t{k}[] = {{{values}}};\n")
+        total += len(parts[-1])
+        k += 1
+    parts.append("typedef struct { const unsigned short *data; size_t n; } table;\n"
+                 "static const table tables[] = {" + ",".join(f"{{t{i}, sizeof t{i} / sizeof t{i}[0]}}" for i in range(k))
+                 + "};\n")
+    parts.append(f"int table_count(void) {{ return {k}; }}\n"
+                 "unsigned table_at(int t, size_t i) { return i < tables[t].n ? tables[t].data[i] : 0; }\n")
+    return "".join(parts)
+
+
 def realworld_c(modules):
     """A source shaped like a real single-file library (an amalgamation such as sqlite3.c): libc
     headers, a public API section with export macros and platform #ifdefs, typedefs, opaque
@@ -719,13 +737,13 @@ QUICK = {"mode": "quick", "large_n": 200, "compile_rounds": {"fast": 9, "slow": 
          "large_rounds": {"fast": 3, "slow": 1, "peer": 1, "numba_sample": 10},
          "profile_rounds": 9, "header_rounds": {"fast": 9, "slow": 3, "first": 3}, "call_number": 5000, "call_rounds": 5, "dot_n": 100_000, "branchy_n": 200_000,
          "fib_n": 22, "kernel_rounds": 15, "thread_call_s": 0.05, "thread_rounds": 3, "realworld_modules": 20,
-         "runtime_rounds": 3}
+         "runtime_rounds": 3, "tables_mb": 0.1}
 FULL = {"mode": "full", "large_n": 10_000, "compile_rounds": {"fast": 41, "slow": 11, "peer": 5, "numba_sample": 4},
         "large_rounds": {"fast": 5, "slow": 1, "peer": 1, "numba_sample": 50},
         "profile_rounds": 41, "header_rounds": {"fast": 41, "slow": 11, "first": 11},
         "call_number": 200_000, "call_rounds": 15, "dot_n": 1_000_000,
         "branchy_n": 2_000_000, "fib_n": 30, "kernel_rounds": 21, "thread_call_s": 0.4, "thread_rounds": 7,
-        "realworld_modules": 1200, "runtime_rounds": 9}
+        "realworld_modules": 1200, "runtime_rounds": 9, "tables_mb": 2}
 
 
 def _meta(cfg):
@@ -769,6 +787,8 @@ def run(cfg, work, log=print):
         f"{cfg['large_n']} small functions": (big, "f0"),
         f"real-world-shaped source ({cfg['realworld_modules']} parts)": (realworld_c(cfg["realworld_modules"]),
                                                                          "rw0_total"),
+        f"source with {cfg['tables_mb']:g} MB of table initialisers": (tables_c(int(cfg["tables_mb"] * 1e6)),
+                                                                     "table_at"),
     }, cfg["large_rounds"]["fast"])
     log("compile: cells with known headers, the first cell of a process ...")
     res["compile_headers"] = bench_header_cells(work, libtcc, cfg["header_rounds"])
