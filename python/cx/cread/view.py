@@ -204,52 +204,57 @@ class View:
         function_name = rx(r"([A-Za-z_]\w*)\s*\(")
         plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
                    r"([A-Za-z_]\w*)\s*;\s*$")
-        find, chunks, names = text.find, self.chunks, self.names
-        for index, (start, _, opening, _, name, is_static, user, outline) in enumerate(self._raw):
+        find, names, typedefs = text.find, self.names, self.typedefs
+        # the scanner's tuples, not Chunk objects: a large source has tens of thousands of chunks
+        for index, (start, end, opening, _, name, is_static, user, outline) in enumerate(self._raw):
             if name is not None and find("{", start, opening) < 0:
                 if user:  # a function definition, named by the scanner (most chunks)
                     if is_static:
                         self.static_functions.add(name)
                         self.static_definitions.add(name)
-                        self._note_inline(index, name)
+                        if find("inline", start, opening) >= 0:
+                            self._note_inline(index, name)
                     elif name in names:
                         names[name].append(index)
                     else:
                         names[name] = [index]
                 continue
-            chunk = chunks[index]
-            head = outline if outline is not None else \
-                text[chunk.start:chunk.end if chunk.body is None else chunk.body[0]]
+            head = outline if outline is not None else text[start:end if opening < 0 else opening]
             if "{" in head:
                 spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
                 for m in tagged.finditer(spelled):  # struct __attribute__((packed)) P {
-                    self.tags.setdefault((m.group(1), m.group(2)), chunk.index)
+                    self.tags.setdefault((m.group(1), m.group(2)), index)
                     if m.group(1) == "enum":
-                        self._enumerators(chunk, chunk.start + m.end() - 1)
+                        self._enumerators(index, end, start + m.end() - 1)
                 if "enum" in head:
                     for m in anonymous.finditer(spelled):
-                        self._enumerators(chunk, chunk.start + m.end() - 1)
-            if chunk.body is None and "typedef" in head and typedef_word.search(head):
+                        self._enumerators(index, end, start + m.end() - 1)
+            if opening < 0 and "typedef" in head and typedef_word.search(head):
                 simple = plain.match(head)  # typedef unsigned long size_t; (most of them)
                 if simple:  # the first definition: a later one (C11 allows it, as does each unit of a
-                    self.typedefs.setdefault(simple.group(1), chunk.index)  # module) must not move it
+                    typedefs.setdefault(simple.group(1), index)  # module) must not move it
                     continue
                 # in source order: in `T x` T must already be known as a type
-                for name in _declarator_names(_outside_braces(head), self.typedefs):
-                    self.typedefs.setdefault(name, chunk.index)
+                for declared in _declarator_names(_outside_braces(head), typedefs):
+                    typedefs.setdefault(declared, index)
                 continue
-            if not chunk.user:
+            if not user:
                 continue
-            if chunk.name is not None:  # a function definition, named by the scanner
-                if chunk.static:
-                    self.static_functions.add(chunk.name)
-                    self.static_definitions.add(chunk.name)
-                    self._note_inline(chunk.index, chunk.name)
+            if name is not None:  # a function definition, named by the scanner
+                if is_static:
+                    self.static_functions.add(name)
+                    self.static_definitions.add(name)
+                    self._note_inline(index, name)
+                elif name in names:
+                    names[name].append(index)
                 else:
-                    self.names.setdefault(chunk.name, []).append(chunk.index)
+                    names[name] = [index]
             elif not static.match(head):
-                for name in _declarator_names(_outside_braces(head), self.typedefs):
-                    self.names.setdefault(name, []).append(chunk.index)
+                for declared in _declarator_names(_outside_braces(head), typedefs):
+                    if declared in names:
+                        names[declared].append(index)
+                    else:
+                        names[declared] = [index]
             elif "(" in head:  # a static function: its later definitions are internal too
                 called = function_name.search(_without_gnu(head) if "__" in head else head)
                 if called:
@@ -263,12 +268,13 @@ class View:
         if chunk.file != self.source_name and rx(r"\b(?:inline|__inline|__inline__)\b").search(self.head(chunk)):
             self.header_inline[name] = index
 
-    def _enumerators(self, chunk, brace):
-        close = self.text.find("}", brace, chunk.end)
-        for item in self.text[brace + 1:close if close >= 0 else chunk.end].split(","):
+    def _enumerators(self, index, end, brace):
+        """Index the enumerators of the enum body opening at ``brace`` in chunk ``index`` (ending at ``end``)."""
+        close = self.text.find("}", brace, end)
+        for item in self.text[brace + 1:close if close >= 0 else end].split(","):
             name = rx(_IDENT).match(item.strip())
             if name:
-                self.enumerators.setdefault(name.group(), chunk.index)
+                self.enumerators.setdefault(name.group(), index)
 
     # -- selection --------------------------------------------------------------------------
     def exported(self):
