@@ -375,7 +375,7 @@ class View:
         names = _declarator_names(outer, self.typedefs)
         if not names or rx(r"\b" + names[0] + r"\s*\(").search(outer):
             return False  # a function's prototype
-        return not rx(r"\bextern\b").search(head) or "=" in head
+        return not rx(r"\bextern\b").search(outer) or "=" in head  # (outer: not the initializer's data)
 
     def closure(self, picked, known=frozenset()):
         """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly
