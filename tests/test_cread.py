@@ -722,3 +722,50 @@ def test_the_fast_path_takes_simple_functions_and_leaves_the_rest():
     got = [_cfront.fast_function(text, s, e, b, 1, {"size_t"}) for s, e, b in segments]
     assert [g is not None for g in got] == [True, True, False]
     assert got[1][1] == {"g", "n"} and got[1][2] == {"size_t"}
+
+
+# -- the view over bulk data -------------------------------------------------------------------
+
+def _view(source):
+    text = tcc.preprocess('#line 1 "<cell>"\n' + source, Settings(user_source=source))
+    return cread.from_preprocessed(text, source_files=(tcc.STRING_FILE, "<cell>"), system_dirs=tcc.system_dirs()).view
+
+
+def test_strings_of_a_table_that_spell_c_declare_nothing():
+    # the index reads a declaration's outline, never its initializer's data: a table of strings
+    # spelling C made a struct, an enum and its enumerators out of them
+    view = _view('static const char *const words[] = {"struct fake {", "enum e { A, B }", "typedef int t;"};\n'
+                 'const char *names[] = {"int f(void);", "x"};\n'
+                 "int count(void) { return 3; }\n")
+    assert ("struct", "fake") not in view.tags and ("enum", "e") not in view.tags
+    assert "A" not in view.enumerators and "t" not in view.typedefs
+    assert sorted(view.names) == ["count", "names"]
+    assert view.defined_split() == (["count"], ["names"], [])
+
+
+def test_the_scanner_gives_a_declaration_with_braced_initializers_its_outline():
+    from cx.cread import _cscan
+
+    text = ('static const int t[] = {1, {2}, "}"}, n = 4, v[2] = {5, 6};\n'
+            "struct s { int a; } q = {1};\nint f(void) { return 0; }\nint plain;\n")
+    assert [(c[4], c[7]) for c in _cscan.split_top(text)] == [
+        (None, "static const int t[] = {}, n = 4, v[2] = {};"), (None, "struct s { int a; } q = {};"),
+        ("f", None), (None, None)]
+    assert _cscan.outside_braces('struct s { int a; } x = {1, "}"}, y;') == "struct s {} x = {}, y;"
+    assert _cscan.outside_braces("int a = { 1, 2") == "int a = {"
+
+
+@pytest.mark.parametrize("declaration, names", [
+    ("int x, *y[3], (*f)(int a, int b);", ["x", "y", "f"]),
+    ("my_t (*handler)(my_t);", ["handler"]),
+    ("size_t n;", ["n"]),
+    ("struct point { int x; } origin = { 0 };", ["origin"]),
+    ("__attribute__((aligned(8))) int aligned, __asm__(\"x\") plain;", ["aligned", "plain"]),
+    ("unsigned long long counter = sizeof(int), total;", ["counter", "total"]),
+    ("enum color c : 3;", ["c"]),
+])
+def test_declarator_names(declaration, names):
+    from cx.cread import view as _view_module
+
+    outer = _view_module._outside_braces(declaration)
+    assert _view_module._declarator_names(outer, {"size_t": 0}) == names
