@@ -657,11 +657,13 @@ static PyObject *declarator_names(PyObject *self, PyObject *args)
             }
         }
         if (count == size) {
-            size *= 2;
-            if (!PyMem_Resize(toks, Py_ssize_t, 2 * size)) {
+            Py_ssize_t *more = PyMem_Realloc(toks, 4 * size * sizeof *toks);
+            if (!more) {
                 PyErr_NoMemory();
-                return NULL;
+                goto fail;
             }
+            toks = more;
+            size *= 2;
         }
         toks[2 * count] = i;
         toks[2 * count + 1] = j;
