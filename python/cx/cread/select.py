@@ -58,7 +58,7 @@ class Index:
 
     def __init__(self, text, user):
         self.text = text
-        self.chunks = _cscan.split_top(text)  # (start, end, body open, body close, name, static, 1)
+        self.chunks = _cscan.split_top(text)  # (start, end, body open, body close, name, static, 1, outline)
         marks = _cscan.markers(text)
         self._offsets = [m[0] for m in marks]
         self._marks = marks
@@ -69,7 +69,7 @@ class Index:
         self.all_words = set()
         self.members = set()  # names of struct and union members (a body's p->rem is no unknown word)
         self.selectable = "\n#pragma" not in text and "_Pragma" not in text
-        for i, (start, end, opening, _, name, _, _) in enumerate(self.chunks):
+        for i, (start, end, opening, _, name, *_) in enumerate(self.chunks):
             chunk_text = text[start:end]
             found = words(chunk_text)
             self.all_words |= found
