@@ -38,11 +38,21 @@ __all__ = ["prepare", "Composed", "CACHE", "split"]
 
 #: Placed on the line before the body: where the body's text starts in the preprocessor's output.
 _SENTINEL = "__cx_prefix_cache_body_follows__"
-#: What a body may not hold for the cache to serve it (state the prefix's macros do not carry).
-_BODY_REFUSES = re.compile(r"^[ \t]*#[ \t]*(?:include|include_next|import)\b|__COUNTER__|__INCLUDE_LEVEL__"
-                           r"|push_macro|pop_macro|__has_include|" + _SENTINEL, re.M)
+#: What a body may not hold for the cache to serve it (state the prefix's macros do not carry):
+#: an #include line, or one of these words (looked for as substrings: a body may be megabytes).
+_BODY_INCLUDES = re.compile(r"^[ \t]*#[ \t]*(?:include|include_next|import)\b", re.M)
+_BODY_REFUSES = ("__COUNTER__", "__INCLUDE_LEVEL__", "push_macro", "pop_macro", "__has_include", _SENTINEL)
 _DIRECTIVE_WORD = re.compile(r"#\s*(\w*)")
 _COMMENT_OR_LITERAL = re.compile(r'/\*|//|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
+
+
+def _refused(body: str) -> bool:
+    """Whether the body holds what the cache cannot serve (see _BODY_INCLUDES, _BODY_REFUSES)."""
+    if any(word in body for word in _BODY_REFUSES):
+        return True
+    return ("include" in body or "import" in body) and _BODY_INCLUDES.search(body) is not None
+
+
 _RACY_NS = 2_000_000_000  # a file changed this close to its reading may change again unseen
 
 
@@ -242,7 +252,7 @@ def prepare(source, settings, back, api=()):
     if parts is None:
         return None
     prefix, body, body_line = parts
-    if _BODY_REFUSES.search(body):
+    if _refused(body):
         return None
     key = (prefix, tuple(map(str, settings.include_dirs)), tuple(sorted(settings.defines.items())),
            tuple(settings.options), tuple(api), os.getcwd(), back.__name__)

@@ -750,6 +750,47 @@ fail:
     return NULL;
 }
 
+/* words(text) -> set of the identifiers of text (an ASCII letter or '_', then word characters),
+ * strings and comments not told apart: re.findall(r"[A-Za-z_]\w*", text), as a set. */
+static PyObject *words(PyObject *self, PyObject *text)
+{
+    Py_ssize_t n, i = 0;
+    int kind;
+    const void *data;
+    PyObject *out;
+
+    (void)self;
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "words() takes a str");
+        return NULL;
+    }
+    n = PyUnicode_GET_LENGTH(text);
+    kind = PyUnicode_KIND(text);
+    data = PyUnicode_DATA(text);
+    out = PySet_New(NULL);
+    if (!out)
+        return NULL;
+    while (i < n) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+            Py_ssize_t j = i + 1;
+            while (j < n && is_ident(PyUnicode_READ(kind, data, j)))
+                j++;
+            PyObject *word = PyUnicode_Substring(text, i, j);
+            if (!word || PySet_Add(out, word) < 0) {
+                Py_XDECREF(word);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(word);
+            i = j;
+            continue;
+        }
+        i++; /* as the regex: a word may start after a digit (in 1abc, abc) */
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"markers", markers, METH_O,
      "markers(text) -> [(offset, line, name)]: the line markers of preprocessed C; offset is where "
@@ -768,6 +809,9 @@ static PyMethodDef methods[] = {
      "declares (its braces emptied: see outside_braces), GNU attribute and asm groups left out. "
      "specifiers: the words that are never a name (a word after struct/union/enum is a tag); "
      "type_words: those that make what follows a declarator; typedefs: the type names known."},
+    {"words", words, METH_O,
+     "words(text) -> set: the identifiers of text (set(re.findall(r'[A-Za-z_]\\w*', text))), "
+     "in string literals and comments too."},
     {"outside_braces", outside_braces, METH_O,
      "outside_braces(text) -> text with the inside of every outermost {...} left out (`{}` "
      "stays; an unclosed one loses the rest of the text); string and character literals are "

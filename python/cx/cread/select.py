@@ -41,8 +41,9 @@ def files(text: str) -> list:
 
 
 def words(text: str) -> set:
-    """The identifiers of a piece of C (keywords included; strings and comments not told apart)."""
-    return set(rx(_WORD).findall(text))
+    """The identifiers of a piece of C (keywords included; strings and comments not told apart).
+    Done in C (``_cscan.words``): a body or a header may hold megabytes of table data."""
+    return _cscan.words(text)
 
 
 class Index:

@@ -100,14 +100,21 @@ def user_file_rule(source_files, system_dirs=(), api_files=()):
     prefixes = tuple(os.path.join(os.path.abspath(d), "") for d in system_dirs if d)
     api = frozenset(os.path.abspath(f) for f in api_files if f)
 
+    known = {}  # written -> answer: a prefix's index asks once per directive and chunk
+
     def user(written):
-        name = _unescape(written)
-        if name in source_files:
-            return True
-        if name.startswith("<"):
-            return False
-        path = os.path.abspath(name)
-        return not path.startswith(prefixes) or path in api
+        answer = known.get(written)
+        if answer is None:
+            name = _unescape(written)
+            if name in source_files:
+                answer = True
+            elif name.startswith("<"):
+                answer = False
+            else:
+                path = os.path.abspath(name)
+                answer = not path.startswith(prefixes) or path in api
+            known[written] = answer
+        return answer
     return user
 
 
