@@ -153,12 +153,9 @@ class _Entry:
                 user = cview.user_file_rule((back.STRING_FILE, SOURCE_NAME), back.system_dirs(), self.api_files)
                 index = select.Index(self.text, user)
                 directives, words = [], set()
-                # each made directly (not d.for_user: dataclasses.replace costs twice as much, and
-                # a header has thousands of #defines)
-                directive = constants.Directive
                 for d in self.directives:
                     mine = user(index.file_at(d.offset))
-                    directives.append(directive(d.offset, d.define, d.name, d.function_like, d.body, d.line, mine))
+                    directives.append(d.for_user(mine))
                     if mine and d.define:
                         words |= select.words(d.body)
                 self._prepared = (index, directives, frozenset(words))
