@@ -424,3 +424,21 @@ def test_pickling_a_result_gives_the_text_and_refuses_an_address():
     assert pickle.loads(pickle.dumps(lib.mk())) == "hi"
     with pytest.raises(cx.PicklingError, match=r"a C pointer \(void \*\) is an address in this process"):
         pickle.dumps(lib.where())
+
+
+def test_an_array_length_written_as_sizeof_a_struct_is_the_compilers():
+    # xxHash's XXH128_canonical_t: the reader cannot work out sizeof(a struct); the compiler says
+    # it (the struct was refused: "16 bytes, ctypes makes it 0"). A flexible array member stays one.
+    lib = cx.compile("""
+typedef struct { unsigned long long low64, high64; } hash128;
+typedef struct { unsigned char digest[sizeof(hash128)]; } canonical;
+struct samples { int n; double v[]; };
+int canonical_size(void) { return sizeof(canonical); }
+int last_byte(const canonical *c) { return c->digest[sizeof(hash128) - 1]; }
+""")
+    assert "canonical" not in lib.unbound
+    c = lib.canonical()
+    assert len(c.digest) == ctypes.sizeof(c) == lib.canonical_size() == 16
+    c.digest[15] = 9
+    assert lib.last_byte(c) == 9
+    assert ctypes.sizeof(lib.samples) == 8 and lib.samples.v.size == 0

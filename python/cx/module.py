@@ -240,6 +240,7 @@ class Module:
         d["_enums"] = _enums.EnumTable(declarations.view, constants) if constants is not None else None
         backend = record["backend"] if record is not None else "tcc"
         types = bind.TypeTable(declarations, _check.checker(declarations, steps.layout_build),
+                               sizes=_check.field_sizes(declarations, steps.layout_build),
                                settings=settings, backend=backend)  # settings, backend: for cx.layout
         types.module, types.record = weakref.ref(self), record  # struct classes and values pickle by it
         d["_types"] = types

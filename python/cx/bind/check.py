@@ -11,7 +11,7 @@ import ctypes
 
 from ..errors import CxError
 
-__all__ = ["checker", "c_name"]
+__all__ = ["checker", "field_sizes", "c_name"]
 
 
 def c_name(decl):
@@ -56,5 +56,27 @@ def checker(declarations, build):
             out[name] = (values[i], dict(zip(fields, values[i + 1:i + 1 + len(fields)])))
             i += 1 + len(fields)
         return out
+
+    return ask
+
+
+def field_sizes(declarations, build):
+    """``ask(struct, fields) -> {field: sizeof}``: the compiler's size of fields whose array length
+    the reader could not work out (``digest[sizeof(XXH128_hash_t)]``: a ``sizeof`` of a struct is
+    the compiler's to say). ``{}`` when the compiler takes no such question (a flexible array
+    member has no size: it stays one)."""
+    def ask(st, fields):
+        spelled = c_name(st)
+        queries = [f"sizeof(((({spelled} *)0)->{f}))" for f in fields]
+        text = declarations.type_source([st]) + f"\nunsigned long __cx_sizes[] = {{ {', '.join(queries)} }};\n"
+        try:
+            code = build(text)
+        except CxError:
+            return {}
+        try:
+            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_sizes"))[:]
+        finally:
+            code.close()
+        return dict(zip(fields, values))
 
     return ask

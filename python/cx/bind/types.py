@@ -85,9 +85,10 @@ class TypeTable:
         first use, with fields laid out as the C compiler lays them out.
     """
 
-    def __init__(self, decls, layout=None, *, settings=None, backend="tcc"):
+    def __init__(self, decls, layout=None, *, sizes=None, settings=None, backend="tcc"):
         self._decls = decls
         self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
+        self._sizes = sizes  # (struct, fields) -> {field: sizeof}: array lengths the reader could not read
         self._structs = {}
         self._incomplete = []  # classes made, fields not yet set (see struct)
         self._failed = {}  # structs ctypes cannot make or lays out otherwise: name -> why
@@ -216,6 +217,9 @@ class TypeTable:
         """Set the fields of the class of ``name`` (made by :meth:`struct`)."""
         decl, cls = self._decls.structs[name], self._structs[name]
         fields, anonymous = [], []
+        unread = [f.name for f in decl.fields if f.name and f.bits is None and f.type.kind == "array"
+                  and f.type.length is None]
+        sized = self._sizes(decl, unread) if unread and self._sizes is not None and not name.startswith("<") else {}
         for f in decl.fields:
             inner = f.type
             while inner.kind == "array":
@@ -224,8 +228,10 @@ class TypeTable:
                 self.struct(inner.name)
                 if inner.name in self._incomplete:
                     self._complete(inner.name)  # a member by value must be laid out first
-            if f.type.kind == "array" and f.type.length is None:  # a flexible array member
-                ctype = self.ctype(f.type.target) * 0
+            if f.type.kind == "array" and f.type.length is None:  # its length the compiler's, else flexible
+                element = self.ctype(f.type.target)
+                size = sized.get(f.name, 0)
+                ctype = element * (size // ctypes.sizeof(element) if size and ctypes.sizeof(element) else 0)
             else:
                 ctype = self.ctype(f.type)
             if ctype is None:

@@ -461,7 +461,8 @@ class _Builder:
                 length = self.value(node.dim)
                 if length is None:
                     self.warn(node.dim.coord.line, "an array length is not a constant cx can"
-                                                   " work out; it is left unknown")
+                                                   " work out (a struct field's is asked of the compiler);"
+                                                   " it is left unknown")
             return CType("array", target=self.ctype(node.type), length=length)
         if kind == "FuncDecl":
             params, variadic = self.params(node.args, names)
