@@ -193,3 +193,27 @@ def test_the_split_keeps_the_cell_lines():
     assert head.count("\n") + 1 == line - 1 and body.startswith("int f")
     assert prefix.split("int f(void);\n#include <stdio.h>\n") is None  # code first: no prefix
     assert prefix.split("#include <stdio.h>\n#ifdef X\nint f(void);\n#endif\n")[2] == 2  # an #if left open
+
+
+def test_threads_compiling_cells_of_one_prefix_at_once_each_get_their_own():
+    import threading
+
+    prefix.CACHE.clear()
+    results, errors = {}, []
+
+    def cell(i):
+        try:
+            lib = cx.compile(f"#include <stdio.h>\n#include <string.h>\n#include <math.h>\n"
+                             f"int k{i}(const char *s) {{ return (int)strlen(s) * {i} + (int)floor(0.5); }}\n")
+            results[i] = getattr(lib, f"k{i}")(b"abc")
+        except Exception as exc:  # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=cell, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert results == {i: 3 * i for i in range(10)}
+    assert len(prefix.CACHE) == 1
