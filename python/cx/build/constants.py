@@ -106,11 +106,6 @@ def split_directives(text: str):
     return _DIRECTIVE_LINE.sub("", text), Directives(lambda: _read_directives(text))
 
 
-def directive_lines(text: str) -> list:
-    """The ``#define``/``#undef`` lines of a text, in order (what replaying them needs)."""
-    return _DIRECTIVE_LINE.findall(text)
-
-
 def _read_directives(text):
     text = "\n" + text  # every directive starts a line: after a newline
     directives, removed = [], 0

@@ -4,14 +4,16 @@ Most of the time TinyCC spends on a notebook cell is reading the same system hea
 source whose first lines are only preprocessor lines (its *prefix*: ``#include``, ``#define``,
 ``#if``..., comments, blank lines) is compiled in two parts:
 
-1. the prefix is preprocessed alone, once for a key (its text, the include directories,
-   defines, options and working directory) and kept with the files it read (their
-   modification times and sizes, checked at every use: an edited header is read again);
-2. the rest of the source, the *body*, is preprocessed after the prefix's macros that it
-   uses (their last ``#define``, or ``#undef``), under ``#line`` so its lines stay the cell's;
-3. the compiler is handed the declarations of the prefix the body needs
-   (:class:`cx.cread.select.Index`) and the user's own headers whole, at their files, lines and
-   columns, then the body.
+1. the first time, the prefix and the body are preprocessed in one pass, cut apart at a sentinel
+   line; the prefix's text is kept for a key (its text, the include directories, defines,
+   options and working directory) with the files it read (their modification times and sizes,
+   checked at every use: an edited header is read again), and the whole prefix is compiled;
+2. a later source with that prefix: its *body* (the rest) is preprocessed after the prefix's
+   macros that it uses (their last ``#define``, or ``#undef``), under ``#line`` so its lines
+   stay the cell's;
+3. and the compiler is handed the declarations of the prefix the body needs
+   (:class:`cx.cread.select.Index`, made at the prefix's second use) and the user's own headers
+   whole, at their files, lines and columns, then the body.
 
 Whenever anything could differ from compiling the whole source, :func:`prepare` returns None and
 the source is compiled whole (:func:`cx.build.steps.prepare`): a body that includes a header or
@@ -121,12 +123,11 @@ def _without_comments(line, in_comment):
 class _Entry:
     """One preprocessed prefix: its text (directives out), its directives, the files it read."""
 
-    def __init__(self, text, directives, files, api_files, replay):
+    def __init__(self, text, directives, files, api_files):
         self.text, self.directives, self.files, self.api_files = text, directives, files, api_files
-        self.replay = replay  # every #define/#undef line, in order: the macros the prefix leaves
         self.lock = threading.Lock()
         self._prepared = None
-        self.size = len(text) * 2 + len(replay) * 4
+        self.size = len(text) * 3
 
     @functools.cached_property
     def macros(self) -> dict:
@@ -257,17 +258,13 @@ def prepare(source, settings, back, api=()):
     key = (prefix, tuple(map(str, settings.include_dirs)), tuple(sorted(settings.defines.items())),
            tuple(settings.options), tuple(api), os.getcwd(), back.__name__)
     entry = CACHE.get(key)
-    first_use = entry is None
-    if entry is None:
-        entry = _preprocess_prefix(prefix, settings, back, api)
-        if entry is None:
+    if entry is None:  # the prefix and this body in one pass; the whole prefix compiled (its index is
+        made = _preprocess_prefix(prefix, settings, back, api, body, body_line)  # made at its next use)
+        if made is None:
             return None
+        entry, body_text = made
         if entry.files is not None:
             CACHE.put(key, entry)
-    if first_use:  # the whole prefix: its index is made when it is used again (a first cell stays cheap)
-        body_text = _preprocess_body(body, body_line, settings, back, entry.replay)
-        if body_text is None:
-            return None
         plain, body_directives = constants.split_directives(body_text)
         shift = len(entry.text) + 1
         return Composed(entry.text + "\n" + plain, entry.directives + body_directives.shifted(shift),
@@ -288,12 +285,20 @@ def prepare(source, settings, back, api=()):
     return Composed(head + "\n" + plain, directives, entry.api_files, selected)
 
 
-def _preprocess_prefix(prefix, settings, back, api):
+def _preprocess_prefix(prefix, settings, back, api, body, body_line):
+    """``(entry, body's text)`` from one pass of the preprocessor over the prefix, then the body
+    after the sentinel; None on an error (the whole compile reports it)."""
     started = time.time_ns()
     try:
-        text = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + prefix, settings)
+        out = back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + prefix
+                              + f'\n#line {body_line - 1} "{SOURCE_NAME}"\n{_SENTINEL}\n' + body, settings)
     except CompileError:
-        return None  # the whole compile reports it
+        return None
+    at = out.find(_SENTINEL)
+    if at < 0 or out.find(_SENTINEL, at + 1) >= 0:
+        return None
+    text = out[:at]
+    body_text = f'# {body_line} "{back.STRING_FILE}"\n' + out[at + len(_SENTINEL) + 1:]
     plain, directives = constants.split_directives(text)
     files, racy = {}, False
     for name in select.files(plain):
@@ -304,8 +309,7 @@ def _preprocess_prefix(prefix, settings, back, api):
             continue
         files[name] = (st.st_mtime_ns, st.st_size)
         racy = racy or st.st_mtime_ns >= started - _RACY_NS
-    replay = "\n".join(constants.directive_lines(text))
-    return _Entry(plain, directives, None if racy else files, _api.files(plain, api, back.system_dirs()), replay)
+    return _Entry(plain, directives, None if racy else files, _api.files(plain, api, back.system_dirs())), body_text
 
 
 def _replay(entry, body):
