@@ -89,6 +89,7 @@ class TypeTable:
         self._decls = decls
         self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
         self._sizes = sizes  # (struct, fields) -> {field: sizeof}: array lengths the reader could not read
+        self._lock = threading.RLock()  # held while classes are made (struct() calls itself)
         self._structs = {}
         self._incomplete = []  # classes made, fields not yet set (see struct)
         self._failed = {}  # structs ctypes cannot make or lays out otherwise: name -> why
@@ -114,6 +115,10 @@ class TypeTable:
         struct that holds them, so structs that point to each other are laid out as C lays them
         out (``struct X { struct Y *y; }; struct Y { struct X x; };``).
         """
+        with self._lock:  # one thread makes a module's classes at a time: another sees them whole
+            return self._struct(name)
+
+    def _struct(self, name):
         cls = self._structs.get(name)
         if cls is not None:
             return cls
