@@ -27,7 +27,7 @@ def checker(declarations, build):
 
     Unlike :func:`cx.layout` (one struct, every detail, for a person), this asks about many structs at
     once and runs nothing: the numbers are constants in a table, which ``build(text)`` compiles
-    and the table is read from the resulting code's ``__cx_layout`` symbol. Bit-fields are left
+    and the table is read from the resulting code's ``__cx_asked`` symbol. Bit-fields are left
     to ctypes (no ``offsetof`` names them). A text the compiler does not take (gcc's view of a
     system header) gives ``{}``: nothing to check against, the classes stand as ctypes makes them.
     """
@@ -42,15 +42,9 @@ def checker(declarations, build):
             order.append((st.name, fields))
         if not order:
             return {}
-        text = declarations.type_source(structs) + f"\nunsigned long __cx_layout[] = {{ {', '.join(queries)} }};\n"
-        try:
-            code = build(text)
-        except CxError:
+        values = _asked(build, declarations.type_source(structs), queries)
+        if values is None:
             return {}
-        try:
-            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_layout"))[:]
-        finally:
-            code.close()
         out, i = {}, 0
         for name, fields in order:
             out[name] = (values[i], dict(zip(fields, values[i + 1:i + 1 + len(fields)])))
@@ -67,16 +61,20 @@ def field_sizes(declarations, build):
     member has no size: it stays one)."""
     def ask(st, fields):
         spelled = c_name(st)
-        queries = [f"sizeof(((({spelled} *)0)->{f}))" for f in fields]
-        text = declarations.type_source([st]) + f"\nunsigned long __cx_sizes[] = {{ {', '.join(queries)} }};\n"
-        try:
-            code = build(text)
-        except CxError:
-            return {}
-        try:
-            values = (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_sizes"))[:]
-        finally:
-            code.close()
-        return dict(zip(fields, values))
+        values = _asked(build, declarations.type_source([st]), [f"sizeof(((({spelled} *)0)->{f}))" for f in fields])
+        return {} if values is None else dict(zip(fields, values))
 
     return ask
+
+
+def _asked(build, types, queries):
+    """The compiler's values of ``queries`` (constant expressions over the ``types`` text), from a
+    table it compiles and nothing runs; None when it does not take the text."""
+    try:
+        code = build(types + f"\nunsigned long __cx_asked[] = {{ {', '.join(queries)} }};\n")
+    except CxError:
+        return None
+    try:
+        return (ctypes.c_ulong * len(queries)).from_address(code.sym("__cx_asked"))[:]
+    finally:
+        code.close()
