@@ -236,12 +236,11 @@ CACHE = Cache()
 @dataclass
 class Composed:
     """What :func:`prepare` makes of a source: the text to read and compile, its directives
-    (with ``user`` already known for those of the prefix) and the API directories."""
+    (with ``user`` already known for those of a prefix used before) and the API's files."""
 
     text: str
-    directives: list
+    directives: constants.Directives
     api_files: tuple
-    selected: bool  # only the declarations the body needs (not the whole prefix)
 
 
 def prepare(source, settings, back, api=()):
@@ -268,7 +267,7 @@ def prepare(source, settings, back, api=()):
         plain, body_directives = constants.split_directives(body_text)
         shift = len(entry.text) + 1
         return Composed(entry.text + "\n" + plain, entry.directives + body_directives.shifted(shift),
-                        entry.api_files, False)
+                        entry.api_files)
     index, known, directive_words = entry.prepared(back)
     CACHE.fit()
     body_text = _preprocess_body(body, body_line, settings, back, _replay(entry, body))
@@ -276,13 +275,10 @@ def prepare(source, settings, back, api=()):
         return None
     plain, body_directives = constants.split_directives(body_text)
     picked = index.needed(select.words(plain), directive_words)
-    if picked is None:
-        head, selected = entry.text, False
-    else:
-        head, selected = index.compose(picked), True
+    head = entry.text if picked is None else index.compose(picked)
     shift = len(head) + 1
     directives = constants.Directives(lambda: known) + body_directives.shifted(shift, user=True)
-    return Composed(head + "\n" + plain, directives, entry.api_files, selected)
+    return Composed(head + "\n" + plain, directives, entry.api_files)
 
 
 def _preprocess_prefix(prefix, settings, back, api, body, body_line):

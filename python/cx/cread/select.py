@@ -2,8 +2,8 @@
 
 A cell that includes ``<stdio.h>`` uses a handful of its ~900 declarations. :class:`Index` cuts
 the preprocessed text of the headers into top-level declarations once (:mod:`cx.cread._cscan`),
-and knows for each the names it declares (functions, variables, typedefs, tags, enumerators,
-members) and the words it mentions. :meth:`Index.needed` then gives, for the words of a cell's
+and knows for each the names it declares (functions, variables, typedefs, tags, enumerators)
+and the words it mentions (struct and union members name nothing by themselves). :meth:`Index.needed` then gives, for the words of a cell's
 preprocessed body, every declaration declaring one of them and, repeatedly, every declaration
 those mention, plus every declaration of the user's own files (their API is bound whole).
 
@@ -18,7 +18,7 @@ import bisect
 
 from . import _cscan
 from .text import KEYWORDS, rx
-from .view import _declarator_names, _outside_braces, _unescape, _without_gnu
+from .view import _declarator_names, _outside_braces, _unescape
 
 __all__ = ["Index", "words", "files"]
 
