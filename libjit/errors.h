@@ -7,6 +7,8 @@
 #ifndef CX_JIT_ERRORS_H
 #define CX_JIT_ERRORS_H
 
+#include <pthread.h>
+
 #include "base.h"
 
 struct TCCState; /* opaque: see tcc.h */
@@ -42,6 +44,12 @@ struct jit_state {
     const char *error;
     struct jit_note *notes;     /* published with atomic stores; freed by
                                    jit__errors_free */
+    /* jit_compile_start's compile, on a thread of its own until
+     * jit_compile_wait (or jit_delete) joins it */
+    int compiling;
+    int compile_rc;
+    char *compile_source;
+    pthread_t compiler;
 };
 
 /* Set j's error to a string literal (never freed). Returns code. */

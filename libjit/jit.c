@@ -57,6 +57,8 @@ JIT_API void jit_delete(jit_state *j)
 {
     if (!j)
         return;
+    if (j->compiling)
+        jit_compile_wait(j);
     if (j->phase == JIT_PHASE_COMPILED)
         jit__run_destructors(j->tcc);
     jit__compile_free(j->tcc);
@@ -243,6 +245,53 @@ JIT_API int jit_compile(jit_state *j, const char *source)
     if ((rc = jit__compile(j, source)) == JIT_OK)
         jit__succeed(j);
     return rc;
+}
+
+static void *compile_on_thread(void *arg)
+{
+    jit_state *j = arg;
+
+    j->compile_rc = jit_compile(j, j->compile_source);
+    return NULL;
+}
+
+JIT_API int jit_compile_start(jit_state *j, const char *source)
+{
+    if (!j)
+        return JIT_EARG;
+    if (j->compiling)
+        return jit__fail_static(j, JIT_ESTATE,
+                                "jit_compile_start: already compiling");
+    if (j->phase != JIT_PHASE_CONFIGURING)
+        return jit__fail_static(j, JIT_ESTATE,
+                                "jit_compile_start: compiled or failed "
+                                "already (once per state)");
+    if (!source)
+        return jit__fail_static(j, JIT_EARG, "jit_compile_start: source is NULL");
+    if (!(j->compile_source = strdup(source)))
+        return jit__fail_static(j, JIT_ENOMEM, "out of memory");
+    if (pthread_create(&j->compiler, NULL, compile_on_thread, j) != 0) {
+        free(j->compile_source);
+        j->compile_source = NULL;
+        return jit__fail_static(j, JIT_ENOMEM,
+                                "jit_compile_start: could not start a thread");
+    }
+    j->compiling = 1;
+    return JIT_OK;
+}
+
+JIT_API int jit_compile_wait(jit_state *j)
+{
+    if (!j)
+        return JIT_EARG;
+    if (!j->compiling)
+        return jit__fail_static(j, JIT_ESTATE,
+                                "jit_compile_wait: no jit_compile_start to wait for");
+    pthread_join(j->compiler, NULL);
+    j->compiling = 0;
+    free(j->compile_source);
+    j->compile_source = NULL;
+    return j->compile_rc;
 }
 
 JIT_API const char *jit_preprocess(jit_state *j, const char *source,

@@ -11,7 +11,8 @@
  *
  *     jit_new -> jit_add_* / jit_define / jit_set_options (any number)
  *             -> jit_preprocess (any number, optional)
- *             -> jit_compile (exactly once)
+ *             -> jit_compile, or jit_compile_start + jit_compile_wait
+ *                (exactly once)
  *             -> jit_sym / jit_list (any number)  -> jit_delete
  *
  * Ownership and lifetime:
@@ -54,7 +55,7 @@ extern "C" {
 /* Version of this header; jit_version() returns the library's. */
 #define JIT_VERSION_MAJOR 0
 #define JIT_VERSION_MINOR 4
-#define JIT_VERSION_PATCH 0
+#define JIT_VERSION_PATCH 1
 #define JIT_VERSION_NUMBER \
     (JIT_VERSION_MAJOR * 10000 + JIT_VERSION_MINOR * 100 + JIT_VERSION_PATCH)
 
@@ -138,6 +139,16 @@ JIT_API int jit_add_unit(jit_state *j, const char *source);
  * JIT_ECOMPILE, "the compiler crashed ...", when TinyCC itself crashes on
  * the source and jit_guard_install has run (see below). */
 JIT_API int jit_compile(jit_state *j, const char *source);
+
+/* jit_compile on a thread of libjit's own: jit_compile_start copies source,
+ * starts the compile and returns at once (JIT_OK, or JIT_ESTATE/JIT_EARG as
+ * jit_compile would, JIT_ENOMEM when no thread can be started);
+ * jit_compile_wait waits for it and returns what jit_compile returned.
+ * Between the two, call nothing else on the state (jit_delete waits for
+ * the compile first). The host may meanwhile do other work: a Python host
+ * reads declarations while TinyCC compiles, outside the GIL. */
+JIT_API int jit_compile_start(jit_state *j, const char *source);
+JIT_API int jit_compile_wait(jit_state *j);
 
 /* The source as TinyCC's preprocessor sees it for jit_compile: the same
  * options, include directories and defines, TinyCC's predefined macros,

@@ -86,7 +86,7 @@ static void test_version(void)
     const char *v = jit_version_string();
 
     CHECK(jit_version() == JIT_VERSION_NUMBER);
-    CHECK(strncmp(v, "libjit 0.4.0 (TinyCC 0.9.", 25) == 0);
+    CHECK(strncmp(v, "libjit 0.4.1 (TinyCC 0.9.", 25) == 0);
     CHECK(jit_version_string() == v);
 }
 
@@ -1250,6 +1250,56 @@ static void test_guard_compiler_crash(void)
     }
 }
 
+/* jit_compile_start compiles on a thread of libjit's own; jit_compile_wait
+ * gives jit_compile's result; jit_delete waits for a compile still going;
+ * a compiler crash there is the same clean error. */
+static void test_compile_start(void)
+{
+    jit_state *j = jit_new(runtime_dir);
+    char source[64];
+    int (*f)(void);
+
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile_wait(j) == JIT_ESTATE);
+    CHECK_J(j, contains(jit_error(j), "no jit_compile_start"));
+    strcpy(source, "int f(void) { return 42; }");
+    CHECK_J(j, jit_compile_start(j, source) == JIT_OK);
+    memset(source, 0, sizeof source); /* copied: the caller's buffer is free at once */
+    CHECK_J(j, jit_compile_start(j, "int g;") == JIT_ESTATE);
+    CHECK_J(j, jit_compile_wait(j) == JIT_OK);
+    f = (int (*)(void))jit_sym(j, "f");
+    CHECK_J(j, f && f() == 42);
+    CHECK_J(j, jit_compile_start(j, "int g;") == JIT_ESTATE);
+    jit_delete(j);
+
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile_start(j, "int f(void) { return }") == JIT_OK);
+    CHECK_J(j, jit_compile_wait(j) == JIT_ECOMPILE);
+    CHECK_J(j, contains(jit_diagnostics(j), "error"));
+    jit_delete(j);
+
+    j = jit_new(runtime_dir); /* deleted while it compiles */
+    if (CHECK(j != NULL))
+        CHECK_J(j, jit_compile_start(j, "#include <stdio.h>\nint f(void) { return 1; }") == JIT_OK);
+    jit_delete(j);
+
+    if (no_faults)
+        return;
+    CHECK(jit_guard_install() == JIT_OK);
+    j = jit_new(runtime_dir);
+    if (!CHECK(j != NULL))
+        return;
+    CHECK_J(j, jit_compile_start(j, "typedef struct { double x, y; } Point;\n"
+                                    "Point mid(Point a, Point b) {\n"
+                                    "    Point m = { (a.x + b.") == JIT_OK);
+    CHECK_J(j, jit_compile_wait(j) == JIT_ECOMPILE);
+    CHECK_J(j, contains(jit_error(j), "the compiler crashed (SIGSEGV)"));
+    jit_delete(j);
+}
+
 /* Each thread's crash is its own: threads crash at their own addresses
  * and call normally in between, all at once. */
 #define GUARD_THREADS 4
@@ -1611,6 +1661,7 @@ int main(int argc, char **argv)
     test_tls();
     test_guard_crashes();
     test_guard_compiler_crash();
+    test_compile_start();
     test_guard_threads();
     test_guard_interrupt();
     test_guard_checked();

@@ -188,8 +188,9 @@ def test_cx_compiles_no_c_of_its_own_at_run_time():
         from cx.build.backends import tcc
         from cx.runtime import capture
         built = []
-        real = tcc.build
+        real, real_start = tcc.build, tcc.build_start
         tcc.build = lambda text, settings: built.append(settings.user_source) or real(text, settings)
+        tcc.build_start = lambda text, settings: built.append(settings.user_source) or real_start(text, settings)
         lib = cx.compile("int add(int a, int b) { return a + b; }")
         with capture.captured():
             cx.timeit(lib.add, 1, 2, repeat=1, number=10, python=False)

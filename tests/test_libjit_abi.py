@@ -142,6 +142,7 @@ def test_a_call_slot_built_with_another_frame_size_is_refused(monkeypatch):
 def test_tcc_backend_names_an_out_of_memory_compile(monkeypatch):
     handle = _libjit.lib()
     monkeypatch.setattr(handle, "jit_compile", lambda state, source: _libjit.JIT_ENOMEM)
+    monkeypatch.setattr(handle, "jit_compile_wait", lambda state: _libjit.JIT_ENOMEM)  # a compile on libjit's thread
     with pytest.raises(cx.CompileError) as info:
         cx.compile("int f(void) { return 1; }")
     assert info.value.summary == "C compile failed: out of memory"

@@ -27,6 +27,9 @@ from .tools import asm, ctimeit, layouts
 from .tools.ctimeit import timeit
 from .tools.layouts import layout
 from . import recipe
+from .build import libjit as _libjit
+
+_libjit.preload()  # the compiler is ready after import cx: a first cell pays only for its compile
 
 __all__ = ["compile", "Module", "Pointer", "CString", "FunctionInfo", "CxError", "CompileError", "Diagnostic",
            "ClosedError", "CrashError", "BoundsError", "OptionError", "BindingError", "PicklingError", "load", "include", "string_at",

@@ -132,6 +132,9 @@ def _build_module(record, links, cache=True):
     api = record["api"]
     found = libraries.load(record["libraries"], record["library_dirs"]) if api else None  # before compiling
     prepared = steps.prepare(source, settings, back, api=api, units=record["units"], cache=cache)
+    # TinyCC compiles on another thread while this one reads the declarations (when it can)
+    early = steps.EarlyCode(back, prepared, settings, guard) if steps.EarlyCode.possible(back, prepared, links) \
+        else None
     declarations = prepared.declarations
     symbols, owners = {}, {}
     for m in links:  # later modules win
@@ -143,8 +146,10 @@ def _build_module(record, links, cache=True):
     settings.symbols = {n: a for n, a in symbols.items() if n in wanted}
     _one_definition_per_tag(declarations, links, source)
     used = {id(owners[n]) for n in settings.symbols}  # only these stay alive with the new module
+    code = early.take(declarations) if early is not None else None
     try:
-        code = steps.make_code(back, prepared, settings, guard)
+        if code is None:
+            code = steps.make_code(back, prepared, settings, guard)
     except CompileError:
         if not prepared.cached:
             raise
@@ -165,6 +170,8 @@ def _one_definition_per_tag(declarations, links, source):
     """Modules linked together are one program: a struct, union or named enum one defines must be
     the same definition in another (C's one-definition rule across files). Two that differ are
     refused, naming both places, before anything is compiled."""
+    if not links:
+        return
     mine = set(declarations.struct_names())
     for m in links:
         differing = _enums.differing(declarations.view, m.declarations.view)

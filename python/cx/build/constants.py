@@ -68,7 +68,8 @@ class Directive:
                          self.user)
 
 
-_DIRECTIVE_LINE = re.compile(r"^#(?:define|undef)[ \t]+[A-Za-z_][^\n]*", re.M)  # the lines _DIRECTIVE reads
+# the lines _DIRECTIVE reads, after their newline (a literal start: found fast, unlike ^ with re.M)
+_DIRECTIVE_LINE = re.compile(r"\n#(?:define|undef)[ \t]+[A-Za-z_][^\n]*")
 
 
 class Directives(Sequence):
@@ -103,7 +104,7 @@ def split_directives(text: str):
     empty, so every other line keeps its number and the markers stay right."""
     if "#define" not in text and "#undef" not in text:
         return text, Directives(list)
-    return _DIRECTIVE_LINE.sub("", text), Directives(lambda: _read_directives(text))
+    return _DIRECTIVE_LINE.sub("\n", "\n" + text)[1:], Directives(lambda: _read_directives(text))
 
 
 def _read_directives(text):

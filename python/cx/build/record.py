@@ -19,11 +19,11 @@ import dataclasses
 import functools
 import hashlib
 import shlex
-import sysconfig
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 from ..errors import OptionError, PicklingError
+from . import libjit as _libjit
 
 __all__ = ["Build", "Settings"]
 
@@ -208,7 +208,7 @@ class Build:
 
 def _python_include() -> tuple:
     """Python's own include directory, for a source that includes <Python.h> (hold_gil code)."""
-    return (sysconfig.get_paths()["include"],)
+    return (_libjit.python_include_dir(),)
 
 
 def _python_options(options: dict) -> tuple:

@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .. import cread
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic
@@ -18,7 +20,9 @@ from . import constants, prefix, unit
 from .backends import tcc
 from .record import Settings
 
-__all__ = ["check_text", "prepare", "Prepared", "make_code", "layout_build"]
+__all__ = ["check_text", "prepare", "Prepared", "make_code", "EarlyCode", "layout_build"]
+
+_READ = object()  # _make_code's default: the prepared source's declarations
 
 
 def check_text(source: str) -> None:
@@ -34,15 +38,21 @@ def check_text(source: str) -> None:
 
 @dataclass
 class Prepared:
-    """What :func:`prepare` makes of a source: its declarations, the text the backend compiles,
+    """What :func:`prepare` makes of a source: its declarations (read when first asked for, so
+    that the backend can compile meanwhile: :class:`EarlyCode`), the text the backend compiles,
     and the ``#define``/``#undef`` lines of the preprocessed text (:mod:`cx.build.constants`)."""
 
-    declarations: cread.Reader
+    read: Callable[[], cread.Reader]
     compiled_text: str
     preprocessed: bool
     directives: constants.Directives = field(default_factory=lambda: constants.Directives(list))
     units: list = field(default_factory=list)  # the other files' texts, as the backend compiles them
     cached: bool = False  # from the prefix cache (cx.build.prefix): an error is reported by a whole compile
+
+    @functools.cached_property
+    def declarations(self) -> cread.Reader:
+        """The declarations of the translation unit (:func:`cx.cread.from_preprocessed`)."""
+        return self.read()
 
 
 def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True) -> Prepared:
@@ -61,10 +71,10 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
     if cache and not units and getattr(back, "PREPROCESSED", False):
         composed = prefix.prepare(source, settings, back, api)
         if composed is not None:
-            declarations = cread.from_preprocessed(composed.text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                                   system_dirs=back.system_dirs(), api_files=composed.api_files)
-            return Prepared(declarations, back.compilable(composed.text), True, composed.directives,
-                            cached=True)
+            return Prepared(functools.partial(cread.from_preprocessed, composed.text,
+                                              source_files=(back.STRING_FILE, SOURCE_NAME),
+                                              system_dirs=back.system_dirs(), api_files=composed.api_files),
+                            back.compilable(composed.text), True, composed.directives, cached=True)
     text, directives = constants.split_directives(back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings))
     main, others = text, []
     for path, unit_text in units:  # each file its own unit: its text follows, its offsets shifted
@@ -74,12 +84,12 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
         directives += more.shifted(shift)
         text = text + "\n" + plain
         others.append(plain)
-    declarations = cread.from_preprocessed(text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                                           system_dirs=back.system_dirs(),
-                                           api_files=_api.files(text, api, back.system_dirs()))
+    api_files = _api.files(text, api, back.system_dirs())
+    read = functools.partial(cread.from_preprocessed, text, source_files=(back.STRING_FILE, SOURCE_NAME),
+                             system_dirs=back.system_dirs(), api_files=api_files)
     if getattr(back, "PREPROCESSED", False):
-        return Prepared(declarations, back.compilable(main), True, directives, others)
-    return Prepared(declarations, source, False, directives)
+        return Prepared(read, back.compilable(main), True, directives, others)
+    return Prepared(read, source, False, directives)
 
 
 def make_code(back, prepared: Prepared, settings: Settings, guard: bool):
@@ -137,18 +147,53 @@ def _inline_calling_undefined(exc, view, inline):
     return dropped
 
 
-def _make_code(back, prepared, settings, guard, inline):
-    text = unit.translation_unit(prepared.compiled_text, prepared.declarations, guard=guard,
+class EarlyCode:
+    """The backend's code for a prepared source, compiled on a thread of libjit's own while this
+    one reads the source's declarations (TinyCC needs no GIL): a first cell pays for the longer
+    of the two, not their sum.
+
+    It is the code :func:`make_code` would make when the module links to no other module and no
+    header of the user's defines a ``static inline`` function (those need the declarations):
+    :meth:`take` gives it only then, and None otherwise, or on any error (the caller then
+    compiles as usual, and reports the error as usual).
+    """
+
+    def __init__(self, back, prepared: Prepared, settings: Settings, guard: bool):
+        text = unit.translation_unit(prepared.compiled_text, None, guard=guard, preprocessed=True, inline=())
+        self._guard = guard
+        self._started = back.build_start(text, dataclasses.replace(settings))
+
+    @staticmethod
+    def possible(back, prepared: Prepared, links) -> bool:
+        """Whether the code can be made before the declarations are read."""
+        return hasattr(back, "build_start") and prepared.preprocessed and not links and not prepared.units
+
+    def take(self, declarations):
+        """The code, when it is what :func:`make_code` makes for ``declarations`` (else None)."""
+        try:
+            code = self._started.finish()
+        except CxError:
+            return None
+        if declarations.inline_functions or (self._guard and not code.sym(unit.END_SYMBOL)):
+            code.close()
+            return None
+        code.inline_left_out = {}
+        return code
+
+
+def _make_code(back, prepared, settings, guard, inline, declarations=_READ):
+    declarations = prepared.declarations if declarations is _READ else declarations
+    text = unit.translation_unit(prepared.compiled_text, declarations, guard=guard,
                                  preprocessed=prepared.preprocessed, inline=inline)
     if prepared.units:  # the module's other files: compiled first, each its own unit
         settings = dataclasses.replace(settings, units=tuple(
-            unit.translation_unit(u, prepared.declarations, preprocessed=True, inline=()) for u in prepared.units))
+            unit.translation_unit(u, declarations, preprocessed=True, inline=()) for u in prepared.units))
     try:
         code = back.build(text, settings)
     except CompileError as exc:
         if not (guard and unit.generated_code_failed(exc)):
             raise
-        back.build(unit.translation_unit(prepared.compiled_text, prepared.declarations, guard=False,
+        back.build(unit.translation_unit(prepared.compiled_text, declarations, guard=False,
                                          preprocessed=prepared.preprocessed, inline=()), settings).close()
         raise CxError("cx could not guard the calls of this source: the crash guard's end marker did not "
                       f"compile ({next((str(d) for d in exc.errors), exc.summary)}); this is a bug in cx, "

@@ -324,8 +324,8 @@ def _combinations():
 
 
 _VALID_WORDS = _combinations()
-_SIMPLE_SEGMENT = r"[ \t\nA-Za-z0-9_*(),;{}]*"  # ASCII only, as pycparser lexes
-_SIMPLE_TOKEN = r"[A-Za-z_]\w*|[*(),;{}]|\S"
+_SIMPLE_SEGMENT = rx(r"[ \t\nA-Za-z0-9_*(),;{}]*")  # ASCII only, as pycparser lexes
+_SIMPLE_TOKEN = rx(r"[A-Za-z_]\w*|[*(),;{}]|\S")
 
 
 def _specifiers(tokens, i, header_types, outer):
@@ -414,9 +414,9 @@ def fast_function(text, start, end, body, line, header_types):
     (node, names declared, header type names used) or None
     """
     segment = text[start:end]
-    if not rx(_SIMPLE_SEGMENT).fullmatch(segment):
+    if not _SIMPLE_SEGMENT.fullmatch(segment):
         return None
-    tokens = rx(_SIMPLE_TOKEN).findall(segment)
+    tokens = _SIMPLE_TOKEN.findall(segment)
     if body is not None:
         if len(tokens) < 2 or tokens[-2] != "{" or tokens[-1] != "}":
             return None

@@ -22,6 +22,13 @@ __all__ = ["View", "Chunk", "user_file_rule"]
 
 _IDENT = r"[A-Za-z_]\w*"
 _TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)"
+# compiled with the module (not at a first cell): the patterns of every compile's index
+_TAGGED_RX, _IDENT_RX = rx(_TAGGED), rx(_IDENT)
+_TYPEDEF_WORD, _ANONYMOUS_ENUM = rx(r"\btypedef\b"), rx(r"\benum\s*\{")
+_STATIC, _FUNCTION_NAME = rx(r"(?:__extension__\s+)?static\b"), rx(r"([A-Za-z_]\w*)\s*\(")
+_PLAIN_TYPEDEF = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
+                    r"([A-Za-z_]\w*)\s*;\s*$")
+_MENTION = rx(r"\b(?:(struct|union|enum)\s+)?([A-Za-z_]\w*)")
 _GNU_GROUP = r"\b(?:__attribute__|__attribute|__declspec|__asm__|__asm|asm|__typeof__|typeof|_Alignas|__alignof__|_Alignof)\s*\("
 _SPECIFIER_WORDS = frozenset(
     "auto char const double enum extern float inline int long register restrict short signed"
@@ -110,8 +117,8 @@ def user_file_rule(source_files, system_dirs=(), api_files=()):
                 answer = True
             elif name.startswith("<"):
                 answer = False
-            else:
-                path = os.path.abspath(name)
+            else:  # an absolute path without . or .. parts or // is its own abspath (most are)
+                path = name if name[:1] == "/" and "/." not in name and "//" not in name else os.path.abspath(name)
                 answer = not path.startswith(prefixes) or path in api
             known[written] = answer
         return answer
@@ -206,11 +213,8 @@ class View:
         scanner): the names it declares are all outside them, and the data inside (megabytes of
         tables in a Unicode library) is never scanned in Python."""
         text = self.text
-        typedef_word, tagged, anonymous = rx(r"\btypedef\b"), rx(_TAGGED), rx(r"\benum\s*\{")
-        static = rx(r"(?:__extension__\s+)?static\b")
-        function_name = rx(r"([A-Za-z_]\w*)\s*\(")
-        plain = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
-                   r"([A-Za-z_]\w*)\s*;\s*$")
+        typedef_word, tagged, anonymous = _TYPEDEF_WORD, _TAGGED_RX, _ANONYMOUS_ENUM
+        static, function_name, plain = _STATIC, _FUNCTION_NAME, _PLAIN_TYPEDEF
         find, names, typedefs = text.find, self.names, self.typedefs
         # the scanner's tuples, not Chunk objects: a large source has tens of thousands of chunks
         for index, (start, end, opening, _, name, is_static, user, outline) in enumerate(self._raw):
@@ -279,7 +283,7 @@ class View:
         """Index the enumerators of the enum body opening at ``brace`` in chunk ``index`` (ending at ``end``)."""
         close = self.text.find("}", brace, end)
         for item in self.text[brace + 1:close if close >= 0 else end].split(","):
-            name = rx(_IDENT).match(item.strip())
+            name = _IDENT_RX.match(item.strip())
             if name:
                 self.enumerators.setdefault(name.group(), index)
 
@@ -392,7 +396,7 @@ class View:
         while todo:
             chunk = self.chunks[todo.pop()]
             text = self.head(chunk)
-            for m in rx(r"\b(?:(struct|union|enum)\s+)?([A-Za-z_]\w*)").finditer(text):
+            for m in _MENTION.finditer(text):
                 kind, name = m.group(1), m.group(2)
                 found = [self.tags.get((kind, name))] if kind else \
                     [self.typedefs.get(name), self.enumerators.get(name)]

@@ -453,10 +453,8 @@ _MAX_PREPROCESSED = 64
 @functools.lru_cache(maxsize=1)
 def system_dirs() -> tuple:
     """Directories whose headers are the system's for the system compiler (never exported from)."""
-    import sysconfig
-
     return ("/usr/include", "/usr/local/include", "/usr/lib/gcc", "/usr/lib/llvm",
-            "/usr/lib/clang", sysconfig.get_paths()["include"])
+            "/usr/lib/clang", _libjit.python_include_dir())
 
 
 def preprocess(source: str, settings) -> str:

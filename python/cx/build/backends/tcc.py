@@ -112,23 +112,22 @@ PREDEFINED_UNDEFS = ("-U__STDC_NO_ATOMICS__", "-U__STDC_NO_THREADS__")
 STRING_FILE = "<string>"
 #: :func:`build` compiles the text :func:`preprocess` returned (see :func:`compilable`).
 PREPROCESSED = True
-_STRING_MARKER = r'(\n# \d+ )"<string>"'  # "\n# ": a literal prefix the regex engine finds fast
+_STRING_MARKER = re.compile(r'(\n# \d+ )"<string>"')  # "\n# ": a literal prefix the regex engine finds fast
 
 
 def compilable(text: str, name: str = SOURCE_NAME) -> str:
     """The preprocessed text, ready for :func:`build`: its lines are the cell's (``<cell>``), or
     the file ``name``'s (another file of the module: TinyCC's markers name the string it was
     given, not its ``#line``)."""
-    return re.sub(_STRING_MARKER, r'\1"' + name.replace("\\", "\\\\") + '"', "\n" + text)[1:]
+    quoted = '"' + name.replace("\\", "\\\\") + '"'
+    return _STRING_MARKER.sub(lambda m: m.group(1) + quoted, "\n" + text)[1:]
 
 
 @functools.lru_cache(maxsize=1)
 def system_dirs() -> tuple:
     """Directories whose headers are the system's for TinyCC (never exported from)."""
-    import sysconfig
-
     return ("/usr/include", "/usr/local/include", os.path.join(_libjit.runtime_dir(), "include"),
-            _SHIM_INCLUDE, sysconfig.get_paths()["include"])
+            _SHIM_INCLUDE, _libjit.python_include_dir())
 
 
 def preprocess(source: str, settings) -> str:
@@ -174,10 +173,41 @@ def build(source: str, settings) -> TccCode:
     CompileError
         With the compiler's diagnostics, when the source does not compile or link.
     """
+    lib, state, code = _with_units(settings)
+    return _finished(lib, state, code, lib.jit_compile(state, source.encode("utf-8", "surrogateescape")),
+                     settings)
+
+
+class Started:
+    """A :func:`build` going on in a thread of libjit's own (:func:`build_start`)."""
+
+    def __init__(self, lib, state, code, settings):
+        self._lib, self._state, self._code, self._settings = lib, state, code, settings
+
+    def finish(self) -> TccCode:
+        """Wait for the compile: its code, or :class:`cx.CompileError` as :func:`build` raises it."""
+        lib, state = self._lib, self._state
+        return _finished(lib, state, self._code, lib.jit_compile_wait(state), self._settings)
+
+
+def build_start(source: str, settings) -> Started:
+    """:func:`build`, started on a thread of libjit's own: the caller goes on (TinyCC needs no GIL)
+    and calls ``finish()`` for the code. A compile that is never finished is waited for and freed
+    with its state."""
+    lib, state, code = _with_units(settings)
+    _check(lib, state, lib.jit_compile_start(state, source.encode("utf-8", "surrogateescape")), "a compile")
+    return Started(lib, state, code, settings)
+
+
+def _with_units(settings):
     lib, state, code = _configured(settings)
     for other in settings.units:
         _check(lib, state, lib.jit_add_unit(state, other.encode("utf-8", "surrogateescape")), "adding a unit")
-    rc = lib.jit_compile(state, source.encode("utf-8", "surrogateescape"))
+    return lib, state, code
+
+
+def _finished(lib, state, code, rc, settings) -> TccCode:
+    """The code of a compile that returned ``rc``, or its :class:`cx.CompileError`."""
     diagnostics = lib.jit_diagnostics(state).decode("utf-8", errors="replace")
     if rc != _libjit.JIT_OK:
         error = lib.jit_error(state).decode("utf-8", errors="replace")
