@@ -46,8 +46,9 @@ def _extensions():
     speedups = Extension(
         "cx._speedups",
         sources=[os.path.join(cx, p) for p in ("_speedups.c", "bind/_convert.c", "bind/_call.c",
-                                                "runtime/_native.c", "tools/_timeit.c")],
+                                                "runtime/_native.c", "tools/_timeit.c", "build/_libraries.c")],
         include_dirs=["libjit", cx],
+        libraries=["dl"],
         depends=[os.path.join(cx, "_speedups.h"), os.path.join("libjit", "jit.h")],
         extra_compile_args=["-O2", "-std=gnu11"],
     )

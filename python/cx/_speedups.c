@@ -48,7 +48,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT, "cx._speedups",
     "cx's own C (internal): argument converters, the call slot, the SIGINT handler, the C stdio "
-    "capture writer and the timing loop. See python/cx/_speedups.h.", -1, methods,
+    "capture writer, the timing loop, a library's own symbols. See python/cx/_speedups.h.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void)
@@ -56,7 +56,8 @@ PyMODINIT_FUNC PyInit__speedups(void)
     PyObject *m = PyModule_Create(&speedups_module);
     if (!m)
         return NULL;
-    if (cx_convert_init(m) < 0 || cx_call_init(m) < 0 || cx_native_init(m) < 0 || cx_timeit_init(m) < 0) {
+    if (cx_convert_init(m) < 0 || cx_call_init(m) < 0 || cx_native_init(m) < 0 || cx_timeit_init(m) < 0
+        || cx_libraries_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

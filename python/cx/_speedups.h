@@ -5,6 +5,7 @@
  *   bind/_call.c       the call slot of bound functions (CallSpec, fast_class, attach, detach)
  *   runtime/_native.c  Python's SIGINT handler while cx is loaded, and the C stdio capture writer
  *   tools/_timeit.c    the timing loop of cx.timeit
+ *   build/_libraries.c which names a shared library defines itself (cx.include)
  * _speedups.c holds the module and libjit's guard entry points, which the parts share. Nothing
  * here is compiled at run time, and none of it goes through cx.compile.
  */
@@ -45,5 +46,6 @@ int cx_convert_init(PyObject *m);
 int cx_call_init(PyObject *m);
 int cx_native_init(PyObject *m);
 int cx_timeit_init(PyObject *m);
+int cx_libraries_init(PyObject *m);
 
 #endif

@@ -383,8 +383,9 @@ class Module:
         libraries; one that is not is in :attr:`unbound` with the reason."""
         d, view = self.__dict__, self.declarations.view
         d["_keep"] = (*d["_keep"], libraries)  # the libraries stay open as long as the module
+        found = libraries.addresses(self.declarations.undefined)
         for n in self.declarations.undefined:
-            address = libraries.address(n)
+            address = found.get(n)
             if address is None:  # said for the API's declarations (cx.build.api), not the system's,
                 # nor for names C reserves for the implementation (glibc's __acos beside acos)
                 if not _RESERVED.match(n) and any(view.chunks[i].user for i in view.chunks_of(n)):

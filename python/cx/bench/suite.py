@@ -349,7 +349,8 @@ class LibTcc:
         self.runtime = os.path.join(libdir, "tcc").encode()
         self.lib = lib = ctypes.CDLL(os.path.join(libdir, "libtcc.so"))
         lib.tcc_new.restype = ctypes.c_void_p
-        for name in ("tcc_set_lib_path", "tcc_add_sysinclude_path", "tcc_add_library_path", "tcc_compile_string"):
+        for name in ("tcc_set_lib_path", "tcc_add_sysinclude_path", "tcc_add_library_path", "tcc_add_library",
+                     "tcc_compile_string"):
             getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.tcc_set_output_type.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.tcc_relocate.argtypes = [ctypes.c_void_p]
@@ -360,7 +361,8 @@ class LibTcc:
         self.sysinclude = f"/usr/include/{triplet}".encode()
         self.libdirs = [f"/usr/lib/{triplet}".encode(), f"/lib/{triplet}".encode()]
 
-    def compile(self, source, symbol):
+    def compile(self, source, symbol, libraries=()):
+        """Compile ``source`` in memory, linked with ``libraries`` (``-l`` names), and look up ``symbol``."""
         lib = self.lib
         s = lib.tcc_new()
         try:
@@ -369,6 +371,9 @@ class LibTcc:
             lib.tcc_add_sysinclude_path(s, self.sysinclude)
             for d in self.libdirs:
                 lib.tcc_add_library_path(s, d)
+            for name in libraries:
+                if lib.tcc_add_library(s, name.encode()) != 0:
+                    raise RuntimeError(f"libtcc: cannot link -l{name}")
             if lib.tcc_compile_string(s, source.encode()) != 0 or lib.tcc_relocate(s) != 0:
                 raise RuntimeError("libtcc failed to compile the benchmark source")
             if not lib.tcc_get_symbol(s, symbol.encode()):

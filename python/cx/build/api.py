@@ -35,6 +35,8 @@ from __future__ import annotations
 import os
 import re
 
+from ..cread import view as _view
+
 __all__ = ["files", "is_system_header", "in_system_dir"]
 
 #: ISO C (C89 to C23) and POSIX (2024) headers: the C library's, by the name a program includes.
@@ -52,7 +54,6 @@ STANDARD = frozenset("""
 #: Directories of the operating system's interface: every header under them is the system's.
 SYSTEM_SUBDIRS = frozenset(("sys", "linux", "asm", "asm-generic", "arpa", "net", "netinet"))
 
-_MARKER = re.compile(r'^# \d+ "((?:[^"\\\n]|\\.)*)"((?: \d)*)$', re.M)
 _TRIPLET = re.compile(r"^[A-Za-z0-9_]+-[A-Za-z0-9_]+-[A-Za-z0-9_]+$")  # x86_64-linux-gnu
 
 
@@ -88,10 +89,8 @@ def files(text, headers, system_dirs) -> frozenset:
         return frozenset()
     roots = [h.lstrip("/") for h in headers]
     api, stack = set(), []
-    for m in _MARKER.finditer(text):
-        path, flags = m.group(1), m.group(2).split()
-        if "\\" in path:  # as cx.cread.view reads the names
-            path = path.replace('\\"', '"').replace("\\\\", "\\")
+    for after, _, path in _view.markers(text):
+        flags = text[text.rfind('"', 0, after) + 1:after].split()  # after the name: " 1", " 2" or none
         if "1" in flags:  # entering a file, included by the one on top of the stack
             parent = stack[-1] if stack else None
             if path not in api and (any(path == h or path.endswith("/" + h) for h in roots) or (

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import functools
 import glob
 import os
 
+from .. import _speedups
 from ..errors import OptionError
 
 __all__ = ["load", "Libraries"]
@@ -33,38 +33,6 @@ def _find(name, library_dirs):
 _found = {}  # -l name -> what the dynamic loader's cache named (a library installed later is found then)
 
 
-class _DlInfo(ctypes.Structure):
-    """glibc's ``Dl_info`` (dladdr): which loaded object an address is in."""
-
-    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p), ("dli_sname", ctypes.c_char_p),
-                ("dli_saddr", ctypes.c_void_p)]
-
-
-@functools.lru_cache(maxsize=1)
-def _dladdr():
-    dladdr = ctypes.CDLL(None).dladdr
-    dladdr.argtypes, dladdr.restype = [ctypes.c_void_p, ctypes.POINTER(_DlInfo)], ctypes.c_int
-    return dladdr
-
-
-@functools.lru_cache(maxsize=1)
-def _dlsym():
-    """dlsym itself: a header declares hundreds of names, and ``getattr(dll, name)`` makes a
-    function object for each."""
-    dlsym = ctypes.CDLL(None).dlsym
-    dlsym.argtypes, dlsym.restype = [ctypes.c_void_p, ctypes.c_char_p], ctypes.c_void_p
-    return dlsym
-
-
-def _object_of(address):
-    """The file name of the loaded object that holds ``address`` (dladdr), or None."""
-    dladdr = _dladdr()
-    info = _DlInfo()
-    if not dladdr(address, ctypes.byref(info)) or not info.dli_fname:
-        return None
-    return os.fsdecode(info.dli_fname)
-
-
 class Libraries:
     """Opened shared libraries (kept open as long as this object lives)."""
 
@@ -80,15 +48,17 @@ class Libraries:
         """The address of ``symbol`` in the first library that defines it itself, or None (a
         symbol a library only reaches through its own dependencies, libc's ``read`` through
         libz, is not that library's)."""
-        dlsym, name = _dlsym(), symbol.encode()
+        return self.addresses((symbol,)).get(symbol)
+
+    def addresses(self, symbols) -> dict:
+        """``{symbol: address}`` for each of ``symbols`` some library defines itself (the first
+        that does), all at once (``_speedups.own_symbols``, in C: a header declares hundreds)."""
+        found = {}
         for shown, dll in self._opened:
-            address = dlsym(dll._handle, name)
-            if not address:
-                continue
-            owner = _object_of(address)
-            if owner is not None and os.path.basename(owner) == shown:
-                return address
-        return None
+            for name, address in _speedups.own_symbols(dll._handle, shown, [n for n in symbols
+                                                                           if n not in found]).items():
+                found[name] = address
+        return found
 
     def missing(self, symbol: str) -> str:
         """Why ``symbol`` has no address: ``"not found in libz.so.1"``."""
@@ -105,14 +75,25 @@ def load(libraries, library_dirs=()) -> Libraries:
     """
     opened = []
     for name in libraries:
-        path = _find(name, library_dirs)
-        if path is None:
-            where = f" in {', '.join(library_dirs)} or" if library_dirs else ""
-            raise OptionError(f"library {name!r} not found{where} where the dynamic loader looks "
-                              f"(is lib{name} installed? e.g. apt-get install lib{name}-dev)")
-        try:
-            dll = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-        except OSError as exc:
-            raise OptionError(f"library {name!r} ({path}) cannot be loaded: {exc}") from None
-        opened.append((os.path.basename(path), dll))
+        dll = _open_linked(name) if not library_dirs else None
+        if dll is None:
+            path = _find(name, library_dirs)
+            if path is None:
+                where = f" in {', '.join(library_dirs)} or" if library_dirs else ""
+                raise OptionError(f"library {name!r} not found{where} where the dynamic loader looks "
+                                  f"(is lib{name} installed? e.g. apt-get install lib{name}-dev)")
+            try:
+                dll = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            except OSError as exc:
+                raise OptionError(f"library {name!r} ({path}) cannot be loaded: {exc}") from None
+        opened.append((_speedups.soname(dll._handle) or os.path.basename(dll._name), dll))
     return Libraries(opened)
+
+
+def _open_linked(name):
+    """``lib<name>.so`` opened as the linker finds it for ``-l<name>`` (the development package's
+    link, which TinyCC links against too), or None (then ldconfig is asked: 1.5 ms, a process)."""
+    try:
+        return ctypes.CDLL(f"lib{name}.so", mode=ctypes.RTLD_GLOBAL)
+    except OSError:  # not installed, or a linker script (Debian's libm.so)
+        return None

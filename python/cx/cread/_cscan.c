@@ -791,6 +791,51 @@ static PyObject *words(PyObject *self, PyObject *text)
     return out;
 }
 
+/* use_of(text, name): bit 1 when `name(` is in text (name a whole word, spaces allowed before the
+ * parenthesis: re.search(r"\bNAME\s*\(")), bit 2 when `(*name` is (r"\(\s*\*\s*NAME\b"). */
+static PyObject *use_of(PyObject *self, PyObject *args)
+{
+    PyObject *text, *name;
+    Py_ssize_t n, m, at;
+    int kind, nkind, found = 0;
+    const void *data, *ndata;
+
+    (void)self;
+    if (!PyArg_ParseTuple(args, "UU:use_of", &text, &name))
+        return NULL;
+    n = PyUnicode_GET_LENGTH(text);
+    m = PyUnicode_GET_LENGTH(name);
+    kind = PyUnicode_KIND(text);
+    data = PyUnicode_DATA(text);
+    nkind = PyUnicode_KIND(name);
+    ndata = PyUnicode_DATA(name);
+    if (m == 0)
+        return PyLong_FromLong(0);
+    for (at = 0; at + m <= n && found != 3; at++) {
+        Py_ssize_t k, j;
+
+        if (at > 0 && is_ident(PyUnicode_READ(kind, data, at - 1)))
+            continue;
+        for (k = 0; k < m && PyUnicode_READ(kind, data, at + k) == PyUnicode_READ(nkind, ndata, k); k++)
+            ;
+        if (k < m || (at + m < n && is_ident(PyUnicode_READ(kind, data, at + m))))
+            continue; /* not the whole word */
+        for (j = at + m; j < n && is_space(PyUnicode_READ(kind, data, j)); j++)
+            ;
+        if (j < n && PyUnicode_READ(kind, data, j) == '(')
+            found |= 1;
+        for (j = at - 1; j >= 0 && is_space(PyUnicode_READ(kind, data, j)); j--)
+            ;
+        if (j >= 0 && PyUnicode_READ(kind, data, j) == '*') {
+            for (j--; j >= 0 && is_space(PyUnicode_READ(kind, data, j)); j--)
+                ;
+            if (j >= 0 && PyUnicode_READ(kind, data, j) == '(')
+                found |= 2;
+        }
+    }
+    return PyLong_FromLong(found);
+}
+
 static PyMethodDef methods[] = {
     {"markers", markers, METH_O,
      "markers(text) -> [(offset, line, name)]: the line markers of preprocessed C; offset is where "
@@ -812,6 +857,10 @@ static PyMethodDef methods[] = {
     {"words", words, METH_O,
      "words(text) -> set: the identifiers of text (set(re.findall(r'[A-Za-z_]\\w*', text))), "
      "in string literals and comments too."},
+    {"use_of", use_of, METH_VARARGS,
+     "use_of(text, name) -> int: 1 if `name(` is in text (a whole word, spaces before the "
+     "parenthesis allowed), | 2 if `(*name` is (spaces allowed): a function's declarator, a "
+     "pointer's."},
     {"outside_braces", outside_braces, METH_O,
      "outside_braces(text) -> text with the inside of every outermost {...} left out (`{}` "
      "stays; an unclosed one loses the rest of the text); string and character literals are "

@@ -18,7 +18,7 @@ import os
 from . import _cscan
 from .text import KEYWORDS, rx
 
-__all__ = ["View", "Chunk", "user_file_rule"]
+__all__ = ["View", "Chunk", "user_file_rule", "markers"]
 
 _IDENT = r"[A-Za-z_]\w*"
 _TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)"
@@ -28,6 +28,8 @@ _TYPEDEF_WORD, _ANONYMOUS_ENUM = rx(r"\btypedef\b"), rx(r"\benum\s*\{")
 _STATIC, _FUNCTION_NAME = rx(r"(?:__extension__\s+)?static\b"), rx(r"([A-Za-z_]\w*)\s*\(")
 _PLAIN_TYPEDEF = rx(r"(?:__extension__\s+)?typedef\s+(?:(?:struct|union|enum)\s+)?[A-Za-z_][\w\s]*?\b"
                     r"([A-Za-z_]\w*)\s*;\s*$")
+_MARKER_LINE = rx(r"(?m)^#[^\n]*")
+_EXTERN = rx(r"\bextern\b")
 _MENTION = rx(r"\b(?:(struct|union|enum)\s+)?([A-Za-z_]\w*)")
 _GNU_GROUP = r"\b(?:__attribute__|__attribute|__declspec|__asm__|__asm|asm|__typeof__|typeof|_Alignas|__alignof__|_Alignof)\s*\("
 _SPECIFIER_WORDS = frozenset(
@@ -99,6 +101,12 @@ class _Chunks:
 def _unescape(written):
     """A file name as a line marker writes it (``\\"`` and ``\\\\`` escaped), as the file system names it."""
     return written.replace('\\"', '"').replace("\\\\", "\\") if "\\" in written else written
+
+
+def markers(text):
+    """The ``# N "file"`` line markers of preprocessed text, as ``(offset after the marker's line,
+    N, the file as the file system names it)``; found in C (``_cscan.markers``)."""
+    return [(after, line, _unescape(written)) for after, line, written in _cscan.markers(text)]
 
 
 def user_file_rule(source_files, system_dirs=(), api_files=()):
@@ -174,6 +182,7 @@ class View:
         self._lined = []  # indexes of the chunks whose line is known, ascending (see line)
         self.static_definitions = set()  # functions the user's files define static (never in `names`)
         self.header_inline = {}  # static inline functions of the user's headers: name -> chunk index
+        self._declarations = {}  # chunk index -> what _declaration read
         self._index()
 
     # -- positions --------------------------------------------------------------------------
@@ -202,7 +211,7 @@ class View:
             text = self.text[chunk.start:chunk.end]
         else:
             text = self.text[chunk.start:chunk.body[0]] + "{}"
-        return rx(r"(?m)^#[^\n]*").sub("", text) if "\n#" in text else text
+        return _MARKER_LINE.sub("", text) if "\n#" in text else text
 
     # -- the index --------------------------------------------------------------------------
     def _index(self):
@@ -303,12 +312,12 @@ class View:
         definition internal too), as (functions, variables); and the names they declare without
         defining (prototypes, ``extern`` variables). One pass over the index."""
         functions, variables, undefined = [], [], []
-        raw, chunks, static = self._raw, self.chunks, self.static_functions
+        raw, static = self._raw, self.static_functions
         for n, indexes in self.names.items():
             if raw[indexes[-1]][2] >= 0:  # a function definition (most names)
                 if n not in static:
                     functions.append(n)
-            elif any(chunks[i].body is not None or self._defines(i) for i in indexes):
+            elif any(raw[i][2] >= 0 or self._declaration(i)[2] for i in indexes):
                 if n not in static:
                     (functions if self.is_function(n) else variables).append(n)
             else:
@@ -327,21 +336,34 @@ class View:
     def is_function(self, name):
         """Whether the user's ``name`` is a function (defined with a body, or declared with a
         parameter list) rather than a variable."""
-        indexes = self.names.get(name, ())
-        if indexes and self.chunks[indexes[-1]].body is not None:
+        indexes, raw = self.names.get(name, ()), self._raw
+        if indexes and raw[indexes[-1]][2] >= 0:
             return True
         for i in indexes:
-            chunk = self.chunks[i]
-            if chunk.body is not None:
+            if raw[i][2] >= 0:  # a body
                 return True
-            outer = _outside_braces(self.head(chunk)).split("=", 1)[0]
-            # `name(` and not `(*name)`: one pattern for every name (a pattern per name was the
-            # cost of binding a library's few hundred prototypes)
-            called = {m.group(1) for m in rx(r"\b([A-Za-z_]\w*)\s*\(").finditer(outer)}
-            pointers = {m.group(1) for m in rx(r"\(\s*\*\s*([A-Za-z_]\w*)\b").finditer(outer)}
-            if name in called and name not in pointers:
+            if _cscan.use_of(self._declaration(i)[1], name) == 1:  # `name(`, never `(*name`
                 return True
         return False
+
+    def _declaration(self, index):
+        """``(declared names, text outside braces before any =, defines)`` of a declaration chunk:
+        what :meth:`is_function` and :meth:`_defines` ask, read once per chunk (no pattern per
+        name: that was the cost of binding a library's few hundred prototypes)."""
+        known = self._declarations.get(index)
+        if known is None:
+            start, end = self._raw[index][:2]  # a declaration: no body
+            head = self.text[start:end]
+            if "\n#" in head:  # a line marker inside it
+                head = _MARKER_LINE.sub("", head)
+            outer = _outside_braces(head).split("=", 1)[0]
+            names = _declarator_names(outer, self.typedefs)
+            if not names or _cscan.use_of(outer, names[0]) & 1:
+                defines = False  # a function's prototype
+            else:  # (outer: not the initializer's data)
+                defines = not _EXTERN.search(outer) or "=" in head
+            known = self._declarations[index] = (names, outer, defines)
+        return known
 
     def cell_struct_names(self):
         """Keys of the structs and unions the user's files (the source and its own headers)
@@ -381,12 +403,7 @@ class View:
     def _defines(self, index):
         """Whether a declaration chunk defines its variable (not ``extern``, or initialised), not a
         function's prototype: ``int (*hash)(int) = f;`` and ``op table[2];`` define variables."""
-        head = self.head(self.chunks[index])
-        outer = _outside_braces(head).split("=", 1)[0]
-        names = _declarator_names(outer, self.typedefs)
-        if not names or rx(r"\b" + names[0] + r"\s*\(").search(outer):
-            return False  # a function's prototype
-        return not rx(r"\bextern\b").search(outer) or "=" in head  # (outer: not the initializer's data)
+        return self._declaration(index)[2]
 
     def closure(self, picked, known=frozenset()):
         """``picked`` plus every chunk declaring a type or enumerator they mention, repeatedly
