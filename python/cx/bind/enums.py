@@ -111,8 +111,9 @@ class EnumTable:
         index = chunk_of(self._view, n)
         if index is None:
             return None
-        values = self._constants.values()
-        members = tuple((m, values[m]) for m, i in self._view.user_enumerators().items() if i == index and m in values)
+        mine = [m for m, i in self._view.user_enumerators().items() if i == index]
+        values = self._constants.enumerators(mine)
+        members = tuple((m, values[m]) for m in mine if m in values)
         if not members:
             return None
         cls = shared(n, members)

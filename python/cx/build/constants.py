@@ -24,7 +24,7 @@ import functools
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import CompileError, CxError
 
@@ -40,15 +40,16 @@ _NOT_AN_EXPRESSION = frozenset(
     "__thread do if else for while switch return goto break continue case default".split())
 
 _QUERY_FILE = "<cx-constants>"
+_WORD = re.compile(r"[A-Za-z_]\w*")
 _RESERVED = re.compile(r"_[_A-Z]")
 _MAX_ATTEMPTS = 24  # compiles of the query before the candidates still failing are given up
 
 
-@dataclass(frozen=True)
-class Directive:
+class Directive(NamedTuple):
     """A ``#define`` or ``#undef`` of the preprocessed text: ``offset`` (where its line was, in the
     text without directives), ``define`` (False: ``#undef``), ``name``, ``function_like``, ``body``
-    (the replacement text, as the preprocessor wrote it) and ``line`` (the whole directive)."""
+    (the replacement text, as the preprocessor wrote it) and ``line`` (the whole directive).
+    A tuple: a text has hundreds (every macro of the system headers), made in one pass."""
 
     offset: int
     define: bool
@@ -60,12 +61,11 @@ class Directive:
 
     def for_user(self, user: bool) -> "Directive":
         """The same directive, known to be in a user's file or not."""
-        return Directive(self.offset, self.define, self.name, self.function_like, self.body, self.line, user)
+        return self._replace(user=user)
 
     def shifted(self, by: int) -> "Directive":
         """The same directive, its offset moved by ``by``."""
-        return Directive(self.offset + by, self.define, self.name, self.function_like, self.body, self.line,
-                         self.user)
+        return self._replace(offset=self.offset + by)
 
 
 # the lines _DIRECTIVE reads, after their newline (a literal start: found fast, unlike ^ with re.M)
@@ -154,6 +154,7 @@ class Constants:
         self._directives, self._view, self._build, self._reserved = directives, view, build, reserved
         self._lock = threading.Lock()
         self._values = None
+        self._enumerator_values = {}  # asked for an enum's class before every constant was
         self._left_out = {}
 
     @functools.cached_property
@@ -182,15 +183,33 @@ class Constants:
                 self._values = self._ask(list(self._candidates)) if self._candidates else {}
             return self._values
 
+    def enumerators(self, names) -> dict:
+        """name -> value of the enumeration constants ``names`` (of the user's files), for an enum's
+        class: asked of the compiler without the macros (an enumerator's value is in the types'
+        text), unless every constant is valued already."""
+        names = [n for n in names if n in self._candidates_enumerators]
+        with self._lock:
+            if self._values is not None:
+                return {n: self._values[n] for n in names if n in self._values}
+            missing = [n for n in names if n not in self._enumerator_values]
+            if missing:
+                self._enumerator_values.update(self._ask(missing, macros=False))
+            return {n: self._enumerator_values[n] for n in names if n in self._enumerator_values}
+
+    @functools.cached_property
+    def _candidates_enumerators(self):
+        return self._view.user_enumerators()
+
     def left_out(self) -> dict:
         """Candidates the compiler did not take as a constant expression, name -> its message."""
         self.values()
         return dict(self._left_out)
 
     # -- asking the compiler ---------------------------------------------------------------------
-    def _prefix(self):
+    def _prefix(self, macros=True):
         # the types first: their text is the preprocessor's (macros expanded), which the replayed
         # #defines must not expand again; then the macros, as they stand at the end of the source
+        # (only those the candidates use, through other macros too: a system header defines hundreds)
         view, seen, picked = self._view, set(), []
         for i in sorted(view.user_types()):  # once each: the files of a module include one header
             head = " ".join(view.head(view.chunks[i]).split())
@@ -198,7 +217,7 @@ class Constants:
                 seen.add(head)
                 picked.append(i)
         types, _ = view.text_of(picked)
-        replay = "\n".join(d.line for d in self._directives)
+        replay = self._replay() if macros else ""
         return (types + "\n" + replay + "\n#define __CX_C(x) (__builtin_constant_p(x) ? (x) : 0)\n"
                 "#define __CX_K(x) (__builtin_constant_p(x) * _Generic((x), char *: 3, const char *: 3, "
                 "float: 2, double: 2, long double: 2, unsigned int: 4, unsigned long: 4, "
@@ -206,8 +225,25 @@ class Constants:
                 "#define __CX_N(x) _Generic((x), char *: 0, const char *: 0, default: __CX_C(x))\n"
                 "#define __CX_S(x) _Generic((x), char *: __CX_C(x), const char *: __CX_C(x), default: (const char *)0)\n")
 
-    def _ask(self, names):
-        prefix = self._prefix()
+    def _replay(self):
+        """The ``#define``/``#undef`` lines of the macros the candidates use, transitively (each
+        name's last directive): the macros as they stand at the end of the source, for those names."""
+        last = {}
+        for d in self._directives:
+            last[d.name] = d
+        wanted, todo = set(), [n for n in self._candidates if n in last]
+        while todo:
+            name = todo.pop()
+            if name in wanted:
+                continue
+            wanted.add(name)
+            d = last[name]
+            if d.define:
+                todo.extend(w for w in _WORD.findall(d.body) if w in last and w not in wanted)
+        return "\n".join(last[n].line if last[n].define else f"#undef {n}" for n in sorted(wanted))
+
+    def _ask(self, names, macros=True):
+        prefix = self._prefix(macros)
         names = list(names)
         for _ in range(_MAX_ATTEMPTS):
             if not names:

@@ -17,6 +17,12 @@ import re
 from pycparser import c_ast as ast, c_parser
 from pycparser.c_parser import Coord
 
+try:  # pycparser's lexer reads `#line N` with this pattern, compiled at its first use: compile it
+    from pycparser.c_lexer import _decimal_constant  # with cx (re's cache keeps it), not at a first cell
+    re.compile(_decimal_constant)
+except (ImportError, TypeError, re.error):  # another pycparser: nothing to do
+    pass
+
 from .text import KEYWORDS, declared_name, guess_type_names, rx, split_top, strip_initializers
 
 #: canonical scalar -> typedef names of that type.

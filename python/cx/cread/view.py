@@ -32,6 +32,7 @@ _MARKER_LINE = rx(r"(?m)^#[^\n]*")
 _EXTERN = rx(r"\bextern\b")
 _MENTION = rx(r"\b(?:(struct|union|enum)\s+)?([A-Za-z_]\w*)")
 _GNU_GROUP = r"\b(?:__attribute__|__attribute|__declspec|__asm__|__asm|asm|__typeof__|typeof|_Alignas|__alignof__|_Alignof)\s*\("
+_GNU_GROUP_RX, _INLINE = rx(_GNU_GROUP), rx(r"\b(?:inline|__inline|__inline__)\b")
 _SPECIFIER_WORDS = frozenset(
     "auto char const double enum extern float inline int long register restrict short signed"
     " static struct union unsigned void volatile _Bool _Complex _Noreturn _Thread_local _Atomic"
@@ -285,7 +286,7 @@ class View:
         """A static function the user's files define: a ``static inline`` one of a header (not the
         source itself, whose statics stay private) is part of the header's API."""
         chunk = self.chunks[index]
-        if chunk.file != self.source_name and rx(r"\b(?:inline|__inline|__inline__)\b").search(self.head(chunk)):
+        if chunk.file != self.source_name and _INLINE.search(self.head(chunk)):
             self.header_inline[name] = index
 
     def _enumerators(self, index, end, brace):
@@ -490,7 +491,7 @@ def _without_gnu(text):
     if "__" not in text and "asm" not in text and "_Al" not in text and "typeof" not in text:
         return text
     out, pos = [], 0
-    for m in rx(_GNU_GROUP).finditer(text):
+    for m in _GNU_GROUP_RX.finditer(text):
         if m.start() < pos:
             continue
         depth, i = 0, m.end() - 1
