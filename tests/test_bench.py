@@ -44,6 +44,10 @@ def test_quick_run_writes_every_section_and_the_plot(tmp_path):
     assert all(isinstance(t["pass"], bool) for t in res["targets"])
     assert sorted(res["compile_large_sources"]) == ["200 small functions", "real-world-shaped source (20 parts)",
                                                     "source with 0.1 MB of table initialisers"]
+    installed = [h for h in ("zlib.h", "sqlite3.h", "math.h") if os.path.isfile(f"/usr/include/{h}")]
+    assert sorted(res["compile_installed_headers"]) == sorted(installed)  # .ci/run installs zlib's and SQLite's
+    for header in installed:
+        assert f"cx.include of {header} <= 3x libtcc alone" in names
     assert "== targets" in proc.stdout and ("PASS" in proc.stdout or "MISS" in proc.stdout)
     if importlib.util.find_spec("matplotlib") is not None:
         assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -161,7 +161,8 @@ def _build_module(record, links, cache=True):
                     keep=tuple(m._code for m in links if m._code is not None and id(m) in used),
                     hold_gil=frozenset(record["hold_gil"]), guarded=guard, settings=settings, record=record,
                     constants=constants.Constants(prepared.directives, declarations.view, steps.layout_build,
-                                                  reserved=not api), libraries=found)
+                                                  reserved=not api, enumerators=code.enumerator_values),
+                    libraries=found)
     module.__dict__["undefined"] = frozenset(declarations.undefined)
     return module
 

@@ -32,6 +32,9 @@ def targets(res):
     for label, rows in res.get("compile_large_sources", {}).items():
         out.append((f"cx.compile of the {label} <= 3x libtcc alone",
                     _median(rows, "cx.compile (TinyCC)") / _median(rows, "libtcc alone (floor)"), 3, "<="))
+    for header, rows in res.get("compile_installed_headers", {}).items():  # issue 23
+        out.append((f"cx.include of {header} <= 3x libtcc alone",
+                    _median(rows, "cx.include") / _median(rows, "libtcc alone (floor)"), 3, "<="))
     headers = res.get("compile_headers")
     if headers:  # issue 21
         known, first = headers["a cell with known headers"], headers["the first cell of a process"]
@@ -105,6 +108,8 @@ def format_table(res):
     block(f"compile: large source ({res['sizes']['large_functions']} functions)", res["compile_large"], "vs libtcc")
     for label, rows in res.get("compile_large_sources", {}).items():
         block(f"compile: {label}, cx against libtcc alone", rows, "vs libtcc")
+    for header, rows in res.get("compile_installed_headers", {}).items():
+        block(f"compile: cx.include of the installed {header}, cx against libtcc alone", rows, "vs libtcc")
     for label, rows in res.get("compile_headers", {}).items():
         block(f"compile: {label} (stdio.h, math.h, stdlib.h)", rows, "vs libtcc")
     lines.append("")

@@ -199,6 +199,42 @@ def bench_large_compiles(libtcc, sources, rounds):
     return out
 
 
+#: Installed headers ``cx.include`` binds in the benchmark, with their libraries (those installed).
+INSTALLED_HEADERS = (("zlib.h", ("z",)), ("sqlite3.h", ("sqlite3",)), ("math.h", ("m",)))
+
+
+def bench_installed_headers(libtcc, rounds):
+    """Issue 23: ``cx.include(header, libraries=...)`` (every function, constant, enum and struct of
+    an installed library bound) against libtcc alone compiling ``#include <header>`` linked with
+    the same libraries, in the same run. The prefix cache is cleared before each cx round: each is
+    a first reading of the header, as in a fresh notebook."""
+    out = {}
+    for header, libraries in INSTALLED_HEADERS:
+        if not any(os.path.isfile(os.path.join(d, header)) for d in ("/usr/include", "/usr/local/include")):
+            continue
+        source = f"#include <{header}>\nint cx_probe(void) {{ return 1; }}\n"
+
+        def include(i, header=header, libraries=libraries):
+            prefix_cache.CACHE.clear()
+            cx.include(header, libraries=list(libraries))
+
+        try:
+            libtcc.compile(source, "cx_probe", libraries)
+        except RuntimeError:  # its library has no link-time name (no -dev package): not measured
+            continue
+        times = interleaved({
+            "libtcc alone (floor)": lambda i, source=source, libraries=libraries:
+                libtcc.compile(source, "cx_probe", libraries),
+            "cx.include": include,
+        }, rounds)
+        out[header] = with_ratios([
+            row("libtcc alone (floor)", times["libtcc alone (floor)"],
+                note=f"#include <{header}>, linked with " + ", ".join(f"-l{n}" for n in libraries)),
+            row("cx.include", times["cx.include"], note="the header's functions, constants, enums and structs"),
+        ], "libtcc alone (floor)")
+    return out
+
+
 HEADER_CELL = "#include <stdio.h>\n#include <math.h>\n#include <stdlib.h>\n\n"
 
 
@@ -795,6 +831,8 @@ def run(cfg, work, log=print):
         f"source with {cfg['tables_mb']:g} MB of table initialisers": (tables_c(int(cfg["tables_mb"] * 1e6)),
                                                                      "table_at"),
     }, cfg["large_rounds"]["fast"])
+    log("compile: installed headers (cx.include) against libtcc alone ...")
+    res["compile_installed_headers"] = bench_installed_headers(libtcc, cfg["large_rounds"]["fast"])
     log("compile: cells with known headers, the first cell of a process ...")
     res["compile_headers"] = bench_header_cells(work, libtcc, cfg["header_rounds"])
     log("compile: profile ...")

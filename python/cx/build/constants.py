@@ -150,11 +150,13 @@ class Constants:
         own are asked about, an API header's (``cx.include``) are its implementation's.
     """
 
-    def __init__(self, directives, view, build, reserved=True):
+    def __init__(self, directives, view, build, reserved=True, enumerators=None):
         self._directives, self._view, self._build, self._reserved = directives, view, build, reserved
         self._lock = threading.Lock()
         self._values = None
-        self._enumerator_values = {}  # asked for an enum's class before every constant was
+        # the user's enumeration constants valued with the module's code, or asked for an enum's
+        # class before every constant was
+        self._enumerator_values = dict(enumerators or {})
         self._left_out = {}
 
     @functools.cached_property
@@ -170,6 +172,7 @@ class Constants:
             else:
                 macros.pop(d.name, None)
         enumerators = view.user_enumerators()
+        self._macro_names = frozenset(macros)
         return dict.fromkeys([*enumerators, *(n for n in macros if n not in enumerators)])
 
     def names(self):
@@ -180,7 +183,11 @@ class Constants:
         """name -> value (int, float or str) of every candidate the compiler values as a constant."""
         with self._lock:
             if self._values is None:
-                self._values = self._ask(list(self._candidates)) if self._candidates else {}
+                candidates = self._candidates  # (a name that is a macro too is the macro's, asked)
+                known = {n: v for n, v in self._enumerator_values.items() if n not in self._macro_names}
+                asked = self._ask([n for n in candidates if n not in known])
+                self._values = {n: known[n] if n in known else asked[n]
+                                for n in candidates if n in known or n in asked}
             return self._values
 
     def enumerators(self, names) -> dict:
@@ -243,8 +250,10 @@ class Constants:
         return "\n".join(last[n].line if last[n].define else f"#undef {n}" for n in sorted(wanted))
 
     def _ask(self, names, macros=True):
-        prefix = self._prefix(macros)
         names = list(names)
+        if not names:
+            return {}
+        prefix = self._prefix(macros)
         for _ in range(_MAX_ATTEMPTS):
             if not names:
                 return {}

@@ -181,16 +181,22 @@ class EarlyCode:
         return code
 
 
-def _make_code(back, prepared, settings, guard, inline, declarations=_READ):
+def _make_code(back, prepared, settings, guard, inline, declarations=_READ, enumerators=True):
     declarations = prepared.declarations if declarations is _READ else declarations
-    text = unit.translation_unit(prepared.compiled_text, declarations, guard=guard,
-                                 preprocessed=prepared.preprocessed, inline=inline)
+    # the values of the user's enumeration constants come with the code (TinyCC's: another
+    # backend's are asked of TinyCC when first wanted, cx.build.constants)
+    enumerators = list(declarations.view.user_enumerators()) \
+        if enumerators and declarations is not None and getattr(back, "PREPROCESSED", False) else []
     if prepared.units:  # the module's other files: compiled first, each its own unit
         settings = dataclasses.replace(settings, units=tuple(
             unit.translation_unit(u, declarations, preprocessed=True, inline=()) for u in prepared.units))
+    text = unit.translation_unit(prepared.compiled_text, declarations, guard=guard,
+                                 preprocessed=prepared.preprocessed, inline=inline, enumerators=enumerators)
     try:
         code = back.build(text, settings)
     except CompileError as exc:
+        if enumerators and unit.generated_code_failed(exc):  # not expected: then they are asked when wanted
+            return _make_code(back, prepared, settings, guard, inline, declarations, enumerators=False)
         if not (guard and unit.generated_code_failed(exc)):
             raise
         back.build(unit.translation_unit(prepared.compiled_text, declarations, guard=False,
@@ -202,6 +208,7 @@ def _make_code(back, prepared, settings, guard, inline, declarations=_READ):
         code.close()
         raise CxError("cx could not guard the calls of this source (its end marker is missing from the "
                       "compiled code); this is a bug in cx, please report it with the source")
+    code.enumerator_values = unit.enumerator_values(code, enumerators)
     return code
 
 

@@ -12,6 +12,8 @@ The unit is, in order:
 """
 from __future__ import annotations
 
+import ctypes
+
 from ..errors import SOURCE_NAME
 from . import tls
 
@@ -46,13 +48,20 @@ def inline_address_symbol(name: str) -> str:
     return _INLINE_ADDRESS.format(name)
 
 
-def translation_unit(source: str, declarations, *, preprocessed=False, guard=False, inline=None) -> str:
+#: ``{kind, value}`` of each enumeration constant of the user's files, in the unit's own code
+#: (:func:`enumerator_values`): an enum's class needs no compile of its own.
+ENUMERATORS_SYMBOL = "__cx_enumerators"
+
+
+def translation_unit(source: str, declarations, *, preprocessed=False, guard=False, inline=None,
+                     enumerators=()) -> str:
     """The full C text to compile for ``source`` (whose declarations are ``declarations``).
 
     ``preprocessed``: ``source`` is the preprocessor's output for the cell (its line markers name
     ``<cell>``), so no macro of the cell is defined any more and the prelude's ``#undef`` lines
     are not needed (the backend passed them as ``-U`` options). ``guard``: append the end marker.
     ``inline``: the static inline functions of the user's headers to emit (default: all of them).
+    ``enumerators``: enumeration constants whose values the code keeps (:func:`enumerator_values`).
     """
     for rewrite in REWRITES:
         rewritten = rewrite(source, declarations)
@@ -64,13 +73,28 @@ def translation_unit(source: str, declarations, *, preprocessed=False, guard=Fal
     else:
         parts = [PRELUDE, f'#line 1 "{SOURCE_NAME}"\n', source, "\n"]
     inline = declarations.inline_functions if inline is None else inline
-    if inline or guard:
+    if inline or guard or enumerators:
         parts.append(f'#line 1 "{GENERATED_FILE}"\n')
     for name in inline:  # a header's static inline functions: emitted, and their addresses known
         parts.append(f"void *const {inline_address_symbol(name)} = (void *){name};\n")
+    if enumerators:  # unsigned (4) or signed, and the value
+        rows = ", ".join(f"{{_Generic(({n}), unsigned int: 4, unsigned long: 4, unsigned long long: 4, default: 1), "
+                         f"(long long)({n})}}" for n in enumerators)
+        parts.append(f"const long long {ENUMERATORS_SYMBOL}[][2] = {{ {rows} }};\n")
     if guard:
         parts.append(f"{_END_MARKER}\n")
     return "".join(parts)
+
+
+def enumerator_values(code, enumerators) -> dict:
+    """name -> value of the ``enumerators`` a unit kept (``translation_unit(enumerators=...)``),
+    read from its code; {} when it kept none."""
+    address = code.sym(ENUMERATORS_SYMBOL) if enumerators else None
+    if not address:
+        return {}
+    table = (ctypes.c_longlong * (2 * len(enumerators))).from_address(address)
+    return {n: int(table[2 * i + 1]) & 0xFFFFFFFFFFFFFFFF if table[2 * i] == 4 else int(table[2 * i + 1])
+            for i, n in enumerate(enumerators)}
 
 
 def generated_code_failed(error) -> bool:

@@ -25,6 +25,10 @@ class Code:
     #: (:func:`cx.build.steps.make_code`).
     inline_left_out = {}
 
+    #: The values of the user's enumeration constants, when the code was compiled with them
+    #: (:func:`cx.build.unit.enumerator_values`), name -> value.
+    enumerator_values = {}
+
     def __init__(self, handle):
         self._handle = handle
 
