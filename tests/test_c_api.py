@@ -89,6 +89,25 @@ def test_a_function_returning_a_named_enum_returns_its_member(lib):
     assert m.value(1) is m.e.A and type(m.value(7)) is int and m.value(7) == 7  # C allows any int
 
 
+def test_an_enum_is_valued_with_the_modules_code_or_asked_for_alone(monkeypatch):
+    from cx.build import steps
+    asked = []
+    real = steps.layout_build
+    monkeypatch.setattr(steps, "layout_build", lambda text: asked.append(text) or real(text))
+    # a small cell: its code is compiled after its declarations are read, with its enumerators' values
+    small = cx.compile("enum color { RED, GREEN = 5, BLUE = GREEN * 2 };\n#define LIMIT 42\n"
+                       "enum color pick(int i) { return i ? BLUE : RED; }\n")
+    assert small.pick(1) is small.color.BLUE and small.color.BLUE == 10 and not asked
+    assert small.LIMIT == 42 and len(asked) == 1  # a macro's value: asked of the compiler when first wanted
+    assert small.constants == {"RED": 0, "GREEN": 5, "BLUE": 10, "LIMIT": 42} and len(asked) == 1
+    # a large one is compiled while its declarations are read: its enum alone is asked, members only
+    large = cx.compile("#include <stdio.h>\n#include <stdlib.h>\n#define LIMIT 42\n"
+                       "typedef enum { OFF, ON = 1 << 20 } mode;\nmode flip(mode m) { return m == ON ? OFF : ON; }\n")
+    assert large.flip(large.mode.OFF) is large.mode.ON and large.mode.ON == 2 ** 20
+    assert len(asked) == 2 and "LIMIT" not in asked[-1]
+    assert large.constants == {"OFF": 0, "ON": 2 ** 20, "LIMIT": 42}
+
+
 def test_structs_of_the_sources_own_headers_are_listed(lib):
     assert "evq_event" in lib.structs and "evq_event" in dir(lib)
 

@@ -755,6 +755,22 @@ def test_the_scanner_gives_a_declaration_with_braced_initializers_its_outline():
     assert _cscan.outside_braces("int a = { 1, 2") == "int a = {"
 
 
+@pytest.mark.parametrize("declaration", [
+    "int x, *y[3], (*f)(int a, int b);", "int (*get(int))(double);", "int ( * fp ) (int);",
+    "void apply(int g, int (*h)(int));", "int f2 (void), f22(int), xf2(int);", "int (*\n table[4])(void);",
+    "extern double sqrt (double __x) __attribute__ ((__const__));", "int é(int), éa (int);",
+])
+def test_the_scanners_use_of_a_name_is_the_patterns(declaration):
+    import re
+
+    from cx.cread import _cscan
+
+    for name in set(re.findall(r"\w+", declaration)) | {"x", "nothere"}:
+        called = re.search(r"\b" + re.escape(name) + r"\s*\(", declaration) is not None
+        pointer = re.search(r"\(\s*\*\s*" + re.escape(name) + r"\b", declaration) is not None
+        assert _cscan.use_of(declaration, name) == called | pointer << 1, name
+
+
 @pytest.mark.parametrize("declaration, names", [
     ("int x, *y[3], (*f)(int a, int b);", ["x", "y", "f"]),
     ("my_t (*handler)(my_t);", ["handler"]),

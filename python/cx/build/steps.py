@@ -163,10 +163,15 @@ class EarlyCode:
         self._guard = guard
         self._started = back.build_start(text, dataclasses.replace(settings))
 
+    #: Below this many characters of text the declarations are read in less time than a thread of
+    #: libjit's own costs to start and join (a cell served by the prefix cache: a few hundred).
+    MIN_TEXT = 8_000
+
     @staticmethod
     def possible(back, prepared: Prepared, links) -> bool:
-        """Whether the code can be made before the declarations are read."""
-        return hasattr(back, "build_start") and prepared.preprocessed and not links and not prepared.units
+        """Whether the code can be made before the declarations are read, and is worth it."""
+        return (hasattr(back, "build_start") and prepared.preprocessed and not links and not prepared.units
+                and len(prepared.compiled_text) >= EarlyCode.MIN_TEXT)
 
     def take(self, declarations):
         """The code, when it is what :func:`make_code` makes for ``declarations`` (else None)."""
