@@ -100,12 +100,19 @@ def test_an_enum_is_valued_with_the_modules_code_or_asked_for_alone(monkeypatch)
     assert small.pick(1) is small.color.BLUE and small.color.BLUE == 10 and not asked
     assert small.LIMIT == 42 and len(asked) == 1  # a macro's value: asked of the compiler when first wanted
     assert small.constants == {"RED": 0, "GREEN": 5, "BLUE": 10, "LIMIT": 42} and len(asked) == 1
-    # a large one is compiled while its declarations are read: its enum alone is asked, members only
+    # a large one is compiled while its declarations are read: its enumerators, found by the scanner
+    # first, are valued with its code too
     large = cx.compile("#include <stdio.h>\n#include <stdlib.h>\n#define LIMIT 42\n"
                        "typedef enum { OFF, ON = 1 << 20 } mode;\nmode flip(mode m) { return m == ON ? OFF : ON; }\n")
-    assert large.flip(large.mode.OFF) is large.mode.ON and large.mode.ON == 2 ** 20
-    assert len(asked) == 2 and "LIMIT" not in asked[-1]
-    assert large.constants == {"OFF": 0, "ON": 2 ** 20, "LIMIT": 42}
+    assert large.flip(large.mode.OFF) is large.mode.ON and large.mode.ON == 2 ** 20 and len(asked) == 1
+    assert large.constants == {"OFF": 0, "ON": 2 ** 20, "LIMIT": 42} and len(asked) == 2
+    # were the scanner's names ever not the view's, the values are asked for when wanted (enum alone)
+    from cx.cread import view
+    monkeypatch.setattr(view.Scan, "user_enumerators", lambda self: ["RIGHT"])
+    made = cx.compile("#include <stdio.h>\n#include <stdlib.h>\n#define ENUM(n, a, b) typedef enum { a, b } n\n"
+                      "#define LIMIT 42\nENUM(side, LEFT, RIGHT);\nside other(side s) { return s == LEFT ? RIGHT : LEFT; }\n")
+    assert made.other(made.side.LEFT) is made.side.RIGHT and len(asked) == 3 and "LIMIT" not in asked[-1]
+    assert made.constants == {"LEFT": 0, "RIGHT": 1, "LIMIT": 42}
 
 
 def test_structs_of_the_sources_own_headers_are_listed(lib):

@@ -123,8 +123,9 @@ def _without_comments(line, in_comment):
 class _Entry:
     """One preprocessed prefix: its text (directives out), its directives, the files it read."""
 
-    def __init__(self, text, directives, files, api_files):
+    def __init__(self, text, directives, files, api_files, sources=()):
         self.text, self.directives, self.files, self.api_files = text, directives, files, api_files
+        self.sources = tuple(sources)  # every file the prefix read (files: their stat, None when racy)
         self.lock = threading.Lock()
         self._prepared = None
         self.size = len(text) * 3
@@ -241,6 +242,7 @@ class Composed:
     text: str
     directives: constants.Directives
     api_files: tuple
+    files: tuple  # the files the prefix came from (the body's are the source's)
 
 
 def prepare(source, settings, back, api=()):
@@ -267,7 +269,7 @@ def prepare(source, settings, back, api=()):
         plain, body_directives = constants.split_directives(body_text)
         shift = len(entry.text) + 1
         return Composed(entry.text + "\n" + plain, entry.directives + body_directives.shifted(shift),
-                        entry.api_files)
+                        entry.api_files, entry.sources)
     index, known, directive_words = entry.prepared(back)
     CACHE.fit()
     body_text = _preprocess_body(body, body_line, settings, back, _replay(entry, body))
@@ -278,7 +280,7 @@ def prepare(source, settings, back, api=()):
     head = entry.text if picked is None else index.compose(picked)
     shift = len(head) + 1
     directives = constants.Directives(lambda: known) + body_directives.shifted(shift, user=True)
-    return Composed(head + "\n" + plain, directives, entry.api_files)
+    return Composed(head + "\n" + plain, directives, entry.api_files, entry.sources)
 
 
 def _preprocess_prefix(prefix, settings, back, api, body, body_line):
@@ -296,8 +298,8 @@ def _preprocess_prefix(prefix, settings, back, api, body, body_line):
     text = out[:at]
     body_text = f'# {body_line} "{back.STRING_FILE}"\n' + out[at + len(_SENTINEL) + 1:]
     plain, directives = constants.split_directives(text)
-    files, racy = {}, False
-    for name in select.files(plain):
+    files, racy, sources = {}, False, select.files(plain)
+    for name in sources:
         try:
             st = os.stat(name)
         except OSError:
@@ -305,7 +307,8 @@ def _preprocess_prefix(prefix, settings, back, api, body, body_line):
             continue
         files[name] = (st.st_mtime_ns, st.st_size)
         racy = racy or st.st_mtime_ns >= started - _RACY_NS
-    return _Entry(plain, directives, None if racy else files, _api.files(plain, api, back.system_dirs())), body_text
+    return _Entry(plain, directives, None if racy else files, _api.files(plain, api, back.system_dirs()),
+                  sources), body_text
 
 
 def _replay(entry, body):

@@ -11,9 +11,10 @@ import dataclasses
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Optional
 
 from .. import cread
+from ..cread import view as cview
 from ..errors import SOURCE_NAME, CompileError, CxError, Diagnostic
 from . import api as _api
 from . import constants, prefix, unit
@@ -38,21 +39,43 @@ def check_text(source: str) -> None:
 
 @dataclass
 class Prepared:
-    """What :func:`prepare` makes of a source: its declarations (read when first asked for, so
-    that the backend can compile meanwhile: :class:`EarlyCode`), the text the backend compiles,
-    and the ``#define``/``#undef`` lines of the preprocessed text (:mod:`cx.build.constants`)."""
+    """What :func:`prepare` makes of a source: the preprocessed text its declarations are read
+    from (when first asked for, so that the backend can compile meanwhile: :class:`EarlyCode`),
+    the text the backend compiles, and the ``#define``/``#undef`` lines of the preprocessed text
+    (:mod:`cx.build.constants`)."""
 
-    read: Callable[[], cread.Reader]
+    text: str
+    reading: dict  # from_preprocessed's source_files, system_dirs and api_files
     compiled_text: str
     preprocessed: bool
     directives: constants.Directives = field(default_factory=lambda: constants.Directives(list))
     units: list = field(default_factory=list)  # the other files' texts, as the backend compiles them
     cached: bool = False  # from the prefix cache (cx.build.prefix): an error is reported by a whole compile
+    files: Optional[tuple] = None  # the files the text came from, when known (its line markers)
+    source: Optional[str] = None  # the source itself, when the text is all the source's
+
+    @functools.cached_property
+    def scan(self):
+        """The first step of reading the text (:func:`cx.cread.scan`), made on its own when the
+        user's headers' static inline functions are wanted before the declarations."""
+        return cread.scan(self.text, **self.reading)
 
     @functools.cached_property
     def declarations(self) -> cread.Reader:
         """The declarations of the translation unit (:func:`cx.cread.from_preprocessed`)."""
-        return self.read()
+        return cread.from_preprocessed(self.text, scan=self.__dict__.get("scan"), **self.reading)
+
+    def early_names(self):
+        """``(static inline functions of the user's headers, enumeration constants of the user's
+        files)``, as the declarations will name them, known before they are read: none when no
+        header of the user's is among the text's files and the source never says ``enum``
+        (most cells: nothing is read for it), else from :attr:`scan`."""
+        if self.files is not None and self.source is not None and "enum" not in self.source:
+            user = cview.user_file_rule(self.reading["source_files"], self.reading["system_dirs"],
+                                        self.reading["api_files"])
+            if not any(user(f) for f in self.files if f not in self.reading["source_files"]):
+                return [], []
+        return self.scan.header_inline(), self.scan.user_enumerators()
 
 
 def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True) -> Prepared:
@@ -68,13 +91,13 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
     function one file declares and another defines is defined). ``cache``: the prefix cache
     may serve the source (:mod:`cx.build.prefix`).
     """
+    reading = {"source_files": (back.STRING_FILE, SOURCE_NAME), "system_dirs": back.system_dirs()}
     if cache and not units and getattr(back, "PREPROCESSED", False):
         composed = prefix.prepare(source, settings, back, api)
         if composed is not None:
-            return Prepared(functools.partial(cread.from_preprocessed, composed.text,
-                                              source_files=(back.STRING_FILE, SOURCE_NAME),
-                                              system_dirs=back.system_dirs(), api_files=composed.api_files),
-                            back.compilable(composed.text), True, composed.directives, cached=True)
+            return Prepared(composed.text, dict(reading, api_files=composed.api_files),
+                            back.compilable(composed.text), True, composed.directives, cached=True,
+                            files=composed.files, source=source)
     text, directives = constants.split_directives(back.preprocess(f'#line 1 "{SOURCE_NAME}"\n' + source, settings))
     main, others = text, []
     for path, unit_text in units:  # each file its own unit: its text follows, its offsets shifted
@@ -84,12 +107,10 @@ def prepare(source: str, settings: Settings, back, api=(), units=(), cache=True)
         directives += more.shifted(shift)
         text = text + "\n" + plain
         others.append(plain)
-    api_files = _api.files(text, api, back.system_dirs())
-    read = functools.partial(cread.from_preprocessed, text, source_files=(back.STRING_FILE, SOURCE_NAME),
-                             system_dirs=back.system_dirs(), api_files=api_files)
+    reading["api_files"] = _api.files(text, api, back.system_dirs())
     if getattr(back, "PREPROCESSED", False):
-        return Prepared(read, back.compilable(main), True, directives, others)
-    return Prepared(read, source, False, directives)
+        return Prepared(text, reading, back.compilable(main), True, directives, others)
+    return Prepared(text, reading, source, False, directives)
 
 
 def make_code(back, prepared: Prepared, settings: Settings, guard: bool):
@@ -152,14 +173,17 @@ class EarlyCode:
     one reads the source's declarations (TinyCC needs no GIL): a first cell pays for the longer
     of the two, not their sum.
 
-    It is the code :func:`make_code` would make when the module links to no other module and no
-    header of the user's defines a ``static inline`` function (those need the declarations):
-    :meth:`take` gives it only then, and None otherwise, or on any error (the caller then
-    compiles as usual, and reports the error as usual).
+    It is the code :func:`make_code` would make when the module links to no other module (whose
+    symbols depend on the declarations) and emits the static inline functions of the user's
+    headers that the declarations name (:meth:`Prepared.header_inline` knows them first, from the
+    scanner's chunks): :meth:`take` gives it only then, and None otherwise, or on any error (the
+    caller then compiles as usual, and reports the error as usual).
     """
 
     def __init__(self, back, prepared: Prepared, settings: Settings, guard: bool):
-        text = unit.translation_unit(prepared.compiled_text, None, guard=guard, preprocessed=True, inline=())
+        self._inline, self._enumerators = prepared.early_names()  # (most cells: none, known at once)
+        text = unit.translation_unit(prepared.compiled_text, None, guard=guard, preprocessed=True,
+                                     inline=self._inline, enumerators=self._enumerators)
         self._guard = guard
         self._started = back.build_start(text, dataclasses.replace(settings))
 
@@ -179,10 +203,12 @@ class EarlyCode:
             code = self._started.finish()
         except CxError:
             return None
-        if declarations.inline_functions or (self._guard and not code.sym(unit.END_SYMBOL)):
+        if list(declarations.inline_functions) != self._inline or (self._guard and not code.sym(unit.END_SYMBOL)):
             code.close()
             return None
         code.inline_left_out = {}
+        if list(declarations.view.user_enumerators()) == self._enumerators:  # else asked when wanted
+            code.enumerator_values = unit.enumerator_values(code, self._enumerators)
         return code
 
 

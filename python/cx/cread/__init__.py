@@ -10,7 +10,7 @@ The layers, each importing only those above it in this list:
 - :mod:`.reader`: the model, read on demand (:func:`from_preprocessed`).
 """
 from .model import CType, Declarations, Field, Function, Global, Param, Struct
-from .reader import Reader, from_preprocessed
+from .reader import Reader, from_preprocessed, scan
 
-__all__ = ["from_preprocessed", "Reader", "Declarations", "Function", "Param", "Struct", "Field", "Global",
+__all__ = ["from_preprocessed", "scan", "Reader", "Declarations", "Function", "Param", "Struct", "Field", "Global",
            "CType"]

@@ -33,9 +33,16 @@ from types import MappingProxyType
 from . import front, text as ctext, view as cview
 from .model import CType, Declarations, Field, Function, Global, Param, Struct
 
-__all__ = ["from_preprocessed", "Reader"]
+__all__ = ["from_preprocessed", "scan", "Reader"]
 
-def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_files=(), fast=True):
+def scan(text, *, source_files=("<cell>",), system_dirs=(), api_files=()):
+    """The first step of reading ``text`` (:class:`cx.cread.view.Scan`; the parameters are
+    :func:`from_preprocessed`'s), which tells the static inline functions of the user's headers
+    before the declarations are read; hand it to :func:`from_preprocessed`."""
+    return cview.Scan(text, source_files, "<cell>", system_dirs, api_files)
+
+
+def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_files=(), fast=True, scan=None):
     """The declarations of a translation unit, from its preprocessed text, read on demand.
 
     This is how :func:`cx.compile` reads a source: the compiler's preprocessor has already
@@ -58,6 +65,9 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_fil
         Headers bound on purpose (``cx.include``; :mod:`cx.build.api` picks them): read as the
         user's, in a system directory or not.
 
+    scan : cx.cread.view.Scan, optional
+        The text's scan, when it was made first (:func:`scan`).
+
     Returns
     -------
     Reader
@@ -65,7 +75,7 @@ def from_preprocessed(text, *, source_files=("<cell>",), system_dirs=(), api_fil
         (``reader.function("f")``); its ``functions``, ``structs``... read everything, like
         :class:`Declarations`.
     """
-    return Reader(cview.View(text, source_files, "<cell>", system_dirs, api_files), fast)
+    return Reader(cview.View(text, source_files, "<cell>", system_dirs, api_files, scan=scan), fast)
 
 
 _ANONYMOUS_BODY = ctext.rx(r"\b(?:struct|union|enum)\s*\{")

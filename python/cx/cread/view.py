@@ -18,7 +18,7 @@ import os
 from . import _cscan
 from .text import KEYWORDS, rx
 
-__all__ = ["View", "Chunk", "user_file_rule", "markers"]
+__all__ = ["View", "Scan", "Chunk", "user_file_rule", "markers"]
 
 _IDENT = r"[A-Za-z_]\w*"
 _TAGGED = r"\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*(\{)"
@@ -134,6 +134,76 @@ def user_file_rule(source_files, system_dirs=(), api_files=()):
     return user
 
 
+class Scan:
+    """What a :class:`View` starts from, done in C but for the segments: the text's line-marker
+    segments, ``(offset, file, line at offset, user)``, and the scanner's top-level chunks (only
+    the user's, and the system's that declare types: see ``_cscan.split_top``). Made apart from
+    the view when the static inline functions of the user's headers are wanted before the view
+    (:meth:`header_inline`: the code can then be compiled while the view is made); the parameters
+    are the view's."""
+
+    def __init__(self, text, source_files, source_name, system_dirs=(), api_files=()):
+        is_user = user_file_rule(source_files, system_dirs, api_files)
+        users = {}  # file name as written -> (shown name, from the user's files)
+        self.segments = []  # (offset, file, line at offset, user)
+        for offset, line, written in _cscan.markers(text):
+            known = users.get(written)
+            if known is None:
+                name = _unescape(written)
+                known = users[written] = (source_name if name in source_files else name, is_user(written))
+            self.segments.append((offset, known[0], line, known[1]))
+        self.text, self.source_name = text, source_name
+        self.offsets = offsets = [s[0] for s in self.segments]
+        ranges = [(start, offsets[i + 1] if i + 1 < len(offsets) else len(text))
+                  for i, (start, _, _, user) in enumerate(self.segments) if user]
+        if not self.segments:
+            ranges = [(0, len(text))]
+        # (start, end, body open, body close, name, static, in the user's files, outline), as the
+        # scanner found them; a Chunk is made when one is asked for (most never are)
+        self.raw = _cscan.split_top(text, ranges)
+
+    def user_enumerators(self) -> list:
+        """The enumeration constants the user's files declare, in order: :meth:`View.user_enumerators`'s
+        names, read from the user's chunks alone (a system header cannot declare one of them too:
+        C allows one declaration of an enumerator)."""
+        names, text = [], self.text
+        for start, end, opening, _, name, _, user, outline in self.raw:
+            if not user or (name is not None and text.find("{", start, opening) < 0):
+                continue  # a system header's, or a function definition (as View._index skips them)
+            head = outline if outline is not None else text[start:end if opening < 0 else opening]
+            if "{" not in head or "enum" not in head:
+                continue
+            spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
+            for m in _TAGGED_RX.finditer(spelled):
+                if m.group(1) == "enum":
+                    names += _enumerator_names(text, end, start + m.end() - 1)
+            for m in _ANONYMOUS_ENUM.finditer(spelled):
+                names += _enumerator_names(text, end, start + m.end() - 1)
+        return list(dict.fromkeys(names))
+
+    def header_inline(self) -> list:
+        """The names of the static inline functions the user's headers define (not the source
+        itself), in order: :attr:`View.header_inline`'s, read from the chunks alone."""
+        names, text, segments, offsets = [], self.text, self.segments, self.offsets
+        for start, _, opening, _, name, is_static, user, _ in self.raw:
+            if name is None or not is_static or not user or opening < 0:
+                continue
+            at = bisect.bisect_right(offsets, start) - 1
+            if at >= 0 and segments[at][1] == self.source_name:
+                continue
+            head = text[start:opening]
+            if _INLINE.search(_MARKER_LINE.sub("", head) if "\n#" in head else head) and name not in names:
+                names.append(name)
+        return names
+
+
+def _enumerator_names(text, end, brace):
+    """The enumerators of the enum body opening at ``brace`` (its chunk ending at ``end``)."""
+    close = text.find("}", brace, end)
+    return [m.group() for m in map(_IDENT_RX.match, (item.strip() for item in
+                                                      text[brace + 1:close if close >= 0 else end].split(","))) if m]
+
+
 class View:
     """The top-level declarations of a preprocessed translation unit, indexed by name.
 
@@ -150,30 +220,16 @@ class View:
     api_files : iterable of str
         Headers that are an API the source binds on purpose (``cx.include``): they count as the
         user's, in a system directory or not.
+    scan : Scan, optional
+        The text's :class:`Scan`, when it was made before the view.
     """
 
-    def __init__(self, text, source_files, source_name, system_dirs=(), api_files=()):
+    def __init__(self, text, source_files, source_name, system_dirs=(), api_files=(), scan=None):
         self.source_name = source_name
-        is_user = user_file_rule(source_files, system_dirs, api_files)
-        users = {}  # file name as written -> (shown name, from the user's files)
-        self._segments = []  # (offset, file, line at offset, user)
-        for offset, line, written in _cscan.markers(text):
-            known = users.get(written)
-            if known is None:
-                name = _unescape(written)
-                known = users[written] = (source_name if name in source_files else name, is_user(written))
-            self._segments.append((offset, known[0], line, known[1]))
+        if scan is None:
+            scan = Scan(text, source_files, source_name, system_dirs, api_files)
         self.text = text
-        offsets = [s[0] for s in self._segments]
-        ranges = [(start, offsets[i + 1] if i + 1 < len(offsets) else len(text))
-                  for i, (start, _, _, user) in enumerate(self._segments) if user]
-        if not self._segments:
-            ranges = [(0, len(text))]
-        self._offsets = offsets
-        # only the user's chunks, and the system's that declare types (see _cscan.split_top):
-        # (start, end, body open, body close, name, static, in the user's files, outline), as the
-        # scanner found them; a Chunk is made when one is asked for (most never are)
-        self._raw = _cscan.split_top(text, ranges)
+        self._segments, self._offsets, self._raw = scan.segments, scan.offsets, scan.raw
         self.chunks = _Chunks(self)
         self.typedefs = {}     # name -> chunk index
         self.tags = {}         # (kind, tag) -> chunk index of the body
@@ -291,11 +347,8 @@ class View:
 
     def _enumerators(self, index, end, brace):
         """Index the enumerators of the enum body opening at ``brace`` in chunk ``index`` (ending at ``end``)."""
-        close = self.text.find("}", brace, end)
-        for item in self.text[brace + 1:close if close >= 0 else end].split(","):
-            name = _IDENT_RX.match(item.strip())
-            if name:
-                self.enumerators.setdefault(name.group(), index)
+        for name in _enumerator_names(self.text, end, brace):
+            self.enumerators.setdefault(name, index)
 
     # -- selection --------------------------------------------------------------------------
     def exported(self):
