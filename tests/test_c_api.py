@@ -89,6 +89,21 @@ def test_a_function_returning_a_named_enum_returns_its_member(lib):
     assert m.value(1) is m.e.A and type(m.value(7)) is int and m.value(7) == 7  # C allows any int
 
 
+def test_an_enum_whose_values_need_more_than_an_int_is_passed_as_the_compiler_lays_it_out():
+    np = pytest.importorskip("numpy")
+    m = cx.compile("typedef enum { OFF, ON = 1u << 31 } mode;\n"  # unsigned int, as GCC and TinyCC make it
+                   "mode flip(mode m) { return m == ON ? OFF : ON; }\n"
+                   "enum wide { W1 = -1, W2 = 0x100000000LL };\n"  # 8 bytes, signed
+                   "enum wide next(enum wide w) { return w == W1 ? W2 : W1; }\n"
+                   "int size(void) { return sizeof(enum wide) * 10 + sizeof(mode); }\n"
+                   "long long total(const enum wide *w, int n) { long long s = 0; while (n--) s += w[n]; return s; }\n")
+    assert m.flip(m.mode.OFF) is m.mode.ON and m.mode.ON == 2 ** 31 and m.flip(m.mode.ON) is m.mode.OFF
+    assert m.next(m.wide.W1) is m.wide.W2 and m.next(m.wide.W2) is m.wide.W1 and m.size() == 84
+    assert m.total(np.array([-1, 2 ** 32], dtype=np.int64), 2) == 2 ** 32 - 1
+    with pytest.raises(ctypes.ArgumentError, match="int32 .4 bytes.*int64"):  # 4-byte ints are no enum wide
+        m.total(np.array([1, 2], dtype=np.int32), 2)
+
+
 def test_an_enum_is_valued_with_the_modules_code_or_asked_for_alone(monkeypatch):
     from cx.build import steps
     asked = []

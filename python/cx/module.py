@@ -249,7 +249,8 @@ class Module:
         backend = record["backend"] if record is not None else "tcc"
         types = bind.TypeTable(declarations, _check.checker(declarations, steps.layout_build),
                                sizes=_check.field_sizes(declarations, steps.layout_build),
-                               settings=settings, backend=backend)  # settings, backend: for cx.layout
+                               settings=settings, backend=backend,  # settings, backend: for cx.layout
+                               enum_ctype=d["_enums"].ctype if d["_enums"] is not None else None)
         types.module, types.record = weakref.ref(self), record  # struct classes and values pickle by it
         d["_types"] = types
         d["_bound"] = {}

@@ -122,12 +122,14 @@ def attach(bound, fn, address, param_ctypes, writable, *, guarded, hold_gil, poi
             params.append(("p", 0, w, conv))
         else:
             params.append(_param(conv, ctype))
-    result = ("H", 0, bound._restype_) if pointer_result else ("E", 32, enum_result) if enum_result is not None \
+    # an enum result: made a member in C when the enum is an int (one wider goes through the errcheck)
+    enum_fast = enum_result is not None and bound._restype_ is ctypes.c_int
+    result = ("H", 0, bound._restype_) if pointer_result else ("E", 32, enum_result) if enum_fast \
         else _result(bound._restype_)
     spec = _speedups.CallSpec(address, fn.name.encode(), params, result, guarded, hold_gil,
                               None if fn.variadic else signature(fn), variadic)  # a variadic one: ctypes counts
     _speedups.attach(bound, spec)
-    if ctypes._CFuncPtr.errcheck.__get__(bound) is not None and not pointer_result and enum_result is None:
+    if ctypes._CFuncPtr.errcheck.__get__(bound) is not None and not pointer_result and not enum_fast:
         detach(bound)
     return spec
 

@@ -15,12 +15,13 @@ result sent back from a process pool is a member, not an int.
 """
 from __future__ import annotations
 
+import ctypes
 import enum
 import re
 import threading
 import weakref
 
-__all__ = ["EnumTable", "shared", "names", "definition", "differing"]
+__all__ = ["EnumTable", "shared", "names", "definition", "differing", "underlying"]
 
 # (name, ((member, value), ...)) -> the IntEnum class; a class lives as long as a module uses it
 _SHARED = weakref.WeakValueDictionary()
@@ -103,6 +104,12 @@ class EnumTable:
                 out[n] = cls
         return out
 
+    def ctype(self, n):
+        """The ctypes type of the named enumeration ``n`` (:func:`underlying`), or None when it is
+        not one of the user's files (a system header's is taken as ``int``)."""
+        cls = self.get(n)
+        return None if cls is None else underlying([m.value for m in cls])
+
     def get(self, n):
         """The class of the named enumeration ``n``, or None (not one, or no member valued)."""
         cls = self._made.get(n)
@@ -119,6 +126,20 @@ class EnumTable:
         cls = shared(n, members)
         with self._lock:
             return self._made.setdefault(n, cls)
+
+
+def underlying(values):
+    """The ctypes type of an enumeration whose constants have ``values``: ``int`` when they fit it,
+    else ``unsigned int``, ``long long`` or ``unsigned long long``, as GCC and TinyCC choose
+    (``enum { A = 1u << 31 }`` is unsigned, 4 bytes; ``enum { B = -1, C = 1u << 31 }`` 8 bytes)."""
+    low, high = min(values, default=0), max(values, default=0)
+    if -2 ** 31 <= low and high < 2 ** 31:
+        return ctypes.c_int
+    if low >= 0 and high < 2 ** 32:
+        return ctypes.c_uint
+    if -2 ** 63 <= low and high < 2 ** 63:
+        return ctypes.c_longlong
+    return ctypes.c_ulonglong
 
 
 def shared(n, members):

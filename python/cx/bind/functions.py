@@ -160,8 +160,9 @@ def _pointer_converter(fn, index, param, types):
     if target.kind == "scalar":
         scalar = scalars.by_name(target.name)
         kind, itemsize = scalar.element, scalar.size
-    elif target.kind == "enum":
-        kind, itemsize = "i", ctypes.sizeof(ctypes.c_int)
+    elif target.kind == "enum":  # its ctype: int, or wider when its values need it
+        underlying = types.ctype(target)
+        kind, itemsize = "i" if underlying in (ctypes.c_int, ctypes.c_longlong) else "u", ctypes.sizeof(underlying)
     elif target.kind in ("struct", "union") and types._laid_out(target.name):
         kind, itemsize = "s", ctypes.sizeof(types.struct(target.name))
     elif target.kind == "pointer":
@@ -261,6 +262,9 @@ def _is_pyobject(t):
                                     or (t.target.kind == "struct" and t.target.tag == "_object"))
 
 
+_ENUM_CTYPES = (ctypes.c_int, ctypes.c_uint, ctypes.c_longlong, ctypes.c_ulonglong)  # (bind.enums.underlying)
+
+
 def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, module=None, record=None,
                   enum=None):
     """Bind the C function ``fn`` (a :class:`cx.cread.Function`) found at ``address``.
@@ -329,7 +333,7 @@ def bind_function(fn, address, owner, types, *, hold_gil=False, guarded=False, m
         result = "pointer"
     if c_restype is not restype:
         result = restype  # a struct TinyCC returns otherwise than the ABI: made from the words read
-    enum_result = enum if fn.result.kind == "enum" and restype is ctypes.c_int and callback_errors is None else None
+    enum_result = enum if fn.result.kind == "enum" and restype in _ENUM_CTYPES and callback_errors is None else None
     if enum_result is not None:
         result = enum_result
     if callback_errors is not None or result:

@@ -85,8 +85,9 @@ class TypeTable:
         first use, with fields laid out as the C compiler lays them out.
     """
 
-    def __init__(self, decls, layout=None, *, sizes=None, settings=None, backend="tcc"):
+    def __init__(self, decls, layout=None, *, sizes=None, settings=None, backend="tcc", enum_ctype=None):
         self._decls = decls
+        self._enum_ctype = enum_ctype  # name -> the ctypes type of the named enum (its values'), or None
         self._layout = layout  # structs -> {name: (size, {field: offset})}, as the compiler lays them out
         self._sizes = sizes  # (struct, fields) -> {field: sizeof}: array lengths the reader could not read
         self._lock = threading.RLock()  # held while classes are made (struct() calls itself)
@@ -291,8 +292,8 @@ class TypeTable:
             return None
         if kind == "scalar":
             return scalars.by_name(t.name).ctype
-        if kind == "enum":
-            return ctypes.c_int
+        if kind == "enum":  # int, unless its values need more (as the compiler chose: they are its)
+            return (self._enum_ctype(t.name) if self._enum_ctype is not None and t.name else None) or ctypes.c_int
         if kind in ("struct", "union"):
             return self.struct(t.name)
         if kind == "array":
