@@ -1227,6 +1227,10 @@ static void test_guard_crashes(void)
 /* A truncated initializer crashes TinyCC itself (0.9.28rc, October 2025):
  * with the guard installed, that is a compile error, and the next compile
  * works. */
+static const char *const crashing_source = "typedef struct { double x, y; } Point;\n"
+                                           "Point mid(Point a, Point b) {\n"
+                                           "    Point m = { (a.x + b.";
+
 static void test_guard_compiler_crash(void)
 {
     jit_state *j;
@@ -1237,9 +1241,7 @@ static void test_guard_compiler_crash(void)
     j = jit_new(runtime_dir);
     if (!CHECK(j != NULL))
         return;
-    CHECK_J(j, jit_compile(j, "typedef struct { double x, y; } Point;\n"
-                              "Point mid(Point a, Point b) {\n"
-                              "    Point m = { (a.x + b.") == JIT_ECOMPILE);
+    CHECK_J(j, jit_compile(j, crashing_source) == JIT_ECOMPILE);
     CHECK_J(j, contains(jit_error(j), "<string>:3: error: the compiler crashed (SIGSEGV)"));
     jit_delete(j);
     j = COMPILED(NULL, "int f(void) { return 7; }");
@@ -1292,9 +1294,7 @@ static void test_compile_start(void)
     j = jit_new(runtime_dir);
     if (!CHECK(j != NULL))
         return;
-    CHECK_J(j, jit_compile_start(j, "typedef struct { double x, y; } Point;\n"
-                                    "Point mid(Point a, Point b) {\n"
-                                    "    Point m = { (a.x + b.") == JIT_OK);
+    CHECK_J(j, jit_compile_start(j, crashing_source) == JIT_OK);
     CHECK_J(j, jit_compile_wait(j) == JIT_ECOMPILE);
     CHECK_J(j, contains(jit_error(j), "the compiler crashed (SIGSEGV)"));
     jit_delete(j);

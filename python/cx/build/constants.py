@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from ..errors import CompileError, CxError
 
-__all__ = ["split_directives", "Directive", "Directives", "Constants"]
+__all__ = ["split_directives", "Directive", "Directives", "Constants", "replay"]
 
 _DIRECTIVE = re.compile(r"\n#(define|undef)[ \t]+([A-Za-z_]\w*)(\()?([^\n]*)")  # a literal start: found fast
 
@@ -116,6 +116,22 @@ def _read_directives(text):
                                     m.group(4).strip(), m.group(0)[1:]))
         removed += m.end() - start
     return directives
+
+
+def replay(macros, words) -> str:
+    """The ``#define``/``#undef`` lines that leave the macros among ``words`` as ``macros`` (name ->
+    its last :class:`Directive`) has them, with the macros their bodies use, transitively: the
+    state a text's macros leave, for those names only (a system header defines hundreds)."""
+    wanted, todo = set(), [w for w in words if w in macros]
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        d = macros[name]
+        if d.define:
+            todo.extend(w for w in _WORD.findall(d.body) if w in macros and w not in wanted)
+    return "\n".join(macros[n].line if macros[n].define else f"#undef {n}" for n in sorted(wanted))
 
 
 def _asks_about(directive, typedefs) -> bool:
@@ -235,19 +251,7 @@ class Constants:
     def _replay(self):
         """The ``#define``/``#undef`` lines of the macros the candidates use, transitively (each
         name's last directive): the macros as they stand at the end of the source, for those names."""
-        last = {}
-        for d in self._directives:
-            last[d.name] = d
-        wanted, todo = set(), [n for n in self._candidates if n in last]
-        while todo:
-            name = todo.pop()
-            if name in wanted:
-                continue
-            wanted.add(name)
-            d = last[name]
-            if d.define:
-                todo.extend(w for w in _WORD.findall(d.body) if w in last and w not in wanted)
-        return "\n".join(last[n].line if last[n].define else f"#undef {n}" for n in sorted(wanted))
+        return replay({d.name: d for d in self._directives}, self._candidates)
 
     def _ask(self, names, macros=True):
         names = list(names)

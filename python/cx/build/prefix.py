@@ -313,17 +313,7 @@ def _preprocess_prefix(prefix, settings, back, api, body, body_line):
 
 def _replay(entry, body):
     """The prefix's macros the body uses (through other macros too), as ``#define``/``#undef`` lines."""
-    macros = entry.macros
-    wanted, todo = set(), [w for w in select.words(body) if w in macros]
-    while todo:
-        name = todo.pop()
-        if name in wanted:
-            continue
-        wanted.add(name)
-        d = macros[name]
-        if d.define:
-            todo.extend(w for w in select.words(d.body) if w in macros and w not in wanted)
-    return "\n".join(macros[n].line if macros[n].define else f"#undef {n}" for n in sorted(wanted))
+    return constants.replay(entry.macros, select.words(body))
 
 
 def _preprocess_body(body, body_line, settings, back, replay):
