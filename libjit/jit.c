@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,6 +258,10 @@ static void *compile_on_thread(void *arg)
 
 JIT_API int jit_compile_start(jit_state *j, const char *source)
 {
+    static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS };
+    sigset_t all, before;
+    int started;
+
     if (!j)
         return JIT_EARG;
     if (j->compiling)
@@ -270,7 +275,15 @@ JIT_API int jit_compile_start(jit_state *j, const char *source)
         return jit__fail_static(j, JIT_EARG, "jit_compile_start: source is NULL");
     if (!(j->compile_source = strdup(source)))
         return jit__fail_static(j, JIT_ENOMEM, "out of memory");
-    if (pthread_create(&j->compiler, NULL, compile_on_thread, j) != 0) {
+    /* the thread takes no signal but those a fault raises on it (the guard's): Ctrl-C and the
+     * rest go to the host's threads, as if no compile were under way */
+    sigfillset(&all);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        sigdelset(&all, faults[i]);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
+    started = pthread_create(&j->compiler, NULL, compile_on_thread, j);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
+    if (started != 0) {
         free(j->compile_source);
         j->compile_source = NULL;
         return jit__fail_static(j, JIT_ENOMEM,
