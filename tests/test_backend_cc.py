@@ -77,6 +77,16 @@ def test_binds_like_tinycc():
 
 
 @needs_cc
+def test_constants_and_enums_like_tinycc():
+    source = ("#include <stdio.h>\n#define LIMIT 42\n#define NAME \"cx\"\n#define MASK (1u << 3 | LIMIT)\n"
+              "enum color { RED, GREEN = 5 };\nenum color pick(int i) { return i ? GREEN : RED; }\n")
+    lib, tiny = cx.compile(source, backend="cc"), cx.compile(source)
+    assert lib.constants == tiny.constants == {"RED": 0, "GREEN": 5, "LIMIT": 42, "NAME": "cx", "MASK": 42}
+    assert lib.pick(1) is lib.color.GREEN and lib.color is tiny.color  # one class per definition
+    assert "EOF" not in lib.constants  # <stdio.h>'s are not the cell's
+
+
+@needs_cc
 def test_compile_error_has_cell_lines_and_no_gcc_noise():
     src = "int ok(void) { return 1; }\n\nint bad(void) {\n    return undefined_name;\n}\n"
     with pytest.raises(cx.CompileError) as info:

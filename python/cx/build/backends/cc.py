@@ -458,7 +458,8 @@ def system_dirs() -> tuple:
 
 
 def preprocess(source: str, settings) -> str:
-    """``source`` as the system compiler's preprocessor sees it (``cc -E``), with line markers.
+    """``source`` as the system compiler's preprocessor sees it (``cc -E -dD``), with line markers,
+    each ``#define`` and ``#undef`` kept where it was (the constants: :mod:`cx.build.constants`).
 
     The same compiler, options, include directories and defines as :func:`build`, so the
     declarations read from it are the ones the compiler compiles. Kept for this process, and
@@ -466,7 +467,7 @@ def preprocess(source: str, settings) -> str:
     """
     options = check_options(settings.options)
     argv0 = find_compiler(getattr(settings, "compiler", None))
-    argv = [*argv0, "-E", *[o for o in options if not o.startswith(("-l", "-L"))],
+    argv = [*argv0, "-E", "-dD", *[o for o in options if not o.startswith(("-l", "-L"))],
             "-iquote", os.getcwd(), *["-I" + os.path.abspath(d) for d in settings.include_dirs]]
     for name, value in settings.defines.items():
         argv.append(f"-D{name}" if value is None else f"-D{name}={value}")
