@@ -241,6 +241,24 @@ def test_truncated_initializer_that_crashes_tinycc_is_a_compile_error():
     assert cx.compile("int f(void) { return 7; }").f() == 7
 
 
+def test_tinycc_crashing_on_libjits_own_thread_is_a_compile_error_too(monkeypatch):
+    # with headers the source is compiled on a thread of libjit's own while its declarations are
+    # read (cx.build.steps.EarlyCode): a crash there is caught as on the calling thread
+    from cx.build.backends import tcc
+    started, real = [], tcc.build_start
+    monkeypatch.setattr(tcc, "build_start", lambda text, settings: started.append(1) or real(text, settings))
+    source = ("#include <stdio.h>\n#include <stdlib.h>\ntypedef struct { double x, y; } Point;\n"
+              "Point mid(Point a, Point b) {\n    Point m = { (a.x + b.")
+    for _ in range(2):  # the second from the prefix cache
+        with pytest.raises(cx.CompileError) as info:
+            cx.compile(source)
+        error = info.value.errors[0]
+        assert error.message == "the compiler crashed (SIGSEGV) on this source, a bug of TinyCC's"
+        assert error.file == "<cell>" and error.line in (5, 6)
+    assert started  # it did crash there
+    assert cx.compile("#include <stdio.h>\nint f(void) { return 7; }").f() == 7
+
+
 def test_hold_gil_function_is_guarded_too():
     lib = cx.compile("int deref(int *p) { return *p; }", hold_gil=["deref"])
     e = _raises(lib.deref, None)
