@@ -557,6 +557,24 @@ def test_the_model_is_read_only():
     assert hash(d.functions["f"].type) == hash(parse("int f(int x);").functions["f"].type)
 
 
+def test_types_another_module_read_alike_are_not_parsed_again(monkeypatch):
+    import cx
+    from cx.cread import front
+
+    parsed, real = [], front.parse_with
+    monkeypatch.setattr(front, "parse_with", lambda text, types, line=1: parsed.append(text) or real(text, types, line))
+    source = ("typedef enum { SLOW, FAST } speed;\ntypedef struct car { speed s; double km; } car;\n"
+              "double go(const car *c, int hours) { return c->km * hours * (c->s == FAST ? 2 : 1); }\n")
+    first = cx.compile(source)
+    first.go
+    assert parsed  # the struct and the enum go through pycparser
+    count = len(parsed)
+    second = cx.compile(source + "int other(void) { return 1; }\n")
+    go = second.go
+    assert len(parsed) == count  # the same text of types: read once
+    assert go(second.car(second.speed.FAST, 10.0), 2) == 40.0
+
+
 def test_public_names():
     assert set(cread.__all__) == {"from_preprocessed", "scan", "Reader", "Declarations", "Function", "Param",
                                   "Struct", "Field", "Global", "CType"}

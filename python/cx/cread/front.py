@@ -11,6 +11,8 @@ declaration is parsed alone, and those that fail are left out with a warning.
 """
 
 import re
+import threading
+from collections import OrderedDict
 
 # imported with cx, not at the first cell: 7 ms of a first compile that costs ~10 (its lexer's
 # regular expressions), against ~85 ms for importing cx (numpy) anyway
@@ -190,6 +192,35 @@ def read(text, warnings, header_types, fast=True):
     pycparser.
     """
     header_types = frozenset(header_types)
+    key = (text, header_types, fast) if len(text) <= _READ_MEMO_TEXT else None
+    if key is not None:
+        with _READ_LOCK:
+            known = _READ_MEMO.get(key)
+            if known is not None:
+                _READ_MEMO.move_to_end(key)
+        if known is not None:
+            warnings += known[1]
+            return list(known[0])
+    more = []
+    nodes = _read(text, more, header_types, fast)
+    warnings += more
+    if key is not None:
+        with _READ_LOCK:
+            _READ_MEMO[key] = (tuple(nodes), tuple(more))
+            while len(_READ_MEMO) > _READ_MEMO_SIZE:
+                _READ_MEMO.popitem(last=False)
+    return nodes
+
+
+#: What :func:`read` gave for a text (with its type names), for the process: the same header's
+#: types read again by a later cell are not parsed again (pycparser takes 0.5 ms for ten lines).
+#: The nodes are only read, never changed, by :mod:`cx.cread.reader`. Small texts only (a
+#: function's prototype and the types it uses), the least recently used dropped first.
+_READ_MEMO, _READ_LOCK = OrderedDict(), threading.Lock()
+_READ_MEMO_SIZE, _READ_MEMO_TEXT = 512, 16_384
+
+
+def _read(text, warnings, header_types, fast):
     if fast:
         got = _read_fast(text, header_types)
         if got is not None:
