@@ -282,6 +282,19 @@ def test_an_enum_member_pickles_as_its_definition_and_value():
     assert shown.stdout.decode().split() == ["<color.GREEN:", "5>", "5"]  # a process that never compiled it
 
 
+def test_an_enum_class_pickles_as_its_definition():
+    import pickle
+    import sys
+
+    m = cx.compile("enum color { RED, GREEN = 5 };\nenum color pick(int g) { return g ? GREEN : RED; }")
+    assert pickle.loads(pickle.dumps(m.color)) is m.color and issubclass(m.color, enum.IntEnum)
+    shown = subprocess.run([sys.executable, "-c", "import pickle, sys; c, v = pickle.loads(sys.stdin.buffer.read()); "
+                            "print([(x.name, int(x)) for x in c], v is c.GREEN)"],
+                           input=pickle.dumps((m.color, m.pick(1))), capture_output=True, check=True)
+    assert shown.stdout.decode().strip() == "[('RED', 0), ('GREEN', 5)] True"
+    assert pickle.loads(pickle.dumps(enum.IntEnum)) is enum.IntEnum  # other enums pickle as before
+
+
 def test_two_definitions_of_one_enum_in_modules_linked_together_are_refused():
     a = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m) { return m == FAST ? 2 : 1; }", name="modes")
     b = cx.compile("enum mode { FAST, SLOW };\nint speed(enum mode m);\nint twice(enum mode m) { return 2 * speed(m); }",

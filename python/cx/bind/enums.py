@@ -11,10 +11,12 @@ linked together are one program: two definitions of one name that differ there a
 
 Pickling: a member travels as its definition and its value, so another process gets a member of
 the class of that definition there (made if no module of that process defines it): a function's
-result sent back from a process pool is a member, not an int.
+result sent back from a process pool is a member, not an int. A class travels as its definition
+too (its metaclass is registered with :mod:`copyreg`).
 """
 from __future__ import annotations
 
+import copyreg
 import ctypes
 import enum
 import re
@@ -149,12 +151,31 @@ def shared(n, members):
     with _SHARED_LOCK:
         cls = _SHARED.get(key)
         if cls is None:
-            cls = enum.IntEnum(n, list(key[1]), module="cx")
+            cls = _CxEnum(n, list(key[1]), module="cx")
             cls.__doc__ = f"C enum {n}"
             cls._cx_members = key[1]
             cls.__reduce_ex__ = _reduce_member
             _SHARED[key] = cls
         return cls
+
+
+class _EnumType(type(enum.IntEnum)):
+    """The metaclass of cx's enum classes: pickle (:mod:`copyreg`) sends such a class as its
+    definition, which another process makes (or finds) again."""
+
+
+class _CxEnum(enum.IntEnum, metaclass=_EnumType):
+    """The base of cx's enum classes (no members: an ``IntEnum`` made of it by :func:`shared`)."""
+
+
+def _reduce_class(cls):
+    members = getattr(cls, "_cx_members", None)
+    if members is None:  # _CxEnum itself: importable by name
+        return cls.__qualname__
+    return shared, (cls.__name__, members)
+
+
+copyreg.pickle(_EnumType, _reduce_class)
 
 
 def _reduce_member(member, protocol):
