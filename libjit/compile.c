@@ -451,7 +451,12 @@ int jit__preprocess(jit_state *j, const char *source, char **text,
     return rc;
 }
 
-int jit__compile(jit_state *j, const char *source)
+void jit__run_constructors(struct TCCState *s)
+{
+    run_constructors(s);
+}
+
+int jit__compile(jit_state *j, const char *source, int constructors)
 {
     struct TCCState *s;
     int rc;
@@ -472,6 +477,9 @@ int jit__compile(jit_state *j, const char *source)
     }
     j->tcc = s;
     j->phase = JIT_PHASE_COMPILED;
-    run_constructors(s);
+    if (constructors) {
+        j->constructed = 1;
+        run_constructors(s);
+    }
     return JIT_OK;
 }

@@ -13,8 +13,11 @@
 #include "runtime.h"
 
 /* jit_compile's work on a JIT_PHASE_CONFIGURING state with a non-NULL
- * source. Sets phase, error and diagnostics. */
-int jit__compile(jit_state *j, const char *source);
+ * source. Sets phase, error and diagnostics. Runs the code's constructors
+ * (and sets j->constructed) when constructors is non-zero; else they wait
+ * for jit__run_constructors, on the thread that calls it. */
+int jit__compile(jit_state *j, const char *source, int constructors);
+void jit__run_constructors(struct TCCState *s);
 /* Preprocess source as jit__compile would compile it; *text (malloc'd,
  * NUL-terminated) and *len on success, else an error code (j's error and
  * diagnostics set). */

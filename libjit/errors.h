@@ -48,6 +48,7 @@ struct jit_state {
      * jit_compile_wait (or jit_delete) joins it */
     int compiling;
     int compile_rc;
+    int constructed;            /* the code's constructors ran (destructors then run at jit_delete) */
     char *compile_source;
     pthread_t compiler;
 };

@@ -60,7 +60,7 @@ JIT_API void jit_delete(jit_state *j)
         return;
     if (j->compiling)
         jit_compile_wait(j);
-    if (j->phase == JIT_PHASE_COMPILED)
+    if (j->phase == JIT_PHASE_COMPILED && j->constructed)
         jit__run_destructors(j->tcc);
     jit__compile_free(j->tcc);
     jit__ops_free(&j->ops);
@@ -234,6 +234,8 @@ JIT_API int jit_compile(jit_state *j, const char *source)
 
     if (!j)
         return JIT_EARG;
+    if (j->compiling) /* (its error string is the compile's: left alone) */
+        return JIT_ESTATE;
     if (j->phase == JIT_PHASE_COMPILED)
         return jit__fail_static(j, JIT_ESTATE,
                                 "jit_compile: already compiled (once per state)");
@@ -243,7 +245,7 @@ JIT_API int jit_compile(jit_state *j, const char *source)
                                 "compile; create a new state");
     if (!source)
         return jit__fail_static(j, JIT_EARG, "jit_compile: source is NULL");
-    if ((rc = jit__compile(j, source)) == JIT_OK)
+    if ((rc = jit__compile(j, source, 1)) == JIT_OK)
         jit__succeed(j);
     return rc;
 }
@@ -252,7 +254,9 @@ static void *compile_on_thread(void *arg)
 {
     jit_state *j = arg;
 
-    j->compile_rc = jit_compile(j, j->compile_source);
+    j->compile_rc = jit__compile(j, j->compile_source, 0); /* constructors: jit_run_constructors */
+    if (j->compile_rc == JIT_OK)
+        jit__succeed(j);
     return NULL;
 }
 
@@ -260,13 +264,13 @@ JIT_API int jit_compile_start(jit_state *j, const char *source)
 {
     static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS };
     sigset_t all, before;
+    pthread_attr_t attr;
     int started;
 
     if (!j)
         return JIT_EARG;
-    if (j->compiling)
-        return jit__fail_static(j, JIT_ESTATE,
-                                "jit_compile_start: already compiling");
+    if (j->compiling) /* (its error string is the compile's: left alone) */
+        return JIT_ESTATE;
     if (j->phase != JIT_PHASE_CONFIGURING)
         return jit__fail_static(j, JIT_ESTATE,
                                 "jit_compile_start: compiled or failed "
@@ -281,7 +285,11 @@ JIT_API int jit_compile_start(jit_state *j, const char *source)
     for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
         sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &before);
-    started = pthread_create(&j->compiler, NULL, compile_on_thread, j);
+    /* TinyCC recurses on nested expressions: the stack of a main thread, not a small default */
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 8u << 20);
+    started = pthread_create(&j->compiler, &attr, compile_on_thread, j);
+    pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &before, NULL);
     if (started != 0) {
         free(j->compile_source);
@@ -305,6 +313,19 @@ JIT_API int jit_compile_wait(jit_state *j)
     free(j->compile_source);
     j->compile_source = NULL;
     return j->compile_rc;
+}
+
+JIT_API int jit_run_constructors(jit_state *j)
+{
+    if (!j)
+        return JIT_EARG;
+    if (j->compiling || j->phase != JIT_PHASE_COMPILED)
+        return JIT_ESTATE;
+    if (!j->constructed) {
+        j->constructed = 1;
+        jit__run_constructors(j->tcc);
+    }
+    return JIT_OK;
 }
 
 JIT_API const char *jit_preprocess(jit_state *j, const char *source,

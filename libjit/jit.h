@@ -144,11 +144,21 @@ JIT_API int jit_compile(jit_state *j, const char *source);
  * starts the compile and returns at once (JIT_OK, or JIT_ESTATE/JIT_EARG as
  * jit_compile would, JIT_ENOMEM when no thread can be started);
  * jit_compile_wait waits for it and returns what jit_compile returned.
- * Between the two, call nothing else on the state (jit_delete waits for
- * the compile first). The host may meanwhile do other work: a Python host
- * reads declarations while TinyCC compiles, outside the GIL. */
+ * Between the two, call nothing else on the state (jit_compile and
+ * jit_compile_start return JIT_ESTATE; jit_delete waits for the compile
+ * first). The host may meanwhile do other work: a Python host reads
+ * declarations while TinyCC compiles, outside the GIL. The thread takes no
+ * signal but a fault's. The code's constructors do not run there: they run
+ * at jit_run_constructors, on the calling thread (and unless they ran,
+ * jit_delete runs no destructor: a compile the host throws away has no
+ * side effect). Shared libraries the code links to are loaded, and run
+ * their own initialisers, on the compile's thread. */
 JIT_API int jit_compile_start(jit_state *j, const char *source);
 JIT_API int jit_compile_wait(jit_state *j);
+/* Run the constructors of code compiled by jit_compile_start/wait, once
+ * (jit_compile runs them itself). JIT_OK, or JIT_ESTATE when the state is
+ * not compiled. */
+JIT_API int jit_run_constructors(jit_state *j);
 
 /* The source as TinyCC's preprocessor sees it for jit_compile: the same
  * options, include directories and defines, TinyCC's predefined macros,

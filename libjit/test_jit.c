@@ -1252,6 +1252,41 @@ static void test_guard_compiler_crash(void)
     }
 }
 
+static pthread_t ctor_caller;
+static int ctor_seen, dtor_seen;
+static void note_ctor(void) { ctor_seen = pthread_equal(pthread_self(), ctor_caller) ? 1 : -1; }
+static void note_dtor(void) { dtor_seen++; }
+
+/* The constructors of code compiled on libjit's thread run at jit_run_constructors, on the
+ * caller's thread; code deleted before that runs no destructor either. */
+static void test_compile_start_constructors(void)
+{
+    static const char *src = "void note_ctor(void); void note_dtor(void);\n"
+                             "__attribute__((constructor)) static void c(void) { note_ctor(); }\n"
+                             "__attribute__((destructor)) static void d(void) { note_dtor(); }\n"
+                             "int f(void) { return 1; }\n";
+    jit_state *j;
+
+    for (int run = 1; run >= 0; run--) {
+        ctor_caller = pthread_self();
+        ctor_seen = dtor_seen = 0;
+        if (!CHECK((j = jit_new(runtime_dir)) != NULL))
+            return;
+        CHECK_J(j, jit_add_symbol(j, "note_ctor", (void *)note_ctor) == JIT_OK);
+        CHECK_J(j, jit_add_symbol(j, "note_dtor", (void *)note_dtor) == JIT_OK);
+        CHECK_J(j, jit_run_constructors(j) == JIT_ESTATE);
+        CHECK_J(j, jit_compile_start(j, src) == JIT_OK);
+        CHECK_J(j, jit_compile_wait(j) == JIT_OK);
+        CHECK(ctor_seen == 0);
+        if (run) {
+            CHECK_J(j, jit_run_constructors(j) == JIT_OK && jit_run_constructors(j) == JIT_OK);
+            CHECK(ctor_seen == 1); /* once, on this thread */
+        }
+        jit_delete(j);
+        CHECK(dtor_seen == run);
+    }
+}
+
 /* jit_compile_start compiles on a thread of libjit's own; jit_compile_wait
  * gives jit_compile's result; jit_delete waits for a compile still going;
  * a compiler crash there is the same clean error. */
@@ -1268,7 +1303,6 @@ static void test_compile_start(void)
     strcpy(source, "int f(void) { return 42; }");
     CHECK_J(j, jit_compile_start(j, source) == JIT_OK);
     memset(source, 0, sizeof source); /* copied: the caller's buffer is free at once */
-    CHECK_J(j, jit_compile_start(j, "int g;") == JIT_ESTATE);
     CHECK_J(j, jit_compile_wait(j) == JIT_OK);
     f = (int (*)(void))jit_sym(j, "f");
     CHECK_J(j, f && f() == 42);
@@ -1662,6 +1696,7 @@ int main(int argc, char **argv)
     test_guard_crashes();
     test_guard_compiler_crash();
     test_compile_start();
+    test_compile_start_constructors();
     test_guard_threads();
     test_guard_interrupt();
     test_guard_checked();

@@ -307,6 +307,27 @@ def test_constructors_run_once_after_a_libc_header():
     assert lib.count() == 1
 
 
+def test_constructors_run_on_the_compiling_thread_even_when_tinycc_compiles_on_its_own(monkeypatch):
+    # a cell with headers is compiled on a thread of libjit's own (cx.build.steps.EarlyCode); its
+    # constructors still run on the thread that called cx.compile, once, and its thread-local too
+    from cx.build import steps
+    kept = []
+    real = steps.EarlyCode.take
+    monkeypatch.setattr(steps.EarlyCode, "take", lambda self, d: kept.append(real(self, d)) or kept[-1])
+    lib = cx.compile("""
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <pthread.h>
+        _Thread_local int tls; static pthread_t who; static int runs;
+        __attribute__((constructor)) static void setup(void) { tls = 5; who = pthread_self(); runs++; }
+        int get(void) { return tls; }
+        int count(void) { return runs; }
+        int same_thread(void) { return pthread_equal(who, pthread_self()); }
+    """, hold_gil=["same_thread"])
+    assert kept and kept[0] is not None  # the code made on libjit's thread was kept
+    assert lib.count() == 1 and lib.get() == 5 and lib.same_thread()
+
+
 def test_attributes_survive_libc_headers():
     lib = cx.compile("""
         #include <stdlib.h>

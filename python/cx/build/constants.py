@@ -212,12 +212,14 @@ class Constants:
         text), unless every constant is valued already."""
         names = [n for n in names if n in self._candidates_enumerators]
         with self._lock:
-            if self._values is not None:
-                return {n: self._values[n] for n in names if n in self._values}
-            missing = [n for n in names if n not in self._enumerator_values]
+            out = {}
+            if self._values is not None:  # (a name that is a macro too is the macro's there: not here)
+                out = {n: self._values[n] for n in names if n in self._values and n not in self._macro_names}
+            missing = [n for n in names if n not in out and n not in self._enumerator_values]
             if missing:
                 self._enumerator_values.update(self._ask(missing, macros=False))
-            return {n: self._enumerator_values[n] for n in names if n in self._enumerator_values}
+            out.update((n, self._enumerator_values[n]) for n in names if n not in out and n in self._enumerator_values)
+            return {n: out[n] for n in names if n in out}
 
     @functools.cached_property
     def _candidates_enumerators(self):

@@ -111,6 +111,7 @@ _SIGNATURES = {
     "jit_compile": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_compile_start": (ctypes.c_int, [state_p, ctypes.c_char_p]),
     "jit_compile_wait": (ctypes.c_int, [state_p]),
+    "jit_run_constructors": (ctypes.c_int, [state_p]),
     "jit_preprocess": (ctypes.c_void_p, [state_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_size_t)]),
     "jit_names": (ctypes.c_void_p, [state_p, ctypes.POINTER(ctypes.c_size_t)]),
     "jit_sym": (ctypes.c_void_p, [state_p, ctypes.c_char_p]),

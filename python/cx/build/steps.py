@@ -175,7 +175,7 @@ class EarlyCode:
 
     It is the code :func:`make_code` would make when the module links to no other module (whose
     symbols depend on the declarations) and emits the static inline functions of the user's
-    headers that the declarations name (:meth:`Prepared.header_inline` knows them first, from the
+    headers that the declarations name (:meth:`Prepared.early_names` knows them first, from the
     scanner's chunks): :meth:`take` gives it only then, and None otherwise, or on any error (the
     caller then compiles as usual, and reports the error as usual).
     """
@@ -185,7 +185,10 @@ class EarlyCode:
         text = unit.translation_unit(prepared.compiled_text, None, guard=guard, preprocessed=True,
                                      inline=self._inline, enumerators=self._enumerators)
         self._guard = guard
-        self._started = back.build_start(text, dataclasses.replace(settings))
+        try:
+            self._started = back.build_start(text, dataclasses.replace(settings))
+        except CxError:  # no thread to be had (a process limit): the usual compile, on this thread
+            self._started = None
 
     #: Below this many characters of text the declarations are read in less time than a thread of
     #: libjit's own costs to start and join (a cell served by the prefix cache: a few hundred).
@@ -199,13 +202,16 @@ class EarlyCode:
 
     def take(self, declarations):
         """The code, when it is what :func:`make_code` makes for ``declarations`` (else None)."""
+        if self._started is None:
+            return None
         try:
             code = self._started.finish()
         except CxError:
             return None
         if list(declarations.inline_functions) != self._inline or (self._guard and not code.sym(unit.END_SYMBOL)):
-            code.close()
+            code.close()  # (its constructors never ran: nothing of it happened)
             return None
+        code.construct()  # kept: its constructors run now, on the compiling thread, as make_code's do
         code.inline_left_out = {}
         if list(declarations.view.user_enumerators()) == self._enumerators:  # else asked when wanted
             code.enumerator_values = unit.enumerator_values(code, self._enumerators)
@@ -217,7 +223,8 @@ def _make_code(back, prepared, settings, guard, inline, declarations=_READ, enum
     # the values of the user's enumeration constants come with the code (TinyCC's: another
     # backend's are asked of TinyCC when first wanted, cx.build.constants)
     enumerators = list(declarations.view.user_enumerators()) \
-        if enumerators and declarations is not None and getattr(back, "PREPROCESSED", False) else []
+        if enumerators and declarations is not None and getattr(back, "PREPROCESSED", False) \
+        and not prepared.units else []  # (another file's enumerators are not this unit's)
     if prepared.units:  # the module's other files: compiled first, each its own unit
         settings = dataclasses.replace(settings, units=tuple(
             unit.translation_unit(u, declarations, preprocessed=True, inline=()) for u in prepared.units))

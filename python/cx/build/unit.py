@@ -77,9 +77,10 @@ def translation_unit(source: str, declarations, *, preprocessed=False, guard=Fal
         parts.append(f'#line 1 "{GENERATED_FILE}"\n')
     for name in inline:  # a header's static inline functions: emitted, and their addresses known
         parts.append(f"void *const {inline_address_symbol(name)} = (void *){name};\n")
-    if enumerators:  # unsigned (4) or signed, and the value
-        rows = ", ".join(f"{{_Generic(({n}), unsigned int: 4, unsigned long: 4, unsigned long long: 4, default: 1), "
-                         f"(long long)({n})}}" for n in enumerators)
+    if enumerators:  # unsigned (4) or signed (1), and the value; 0: not a constant (so not one)
+        rows = ", ".join(f"{{__builtin_constant_p({n}) * _Generic(({n}), unsigned int: 4, unsigned long: 4, "
+                         f"unsigned long long: 4, default: 1), __builtin_constant_p({n}) ? (long long)({n}) : 0}}"
+                         for n in enumerators)
         parts.append(f"const long long {ENUMERATORS_SYMBOL}[][2] = {{ {rows} }};\n")
     if guard:
         parts.append(f"{_END_MARKER}\n")
@@ -94,7 +95,7 @@ def enumerator_values(code, enumerators) -> dict:
         return {}
     table = (ctypes.c_longlong * (2 * len(enumerators))).from_address(address)
     return {n: int(table[2 * i + 1]) & 0xFFFFFFFFFFFFFFFF if table[2 * i] == 4 else int(table[2 * i + 1])
-            for i, n in enumerate(enumerators)}
+            for i, n in enumerate(enumerators) if table[2 * i]}
 
 
 def generated_code_failed(error) -> bool:

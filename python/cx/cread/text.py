@@ -47,11 +47,11 @@ KEYWORDS = frozenset(
     " struct switch typedef union unsigned void volatile while _Bool _Complex _Noreturn"
     " _Thread_local _Static_assert _Atomic _Alignof _Alignas __int128 offsetof".split()
 )
-#: What conditionals may rely on: this is C (never C++) on LP64 Linux.
 # compiled with the module, not at a first cell: rx() finds them in its cache
 for _pattern in (_TOP, _BRACES, _PARENS, _NESTING, _TOKEN, _GNU, r"\s*\(", r"\s*;"):
     rx(_pattern)
 
+#: What conditionals may rely on: this is C (never C++) on LP64 Linux.
 _QUALIFIERS = frozenset(("const", "volatile", "_Atomic"))
 _TAG_KEYWORDS = frozenset(("struct", "union", "enum"))
 

@@ -36,6 +36,11 @@ class TccCode(Code):
             raise CxError(self._lib.jit_error(self._live()).decode(errors="replace"))
         return frozenset(ctypes.string_at(block, size.value).decode(errors="surrogateescape").split("\0")[:-1])
 
+    def construct(self):
+        """Run the code's constructors, once, on this thread (code from :func:`build_start`;
+        :func:`build` runs them itself)."""
+        _check(self._lib, self._live(), self._lib.jit_run_constructors(self._live()), "the code's constructors")
+
     def _release(self, state):
         self._lib.jit_delete(state)
 
@@ -185,7 +190,9 @@ class Started:
         self._lib, self._state, self._code, self._settings = lib, state, code, settings
 
     def finish(self) -> TccCode:
-        """Wait for the compile: its code, or :class:`cx.CompileError` as :func:`build` raises it."""
+        """Wait for the compile: its code, or :class:`cx.CompileError` as :func:`build` raises it.
+        The code's constructors have not run: :meth:`TccCode.construct` runs them (on this
+        thread), once the code is kept; code closed before runs no destructor either."""
         lib, state = self._lib, self._state
         return _finished(lib, state, self._code, lib.jit_compile_wait(state), self._settings)
 
