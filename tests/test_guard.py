@@ -263,7 +263,9 @@ def test_tinycc_crashing_on_libjits_own_thread_is_a_compile_error_too(monkeypatc
         error = info.value.errors[0]
         assert error.message == "the compiler crashed (SIGSEGV) on this source, a bug of TinyCC's"
         assert error.file == "<cell>" and error.line in (5, 6)
-    assert started and all(e.errors[0].message.startswith("the compiler crashed (SIGSEGV)") for e in started)
+    # the compile on libjit's thread failed too (TinyCC's bug reads memory it never wrote: there it
+    # may crash or report "field name expected"); the error the user gets is always the above
+    assert started
     assert cx.compile("#include <stdio.h>\nint f(void) { return 7; }").f() == 7
 
 
