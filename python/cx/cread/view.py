@@ -173,12 +173,8 @@ class Scan:
             head = outline if outline is not None else text[start:end if opening < 0 else opening]
             if "{" not in head or "enum" not in head:
                 continue
-            spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
-            for m in _TAGGED_RX.finditer(spelled):
-                if m.group(1) == "enum":
-                    names += _enumerator_names(text, end, start + m.end() - 1)
-            for m in _ANONYMOUS_ENUM.finditer(spelled):
-                names += _enumerator_names(text, end, start + m.end() - 1)
+            for brace in _bodies(head)[1]:
+                names += _enumerator_names(text, end, start + brace)
         return list(dict.fromkeys(names))
 
     def header_inline(self) -> list:
@@ -192,9 +188,21 @@ class Scan:
             if at >= 0 and segments[at][1] == self.source_name:
                 continue
             head = text[start:opening]
-            if _INLINE.search(_MARKER_LINE.sub("", head) if "\n#" in head else head) and name not in names:
+            if _INLINE.search(_MARKER_LINE.sub("", head) if "\n#" in head else head):
                 names.append(name)
-        return names
+        return list(dict.fromkeys(names))
+
+
+def _bodies(head):
+    """What a chunk's head declares with a body: ``[(kind, tag, brace)]`` of its tagged struct,
+    union and enum bodies (``struct __attribute__((packed)) P {`` too), and the braces opening its
+    enum bodies, tagged then anonymous; braces as offsets in the head."""
+    spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
+    tagged = [(m.group(1), m.group(2), m.end() - 1) for m in _TAGGED_RX.finditer(spelled)]
+    enums = [brace for kind, _, brace in tagged if kind == "enum"]
+    if "enum" in head:
+        enums += [m.end() - 1 for m in _ANONYMOUS_ENUM.finditer(spelled)]
+    return tagged, enums
 
 
 def _enumerator_names(text, end, brace):
@@ -279,7 +287,7 @@ class View:
         scanner): the names it declares are all outside them, and the data inside (megabytes of
         tables in a Unicode library) is never scanned in Python."""
         text = self.text
-        typedef_word, tagged, anonymous = _TYPEDEF_WORD, _TAGGED_RX, _ANONYMOUS_ENUM
+        typedef_word = _TYPEDEF_WORD
         static, function_name, plain = _STATIC, _FUNCTION_NAME, _PLAIN_TYPEDEF
         find, names, typedefs = text.find, self.names, self.typedefs
         # the scanner's tuples, not Chunk objects: a large source has tens of thousands of chunks
@@ -298,14 +306,11 @@ class View:
                 continue
             head = outline if outline is not None else text[start:end if opening < 0 else opening]
             if "{" in head:
-                spelled = _without_gnu(head) if "__attribute" in head or "__declspec" in head else head
-                for m in tagged.finditer(spelled):  # struct __attribute__((packed)) P {
-                    self.tags.setdefault((m.group(1), m.group(2)), index)
-                    if m.group(1) == "enum":
-                        self._enumerators(index, end, start + m.end() - 1)
-                if "enum" in head:
-                    for m in anonymous.finditer(spelled):
-                        self._enumerators(index, end, start + m.end() - 1)
+                bodies, enums = _bodies(head)
+                for kind, tag, _ in bodies:
+                    self.tags.setdefault((kind, tag), index)
+                for brace in enums:
+                    self._enumerators(index, end, start + brace)
             if opening < 0 and "typedef" in head and typedef_word.search(head):
                 simple = plain.match(head)  # typedef unsigned long size_t; (most of them)
                 if simple:  # the first definition: a later one (C11 allows it, as does each unit of a
